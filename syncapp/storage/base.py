@@ -1,0 +1,225 @@
+"""The storage contract that every backend implements.
+
+Paths given to a Remote are always relative to its configured root, use "/" as the separator and
+never contain "..": `clean_path` enforces that, so no backend can be steered outside its root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, ClassVar
+
+CHUNK_SIZE = 1024 * 1024
+PROBE_NAME = ".syncapp-probe"
+#: Uploads in progress carry this prefix; listings skip them and clean-ups may remove them.
+TEMP_PREFIX = ".syncapp-tmp-"
+
+
+class RemoteError(Exception):
+    """A permanent failure: retrying the same call will not help."""
+
+
+class RemoteUnavailable(RemoteError):
+    """The service could not be reached or failed transiently (network, timeout, 5xx)."""
+
+
+class RemoteNotFound(RemoteError):
+    """The path does not exist on the remote."""
+
+
+class RemoteConfigError(RemoteError):
+    """The remote's settings are wrong: unknown setting, missing package, bad value."""
+
+
+class ChecksumMismatch(RemoteError):
+    """The bytes that arrived are not the bytes that were meant to arrive."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    modified: datetime | None = None
+    md5: str | None = None  # only when the service reports it without reading the content
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    success: bool
+    message: str
+
+
+def clean_path(path: str) -> str:
+    """Normalise a relative path; refuse anything that could leave the remote's root."""
+    if not isinstance(path, str) or "\x00" in path:
+        raise RemoteError(f"invalid path: {path!r}")
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise RemoteError(f"path may not contain '..': {path!r}")
+    return "/".join(parts)
+
+
+def join_path(*parts: str) -> str:
+    return clean_path(posixpath.join(*(p for p in parts if p)))
+
+
+def temp_name(path: str) -> str:
+    """A sibling name for an upload in progress; random so that concurrent writers never meet."""
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{name}")
+
+
+def is_temp(path: str) -> bool:
+    return posixpath.basename(path).startswith(TEMP_PREFIX)
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a stream, counting and MD5-hashing every byte that is read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._md5 = hashlib.md5()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._md5.update(data)
+            self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        while chunk := self.read(size):
+            yield chunk
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only file object over an iterator of byte chunks (for SDKs that hand out chunks)."""
+
+    def __init__(self, chunks: Iterable[bytes], on_close=None) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            rest = self._buffer + b"".join(self._chunks)
+            self._buffer = b""
+            return rest
+        while len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed and self._on_close is not None:
+            self._on_close()
+        super().close()
+
+
+def verify_md5(path: str, expected: str | None, actual: str) -> None:
+    if expected is not None and expected.lower() != actual:
+        raise ChecksumMismatch(f"{path}: expected MD5 {expected.lower()}, received {actual}")
+
+
+class Remote(ABC):
+    """One storage location: a folder, a share, a bucket prefix, a Drive folder."""
+
+    kind: ClassVar[str]
+    #: Names of settings that hold secrets: encrypted at rest and never shown by the API.
+    secret_settings: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def stat(self, path: str) -> Entry | None:
+        """The entry at `path`, or None when there is no file there."""
+
+    @abstractmethod
+    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+        """Every file below `prefix`, recursively; paths are relative to the root."""
+
+    @abstractmethod
+    def open_read(self, path: str) -> BinaryIO:
+        """A streaming reader; raises RemoteNotFound when the file does not exist."""
+
+    @abstractmethod
+    def write(
+        self,
+        path: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        modified: datetime | None = None,
+    ) -> Entry:
+        """Store `stream` at `path` atomically; verify `md5` when given (ChecksumMismatch, nothing
+        stored). `modified` is kept where the backend can keep it. The returned Entry's md5 is the
+        hash of the bytes written."""
+
+    @abstractmethod
+    def delete(self, path: str) -> None:
+        """Remove a file; raises RemoteNotFound when it does not exist."""
+
+    def checksum(self, path: str) -> str | None:
+        """The service's own MD5 of `path`, or None when the service keeps none."""
+        entry = self.stat(path)
+        if entry is None:
+            raise RemoteNotFound(path)
+        return entry.md5
+
+    def probe(self) -> ProbeResult:
+        """Write, read back and delete a small file: proves the settings and the permissions."""
+        payload = b"syncapp probe\n"
+        try:
+            self.write(PROBE_NAME, io.BytesIO(payload), size=len(payload))
+            with self.open_read(PROBE_NAME) as reader:
+                echoed = reader.read()
+            self.delete(PROBE_NAME)
+        except RemoteError as exc:
+            return ProbeResult(False, f"{self.describe()}: {exc}")
+        if echoed != payload:
+            return ProbeResult(False, f"{self.describe()}: the probe file came back altered")
+        return ProbeResult(True, f"{self.describe()}: read, write and delete work")
+
+    def describe(self) -> str:
+        """A short, secret-free description for messages and logs."""
+        return self.kind
+
+    def close(self) -> None:
+        """Release connections; the Remote may not be used afterwards."""
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,158 @@
+"""A folder on this machine, or a NAS share mounted into it."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from .base import (
+    CHUNK_SIZE,
+    Entry,
+    HashingReader,
+    Remote,
+    RemoteConfigError,
+    RemoteError,
+    RemoteNotFound,
+    RemoteUnavailable,
+    clean_path,
+    is_temp,
+    temp_name,
+    verify_md5,
+)
+
+
+def _os_error(exc: OSError, path: str) -> RemoteError:
+    if exc.errno == errno.ENOENT:
+        return RemoteNotFound(path)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RemoteError(f"{path}: no space left on the device")
+    if exc.errno in (errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.EHOSTDOWN, errno.ENOTCONN):
+        return RemoteUnavailable(f"{path}: {exc.strerror}")
+    return RemoteError(f"{path}: {exc.strerror or exc}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalRemote(Remote):
+    kind = "local"
+
+    def __init__(self, *, root: str, create_root: bool = True) -> None:
+        self.root = Path(root).absolute()
+        if create_root:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise RemoteConfigError(f"folder does not exist: {self.root}")
+
+    def describe(self) -> str:
+        return f"local folder {self.root}"
+
+    def _full(self, path: str) -> Path:
+        return self.root / clean_path(path)
+
+    def _entry(self, rel: str, st: os.stat_result) -> Entry:
+        modified = datetime.fromtimestamp(st.st_mtime, UTC)
+        return Entry(path=rel, size=st.st_size, modified=modified)
+
+    def stat(self, path: str) -> Entry | None:
+        rel = clean_path(path)
+        try:
+            st = os.stat(self.root / rel)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _os_error(exc, rel) from exc
+        return self._entry(rel, st) if not os.path.isdir(self.root / rel) else None
+
+    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+        base = self._full(prefix)
+        if not base.is_dir():
+            return
+        stack = [base]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    items = list(it)
+            except OSError as exc:
+                raise _os_error(exc, str(folder)) from exc
+            for item in items:
+                if item.is_dir(follow_symlinks=False):
+                    stack.append(Path(item.path))
+                elif item.is_file(follow_symlinks=False) and not is_temp(item.name):
+                    rel = Path(item.path).relative_to(self.root).as_posix()
+                    yield self._entry(rel, item.stat(follow_symlinks=False))
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = clean_path(path)
+        try:
+            return open(self.root / rel, "rb")  # noqa: SIM115 - the caller closes it
+        except IsADirectoryError:
+            raise RemoteNotFound(rel) from None
+        except OSError as exc:
+            raise _os_error(exc, rel) from exc
+
+    def write(
+        self,
+        path: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        modified: datetime | None = None,
+    ) -> Entry:
+        rel = clean_path(path)
+        final = self.root / rel
+        temp = self.root / temp_name(rel)
+        reader = HashingReader(stream)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                for chunk in reader.chunks(CHUNK_SIZE):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if size is not None and reader.bytes_read != size:
+                raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
+            verify_md5(rel, md5, reader.md5)
+            if modified is not None:
+                stamp = modified.timestamp()
+                os.utime(temp, (stamp, stamp))
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise _os_error(exc, rel) from exc
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        st = os.stat(final)
+        return Entry(path=rel, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC),
+                     md5=reader.md5)
+
+    def delete(self, path: str) -> None:
+        rel = clean_path(path)
+        try:
+            os.unlink(self.root / rel)
+        except IsADirectoryError:
+            raise RemoteNotFound(rel) from None
+        except OSError as exc:
+            raise _os_error(exc, rel) from exc
+
+    def checksum(self, path: str) -> str | None:
+        if self.stat(path) is None:
+            raise RemoteNotFound(clean_path(path))
+        return None  # a plain filesystem keeps no checksum; verification uses the write's hash

@@ -1,0 +1,1 @@
+"""Peer for the azure backend (being written)."""

@@ -1,0 +1,1 @@
+"""Peer for the gdrive backend (being written)."""

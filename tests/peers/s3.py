@@ -1,0 +1,1 @@
+"""Peer for the s3 backend (being written)."""

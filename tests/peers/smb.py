@@ -1,0 +1,1 @@
+"""Peer for the smb backend (being written)."""

@@ -1,0 +1,1 @@
+"""Peer for the webdav backend (being written)."""

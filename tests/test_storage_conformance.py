@@ -1,0 +1,165 @@
+"""One contract, six backends: every test here runs against each backend on its real server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+
+from syncapp.storage import ChecksumMismatch, RemoteError, RemoteNotFound
+from syncapp.storage.base import TEMP_PREFIX
+from tests.streams import PatternStream, md5_of_stream, pattern_md5
+
+BACKENDS = ["local", "smb", "webdav", "s3", "azure", "gdrive"]
+MiB = 1024 * 1024
+
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture(params=BACKENDS)
+def remote(request):
+    """A fresh, empty Remote of each kind (a new folder, prefix or container per test)."""
+    return request.getfixturevalue(f"{request.param}_remote")
+
+
+def read_all(remote, path: str) -> bytes:
+    with remote.open_read(path) as reader:
+        return reader.read()
+
+
+def visible_paths(remote, prefix: str = "") -> set[str]:
+    return {entry.path for entry in remote.iter_entries(prefix)}
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB])
+def test_round_trip_preserves_bytes(remote, size):
+    entry = remote.write("data.bin", PatternStream(size, seed=size), size=size)
+    assert entry.size == size
+    assert entry.md5 == pattern_md5(size, seed=size)
+    with remote.open_read("data.bin") as reader:
+        assert md5_of_stream(reader) == pattern_md5(size, seed=size)
+    assert remote.stat("data.bin").size == size
+
+
+def test_large_file_round_trip(remote):
+    size = 64 * MiB
+    expected = pattern_md5(size, seed=64)
+    entry = remote.write("big/large.bin", PatternStream(size, seed=64), size=size, md5=expected)
+    assert entry.md5 == expected
+    with remote.open_read("big/large.bin") as reader:
+        assert md5_of_stream(reader) == expected
+    server_md5 = remote.checksum("big/large.bin")
+    assert server_md5 in (None, expected)
+
+
+def test_nested_paths_spaces_and_non_ascii_names(remote):
+    names = ["a/b/c/deep.txt", "with space/file name.txt", "ümlaut/naïve café ☃.txt"]
+    for index, name in enumerate(names):
+        remote.write(name, io.BytesIO(f"content {index}".encode()))
+    assert visible_paths(remote) == set(names)
+    for index, name in enumerate(names):
+        assert read_all(remote, name) == f"content {index}".encode()
+
+
+def test_listing_is_recursive_and_filtered_by_prefix(remote):
+    for name in ["x/1.txt", "x/y/2.txt", "z/3.txt", "top.txt"]:
+        remote.write(name, io.BytesIO(name.encode()))
+    assert visible_paths(remote) == {"x/1.txt", "x/y/2.txt", "z/3.txt", "top.txt"}
+    assert visible_paths(remote, "x") == {"x/1.txt", "x/y/2.txt"}
+    assert visible_paths(remote, "missing") == set()
+    sizes = {e.path: e.size for e in remote.iter_entries()}
+    assert sizes["x/y/2.txt"] == len(b"x/y/2.txt")
+
+
+def test_stat_reports_size_and_none_when_missing(remote):
+    remote.write("s/file.txt", io.BytesIO(b"12345"))
+    entry = remote.stat("s/file.txt")
+    assert entry.path == "s/file.txt"
+    assert entry.size == 5
+    assert entry.modified is not None
+    assert remote.stat("s/absent.txt") is None
+    assert remote.stat("s") is None  # a folder is not a file
+
+
+def test_overwrite_replaces_content(remote):
+    remote.write("o.txt", io.BytesIO(b"first version, longer"))
+    remote.write("o.txt", io.BytesIO(b"second"))
+    assert read_all(remote, "o.txt") == b"second"
+    assert visible_paths(remote) == {"o.txt"}
+
+
+def test_delete_removes_file_and_missing_is_not_found(remote):
+    remote.write("d/gone.txt", io.BytesIO(b"bye"))
+    remote.delete("d/gone.txt")
+    assert remote.stat("d/gone.txt") is None
+    assert "d/gone.txt" not in visible_paths(remote)
+    with pytest.raises(RemoteNotFound):
+        remote.delete("d/gone.txt")
+
+
+def test_checksum_is_the_services_md5_when_it_has_one(remote):
+    data = b"checksum me" * 1000
+    remote.write("c.bin", io.BytesIO(data))
+    assert remote.checksum("c.bin") in (None, hashlib.md5(data).hexdigest())
+    with pytest.raises(RemoteNotFound):
+        remote.checksum("nothing-here.bin")
+
+
+def test_reading_a_missing_file_is_not_found(remote):
+    with pytest.raises(RemoteNotFound):
+        remote.open_read("no/such/file.txt")
+
+
+def test_probe_succeeds_and_leaves_nothing(remote):
+    result = remote.probe()
+    assert result.success, result.message
+    assert visible_paths(remote) == set()
+
+
+def test_wrong_md5_stores_nothing(remote):
+    with pytest.raises(ChecksumMismatch):
+        remote.write("bad.bin", io.BytesIO(b"payload"), md5="0" * 32)
+    assert remote.stat("bad.bin") is None
+    assert visible_paths(remote) == set()
+
+
+def test_wrong_md5_keeps_the_previous_version(remote):
+    remote.write("keep.txt", io.BytesIO(b"original"))
+    with pytest.raises(ChecksumMismatch):
+        remote.write("keep.txt", io.BytesIO(b"replacement"), md5="0" * 32)
+    assert read_all(remote, "keep.txt") == b"original"
+
+
+def test_failed_write_leaves_no_visible_file(remote):
+    stream = PatternStream(3 * MiB, seed=7, fail_after=2 * MiB)
+    with pytest.raises((OSError, RemoteError)):
+        remote.write("partial.bin", stream, size=3 * MiB)
+    assert remote.stat("partial.bin") is None
+    assert visible_paths(remote) == set()
+
+
+def test_failed_overwrite_keeps_the_previous_version(remote):
+    remote.write("stable.bin", io.BytesIO(b"good bytes"))
+    stream = PatternStream(3 * MiB, seed=8, fail_after=2 * MiB)
+    with pytest.raises((OSError, RemoteError)):
+        remote.write("stable.bin", stream)
+    assert read_all(remote, "stable.bin") == b"good bytes"
+
+
+def test_short_stream_is_refused_when_size_is_given(remote):
+    with pytest.raises(RemoteError):
+        remote.write("short.bin", io.BytesIO(b"abc"), size=10)
+    assert remote.stat("short.bin") is None
+
+
+def test_paths_cannot_escape_the_root(remote):
+    with pytest.raises(RemoteError):
+        remote.write("../escape.txt", io.BytesIO(b"x"))
+    with pytest.raises(RemoteError):
+        remote.open_read("a/../../etc/passwd")
+
+
+def test_temp_names_are_never_listed(remote):
+    remote.write("real.txt", io.BytesIO(b"r"))
+    assert all(not e.path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) for e in remote.iter_entries())
