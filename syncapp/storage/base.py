@@ -217,6 +217,7 @@ class Remote(ABC):
 
     def close(self) -> None:
         """Release connections; the Remote may not be used afterwards."""
+        return None
 
     def __enter__(self) -> Remote:
         return self

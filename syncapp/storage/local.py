@@ -95,7 +95,7 @@ class LocalRemote(Remote):
     def open_read(self, path: str) -> BinaryIO:
         rel = clean_path(path)
         try:
-            return open(self.root / rel, "rb")  # noqa: SIM115 - the caller closes it
+            return open(self.root / rel, "rb")
         except IsADirectoryError:
             raise RemoteNotFound(rel) from None
         except OSError as exc:

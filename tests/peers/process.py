@@ -28,7 +28,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+) -> None:
     """Poll `condition` until it holds; a deadline, never a fixed sleep, decides when to give up."""
     deadline = time.monotonic() + timeout
     delay = 0.02
