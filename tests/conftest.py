@@ -1,5 +1,104 @@
-"""Shared fixtures. Real-server fixtures live in tests/peers/ and are loaded as plugins."""
+"""Shared fixtures: an app on a fresh SQLite database per test, users, tokens, a live server.
 
+Real-server fixtures live in tests/peers/ and are loaded as plugins.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from syncapp import create_app
+from syncapp.auth.accounts import create_user
+from syncapp.extensions import db
+from syncapp.security import issue_token
 from tests.peers import PEER_PLUGINS
 
-pytest_plugins = PEER_PLUGINS
+pytest_plugins = [*PEER_PLUGINS, "tests.live"]
+
+PASSWORD = "correct horse battery"
+
+
+def make_settings(tmp_path, **sections) -> dict:
+    """Overrides for create_app that keep everything inside tmp_path."""
+    overrides = {
+        "instance_path": str(tmp_path / "instance"),
+        "database": {"url": f"sqlite:///{tmp_path / 'test.db'}"},
+        "logging": {"file": str(tmp_path / "syncapp.log"), "level": "DEBUG"},
+        "security": {"secret_key": "test-secret-key-not-for-production"},
+        "TESTING": True,
+    }
+    for name, values in sections.items():
+        if isinstance(values, dict):
+            overrides[name] = {**overrides.get(name, {}), **values}
+        else:
+            overrides[name] = values
+    return overrides
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build an app with extra settings: make_app(security={"registration_enabled": True})."""
+    apps = []
+
+    def factory(**sections):
+        app = create_app(make_settings(tmp_path, **sections))
+        with app.app_context():
+            db.create_all()
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_user(app, email: str, role: str = "user"):
+    with app.app_context():
+        user = create_user(email, PASSWORD, role=role, full_name=email.split("@")[0])
+        return user.id
+
+
+def make_token(app, email: str, name: str = "test") -> str:
+    from syncapp.auth.accounts import find_user
+
+    with app.app_context():
+        _, raw = issue_token(find_user(email), name)
+        return raw
+
+
+@pytest.fixture
+def user(app):
+    make_user(app, "alice@example.com")
+    return "alice@example.com"
+
+
+@pytest.fixture
+def admin(app):
+    make_user(app, "root@example.com", role="admin")
+    return "root@example.com"
+
+
+@pytest.fixture
+def token(app, user) -> str:
+    return make_token(app, user)
+
+
+@pytest.fixture
+def admin_token(app, admin) -> str:
+    return make_token(app, admin)
+
+
+def bearer(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}"}

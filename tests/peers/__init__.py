@@ -5,6 +5,7 @@ connection settings, and stops what it started. Add a module here and list it in
 """
 
 PEER_PLUGINS = [
+    "tests.peers.databases",
     "tests.peers.local",
     "tests.peers.smb",
     "tests.peers.webdav",

@@ -1,0 +1,163 @@
+"""syncapp: a self-hosted backup and sync hub. `create_app()` builds the Flask application."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+__version__ = "0.1.0"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `overrides`: lower-case keys are settings sections (as in config.yaml),
+    upper-case keys go straight into Flask's config (tests use both)."""
+    from .config import load_settings
+    from .logs import configure_logging
+
+    overrides = dict(overrides or {})
+    instance_path = overrides.pop("instance_path", None) or os.environ.get(
+        "SYNCAPP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).absolute()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings = load_settings(overrides)
+    app.config["SYNCAPP"] = settings
+    configure_flask(app, settings)
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_namespaces(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def load_secret_key(app: Flask, configured: str | None) -> str:
+    """The configured SECRET_KEY, else one generated once into the instance folder (0600)."""
+    if configured:
+        return configured
+    path = Path(app.instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path.read_text().strip()
+
+
+def configure_flask(app: Flask, settings: dict[str, dict[str, Any]]) -> None:
+    database_url = settings["database"]["url"] or (
+        f"sqlite:///{Path(app.instance_path) / 'syncapp.db'}"
+    )
+    if database_url.startswith("postgres://"):  # the form Heroku-style URLs use
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    security = settings["security"]
+    app.config.update(
+        SECRET_KEY=load_secret_key(app, security["secret_key"]),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ECHO=settings["database"]["echo"],
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=security["session_cookie_secure"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=security["session_cookie_secure"],
+        WTF_CSRF_CHECK_DEFAULT=False,  # security.enforce_csrf decides, see there
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings["ratelimit"]["storage_uri"],
+        RATELIMIT_ENABLED=settings["ratelimit"]["enabled"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        API_TITLE="syncapp",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL lets readers work while a writer commits; busy_timeout waits instead of failing."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    from . import security
+    from .extensions import api, csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    options = app.config["SYNCAPP"]["socketio"]
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=options["message_queue"],
+        max_http_buffer_size=options["max_http_buffer_size"],
+        cors_allowed_origins=options["cors_allowed_origins"] or None,
+        ping_timeout=options["ping_timeout"],
+    )
+    app.before_request(security.enforce_authentication)
+    app.before_request(security.enforce_csrf)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .auth.routes import bp as auth_api
+    from .extensions import api
+    from .monitoring.routes import bp as monitoring
+    from .web.routes import bp as web
+
+    api.register_blueprint(auth_api)
+    api.register_blueprint(monitoring)
+    app.register_blueprint(web)
+
+
+def register_namespaces(app: Flask) -> None:
+    from .events import NAMESPACE, EventsNamespace
+    from .extensions import socketio
+
+    socketio.on_namespace(EventsNamespace(NAMESPACE))
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_cli
+
+    register_cli(app)

@@ -1,0 +1,57 @@
+"""Request and response shapes of the auth API (seed 004's /auth/register and /auth/login)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..fields import UtcDateTime
+from .models import ROLES
+
+
+class Credentials(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True)
+
+
+class Registration(Credentials):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8))
+    full_name = fields.String(load_default="", validate=validate.Length(max=255))
+
+
+class AccessToken(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    user_id = fields.Integer(required=True)
+    expires_at = UtcDateTime(allow_none=True)
+
+
+class TokenRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    expires_in_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class TokenInfo(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    created_at = UtcDateTime()
+    last_used_at = UtcDateTime(allow_none=True)
+    expires_at = UtcDateTime(allow_none=True)
+    revoked = fields.Function(lambda token: token.revoked_at is not None)
+
+
+class NewToken(TokenInfo):
+    token = fields.String(attribute="raw_value", metadata={"description": "The token itself; shown only this once."})
+
+
+class UserInfo(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    full_name = fields.String()
+    role = fields.String()
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class NewUser(Registration):
+    role = fields.String(load_default="user", validate=validate.OneOf(ROLES))

@@ -1,0 +1,88 @@
+"""Command-line tools: `flask users create`, `flask tokens create|revoke`, `flask bootstrap`."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .auth.accounts import create_user, find_user, user_count
+from .auth.models import ROLES, ApiToken
+from .errors import ApiError
+from .extensions import db
+from .security import issue_token, revoke_token
+
+users = AppGroup("users", help="Manage user accounts.")
+tokens = AppGroup("tokens", help="Manage API tokens.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
+@click.option("--full-name", default="")
+def create_user_command(email: str, password: str, role: str, full_name: str) -> None:
+    """Create a user."""
+    try:
+        user = create_user(email, password, role=role, full_name=full_name)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="The user the token acts for.")
+@click.option("--name", required=True, help="What the token is for, e.g. 'nightly backup'.")
+def create_token_command(email: str, name: str) -> None:
+    """Create an API token; it is printed once and cannot be shown again."""
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with the email {email}")
+    token, raw = issue_token(user, name)
+    click.echo(f"token {token.id} ({token.name}) for {user.email}:")
+    click.echo(raw)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id: int) -> None:
+    """Revoke a token by its id (see `flask tokens list`)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"no token with id {token_id}")
+    revoke_token(token)
+    click.echo(f"revoked token {token.id} ({token.name})")
+
+
+@tokens.command("list")
+def list_tokens_command() -> None:
+    """List tokens (never their values)."""
+    for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
+        state = "revoked" if token.revoked_at else "active"
+        click.echo(f"{token.id}\t{token.prefix}…\t{token.user.email}\t{token.name}\t{state}")
+
+
+@click.command("bootstrap")
+@click.option("--email", default="admin@localhost", show_default=True)
+def bootstrap_command(email: str) -> None:
+    """On first start, with no users yet: create an admin and print its password and a token."""
+    if user_count() > 0:
+        return
+    password = secrets.token_urlsafe(12)
+    admin = create_user(email, password, role="admin", full_name="Administrator")
+    _, raw = issue_token(admin, "bootstrap")
+    click.echo("")
+    click.echo("First start: an administrator was created. This is shown only once:")
+    click.echo(f"  email:     {admin.email}")
+    click.echo(f"  password:  {password}")
+    click.echo(f"  API token: {raw}")
+    click.echo("")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)
+    app.cli.add_command(bootstrap_command)

@@ -1,0 +1,228 @@
+"""Settings: built-in defaults < config.yaml < environment variables < create_app overrides.
+
+Every setting is declared once in SPEC with its type and default, so a typo or a wrong type in
+config.yaml stops start-up with the key's name instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the offending key."""
+
+
+class Size(int):
+    """A byte count written as 1048576, "10MB", "1.5 GiB" ..."""
+
+
+class Seconds(float):
+    """A duration in seconds (plain numbers only, to keep config files unambiguous)."""
+
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024,
+    "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+    "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
+    "t": 1000**4, "tb": 1000**4, "tib": 1024**4,
+}  # fmt: skip
+
+#: section -> key -> (type, default). `None` as default means "not set".
+SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
+    "server": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 5000),
+        "workers": (int, 1),
+        "threads": (int, 512),
+        "public_url": (str, None),
+    },
+    "database": {
+        "url": (str, None),  # default: SQLite in the instance folder
+        "echo": (bool, False),
+    },
+    "logging": {
+        "level": (str, "INFO"),
+        "file": (str, None),  # default: <instance>/syncapp.log; "" disables the file
+        "max_size": (Size, Size(10 * 1000**2)),
+        "backup_count": (int, 5),
+        "json": (bool, True),
+    },
+    "sync": {
+        "default_interval": (int, 5),
+        "max_retries": (int, 3),
+        "retry_delay": (Seconds, Seconds(10)),
+        "batch_size": (int, 100),
+        "allowed_roots": (list, []),
+    },
+    "monitoring": {
+        "enable_metrics": (bool, True),
+        "enable_health": (bool, True),
+    },
+    "security": {
+        "enable_auth": (bool, True),
+        "api_key": (str, None),
+        "secret_key": (str, None),
+        "registration_enabled": (bool, False),
+        "login_rate_limit": (str, "10 per minute"),
+        "token_rate_limit": (str, "30 per minute"),
+        "login_token_hours": (int, 24),
+        "session_cookie_secure": (bool, False),
+    },
+    "socketio": {
+        "message_queue": (str, None),
+        "max_http_buffer_size": (Size, Size(210 * 1024**2)),
+        "cors_allowed_origins": (list, []),
+        "ping_timeout": (int, 30),
+    },
+    "transfer": {
+        "attempts": (int, 5),
+        "base_delay": (Seconds, Seconds(0.5)),
+        "max_delay": (Seconds, Seconds(30)),
+        "chunk_size": (Size, Size(1024**2)),
+    },
+    "ratelimit": {
+        "storage_uri": (str, "memory://"),
+        "enabled": (bool, True),
+    },
+}
+
+#: Environment names the seeds define themselves, mapped to their setting.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("database", "url"),
+    "SECRET_KEY": ("security", "secret_key"),
+    "LOG_LEVEL": ("logging", "level"),
+    "SOCKETIO_MESSAGE_QUEUE": ("socketio", "message_queue"),
+    "HOST": ("server", "host"),
+    "PORT": ("server", "port"),
+}
+
+
+def parse_size(value: Any) -> Size:
+    if isinstance(value, bool):
+        raise ValueError("a size, not a boolean")
+    if isinstance(value, int | float):
+        return Size(int(value))
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {value!r} (use bytes or e.g. '10MB', '1GiB')")
+    return Size(int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]))
+
+
+def _coerce(kind: Any, value: Any, *, from_env: bool) -> Any:
+    """Convert `value` to `kind`; strings from the environment are parsed, YAML must match."""
+    if value is None:
+        return None
+    if kind is Size:
+        return parse_size(value)
+    if kind is Seconds:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("a number of seconds")
+        return Seconds(float(value))
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return str(value).lower() in ("1", "true", "yes", "on")
+        raise ValueError("true or false")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError("an integer")
+        if isinstance(value, int):
+            return value
+        if from_env and re.fullmatch(r"-?\d+", str(value).strip()):
+            return int(value)
+        raise ValueError("an integer")
+    if kind is list:
+        if isinstance(value, list):
+            return value
+        if from_env:
+            return [item.strip() for item in str(value).split(",") if item.strip()]
+        raise ValueError("a list")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ValueError("a string")
+    raise TypeError(f"unsupported setting type {kind!r}")
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {section: {key: copy.deepcopy(d) for key, (_, d) in keys.items()}
+            for section, keys in SPEC.items()}
+
+
+def _merge(settings: dict, values: Mapping, source: str, *, from_env: bool = False) -> None:
+    for section, keys in values.items():
+        if section not in SPEC:
+            raise ConfigError(f"{source}: unknown section {section!r} "
+                              f"(known: {', '.join(sorted(SPEC))})")
+        if keys is None:
+            continue
+        if not isinstance(keys, Mapping):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys")
+        for key, value in keys.items():
+            if key not in SPEC[section]:
+                raise ConfigError(f"{source}: unknown key '{section}.{key}' "
+                                  f"(known: {', '.join(sorted(SPEC[section]))})")
+            kind = SPEC[section][key][0]
+            try:
+                settings[section][key] = _coerce(kind, value, from_env=from_env)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: '{section}.{key}' must be {exc}, "
+                                  f"got {value!r}") from None
+
+
+def config_path(environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get("SYNCAPP_CONFIG") or environ.get("CONFIG_FILE")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"SYNCAPP_CONFIG points to a missing file: {path}")
+        return path
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def environment_values(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    values: dict[str, dict[str, str]] = {}
+    for name, (section, key) in ENV_ALIASES.items():
+        if environ.get(name):
+            values.setdefault(section, {})[key] = environ[name]
+    for section, keys in SPEC.items():
+        for key in keys:
+            name = f"SYNCAPP_{section}_{key}".upper()
+            if name in environ:
+                values.setdefault(section, {})[key] = environ[name]
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    environ = os.environ if environ is None else environ
+    settings = defaults()
+    path = config_path(environ)
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        _merge(settings, data, str(path))
+    _merge(settings, environment_values(environ), "environment", from_env=True)
+    if overrides:
+        # Lower-case keys are settings sections; upper-case ones are raw Flask config (create_app).
+        sections = {k: v for k, v in overrides.items() if not k.isupper()}
+        _merge(settings, sections, "overrides")
+    return settings

@@ -1,0 +1,29 @@
+"""Flask extensions, created unbound; create_app binds them to an app."""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+# Checks run from security.enforce_csrf, which knows when a request is token-authenticated.
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# threading mode: every storage SDK works unpatched under gunicorn's gthread worker (DESIGN.md 5).
+socketio = SocketIO()
+# Generates /api/v1/openapi.json from the marshmallow schemas that validate the requests.
+api = Api()

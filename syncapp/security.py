@@ -1,0 +1,208 @@
+"""Authentication and secrets: API tokens, who may call what, CSRF, encryption of stored secrets.
+
+Every endpoint needs an authenticated user unless its view is marked `@public`. A request is
+authenticated either by a Flask-Login session cookie (browsers) or by an API token (scripts and
+clients), sent as `Authorization: Bearer`, `X-API-Key`, or as the password of HTTP Basic
+credentials, so `http://x:<token>@host` works for scripts that cannot add headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app, g, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import select
+
+from .auth.models import ApiToken, User
+from .errors import Forbidden, Unauthorized, wants_json
+from .extensions import db, login_manager
+from .timeutil import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TOKEN_PREFIX = "sa_"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# --- view markers ----------------------------------------------------------------------------
+
+def public(view: F) -> F:
+    """Mark a view as reachable without authentication."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def admin_required(view: F) -> F:
+    view.required_role = "admin"  # type: ignore[attr-defined]
+    return view
+
+
+def streams_body(view: F) -> F:
+    """The view reads the request body itself: nothing may parse the form before it."""
+    view.streams_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def _view_attr(name: str) -> Any:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, name, None)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+def hash_token(raw: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough; bcrypt would only slow every call.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(
+    user: User, name: str, *, lifetime: timedelta | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; the raw value is returned once and never stored."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user,
+        name=name,
+        token_hash=hash_token(raw),
+        prefix=raw[:10],
+        expires_at=utcnow() + lifetime if lifetime else None,
+    )
+    db.session.add(token)
+    db.session.commit()
+    return token, raw
+
+
+def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+
+
+def raw_token_from_request() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if request.headers.get("X-API-Key"):
+        return request.headers["X-API-Key"].strip()
+    if scheme.lower() == "basic" and request.authorization and request.authorization.password:
+        return request.authorization.password
+    return None
+
+
+def user_for_token(raw: str) -> User | None:
+    api_key = current_app.config["SYNCAPP"]["security"]["api_key"]
+    if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
+        # seed 000's single shared key acts for the first admin
+        return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    if token is None or not token.is_valid or not token.user.is_active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now  # throttled so that busy scripts do not write on every call
+        db.session.commit()
+    g.api_token = token
+    return token.user
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+@login_manager.request_loader
+def load_user_from_request(_request) -> User | None:
+    # Reads headers only: upload routes stream the body, so nothing here may touch request.form.
+    raw = raw_token_from_request()
+    if raw is None:
+        return None
+    g.token_presented = True
+    user = user_for_token(raw)
+    g.token_auth = user is not None
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if wants_json():
+        raise Unauthorized(_unauthorized_message())
+    return redirect(url_for("web.login_page", next=request.full_path))
+
+
+def _unauthorized_message() -> str:
+    if g.get("token_presented"):
+        return "The API token is invalid, expired or revoked."
+    return "Authentication required: send 'Authorization: Bearer <token>' or log in."
+
+
+def is_token_request() -> bool:
+    return bool(g.get("token_auth"))
+
+
+def enforce_authentication():
+    """before_request: deny by default; views opt out with @public, opt in to roles."""
+    if request.endpoint is None or request.endpoint == "static" or _view_attr("is_public"):
+        return None
+    if not current_app.config["SYNCAPP"]["security"]["enable_auth"]:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    role = _view_attr("required_role")
+    if role == "admin" and not current_user.is_admin:
+        raise Forbidden("This action needs an administrator.")
+    return None
+
+
+def enforce_csrf():
+    """before_request: cookie-authenticated requests that change state must carry a CSRF token.
+
+    Token-authenticated requests are exempt: a browser never attaches an API token by itself.
+    Streaming upload routes take the token from the X-CSRFToken header only.
+    """
+    if request.method not in STATE_CHANGING or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    if request.endpoint is None or is_token_request():
+        return None
+    if _view_attr("is_public") and not current_user.is_authenticated and wants_json():
+        return None  # JSON login/registration: no session to ride on
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    if token is None and not _view_attr("streams_body"):
+        token = request.form.get("csrf_token")
+    try:
+        validate_csrf(token)
+    except Exception as exc:  # ValidationError from wtforms
+        raise CSRFError(str(exc)) from None
+    return None
+
+
+# --- secrets at rest -------------------------------------------------------------------------
+
+def _fernet() -> Fernet:
+    secret = current_app.config["SECRET_KEY"].encode()
+    key = hashlib.sha256(b"syncapp stored secrets\x00" + secret).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt_secret(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("a stored secret cannot be decrypted: was SECRET_KEY changed?") from None
+
+
+def login_token_lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["SYNCAPP"]["security"]["login_token_hours"])

@@ -1,0 +1,1 @@
+"""The Jinja web pages."""

@@ -1,0 +1,103 @@
+"""The Jinja pages: sign-in, sign-out and the landing page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from .. import __version__
+from ..auth.accounts import authenticate
+from ..errors import wants_json
+from ..extensions import limiter
+from ..security import public
+from .forms import LoginForm
+
+bp = Blueprint("web", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would make the login page a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("web.dashboard")
+
+
+def _login_limit() -> str:
+    return current_app.config["SYNCAPP"]["security"]["login_rate_limit"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def login_page():
+    form = LoginForm()
+    if request.method == "GET":
+        return render_template("auth/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    user = authenticate(form.email.data, form.password.data)
+    if user is None:
+        form.password.errors.append("Wrong email or password.")
+        return render_template("auth/login.html", form=form), 401
+    session.clear()  # a fresh session on sign-in: no fixation of a pre-login session
+    login_user(user, remember=form.remember.data)
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+        session.clear()
+        flash("You have been signed out.", "info")
+    return redirect(url_for("web.login_page"))
+
+
+@bp.route("/dashboard")
+def dashboard():
+    return render_template("dashboard.html")
+
+
+@bp.route("/docs")
+def api_docs():
+    return render_template("docs.html")
+
+
+@bp.route("/")
+@public
+def index():
+    """Browsers get the dashboard; API clients (curl's */*) get a description of the service."""
+    if wants_json():
+        return jsonify(service_description())
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login_page"))
+    return redirect(url_for("web.dashboard"))
+
+
+def service_description() -> dict:
+    return {
+        "name": "syncapp",
+        "version": __version__,
+        "description": "Self-hosted backup and sync hub",
+        "endpoints": {
+            "GET /api/v1/health": "Service health (no authentication)",
+            "POST /auth/login": "Exchange email and password for an access token",
+            "GET /api/v1/openapi.json": "The API description",
+            "GET /docs": "Interactive API documentation",
+        },
+    }
