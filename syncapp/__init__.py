@@ -69,9 +69,9 @@ def configure_flask(app: Flask, settings: dict[str, dict[str, Any]]) -> None:
         f"sqlite:///{Path(app.instance_path) / 'syncapp.db'}"
     )
     if database_url.startswith("postgres://"):  # the form Heroku-style URLs use
-        database_url = "postgresql://" + database_url[len("postgres://"):]
+        database_url = "postgresql://" + database_url[len("postgres://") :]
     if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
     security = settings["security"]
     app.config.update(
         SECRET_KEY=load_secret_key(app, security["secret_key"]),

@@ -157,29 +157,35 @@ def _coerce(kind: Any, value: Any, *, from_env: bool) -> Any:
 
 
 def defaults() -> dict[str, dict[str, Any]]:
-    return {section: {key: copy.deepcopy(d) for key, (_, d) in keys.items()}
-            for section, keys in SPEC.items()}
+    return {
+        section: {key: copy.deepcopy(d) for key, (_, d) in keys.items()}
+        for section, keys in SPEC.items()
+    }
 
 
 def _merge(settings: dict, values: Mapping, source: str, *, from_env: bool = False) -> None:
     for section, keys in values.items():
         if section not in SPEC:
-            raise ConfigError(f"{source}: unknown section {section!r} "
-                              f"(known: {', '.join(sorted(SPEC))})")
+            raise ConfigError(
+                f"{source}: unknown section {section!r} (known: {', '.join(sorted(SPEC))})"
+            )
         if keys is None:
             continue
         if not isinstance(keys, Mapping):
             raise ConfigError(f"{source}: section {section!r} must be a mapping of keys")
         for key, value in keys.items():
             if key not in SPEC[section]:
-                raise ConfigError(f"{source}: unknown key '{section}.{key}' "
-                                  f"(known: {', '.join(sorted(SPEC[section]))})")
+                raise ConfigError(
+                    f"{source}: unknown key '{section}.{key}' "
+                    f"(known: {', '.join(sorted(SPEC[section]))})"
+                )
             kind = SPEC[section][key][0]
             try:
                 settings[section][key] = _coerce(kind, value, from_env=from_env)
             except ValueError as exc:
-                raise ConfigError(f"{source}: '{section}.{key}' must be {exc}, "
-                                  f"got {value!r}") from None
+                raise ConfigError(
+                    f"{source}: '{section}.{key}' must be {exc}, got {value!r}"
+                ) from None
 
 
 def config_path(environ: Mapping[str, str]) -> Path | None:

@@ -102,11 +102,15 @@ def handle_http_exception(exc: HTTPException):
         # webargs/flask-smorest validation errors: report them as 400 with the field messages.
         messages = (getattr(exc, "data", None) or {}).get("messages", {})
         fields = {k: v for location in messages.values() for k, v in location.items()}
-        detail = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                           for k, v in fields.items())
-        return error_response(400, "validation_error",
-                              f"Invalid request: {detail}" if detail else "Invalid request",
-                              errors=fields)
+        detail = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in fields.items()
+        )
+        return error_response(
+            400,
+            "validation_error",
+            f"Invalid request: {detail}" if detail else "Invalid request",
+            errors=fields,
+        )
     return error_response(status, _http_code(exc), exc.description or exc.name)
 
 

@@ -21,7 +21,10 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SECRET_PATTERNS = [
     (re.compile(r"sa_[A-Za-z0-9_-]{16,}"), "sa_***"),
     (re.compile(r"(?i)(bearer\s+)[^\s,;]+"), r"\1***"),
-    (re.compile(r"(?i)(password|secret|token|api[_-]?key)(\"?\s*[=:]\s*\"?)[^\s,;&\"]+"), r"\1\2***"),
+    (
+        re.compile(r"(?i)(password|secret|token|api[_-]?key)(\"?\s*[=:]\s*\"?)[^\s,;&\"]+"),
+        r"\1\2***",
+    ),
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
 ]
 
@@ -63,7 +66,8 @@ class TextFormatter(logging.Formatter):
 def configure_logging(app: Flask) -> None:
     options = app.config["SYNCAPP"]["logging"]
     formatter: logging.Formatter = (
-        JsonFormatter() if options["json"]
+        JsonFormatter()
+        if options["json"]
         else TextFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -72,9 +76,14 @@ def configure_logging(app: Flask) -> None:
         log_file = str(Path(app.instance_path) / "syncapp.log")
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=options["max_size"], backupCount=options["backup_count"],
-            encoding="utf-8"))
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_file,
+                maxBytes=options["max_size"],
+                backupCount=options["backup_count"],
+                encoding="utf-8",
+            )
+        )
     root = logging.getLogger("syncapp")
     for old in list(root.handlers):
         root.removeHandler(old)

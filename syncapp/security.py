@@ -34,6 +34,7 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # --- view markers ----------------------------------------------------------------------------
 
+
 def public(view: F) -> F:
     """Mark a view as reachable without authentication."""
     view.is_public = True  # type: ignore[attr-defined]
@@ -57,6 +58,7 @@ def _view_attr(name: str) -> Any:
 
 
 # --- tokens ----------------------------------------------------------------------------------
+
 
 def hash_token(raw: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough; bcrypt would only slow every call.
@@ -186,6 +188,7 @@ def enforce_csrf():
 
 
 # --- secrets at rest -------------------------------------------------------------------------
+
 
 def _fernet() -> Fernet:
     secret = current_app.config["SECRET_KEY"].encode()

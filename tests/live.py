@@ -36,8 +36,12 @@ class LiveServer:
     def flask(self, *args: str) -> str:
         result = subprocess.run(
             [str(BIN / "flask"), "--app", "app", *args],
-            cwd=PROJECT, env={**os.environ, **self.env}, capture_output=True, text=True,
-            timeout=120, check=False,
+            cwd=PROJECT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
@@ -45,10 +49,21 @@ class LiveServer:
 
     def prepare(self) -> None:
         self.flask("db", "upgrade")
-        self.flask("users", "create", "--email", "live@example.com", "--password",
-                   "live-password-123", "--role", "admin")
-        self.token = self.flask("tokens", "create", "--email", "live@example.com",
-                                "--name", "live").strip().splitlines()[-1]
+        self.flask(
+            "users",
+            "create",
+            "--email",
+            "live@example.com",
+            "--password",
+            "live-password-123",
+            "--role",
+            "admin",
+        )
+        self.token = (
+            self.flask("tokens", "create", "--email", "live@example.com", "--name", "live")
+            .strip()
+            .splitlines()[-1]
+        )
 
     def healthy(self) -> bool:
         try:
@@ -57,13 +72,17 @@ class LiveServer:
             return False
 
     def start(self) -> LiveServer:
-        argv = [
-            str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1",
-            "--threads", str(self.threads), "--bind", f"127.0.0.1:{self.port}",
-            "--timeout", "300", "--no-control-socket", "app:app",
-        ]
-        self.process = ServerProcess("gunicorn", argv, ready=self.healthy,
-                                     log_dir=self.workdir, env=self.env, cwd=PROJECT)
+        # The same command line as scripts/serve; address and threads come through the env.
+        argv = [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "app:app"]
+        env = {
+            **self.env,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SYNCAPP_SERVER_THREADS": str(self.threads),
+        }
+        self.process = ServerProcess(
+            "gunicorn", argv, ready=self.healthy, log_dir=self.workdir, env=env, cwd=PROJECT
+        )
         self.process.start()
         return self
 

@@ -37,8 +37,9 @@ def test_yaml_overrides_defaults_and_environment_overrides_yaml(tmp_path):
 
 def test_seed_environment_names_are_honoured(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(environ={"DATABASE_URL": "postgresql://db/x", "SECRET_KEY": "s3",
-                                      "LOG_LEVEL": "debug"})
+    settings = load_settings(
+        environ={"DATABASE_URL": "postgresql://db/x", "SECRET_KEY": "s3", "LOG_LEVEL": "debug"}
+    )
     assert settings["database"]["url"] == "postgresql://db/x"
     assert settings["security"]["secret_key"] == "s3"
     assert settings["logging"]["level"] == "debug"
@@ -66,7 +67,9 @@ def test_a_bad_key_or_type_names_the_key(tmp_path, text, named):
 
 
 def test_a_bad_config_file_stops_app_start_up(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNCAPP_CONFIG", write_config(tmp_path, "sync:\n  intervall: 5\n")["SYNCAPP_CONFIG"])
+    monkeypatch.setenv(
+        "SYNCAPP_CONFIG", write_config(tmp_path, "sync:\n  intervall: 5\n")["SYNCAPP_CONFIG"]
+    )
     with pytest.raises(ConfigError, match=r"sync\.intervall"):
         create_app(make_settings(tmp_path))
 

@@ -38,8 +38,12 @@ def _token_limit() -> str:
 
 def _access_token_reply(user: User, name: str) -> dict:
     token, raw = issue_token(user, name, lifetime=login_token_lifetime())
-    return {"access_token": raw, "token_type": "bearer", "user_id": user.id,
-            "expires_at": token.expires_at}
+    return {
+        "access_token": raw,
+        "token_type": "bearer",
+        "user_id": user.id,
+        "expires_at": token.expires_at,
+    }
 
 
 @bp.route("/auth/register", methods=["POST"])
@@ -49,8 +53,10 @@ def _access_token_reply(user: User, name: str) -> dict:
 @public
 def register(data):
     if not current_app.config["SYNCAPP"]["security"]["registration_enabled"]:
-        raise Forbidden("Registration is disabled on this server; ask an administrator.",
-                        code="registration_disabled")
+        raise Forbidden(
+            "Registration is disabled on this server; ask an administrator.",
+            code="registration_disabled",
+        )
     user = create_user(data["email"], data["password"], full_name=data["full_name"])
     return _access_token_reply(user, "registration")
 
@@ -80,8 +86,9 @@ def list_tokens():
 @limiter.limit(_token_limit)
 def create_token(data):
     days = data["expires_in_days"]
-    token, raw = issue_token(current_user, data["name"],
-                             lifetime=timedelta(days=days) if days else None)
+    token, raw = issue_token(
+        current_user, data["name"], lifetime=timedelta(days=days) if days else None
+    )
     token.raw_value = raw  # lives only on this in-memory object, for this one reply
     return token
 
@@ -107,5 +114,6 @@ def list_users():
 @bp.response(201, UserInfo)
 @admin_required
 def create_account(data):
-    return create_user(data["email"], data["password"], role=data["role"],
-                       full_name=data["full_name"])
+    return create_user(
+        data["email"], data["password"], role=data["role"], full_name=data["full_name"]
+    )

@@ -41,7 +41,9 @@ class TokenInfo(Schema):
 
 
 class NewToken(TokenInfo):
-    token = fields.String(attribute="raw_value", metadata={"description": "The token itself; shown only this once."})
+    token = fields.String(
+        attribute="raw_value", metadata={"description": "The token itself; shown only this once."}
+    )
 
 
 class UserInfo(Schema):

@@ -67,7 +67,8 @@ def health():
             failed.append(name)
     body = {"status": "ok", "version": __version__, "time": isoformat(utcnow()), "checks": checks}
     if failed:
-        body.update(status="error", error="unhealthy",
-                    message=f"Failing check(s): {', '.join(failed)}")
+        body.update(
+            status="error", error="unhealthy", message=f"Failing check(s): {', '.join(failed)}"
+        )
         return body, 503
     return body

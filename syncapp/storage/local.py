@@ -140,8 +140,12 @@ class LocalRemote(Remote):
             temp.unlink(missing_ok=True)
             raise
         st = os.stat(final)
-        return Entry(path=rel, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC),
-                     md5=reader.md5)
+        return Entry(
+            path=rel,
+            size=st.st_size,
+            modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            md5=reader.md5,
+        )
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)

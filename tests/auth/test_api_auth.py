@@ -8,8 +8,15 @@ import pytest
 
 from tests.conftest import PASSWORD, bearer, make_token, make_user
 
-PUBLIC_ENDPOINTS = {"monitoring.health", "auth_api.login", "auth_api.register", "web.index",
-                    "web.login_page", "web.logout", "static"}
+PUBLIC_ENDPOINTS = {
+    "monitoring.health",
+    "auth_api.login",
+    "auth_api.register",
+    "web.index",
+    "web.login_page",
+    "web.logout",
+    "static",
+}
 
 
 def api_rules(app):
@@ -44,7 +51,9 @@ def test_a_token_is_accepted_in_each_form(client, token, scheme):
     headers = {
         "bearer": bearer(token),
         "x-api-key": {"X-API-Key": token},
-        "basic": {"Authorization": "Basic " + base64.b64encode(f"backup:{token}".encode()).decode()},
+        "basic": {
+            "Authorization": "Basic " + base64.b64encode(f"backup:{token}".encode()).decode()
+        },
     }[scheme]
     response = client.get("/api/v1/tokens", headers=headers)
     assert response.status_code == 200
@@ -67,16 +76,24 @@ def test_a_user_token_cannot_reach_admin_routes(client, token):
     response = client.get("/api/v1/users", headers=bearer(token))
     assert response.status_code == 403
     assert response.get_json()["error"] == "forbidden"
-    response = client.post("/api/v1/users", headers=bearer(token),
-                           json={"email": "x@example.com", "password": "longenough1"})
+    response = client.post(
+        "/api/v1/users",
+        headers=bearer(token),
+        json={"email": "x@example.com", "password": "longenough1"},
+    )
     assert response.status_code == 403
 
 
 def test_an_admin_token_reaches_admin_routes(client, admin_token):
-    response = client.post("/api/v1/users", headers=bearer(admin_token),
-                           json={"email": "new@example.com", "password": "longenough1"})
+    response = client.post(
+        "/api/v1/users",
+        headers=bearer(admin_token),
+        json={"email": "new@example.com", "password": "longenough1"},
+    )
     assert response.status_code == 201
-    emails = [u["email"] for u in client.get("/api/v1/users", headers=bearer(admin_token)).get_json()]
+    emails = [
+        u["email"] for u in client.get("/api/v1/users", headers=bearer(admin_token)).get_json()
+    ]
     assert emails == ["root@example.com", "new@example.com"]
 
 
@@ -105,26 +122,34 @@ def test_login_with_malformed_json_is_a_400_naming_the_field(client):
 
 
 def test_login_is_rate_limited(client, user):
-    statuses = [client.post("/auth/login", json={"email": user, "password": "bad"}).status_code
-                for _ in range(11)]
+    statuses = [
+        client.post("/auth/login", json={"email": user, "password": "bad"}).status_code
+        for _ in range(11)
+    ]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
 
 
 def test_registration_is_off_by_default(client):
-    response = client.post("/auth/register", json={"email": "n@example.com", "password": "longenough1"})
+    response = client.post(
+        "/auth/register", json={"email": "n@example.com", "password": "longenough1"}
+    )
     assert response.status_code == 403
     assert response.get_json()["error"] == "registration_disabled"
 
 
 def test_registration_when_enabled_returns_a_token(make_app):
     client = make_app(security={"registration_enabled": True}).test_client()
-    response = client.post("/auth/register", json={"email": "n@example.com",
-                                                   "password": "longenough1", "full_name": "N"})
+    response = client.post(
+        "/auth/register",
+        json={"email": "n@example.com", "password": "longenough1", "full_name": "N"},
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert client.get("/api/v1/tokens", headers=bearer(body["access_token"])).status_code == 200
-    again = client.post("/auth/register", json={"email": "N@example.com", "password": "longenough1"})
+    again = client.post(
+        "/auth/register", json={"email": "N@example.com", "password": "longenough1"}
+    )
     assert again.status_code == 409
 
 

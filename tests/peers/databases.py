@@ -9,7 +9,9 @@ import pytest
 
 from tests.peers.process import peer_missing, port_open
 
-POSTGRES_ADMIN_URL = os.environ.get("SYNCAPP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SYNCAPP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("SYNCAPP_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
