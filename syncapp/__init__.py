@@ -137,10 +137,12 @@ def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .extensions import api
     from .monitoring.routes import bp as monitoring
+    from .remotes.routes import bp as remotes
     from .web.routes import bp as web
 
     api.register_blueprint(auth_api)
     api.register_blueprint(monitoring)
+    api.register_blueprint(remotes)
     app.register_blueprint(web)
 
 

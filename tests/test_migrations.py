@@ -24,7 +24,7 @@ def migrate_and_compare(app) -> list:
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         upgrade()
         db.engine.dispose()
-    assert {"users", "api_tokens"} <= tables
+    assert {"users", "api_tokens", "remotes"} <= tables
     assert remaining == set(), "downgrade to base must remove every table"
     return differences
 

@@ -1,0 +1,1 @@
+"""Stored remotes: storage locations an administrator configures once and features refer to."""

@@ -1,0 +1,70 @@
+"""/api/v1/remotes: stored storage locations (administrators only)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from ..extensions import db
+from ..security import admin_required
+from ..storage import RemoteError
+from . import catalog
+from .models import StoredRemote
+from .schemas import ProbeReply, RemoteCreate, RemoteInfo, RemoteUpdate
+
+bp = Blueprint(
+    "remotes", __name__, url_prefix="/api/v1/remotes", description="Stored remotes (admin)"
+)
+
+
+@bp.route("", methods=["GET"])
+@bp.response(200, RemoteInfo(many=True))
+@admin_required
+def list_remotes():
+    return db.session.scalars(select(StoredRemote).order_by(StoredRemote.name)).all()
+
+
+@bp.route("", methods=["POST"])
+@bp.arguments(RemoteCreate)
+@bp.response(201, RemoteInfo)
+@admin_required
+def create_remote(data):
+    return catalog.create_remote(data["name"], data["kind"], data["settings"])
+
+
+@bp.route("/<int:remote_id>", methods=["GET"])
+@bp.response(200, RemoteInfo)
+@admin_required
+def get_remote(remote_id: int):
+    return catalog.get_remote(remote_id)
+
+
+@bp.route("/<int:remote_id>", methods=["PUT", "PATCH"])
+@bp.arguments(RemoteUpdate)
+@bp.response(200, RemoteInfo)
+@admin_required
+def update_remote(data, remote_id: int):
+    return catalog.update_remote(
+        catalog.get_remote(remote_id), name=data.get("name"), settings=data.get("settings")
+    )
+
+
+@bp.route("/<int:remote_id>", methods=["DELETE"])
+@bp.response(204)
+@admin_required
+def delete_remote(remote_id: int):
+    catalog.delete_remote(catalog.get_remote(remote_id))
+
+
+@bp.route("/<int:remote_id>/test", methods=["POST"])
+@bp.response(200, ProbeReply)
+@admin_required
+def test_remote(remote_id: int):
+    """Write, read back and delete a small probe file, as seed 001's test endpoint does."""
+    stored = catalog.get_remote(remote_id)
+    try:
+        with catalog.open_stored(stored) as remote:
+            result = remote.probe()
+    except RemoteError as exc:
+        return {"success": False, "message": f"{stored.name}: {exc}"}
+    return {"success": result.success, "message": result.message}
