@@ -40,7 +40,7 @@ __all__ = [
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "local": ("local", "LocalRemote", None),
     "smb": ("smb", "SmbRemote", "pysmb"),
-    "webdav": ("webdav", "WebDavRemote", "webdavclient3"),
+    "webdav": ("webdav", "WebDavRemote", "requests"),
     "s3": ("s3", "S3Remote", "boto3"),
     "azure": ("azure", "AzureRemote", "azure-storage-blob"),
     "gdrive": ("gdrive", "DriveRemote", "google-api-python-client"),
