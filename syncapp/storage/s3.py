@@ -1,0 +1,535 @@
+"""A bucket (or a prefix in one) on Amazon S3 or an S3-compatible server (MinIO, SeaweedFS, ...).
+
+Writes are atomic because S3 itself is: a PutObject or a CompleteMultipartUpload makes the whole
+object visible at once, and nothing is visible before. Every request and every part carries a
+Content-MD5 so the server refuses damaged bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import logging
+import math
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import boto3
+import botocore.exceptions as bex
+from botocore.config import Config
+
+from .base import (
+    ChecksumMismatch,
+    Entry,
+    HashingReader,
+    Remote,
+    RemoteConfigError,
+    RemoteError,
+    RemoteNotFound,
+    RemoteUnavailable,
+    clean_path,
+    is_temp,
+    verify_md5,
+)
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+MIN_PART = 5 * MiB  # S3's smallest allowed part (except the last one)
+MAX_PART = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+MAX_SINGLE_PUT = 5 * 1024 * MiB
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+_UNAVAILABLE_CODES = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "ThrottlingException",
+}
+_AUTH_CODES = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AllAccessDisabled",
+    "AccountProblem",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _strip_etag(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+def _etag_md5(etag: str | None) -> str | None:
+    """A plain PutObject's ETag is the MD5; a multipart ETag ("...-N") is not."""
+    value = (_strip_etag(etag) or "").lower()
+    return value if _HEX32.match(value) else None
+
+
+def _read_exact(reader: HashingReader, size: int) -> bytes:
+    """Up to `size` bytes: streams may return short reads, so keep reading until full or EOF."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < size:
+        data = reader.read(size - got)
+        if not data:
+            break
+        pieces.append(data)
+        got += len(data)
+    return b"".join(pieces)
+
+
+def _part_sizes(part_size: int, total: int | None) -> Iterator[int]:
+    """Part sizes that keep an upload within S3's 10,000 parts.
+
+    With a known size one size fits all; with an unknown size the parts grow by `part_size` every
+    1,000 parts (so 10,000 parts reach 55 x part_size x 1,000, 440 GiB at 8 MiB)."""
+    if total is not None:
+        size = min(MAX_PART, max(part_size, math.ceil(total / MAX_PARTS)))
+        while True:
+            yield size
+    number = 0
+    while True:
+        yield min(MAX_PART, part_size * (1 + number // 1000))
+        number += 1
+
+
+def _pieces(reader: HashingReader, sizes: Iterator[int]) -> Iterator[bytes]:
+    while piece := _read_exact(reader, next(sizes)):
+        yield piece
+
+
+def _number(name: str, value: object, kind: type = int) -> Any:
+    """A numeric setting; settings may arrive as strings from a form or the database."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise RemoteConfigError(f"{name} must be a number, not {value!r}") from None
+
+
+class _Body(io.RawIOBase):
+    """The streaming body of a GetObject, with network failures mapped to RemoteUnavailable."""
+
+    def __init__(self, body: Any, key: str) -> None:
+        self._body = body
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except (bex.BotoCoreError, OSError) as exc:
+            raise RemoteUnavailable(f"{self._key}: download interrupted: {exc}") from exc
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+class S3Remote(Remote):
+    kind = "s3"
+    secret_settings = frozenset({"secret_access_key", "session_token"})
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        addressing_style: str = "auto",
+        multipart_threshold: int = 16 * MiB,
+        part_size: int = 8 * MiB,
+        max_concurrency: int = 4,
+        timeout: float = 30,
+        max_attempts: int = 3,
+    ) -> None:
+        part_size = _number("part_size", part_size)
+        multipart_threshold = _number("multipart_threshold", multipart_threshold)
+        max_concurrency = _number("max_concurrency", max_concurrency)
+        max_attempts = _number("max_attempts", max_attempts)
+        timeout = _number("timeout", timeout, float)
+        if not bucket or "/" in bucket:
+            raise RemoteConfigError(f"invalid bucket name: {bucket!r}")
+        if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
+            raise RemoteConfigError(
+                f"endpoint_url must start with http:// or https://: {endpoint_url!r}"
+            )
+        if addressing_style not in ("auto", "path", "virtual"):
+            raise RemoteConfigError("addressing_style must be 'auto', 'path' or 'virtual'")
+        if bool(access_key_id) != bool(secret_access_key):
+            raise RemoteConfigError(
+                "give both access_key_id and secret_access_key, or neither "
+                "(to use the environment's AWS credentials)"
+            )
+        if session_token and not access_key_id:
+            raise RemoteConfigError("session_token needs access_key_id and secret_access_key")
+        if not MIN_PART <= part_size <= MAX_PART:
+            raise RemoteConfigError(f"part_size must be between {MIN_PART} and {MAX_PART} bytes")
+        if not 0 <= multipart_threshold <= MAX_SINGLE_PUT:
+            raise RemoteConfigError(f"multipart_threshold must be between 0 and {MAX_SINGLE_PUT}")
+        if max_concurrency < 1 or max_attempts < 1 or timeout <= 0:
+            raise RemoteConfigError("max_concurrency, max_attempts and timeout must be positive")
+        self.bucket = bucket
+        self.prefix = clean_path(prefix)
+        self.region = region or "us-east-1"
+        self.endpoint_url = endpoint_url or None
+        self.addressing_style = addressing_style
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self._credentials = (
+            access_key_id or None,
+            secret_access_key or None,
+            session_token or None,
+        )
+        self._client: Any = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        return f"S3 {where}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+
+    @property
+    def client(self) -> Any:
+        # Built on first use so that bad settings surface in probe() as a message, not in the
+        # constructor as a traceback.
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        config = Config(
+            region_name=self.region,
+            signature_version="s3v4",
+            s3={"addressing_style": self.addressing_style},
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            retries={"max_attempts": self.max_attempts, "mode": "standard"},
+            max_pool_connections=max(10, self.max_concurrency + 2),
+            tcp_keepalive=True,
+            # S3-compatible servers reject the CRC trailers botocore adds by default since 1.36;
+            # we send Content-MD5 ourselves where it matters.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        key_id, secret, token = self._credentials
+        try:
+            session = boto3.session.Session(
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+                region_name=self.region,
+            )
+            return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        except (bex.BotoCoreError, ValueError) as exc:
+            raise RemoteConfigError(f"cannot set up the S3 client: {exc}") from exc
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _root(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def _error(self, exc: BaseException, what: str) -> RemoteError:
+        """Translate a botocore failure into the storage layer's error classes."""
+        if isinstance(exc, RemoteError):
+            return exc
+        if isinstance(exc, bex.ClientError):
+            return self._client_error(exc, what)
+        if isinstance(exc, (bex.ConnectionError, bex.HTTPClientError, bex.IncompleteReadError)):
+            where = self.endpoint_url or "S3"
+            return RemoteUnavailable(f"{what}: cannot reach {where}: {exc}")
+        if isinstance(
+            exc, (bex.NoCredentialsError, bex.PartialCredentialsError, bex.CredentialRetrievalError)
+        ):
+            return RemoteConfigError(f"no usable AWS credentials: {exc}")
+        if isinstance(exc, bex.ParamValidationError):
+            return RemoteError(f"{what}: {exc}")
+        return RemoteError(f"{what}: {exc}")
+
+    def _client_error(self, exc: bex.ClientError, what: str) -> RemoteError:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = error.get("Message") or code
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code == "NoSuchBucket":
+            return RemoteError(f"bucket {self.bucket!r} does not exist")
+        if code in _NOT_FOUND_CODES:
+            return RemoteNotFound(what)
+        if code in _AUTH_CODES or status in (401, 403):
+            return RemoteError(
+                f"{what}: access denied by the server ({code}: {message}); "
+                "check the access key, secret and the bucket's permissions"
+            )
+        if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"):
+            return ChecksumMismatch(f"{what}: the server received damaged bytes ({code})")
+        if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
+            return RemoteUnavailable(f"{what}: server error {status} {code}: {message}")
+        return RemoteError(f"{what}: {code or status}: {message}")
+
+    def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+        except (bex.BotoCoreError, bex.ClientError) as exc:
+            raise self._error(exc, what) from exc
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _entry(self, rel: str, head: dict[str, Any]) -> Entry:
+        metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+        md5 = (metadata.get("md5") or "").lower()
+        if not _HEX32.match(md5):
+            # With SSE-KMS or SSE-C the ETag is not the MD5 of the content.
+            encrypted = head.get("ServerSideEncryption") == "aws:kms" or head.get(
+                "SSECustomerAlgorithm"
+            )
+            md5 = None if encrypted else _etag_md5(head.get("ETag"))
+        modified = head.get("LastModified")
+        if metadata.get("modified"):
+            # Written by another tool, it may not parse: then the server's time stands.
+            with contextlib.suppress(ValueError):
+                modified = datetime.fromisoformat(metadata["modified"])
+        return Entry(
+            path=rel,
+            size=int(head.get("ContentLength", 0)),
+            modified=modified,
+            md5=md5,
+            etag=_strip_etag(head.get("ETag")),
+        )
+
+    def stat(self, path: str) -> Entry | None:
+        rel = clean_path(path)
+        if not rel:
+            return None
+        try:
+            head = self._call(rel, "head_object", Key=self._key(rel))
+        except RemoteNotFound:
+            return None  # a HEAD of a "folder" is a 404 too
+        return self._entry(rel, head)
+
+    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+        root = self._root()
+        sub = clean_path(prefix)
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=root + (f"{sub}/" if sub else ""))
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    entry = self._listed(root, item)
+                    if entry is not None:
+                        yield entry
+        except (bex.BotoCoreError, bex.ClientError) as exc:
+            raise self._error(exc, f"listing {sub or '/'}") from exc
+
+    def _listed(self, root: str, item: dict[str, Any]) -> Entry | None:
+        key: str = item["Key"]
+        rel = key[len(root) :]
+        if not rel or key.endswith("/") or is_temp(rel):
+            return None  # folder markers and uploads in progress are not files
+        try:
+            if clean_path(rel) != rel:
+                return None  # a key like "a//b" cannot be addressed through clean paths
+        except RemoteError:
+            return None
+        # Only a HEAD shows metadata, so a listing can vouch for plain ETags alone.
+        return Entry(
+            path=rel,
+            size=int(item.get("Size", 0)),
+            modified=item.get("LastModified"),
+            md5=_etag_md5(item.get("ETag")),
+            etag=_strip_etag(item.get("ETag")),
+        )
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = clean_path(path)
+        if not rel:
+            raise RemoteNotFound(path)
+        response = self._call(rel, "get_object", Key=self._key(rel))
+        return _Body(response["Body"], rel)  # type: ignore[return-value]
+
+    def checksum(self, path: str) -> str | None:
+        entry = self.stat(path)
+        if entry is None:
+            raise RemoteNotFound(clean_path(path))
+        return entry.md5
+
+    def delete(self, path: str) -> None:
+        rel = clean_path(path)
+        # DeleteObject succeeds for a missing key, but the contract wants RemoteNotFound.
+        if self.stat(rel) is None:
+            raise RemoteNotFound(rel)
+        self._call(rel, "delete_object", Key=self._key(rel))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(
+        self,
+        path: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        modified: datetime | None = None,
+    ) -> Entry:
+        rel = clean_path(path)
+        if not rel or is_temp(rel):
+            raise RemoteError(f"invalid file name: {path!r}")
+        reader = HashingReader(stream)
+        metadata: dict[str, str] = {}
+        if modified is not None:
+            stamp = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
+            metadata["modified"] = stamp.astimezone(UTC).isoformat()
+
+        # Buffer up to the threshold to decide between one PutObject and a multipart upload.
+        pieces = _pieces(reader, _part_sizes(self.part_size, size))
+        head: list[bytes] = []
+        buffered = 0
+        for piece in pieces:
+            head.append(piece)
+            buffered += len(piece)
+            if buffered > self.multipart_threshold:
+                break
+        else:
+            data = b"".join(head)
+            self._check(rel, reader, size, md5)
+            metadata["md5"] = reader.md5
+            response = self._call(
+                rel,
+                "put_object",
+                Key=self._key(rel),
+                Body=data,
+                ContentMD5=_b64(hashlib.md5(data).digest()),
+                Metadata=metadata,
+            )
+            return Entry(
+                path=rel,
+                size=len(data),
+                modified=modified,
+                md5=reader.md5,
+                etag=_strip_etag(response.get("ETag")),
+            )
+
+        if md5 is not None:
+            metadata["md5"] = md5.lower()  # known up front: stored with the object at create
+        etag = self._multipart(rel, reader, _chain(head, pieces), size, md5, metadata)
+        return Entry(path=rel, size=reader.bytes_read, modified=modified, md5=reader.md5, etag=etag)
+
+    @staticmethod
+    def _check(rel: str, reader: HashingReader, size: int | None, md5: str | None) -> None:
+        if size is not None and reader.bytes_read != size:
+            raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
+        verify_md5(rel, md5, reader.md5)
+
+    def _multipart(
+        self,
+        rel: str,
+        reader: HashingReader,
+        pieces: Iterable[bytes],
+        size: int | None,
+        md5: str | None,
+        metadata: dict[str, str],
+    ) -> str | None:
+        key = self._key(rel)
+        created = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)
+        upload_id = created["UploadId"]
+        try:
+            parts = self._upload_parts(rel, key, upload_id, pieces)
+            self._check(rel, reader, size, md5)
+            response = self._call(
+                rel,
+                "complete_multipart_upload",
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            self._abort(rel, key, upload_id)
+            raise
+        return _strip_etag(response.get("ETag"))
+
+    def _upload_parts(
+        self, rel: str, key: str, upload_id: str, pieces: Iterable[bytes]
+    ) -> list[dict[str, Any]]:
+        """Upload parts on a small pool; at most max_concurrency parts wait in memory."""
+        parts: list[dict[str, Any]] = []
+        pending: deque[Future[dict[str, Any]]] = deque()
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="s3-part")
+        try:
+            for number, data in enumerate(pieces, start=1):
+                if len(pending) >= self.max_concurrency:
+                    parts.append(pending.popleft().result())
+                pending.append(pool.submit(self._upload_part, rel, key, upload_id, number, data))
+            while pending:
+                parts.append(pending.popleft().result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return parts
+
+    def _upload_part(
+        self, rel: str, key: str, upload_id: str, number: int, data: bytes
+    ) -> dict[str, Any]:
+        response = self._call(
+            rel,
+            "upload_part",
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            ContentMD5=_b64(hashlib.md5(data).digest()),
+        )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _abort(self, rel: str, key: str, upload_id: str) -> None:
+        # Best effort: if the server is gone, the parts stay invisible until a bucket lifecycle
+        # rule (AbortIncompleteMultipartUpload) removes them.
+        try:
+            self._call(rel, "abort_multipart_upload", Key=key, UploadId=upload_id)
+        except RemoteError as exc:
+            log.warning("could not abort the multipart upload of %s: %s", rel, exc)
+
+
+def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    # Hand the buffered pieces over one by one so their memory is released as parts go out.
+    while head:
+        yield head.pop(0)
+    yield from rest
