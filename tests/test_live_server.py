@@ -47,3 +47,40 @@ def test_a_socketio_client_without_a_token_is_refused(live_server):
             live_server.url, namespaces=["/events"], transports=["websocket"], wait_timeout=10
         )
     client.disconnect()
+
+
+@pytest.mark.peer
+def test_events_travel_through_the_redis_message_queue(tmp_path, redis_url):
+    """With socketio.message_queue set, an event emitted by another process reaches clients."""
+    import threading
+
+    from syncapp import create_app
+    from syncapp.events import publish
+    from tests.conftest import make_settings
+    from tests.live import LiveServer
+
+    server = LiveServer(tmp_path, env={"SOCKETIO_MESSAGE_QUEUE": redis_url})
+    server.prepare()
+    server.start()
+    received: list[dict] = []
+    arrived = threading.Event()
+    client = socketio.Client(reconnection=False)
+
+    @client.on("run_finished", namespace="/events")
+    def on_event(data):
+        received.append(data)
+        arrived.set()
+
+    try:
+        client.connect(server.url, namespaces=["/events"], transports=["websocket"],
+                       auth={"token": server.token}, wait_timeout=10)
+        # This test process is "another process": an app of its own on the same queue publishes.
+        publisher = create_app(make_settings(tmp_path / "publisher",
+                                             socketio={"message_queue": redis_url}))
+        with publisher.app_context():
+            publish("run_finished", {"job": 7})
+        assert arrived.wait(10), "the event did not arrive through Redis"
+        assert [(event["event"], event["job"]) for event in received] == [("run_finished", 7)]
+    finally:
+        client.disconnect()
+        server.stop()
