@@ -114,11 +114,16 @@ class HashingReader(io.RawIOBase):
 
 
 class ChunkReader(io.RawIOBase):
-    """A read-only file object over an iterator of byte chunks (for SDKs that hand out chunks)."""
+    """A read-only file object over an iterator of byte chunks (for SDKs that hand out chunks).
+
+    Reads return exactly `size` bytes until the end; an offset into the current buffer avoids
+    copying the rest of a multi-MiB chunk on every read.
+    """
 
     def __init__(self, chunks: Iterable[bytes], on_close=None) -> None:
         self._chunks = iter(chunks)
         self._buffer = b""
+        self._offset = 0
         self._on_close = on_close
 
     def readable(self) -> bool:
@@ -126,15 +131,20 @@ class ChunkReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            rest = self._buffer + b"".join(self._chunks)
-            self._buffer = b""
+            rest = self._buffer[self._offset :] + b"".join(self._chunks)
+            self._buffer, self._offset = b"", 0
             return rest
-        while len(self._buffer) < size:
+        while len(self._buffer) - self._offset < size:
             try:
-                self._buffer += next(self._chunks)
+                chunk = next(self._chunks)
             except StopIteration:
                 break
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+            self._buffer = (
+                self._buffer[self._offset :] + chunk if self._offset < len(self._buffer) else chunk
+            )
+            self._offset = 0
+        data = self._buffer[self._offset : self._offset + size]
+        self._offset += len(data)
         return data
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
