@@ -45,7 +45,22 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_namespaces(app)
     register_errorhandlers(app)
     register_commands(app)
+    if not app.testing:
+        run_startup_tasks(app)
     return app
+
+
+def run_startup_tasks(app: Flask) -> None:
+    """Recovery after a crash; skipped before the first migration has created the tables."""
+    from sqlalchemy import inspect
+
+    from .backups.routes import startup as backups_startup
+    from .extensions import db
+
+    with app.app_context():
+        if not inspect(db.engine).has_table("backup_archives"):
+            return
+    backups_startup(app)
 
 
 def load_secret_key(app: Flask, configured: str | None) -> str:
@@ -135,6 +150,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
+    from .backups.routes import bp as backups
     from .extensions import api
     from .monitoring.routes import bp as monitoring
     from .remotes.routes import bp as remotes
@@ -143,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(auth_api)
     api.register_blueprint(monitoring)
     api.register_blueprint(remotes)
+    api.register_blueprint(backups)
     app.register_blueprint(web)
 
 

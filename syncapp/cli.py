@@ -82,7 +82,22 @@ def bootstrap_command(email: str) -> None:
     click.echo("")
 
 
+backups = AppGroup("backups", help="Backup archive store.")
+
+
+@backups.command("reindex")
+def reindex_backups_command() -> None:
+    """Rebuild the archive index from the sidecar files (the truth)."""
+    from .backups.routes import archive_store
+
+    store = archive_store()
+    removed = store.clean_debris()
+    count = store.reindex()
+    click.echo(f"indexed {count} archive(s); removed {len(removed)} piece(s) of upload debris")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(backups)
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(bootstrap_command)

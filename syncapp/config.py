@@ -89,6 +89,15 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_delay": (Seconds, Seconds(30)),
         "chunk_size": (Size, Size(1024**2)),
     },
+    "backups": {
+        "root": (str, None),  # default: remote_backups/ beside app.py
+        "remote": (str, None),  # name of a stored remote to use instead of the folder
+        "max_size": (Size, Size(500 * 1024**2)),
+        "allow_anonymous": (bool, False),
+        "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),
+        "append_only": (bool, False),
+        "profile_quota": (Size, None),
+    },
     "ratelimit": {
         "storage_uri": (str, "memory://"),
         "enabled": (bool, True),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -50,6 +51,33 @@ def streams_body(view: F) -> F:
     """The view reads the request body itself: nothing may parse the form before it."""
     view.streams_body = True  # type: ignore[attr-defined]
     return view
+
+
+def anonymous_from_networks(section: str) -> Callable[[F], F]:
+    """Admit unauthenticated calls when `<section>.allow_anonymous` is on and the client's
+    address is in `<section>.anonymous_networks` (closed LANs with unmodifiable scripts)."""
+
+    def mark(view: F) -> F:
+        view.anonymous_section = section  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _anonymous_allowed() -> bool:
+    section = _view_attr("anonymous_section")
+    if section is None:
+        return False
+    options = current_app.config["SYNCAPP"][section]
+    if not options["allow_anonymous"] or not request.remote_addr:
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_addr)
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(net, strict=False) for net in options["anonymous_networks"]
+    )
 
 
 def _view_attr(name: str) -> Any:
@@ -158,6 +186,8 @@ def enforce_authentication():
     if not current_app.config["SYNCAPP"]["security"]["enable_auth"]:
         return None
     if not current_user.is_authenticated:
+        if _anonymous_allowed():
+            return None
         return login_manager.unauthorized()
     role = _view_attr("required_role")
     if role == "admin" and not current_user.is_admin:

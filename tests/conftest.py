@@ -25,6 +25,7 @@ def make_settings(tmp_path, **sections) -> dict:
         "database": {"url": f"sqlite:///{tmp_path / 'test.db'}"},
         "logging": {"file": str(tmp_path / "syncapp.log"), "level": "DEBUG"},
         "security": {"secret_key": "test-secret-key-not-for-production"},
+        "backups": {"root": str(tmp_path / "remote_backups")},
         "TESTING": True,
     }
     for name, values in sections.items():

@@ -27,6 +27,7 @@ class LiveServer:
             "SYNCAPP_INSTANCE_PATH": str(workdir / "instance"),
             "SECRET_KEY": "live-server-test-secret",
             "SYNCAPP_LOGGING_FILE": str(workdir / "syncapp.log"),
+            "SYNCAPP_BACKUPS_ROOT": str(workdir / "remote_backups"),
             **(env or {}),
         }
         self.threads = threads

@@ -17,6 +17,7 @@ from .base import (
     Remote,
     RemoteConfigError,
     RemoteError,
+    RemoteFull,
     RemoteNotFound,
     RemoteUnavailable,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Remote",
     "RemoteConfigError",
     "RemoteError",
+    "RemoteFull",
     "RemoteNotFound",
     "RemoteUnavailable",
     "open_remote",

@@ -324,7 +324,7 @@ class AzureRemote(Remote):
             raise error from exc
         return self._entry(rel, props)
 
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         root = self._root()
         sub = clean_path(prefix)
         try:
@@ -341,8 +341,8 @@ class AzureRemote(Remote):
     def _listed(self, root: str, props: Any) -> Entry | None:
         name: str = props.name
         rel = name[len(root) :]
-        if not rel or name.endswith("/") or is_temp(rel):
-            return None  # folder markers and uploads in progress are not files
+        if not rel or name.endswith("/"):
+            return None  # folder markers are not files
         try:
             if clean_path(rel) != rel:
                 return None  # a name like "a//b" cannot be addressed through clean paths

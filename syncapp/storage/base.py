@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import posixpath
+import socket
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -20,6 +22,8 @@ CHUNK_SIZE = 1024 * 1024
 PROBE_NAME = ".syncapp-probe"
 #: Uploads in progress carry this prefix; listings skip them and clean-ups may remove them.
 TEMP_PREFIX = ".syncapp-tmp-"
+# Host names may contain dots and dashes; temp names use both as separators.
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_")[:40] or "host"
 
 
 class RemoteError(Exception):
@@ -36,6 +40,10 @@ class RemoteNotFound(RemoteError):
 
 class RemoteConfigError(RemoteError):
     """The remote's settings are wrong: unknown setting, missing package, bad value."""
+
+
+class RemoteFull(RemoteError):
+    """The destination has no space left (disk full, quota reached)."""
 
 
 class ChecksumMismatch(RemoteError):
@@ -72,13 +80,46 @@ def join_path(*parts: str) -> str:
 
 
 def temp_name(path: str) -> str:
-    """A sibling name for an upload in progress; random so that concurrent writers never meet."""
+    """A sibling name for an upload in progress; random so that concurrent writers never meet.
+
+    It names this host and process, so that after a crash the debris of dead writers can be
+    told apart from uploads still in progress (`is_dead_temp`).
+    """
     folder, name = posixpath.split(path)
-    return posixpath.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{name}")
+    return posixpath.join(folder, f"{TEMP_PREFIX}{owner_tag()}.{uuid.uuid4().hex[:12]}-{name}")
 
 
 def is_temp(path: str) -> bool:
     return posixpath.basename(path).startswith(TEMP_PREFIX)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_tag() -> str:
+    """`<host>.<pid>`: put at the start of a name, it tells which process made the file."""
+    return f"{_HOST}.{os.getpid()}"
+
+
+def owner_is_dead(name: str) -> bool:
+    """True when `name` starts with the owner tag of a process on this host that has ended."""
+    host, _, rest = name.partition(".")
+    pid = rest.partition(".")[0]
+    if host != _HOST or not pid.isdigit():
+        return False
+    return int(pid) != os.getpid() and not process_alive(int(pid))
+
+
+def is_dead_temp(path: str) -> bool:
+    """A temp file whose writer on this host is gone: safe to delete."""
+    return is_temp(path) and owner_is_dead(posixpath.basename(path)[len(TEMP_PREFIX) :])
 
 
 class HashingReader(io.RawIOBase):
@@ -174,9 +215,16 @@ class Remote(ABC):
     def stat(self, path: str) -> Entry | None:
         """The entry at `path`, or None when there is no file there."""
 
+    def iter_entries(self, prefix: str = "", *, include_temp: bool = False) -> Iterator[Entry]:
+        """Every file below `prefix`, recursively; paths are relative to the root. Writes in
+        progress (temp names) are left out unless `include_temp`, for clean-ups."""
+        for entry in self._iter_files(prefix):
+            if include_temp or not is_temp(entry.path):
+                yield entry
+
     @abstractmethod
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
-        """Every file below `prefix`, recursively; paths are relative to the root."""
+    def _iter_files(self, prefix: str) -> Iterator[Entry]:
+        """Every file below `prefix`, temp names included."""
 
     @abstractmethod
     def open_read(self, path: str) -> BinaryIO:
@@ -199,6 +247,17 @@ class Remote(ABC):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Remove a file; raises RemoteNotFound when it does not exist."""
+
+    def move(self, src: str, dst: str) -> Entry:
+        """Give a file a new name, replacing what is there. Backends with a native rename
+        override this; the fallback copies through `write` (atomic) and then deletes."""
+        entry = self.stat(src)
+        if entry is None:
+            raise RemoteNotFound(src)
+        with self.open_read(src) as reader:
+            moved = self.write(dst, reader, size=entry.size, modified=entry.modified)
+        self.delete(src)
+        return moved
 
     def checksum(self, path: str) -> str | None:
         """The service's own MD5 of `path`, or None when the service keeps none."""

@@ -16,10 +16,10 @@ from .base import (
     Remote,
     RemoteConfigError,
     RemoteError,
+    RemoteFull,
     RemoteNotFound,
     RemoteUnavailable,
     clean_path,
-    is_temp,
     temp_name,
     verify_md5,
 )
@@ -29,7 +29,7 @@ def _os_error(exc: OSError, path: str) -> RemoteError:
     if exc.errno == errno.ENOENT:
         return RemoteNotFound(path)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return RemoteError(f"{path}: no space left on the device")
+        return RemoteFull(f"{path}: no space left on the device")
     if exc.errno in (errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.EHOSTDOWN, errno.ENOTCONN):
         return RemoteUnavailable(f"{path}: {exc.strerror}")
     return RemoteError(f"{path}: {exc.strerror or exc}")
@@ -56,8 +56,11 @@ class LocalRemote(Remote):
     def describe(self) -> str:
         return f"local folder {self.root}"
 
-    def _full(self, path: str) -> Path:
+    def local_path(self, path: str) -> Path:
+        """The file's path on this machine (for zero-copy serving, e.g. send_file)."""
         return self.root / clean_path(path)
+
+    _full = local_path
 
     def _entry(self, rel: str, st: os.stat_result) -> Entry:
         modified = datetime.fromtimestamp(st.st_mtime, UTC)
@@ -73,7 +76,7 @@ class LocalRemote(Remote):
             raise _os_error(exc, rel) from exc
         return self._entry(rel, st) if not os.path.isdir(self.root / rel) else None
 
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         base = self._full(prefix)
         if not base.is_dir():
             return
@@ -88,7 +91,7 @@ class LocalRemote(Remote):
             for item in items:
                 if item.is_dir(follow_symlinks=False):
                     stack.append(Path(item.path))
-                elif item.is_file(follow_symlinks=False) and not is_temp(item.name):
+                elif item.is_file(follow_symlinks=False):
                     rel = Path(item.path).relative_to(self.root).as_posix()
                     yield self._entry(rel, item.stat(follow_symlinks=False))
 
@@ -160,3 +163,14 @@ class LocalRemote(Remote):
         if self.stat(path) is None:
             raise RemoteNotFound(clean_path(path))
         return None  # a plain filesystem keeps no checksum; verification uses the write's hash
+
+    def move(self, src: str, dst: str) -> Entry:
+        source, target = self._full(src), self._full(dst)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            _fsync_dir(target.parent)
+            st = os.stat(target)
+        except OSError as exc:
+            raise _os_error(exc, clean_path(src)) from exc
+        return self._entry(clean_path(dst), st)

@@ -347,7 +347,7 @@ class S3Remote(Remote):
             return None  # a HEAD of a "folder" is a 404 too
         return self._entry(rel, head)
 
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         root = self._root()
         sub = clean_path(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
@@ -364,8 +364,8 @@ class S3Remote(Remote):
     def _listed(self, root: str, item: dict[str, Any]) -> Entry | None:
         key: str = item["Key"]
         rel = key[len(root) :]
-        if not rel or key.endswith("/") or is_temp(rel):
-            return None  # folder markers and uploads in progress are not files
+        if not rel or key.endswith("/"):
+            return None  # folder markers are not files
         try:
             if clean_path(rel) != rel:
                 return None  # a key like "a//b" cannot be addressed through clean paths

@@ -70,7 +70,6 @@ from .base import (
     RemoteNotFound,
     RemoteUnavailable,
     clean_path,
-    is_temp,
     temp_name,
     verify_md5,
 )
@@ -734,7 +733,7 @@ class SmbRemote(Remote):
             return None
         return None if info.isDirectory else self._entry(rel, info)
 
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         folders = [self._rel(prefix)]
         while folders:
             folder = folders.pop()
@@ -753,7 +752,7 @@ class SmbRemote(Remote):
                 child = f"{folder}/{name}" if folder else name
                 if item.isDirectory:
                     folders.append(child)
-                elif not is_temp(name):
+                else:
                     yield self._entry(child, item)
 
     def open_read(self, path: str) -> BinaryIO:

@@ -37,7 +37,6 @@ from .base import (
     RemoteNotFound,
     RemoteUnavailable,
     clean_path,
-    is_temp,
     temp_name,
     verify_md5,
 )
@@ -402,7 +401,7 @@ class WebDavRemote(Remote):
         # then the shortest one, and its members sit one segment below it.
         return min(found, key=lambda props: len(props.href_path))
 
-    def iter_entries(self, prefix: str = "") -> Iterator[Entry]:
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         # Depth 1 level by level: many servers (Nextcloud among them) refuse Depth: infinity.
         pending = [clean_path(prefix)]
         while pending:
@@ -410,7 +409,7 @@ class WebDavRemote(Remote):
             for rel, props in self._children(folder):
                 if props.is_folder:
                     pending.append(rel)
-                elif not is_temp(rel):
+                else:
                     yield props.entry(rel)
 
     # -- reading --------------------------------------------------------------------------------

@@ -95,6 +95,12 @@ def service_description() -> dict:
         "version": __version__,
         "description": "Self-hosted backup and sync hub",
         "endpoints": {
+            "POST /upload": "Upload a backup archive (multipart: file, type, profile, md5)",
+            "GET /list": "List backups by type",
+            "GET /list/<type>": "List backups of one type (FULL, INC, DIFF)",
+            "POST /verify": "Compare a local list of archives with the server's",
+            "GET /stats": "Storage statistics",
+            "GET /download/<type>/<filename>": "Download an archive",
             "GET /api/v1/health": "Service health (no authentication)",
             "POST /auth/login": "Exchange email and password for an access token",
             "GET /api/v1/openapi.json": "The API description",

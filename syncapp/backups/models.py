@@ -1,0 +1,50 @@
+"""The index of stored archives. The sidecar files are the truth; this table makes listing cheap."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UtcDateTime, utcnow
+
+ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
+
+
+class BackupArchive(db.Model):
+    __tablename__ = "backup_archives"
+    __table_args__ = (UniqueConstraint("type", "name", name="uq_backup_archives_type_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(255))
+    profile: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    uploader: Mapped[str] = mapped_column(String(255), default="")
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: the FULL archive an INC or DIFF builds on (the profile's latest FULL when it arrived)
+    base_archive: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def path(self) -> str:
+        return f"{self.type}/{self.name}"
+
+    def sidecar(self) -> dict:
+        from ..timeutil import isoformat
+
+        return {
+            "name": self.name,
+            "type": self.type,
+            "profile": self.profile,
+            "size": self.size,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "uploaded_at": isoformat(self.uploaded_at),
+            "uploader": self.uploader,
+            "base_archive": self.base_archive,
+        }

@@ -1,0 +1,118 @@
+"""What /list, /verify and /stats say, computed from the index alone (no archive is re-read)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..timeutil import isoformat, utcnow
+from .models import ARCHIVE_TYPES, BackupArchive
+from .store import human_size
+
+
+def archive_item(archive: BackupArchive, fulls: set[str]) -> dict[str, Any]:
+    return {
+        "name": archive.name,
+        "size": archive.size,
+        "size_human": human_size(archive.size),
+        "modified": isoformat(archive.uploaded_at.replace(microsecond=0)),
+        "md5": archive.md5,
+        "sha256": archive.sha256,
+        "type": archive.type,
+        "profile": archive.profile,
+        "uploaded_at": archive.uploaded_at,
+        "uploader": archive.uploader,
+        "base_archive": archive.base_archive,
+        "base_missing": archive.type != "FULL" and archive.base_archive not in fulls,
+    }
+
+
+def grouped_items(archives: list[BackupArchive], fulls: set[str]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {kind: [] for kind in ARCHIVE_TYPES}
+    for archive in archives:
+        grouped[archive.type].append(archive_item(archive, fulls))
+    return grouped
+
+
+def verify(local: dict[str, list[dict]], archives: list[BackupArchive]) -> dict[str, Any]:
+    """Compare a client's archives with the server's, type by type.
+
+    Same name with a different size or MD5 is `mismatched` (not "missing": it is there, but not
+    the same). Archives only on the server are listed as `extra_remote` without making the state
+    OUT_OF_SYNC: clients commonly prune old local archives that the server keeps.
+    """
+    remote: dict[str, dict[str, BackupArchive]] = defaultdict(dict)
+    for archive in archives:
+        remote[archive.type][archive.name] = archive
+    verification, issues = {}, []
+    for kind in ARCHIVE_TYPES:
+        mine = {item["name"]: item for item in local.get(kind, [])}
+        theirs = remote[kind]
+        synced, missing, mismatched = [], [], []
+        for name, item in sorted(mine.items()):
+            stored = theirs.get(name)
+            if stored is None:
+                missing.append(name)
+                issues.append(f"Missing on remote: {kind}/{name}")
+            elif (item.get("md5") and item["md5"].lower() != stored.md5) or (
+                item.get("size") is not None and item["size"] != stored.size
+            ):
+                mismatched.append(name)
+                issues.append(f"Mismatched (size or MD5 differ): {kind}/{name}")
+            else:
+                synced.append(name)
+        verification[kind] = {
+            "type": kind,
+            "local_count": len(mine),
+            "remote_count": len(theirs),
+            "synced": synced,
+            "missing_remote": missing,
+            "extra_remote": sorted(set(theirs) - set(mine)),
+            "mismatched": mismatched,
+        }
+    return {
+        "status": "success",
+        "verification": verification,
+        "sync_status": "OUT_OF_SYNC" if issues else "SYNCHRONIZED",
+        "issues": issues,
+    }
+
+
+def _figures(count: int, size: int) -> dict[str, Any]:
+    return {"count": count, "size": size, "size_human": human_size(size)}
+
+
+def _brief(archive: BackupArchive | None) -> dict[str, Any] | None:
+    if archive is None:
+        return None
+    return {
+        "name": archive.name,
+        "type": archive.type,
+        "profile": archive.profile,
+        "uploaded_at": isoformat(archive.uploaded_at),
+    }
+
+
+def stats(archives: list[BackupArchive], free_space: int | None) -> dict[str, Any]:
+    storage = {kind: _figures(0, 0) for kind in ARCHIVE_TYPES}
+    profiles: dict[str, dict[str, Any]] = {}
+    for archive in archives:
+        figures = storage[archive.type]
+        figures.update(_figures(figures["count"] + 1, figures["size"] + archive.size))
+        profile = profiles.setdefault(archive.profile, {**_figures(0, 0), "last_full": None})
+        profile.update(_figures(profile["count"] + 1, profile["size"] + archive.size))
+        if archive.type == "FULL":
+            profile["last_full"] = _brief(archive)
+    total_size = sum(a.size for a in archives)
+    ordered = sorted(archives, key=lambda a: (a.uploaded_at, a.id))
+    return {
+        "status": "success",
+        "timestamp": isoformat(utcnow()),
+        "storage": storage,
+        "total": {"files": len(archives), "size": total_size, "size_human": human_size(total_size)},
+        "profiles": profiles,
+        "oldest": _brief(ordered[0] if ordered else None),
+        "newest": _brief(ordered[-1] if ordered else None),
+        "free_space": free_space,
+        "free_space_human": human_size(free_space) if free_space is not None else None,
+    }

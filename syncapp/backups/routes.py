@@ -1,0 +1,265 @@
+"""Seed 003's backup server API: /upload, /list, /verify, /stats, /download, /backups."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+
+from flask import Response, current_app, request, send_file, stream_with_context
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from .. import PROJECT_ROOT
+from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
+from ..extensions import db
+from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..remotes.catalog import find_remote, open_stored
+from ..security import admin_required, anonymous_from_networks, streams_body
+from ..storage import Remote, open_remote
+from ..storage.local import LocalRemote
+from . import report
+from .schemas import (
+    ListFilters,
+    ListReply,
+    StatsReply,
+    TypeListReply,
+    UploadReply,
+    VerifyReply,
+    VerifyRequest,
+)
+from .store import ArchiveStore, check_md5, check_profile, human_size, parse_type
+
+bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
+
+#: Room for the multipart framing around the file when Content-Length is checked up front.
+FORM_OVERHEAD = 64 * 1024
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "type": {"type": "string", "enum": ["FULL", "INC", "DIFF"]},
+                        "profile": {"type": "string"},
+                        "md5": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def archive_remote() -> Remote:
+    """The store's Remote, opened once per app: a stored remote by name, else a local folder."""
+    cache = current_app.extensions.setdefault("syncapp.backups", {})
+    if "remote" not in cache:
+        options = current_app.config["SYNCAPP"]["backups"]
+        if options["remote"]:
+            stored = find_remote(options["remote"])
+            if stored is None:
+                raise ApiError(
+                    f"backups.remote names an unknown remote {options['remote']!r}.",
+                    status=500,
+                    code="misconfigured",
+                )
+            cache["remote"] = open_stored(stored)
+        else:
+            cache["remote"] = open_remote(
+                "local", root=options["root"] or str(PROJECT_ROOT / "remote_backups")
+            )
+    return cache["remote"]
+
+
+def archive_store() -> ArchiveStore:
+    options = current_app.config["SYNCAPP"]["backups"]
+    return ArchiveStore(
+        archive_remote(),
+        db.session,
+        max_size=options["max_size"],
+        profile_quota=options["profile_quota"],
+    )
+
+
+def _uploader() -> tuple[str, int | None]:
+    if current_user.is_authenticated:
+        return current_user.email, current_user.id
+    return f"anonymous@{request.remote_addr}", None
+
+
+def _upload_reply(result, message: str) -> dict:
+    archive = result.archive
+    return {
+        "status": "success",
+        "message": message,
+        "file": archive.name,
+        "type": archive.type,
+        "size": human_size(archive.size),
+        "size_bytes": archive.size,
+        "md5": archive.md5,
+        "sha256": archive.sha256,
+        "profile": archive.profile,
+        "path": archive.path,
+        "uploaded_at": archive.uploaded_at,
+        "base_archive": archive.base_archive,
+        "duplicate": not result.created,
+    }
+
+
+@bp.route("/upload", methods=["POST"])
+@bp.doc(**UPLOAD_BODY)
+@bp.response(201, UploadReply)
+@bp.alt_response(200, schema=UploadReply, description="Identical archive already stored")
+@streams_body
+@anonymous_from_networks("backups")
+def upload_backup():
+    store = archive_store()
+    if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
+        raise PayloadTooLarge(
+            f"The upload ({human_size(request.content_length)}) exceeds the limit of "
+            f"{human_size(store.max_size)}."
+        )
+    try:
+        form = StreamingForm(request.stream, boundary_of(request.content_type))
+        staged, fields = None, {}
+        try:
+            for part in form.parts():
+                if part.name == "file" and part.filename is not None and staged is None:
+                    staged = store.receive(part.chunks(), part.filename)
+                elif part.name in ("type", "profile", "md5"):
+                    fields[part.name] = part.read_text(limit=512)
+        except BaseException:
+            if staged is not None:
+                store.discard(staged)
+            raise
+    except MultipartError as exc:
+        raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
+    if staged is None:
+        raise BadRequest("No file was sent: use -F 'file=@archive.tar.gz'.", code="no_file")
+    try:
+        kind, profile = parse_type(fields.get("type")), check_profile(fields.get("profile"))
+        md5 = check_md5(fields.get("md5"))
+    except ApiError:
+        store.discard(staged)
+        raise
+    uploader, uploader_id = _uploader()
+    result = store.commit(
+        staged, kind=kind, profile=profile, md5=md5, uploader=uploader, uploader_id=uploader_id
+    )
+    if result.created:
+        return _upload_reply(result, "Backup uploaded successfully"), 201
+    return _upload_reply(result, "Backup already stored with identical content"), 200
+
+
+def _listing(filters: dict) -> tuple[list, set[str]]:
+    store = archive_store()
+    kind = parse_type(filters["type"]) if filters.get("type") else None
+    archives = store.archives(kind, filters.get("profile"), filters.get("since"))
+    fulls = (
+        {a.name for a in store.archives("FULL")} if kind != "FULL" else {a.name for a in archives}
+    )
+    return archives, fulls
+
+
+@bp.route("/list")
+@bp.arguments(ListFilters, location="query")
+@bp.response(200, ListReply)
+@anonymous_from_networks("backups")
+def list_backups(filters):
+    archives, fulls = _listing(filters)
+    return {
+        "status": "success",
+        "backups": report.grouped_items(archives, fulls),
+        "total_count": len(archives),
+    }
+
+
+@bp.route("/list/<string:backup_type>")
+@bp.arguments(ListFilters, location="query")
+@bp.response(200, TypeListReply)
+@anonymous_from_networks("backups")
+def list_backups_of_type(filters, backup_type: str):
+    kind = parse_type(backup_type)
+    archives, fulls = _listing({**filters, "type": kind})
+    items = [report.archive_item(a, fulls) for a in archives]
+    return {"status": "success", "type": kind, "backups": items, "count": len(items)}
+
+
+@bp.route("/verify", methods=["POST"])
+@bp.arguments(VerifyRequest)
+@bp.response(200, VerifyReply)
+@anonymous_from_networks("backups")
+def verify_backups(body):
+    return report.verify(body["local_backups"], archive_store().archives())
+
+
+@bp.route("/stats")
+@bp.response(200, StatsReply)
+@anonymous_from_networks("backups")
+def backup_stats():
+    store = archive_store()
+    free = None
+    if isinstance(store.remote, LocalRemote):
+        free = shutil.disk_usage(store.remote.root).free
+    return report.stats(store.archives(), free)
+
+
+@bp.route("/download/<string:backup_type>/<string:filename>")
+@bp.response(200, description="The archive's bytes (supports Range)")
+@anonymous_from_networks("backups")
+def download_backup(backup_type: str, filename: str):
+    store = archive_store()
+    archive = store.require(backup_type, filename)
+    content_md5 = base64.b64encode(bytes.fromhex(archive.md5)).decode()
+    if isinstance(store.remote, LocalRemote):  # Werkzeug then handles Range and If-None-Match
+        response = send_file(
+            store.remote.local_path(archive.path),
+            mimetype="application/gzip",
+            as_attachment=True,
+            download_name=archive.name,
+            etag=archive.md5,
+            last_modified=archive.uploaded_at,
+            conditional=True,
+        )
+    else:
+        reader = store.remote.open_read(archive.path)
+        response = Response(
+            stream_with_context(iter(lambda: reader.read(1024 * 1024), b"")),
+            mimetype="application/gzip",
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="{archive.name}"'
+        response.headers["Content-Length"] = str(archive.size)
+        response.set_etag(archive.md5)
+        response.call_on_close(reader.close)
+    if response.status_code == 200:
+        response.headers["Content-MD5"] = content_md5
+    return response
+
+
+@bp.route("/backups/<string:backup_type>/<string:filename>", methods=["DELETE"])
+@bp.response(204)
+@admin_required
+def delete_backup(backup_type: str, filename: str):
+    if current_app.config["SYNCAPP"]["backups"]["append_only"]:
+        raise Forbidden(
+            "The backup store is append-only: archives cannot be deleted.", code="append_only"
+        )
+    store = archive_store()
+    store.delete(store.require(backup_type, filename))
+
+
+def startup(app) -> None:
+    """Clean the debris of interrupted uploads and rebuild a missing index from the sidecars."""
+    with app.app_context():
+        store = archive_store()
+        store.clean_debris()
+        if not store.archives() and any(
+            True for kind in ("FULL", "INC", "DIFF") for _ in store.remote.iter_entries(kind)
+        ):
+            count = store.reindex()
+            app.logger.info("rebuilt the backup index from %d sidecar(s)", count)

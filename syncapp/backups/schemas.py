@@ -1,0 +1,103 @@
+"""Shapes of seed 003's endpoints: kept field for field, because scripts read them with jq."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..fields import UtcDateTime
+from .models import ARCHIVE_TYPES
+
+
+class ArchiveItem(Schema):
+    name = fields.String()
+    size = fields.Integer()
+    size_human = fields.String()
+    modified = fields.String(metadata={"description": "Upload time, ISO 8601 UTC"})
+    md5 = fields.String()
+    sha256 = fields.String()
+    type = fields.String()
+    profile = fields.String()
+    uploaded_at = UtcDateTime()
+    uploader = fields.String()
+    base_archive = fields.String(allow_none=True)
+    base_missing = fields.Boolean(metadata={"description": "INC/DIFF whose FULL is gone"})
+
+
+class UploadReply(Schema):
+    status = fields.String()
+    message = fields.String()
+    file = fields.String()
+    type = fields.String()
+    size = fields.String(metadata={"description": "Human-readable, e.g. '12.0 MB'"})
+    size_bytes = fields.Integer()
+    md5 = fields.String()
+    sha256 = fields.String()
+    profile = fields.String()
+    path = fields.String()
+    uploaded_at = UtcDateTime()
+    base_archive = fields.String(allow_none=True)
+    duplicate = fields.Boolean()
+
+
+class ListReply(Schema):
+    status = fields.String()
+    backups = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ArchiveItem)))
+    total_count = fields.Integer()
+
+
+class TypeListReply(Schema):
+    status = fields.String()
+    type = fields.String()
+    backups = fields.List(fields.Nested(ArchiveItem))
+    count = fields.Integer()
+
+
+class ListFilters(Schema):
+    type = fields.String(
+        validate=validate.OneOf([*ARCHIVE_TYPES, *(t.lower() for t in ARCHIVE_TYPES)])
+    )
+    profile = fields.String()
+    since = fields.DateTime(metadata={"description": "Only archives uploaded at or after"})
+
+
+class LocalArchive(Schema):
+    name = fields.String(required=True)
+    size = fields.Integer(load_default=None)
+    md5 = fields.String(load_default=None)
+
+
+class VerifyRequest(Schema):
+    local_backups = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(ARCHIVE_TYPES)),
+        values=fields.List(fields.Nested(LocalArchive)),
+        required=True,
+    )
+
+
+class TypeVerification(Schema):
+    type = fields.String()
+    local_count = fields.Integer()
+    remote_count = fields.Integer()
+    synced = fields.List(fields.String())
+    missing_remote = fields.List(fields.String())
+    extra_remote = fields.List(fields.String())
+    mismatched = fields.List(fields.String())
+
+
+class VerifyReply(Schema):
+    status = fields.String()
+    verification = fields.Dict(keys=fields.String(), values=fields.Nested(TypeVerification))
+    sync_status = fields.String()
+    issues = fields.List(fields.String())
+
+
+class StatsReply(Schema):
+    status = fields.String()
+    timestamp = fields.String()
+    storage = fields.Dict()
+    total = fields.Dict()
+    profiles = fields.Dict()
+    oldest = fields.Dict(allow_none=True)
+    newest = fields.Dict(allow_none=True)
+    free_space = fields.Integer(allow_none=True)
+    free_space_human = fields.String(allow_none=True)

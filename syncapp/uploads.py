@@ -1,0 +1,164 @@
+"""Receive an upload into a Remote while it arrives: one pass, hashed off the receiving thread.
+
+The request thread only reads the socket and finds part boundaries. A writer thread runs the
+destination's atomic `write` (which computes the MD5 as it writes) and a second thread computes
+the SHA-256, so the three costs overlap instead of adding up (hashlib and file writes release the
+GIL). Queues between them are bounded: memory stays at a few chunks whatever the upload's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PayloadTooLarge
+from .storage import Entry, Remote
+
+QUEUE_DEPTH = 8  # chunks in flight per consumer: 8 MiB with 1 MiB chunks
+_END = object()
+
+
+class UploadAborted(Exception):
+    """Raised inside the writer when the receiving side gave up; the write leaves nothing."""
+
+
+@dataclass(frozen=True)
+class Received:
+    entry: Entry
+    size: int
+    md5: str
+    sha256: str
+
+
+class _QueueReader:
+    """A file-like view of a queue of chunks, read by the destination's `write`."""
+
+    def __init__(self, chunks: queue.Queue) -> None:
+        self._chunks = chunks
+        self._pending = b""
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+        elif self._done:
+            return b""
+        else:
+            item = self._chunks.get()
+            if item is _END:
+                self._done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            data = item
+        if 0 <= size < len(data):
+            data, self._pending = data[:size], data[size:]
+        return data
+
+
+class _Worker(threading.Thread):
+    """Runs `work(queue)` in a thread; keeps its result or its exception for the caller."""
+
+    def __init__(self, name: str, work: Callable[[queue.Queue], Any]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.chunks: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._work = work
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._work(self.chunks)
+        except BaseException as exc:  # handed to the receiving thread, which re-raises it
+            self.error = exc
+            self._drain()
+
+    def _drain(self) -> None:
+        # Unblock a receiver waiting on a full queue; it sees `error` on its next put.
+        while True:
+            try:
+                self.chunks.get_nowait()
+            except queue.Empty:
+                return
+
+    def put(self, item: object) -> None:
+        while self.error is None:
+            try:
+                self.chunks.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise self.error
+
+    def abort(self, reason: BaseException) -> None:
+        """Stop the work early; its partial output is discarded by the consumer (atomic write)."""
+        if self.error is None:
+            # If it failed on its own meanwhile, there is nothing left to stop.
+            with contextlib.suppress(BaseException):
+                self.put(reason)
+        self.join()
+
+    def finish(self) -> Any:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _sha256_of(chunks: queue.Queue) -> str:
+    digest = hashlib.sha256()
+    while (item := chunks.get()) is not _END:
+        if isinstance(item, BaseException):
+            raise item
+        digest.update(item)
+    return digest.hexdigest()
+
+
+def receive_into(
+    remote: Remote,
+    path: str,
+    chunks: Iterable[bytes],
+    *,
+    limit: int | None = None,
+    check_head: Callable[[bytes], None] | None = None,
+    head_size: int = 2,
+) -> Received:
+    """Stream `chunks` into `remote` at `path` atomically; raise and leave nothing on failure.
+
+    `limit` (bytes) raises PayloadTooLarge as soon as it is passed; `check_head` sees the first
+    `head_size` bytes before anything is committed and may raise to refuse the upload.
+    """
+    writer = _Worker("upload-writer", lambda q: remote.write(path, _QueueReader(q)))  # type: ignore[arg-type]
+    hasher = _Worker("upload-sha256", _sha256_of)
+    writer.start()
+    hasher.start()
+    size = 0
+    head = b""
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+            if check_head is not None and len(head) < head_size:
+                head += chunk[: head_size - len(head)]
+                if len(head) >= head_size:
+                    check_head(head)
+            writer.put(chunk)
+            hasher.put(chunk)
+        if check_head is not None and len(head) < head_size:
+            check_head(head)
+    except BaseException as exc:
+        for worker in (writer, hasher):
+            worker.abort(UploadAborted(str(exc) or type(exc).__name__))
+        raise
+    writer.put(_END)
+    hasher.put(_END)
+    entry: Entry = writer.finish()
+    sha256: str = hasher.finish()
+    return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256)
