@@ -101,7 +101,12 @@ def handle_http_exception(exc: HTTPException):
     if status == 422 or getattr(exc, "data", None):
         # webargs/flask-smorest validation errors: report them as 400 with the field messages.
         messages = (getattr(exc, "data", None) or {}).get("messages", {})
-        fields = {k: v for location in messages.values() for k, v in location.items()}
+        fields: dict[str, Any] = {}
+        for location, found in messages.items():  # {"json": {"field": [...]}} or {"json": [...]}
+            if isinstance(found, dict):
+                fields.update(found)
+            else:
+                fields[location] = found
         detail = "; ".join(
             f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in fields.items()
         )

@@ -95,7 +95,10 @@ class StreamingForm:
     # -- buffer -------------------------------------------------------------------------------
 
     def _fill(self) -> None:
-        data = self._stream.read(self._chunk_size)
+        try:
+            data = self._stream.read(self._chunk_size)
+        except OSError as exc:  # the server's socket reader gives up on a vanished client
+            raise ClientDisconnected(f"the upload was interrupted: {exc}") from None
         if not data:
             raise ClientDisconnected("the upload ended before the form was complete")
         self.bytes_read += len(data)

@@ -203,10 +203,10 @@ def enforce_csrf():
     """
     if request.method not in STATE_CHANGING or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
-    if request.endpoint is None or is_token_request():
+    # Only a session cookie is ambient authority a forged request could ride on; anonymous
+    # requests either fail authentication or reach views meant for them (login, LAN uploads).
+    if request.endpoint is None or is_token_request() or not current_user.is_authenticated:
         return None
-    if _view_attr("is_public") and not current_user.is_authenticated and wants_json():
-        return None  # JSON login/registration: no session to ride on
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
     if token is None and not _view_attr("streams_body"):
         token = request.form.get("csrf_token")

@@ -113,6 +113,12 @@ class ServerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, with no chance to clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
