@@ -6,5 +6,8 @@ from syncapp.extensions import socketio
 app = create_app()
 
 if __name__ == "__main__":
+    from syncapp import run_startup_tasks
+
+    run_startup_tasks(app)
     settings = app.config["SYNCAPP"]["server"]
     socketio.run(app, host=settings["host"], port=settings["port"], allow_unsafe_werkzeug=True)

@@ -23,3 +23,10 @@ keepalive = 5
 control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):
+    """Crash recovery and the scheduler start in the serving process, never in CLI commands."""
+    from syncapp import run_startup_tasks
+
+    run_startup_tasks(worker.wsgi)

@@ -45,22 +45,23 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_namespaces(app)
     register_errorhandlers(app)
     register_commands(app)
-    if not app.testing:
-        run_startup_tasks(app)
     return app
 
 
 def run_startup_tasks(app: Flask) -> None:
-    """Recovery after a crash; skipped before the first migration has created the tables."""
+    """When a server process starts (not a CLI command): recover what a crash left, then start
+    the scheduler. Skipped before the first migration has created the tables."""
     from sqlalchemy import inspect
 
     from .backups.routes import startup as backups_startup
     from .extensions import db
+    from .scheduler import start_scheduler
 
     with app.app_context():
         if not inspect(db.engine).has_table("backup_archives"):
             return
     backups_startup(app)
+    start_scheduler(app)
 
 
 def load_secret_key(app: Flask, configured: str | None) -> str:

@@ -97,6 +97,16 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),
         "append_only": (bool, False),
         "profile_quota": (Size, None),
+        # retention per profile; nothing is deleted while all of these are unset
+        "retention_full_chains": (int, None),  # keep the last N FULL archives and their chains
+        "retention_daily": (int, None),  # keep the newest FULL of each of the last N days
+        "retention_weekly": (int, None),
+        "retention_monthly": (int, None),
+        "retention_interval": (int, 3600),  # seconds between retention runs
+    },
+    "scheduler": {
+        "enabled": (bool, True),
+        "lock_file": (str, None),  # default: <instance>/scheduler.lock
     },
     "ratelimit": {
         "storage_uri": (str, "memory://"),

@@ -351,3 +351,17 @@ class ArchiveStore:
                 md5.update(chunk)
                 sha.update(chunk)
         return md5.hexdigest(), sha.hexdigest()
+
+
+def apply_retention(store: ArchiveStore, policy) -> list[str]:
+    """Delete what the retention policy lets go; returns the deleted paths."""
+    from .retention import expired
+
+    deleted = []
+    for archive in expired(store.archives(), policy):
+        path = archive.path
+        store.delete(archive)
+        deleted.append(path)
+    if deleted:
+        log.info("retention removed %d archive(s): %s", len(deleted), ", ".join(deleted))
+    return deleted
