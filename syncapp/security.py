@@ -207,6 +207,9 @@ def enforce_csrf():
     # requests either fail authentication or reach views meant for them (login, LAN uploads).
     if request.endpoint is None or is_token_request() or not current_user.is_authenticated:
         return None
+    raw = raw_token_from_request()
+    if raw is not None and user_for_token(raw) is not None:
+        return None  # a valid token sent beside the session cookie: no forged request has one
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
     if token is None and not _view_attr("streams_body"):
         token = request.form.get("csrf_token")

@@ -73,6 +73,19 @@ def dashboard():
     return render_template("dashboard.html")
 
 
+@bp.route("/backups")
+def backups_page():
+    from ..backups import report
+    from ..backups.routes import archive_store
+
+    archives = archive_store().archives()
+    fulls = {a.name for a in archives if a.type == "FULL"}
+    profiles: dict[str, list] = {}
+    for archive in sorted(archives, key=lambda a: (a.profile, a.uploaded_at), reverse=True):
+        profiles.setdefault(archive.profile, []).append(report.archive_item(archive, fulls))
+    return render_template("backups/index.html", profiles=dict(sorted(profiles.items())))
+
+
 @bp.route("/docs")
 def api_docs():
     return render_template("docs.html")

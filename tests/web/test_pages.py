@@ -109,3 +109,36 @@ def test_browsers_get_html_error_pages_and_scripts_get_json(client, user):
 def test_root_describes_the_service_to_api_clients(client):
     body = client.get("/", headers={"Accept": "*/*"}).get_json()
     assert body["name"] == "syncapp" and "endpoints" in body and "version" in body
+
+
+def test_backups_page_shows_archives_and_an_empty_state(client, user, token):
+    from tests.backups.helpers import make_archive, upload
+
+    sign_in(client, user)
+    empty = client.get("/backups", headers=HTML)
+    assert empty.status_code == 200 and b"No backups yet" in empty.data and b"curl" in empty.data
+    upload(client, token, make_archive(1), "full_page.tar.gz", type="FULL", profile="laptop")
+    page = client.get("/backups", headers=HTML).get_data(as_text=True)
+    assert "full_page.tar.gz" in page and "laptop" in page
+    assert "/download/FULL/full_page.tar.gz" in page
+    assert 'name="file"' in page and "<progress" in page
+
+
+def test_browser_uploads_send_the_csrf_header_and_work(client, user):
+    import io
+
+    from tests.backups.helpers import make_archive
+
+    sign_in(client, user)
+    page = client.get("/backups", headers=HTML)
+    form = {"file": (io.BytesIO(make_archive(2)), "full_browser.tar.gz"), "type": "FULL"}
+    refused = client.post("/upload", data=dict(form), content_type="multipart/form-data")
+    assert refused.status_code == 400
+    form = {"file": (io.BytesIO(make_archive(2)), "full_browser.tar.gz"), "type": "FULL"}
+    accepted = client.post(
+        "/upload",
+        data=form,
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": csrf_from(page.data)},
+    )
+    assert accepted.status_code == 201
