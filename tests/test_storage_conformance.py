@@ -163,3 +163,24 @@ def test_paths_cannot_escape_the_root(remote):
 def test_temp_names_are_never_listed(remote):
     remote.write("real.txt", io.BytesIO(b"r"))
     assert all(not e.path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) for e in remote.iter_entries())
+
+
+def test_move_renames_and_replaces(remote):
+    remote.write("from/a.bin", io.BytesIO(b"moved bytes"))
+    remote.write("to/b.bin", io.BytesIO(b"old"))
+    entry = remote.move("from/a.bin", "to/b.bin")
+    assert entry.size == len(b"moved bytes")
+    assert remote.stat("from/a.bin") is None
+    assert read_all(remote, "to/b.bin") == b"moved bytes"
+    with pytest.raises(RemoteNotFound):
+        remote.move("from/a.bin", "to/c.bin")
+
+
+def test_temp_files_are_listed_only_on_request(remote):
+    stream = PatternStream(3 * MiB, seed=9, fail_after=2 * MiB)
+    remote.write("real.txt", io.BytesIO(b"r"))
+    with pytest.raises((OSError, RemoteError)):
+        remote.write("broken.bin", stream)
+    listed = {e.path for e in remote.iter_entries(include_temp=True)}
+    assert "real.txt" in listed
+    assert all(p == "real.txt" or p.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) for p in listed)
