@@ -184,6 +184,8 @@ class ChunkReader(io.RawIOBase):
                 chunk = next(self._chunks)
             except StopIteration:
                 break
+            if not isinstance(chunk, bytes):  # memoryview/bytearray from an SDK: own a copy
+                chunk = bytes(chunk)
             self._buffer = (
                 self._buffer[self._offset :] + chunk if self._offset < len(self._buffer) else chunk
             )
