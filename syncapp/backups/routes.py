@@ -13,9 +13,9 @@ from .. import PROJECT_ROOT
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
-from ..remotes.catalog import find_remote, open_stored
+from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
-from ..storage import Remote, open_remote
+from ..storage import Remote
 from ..storage.local import LocalRemote
 from . import report
 from .schemas import (
@@ -56,24 +56,7 @@ UPLOAD_BODY = {
 
 
 def archive_remote() -> Remote:
-    """The store's Remote, opened once per app: a stored remote by name, else a local folder."""
-    cache = current_app.extensions.setdefault("syncapp.backups", {})
-    if "remote" not in cache:
-        options = current_app.config["SYNCAPP"]["backups"]
-        if options["remote"]:
-            stored = find_remote(options["remote"])
-            if stored is None:
-                raise ApiError(
-                    f"backups.remote names an unknown remote {options['remote']!r}.",
-                    status=500,
-                    code="misconfigured",
-                )
-            cache["remote"] = open_stored(stored)
-        else:
-            cache["remote"] = open_remote(
-                "local", root=options["root"] or str(PROJECT_ROOT / "remote_backups")
-            )
-    return cache["remote"]
+    return feature_remote("backups", str(PROJECT_ROOT / "remote_backups"))
 
 
 def archive_store() -> ArchiveStore:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..extensions import db
 from ..security import decrypt_secret, encrypt_secret
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
@@ -104,3 +104,25 @@ def delete_remote(remote: StoredRemote) -> None:
 def open_stored(remote: StoredRemote) -> Remote:
     """A live Remote for a stored one; the caller closes it."""
     return open_remote(remote.kind, **remote.settings, **secrets_of(remote))
+
+
+def feature_remote(section: str, default_root: str) -> Remote:
+    """Where a feature keeps its files: the stored remote named by `<section>.remote`, else the
+    local folder `<section>.root` (default `default_root`). Opened once per app and reused."""
+    from flask import current_app
+
+    cache = current_app.extensions.setdefault("syncapp.feature_remotes", {})
+    if section not in cache:
+        options = current_app.config["SYNCAPP"][section]
+        if options["remote"]:
+            stored = find_remote(options["remote"])
+            if stored is None:
+                raise ApiError(
+                    f"{section}.remote names an unknown stored remote {options['remote']!r}.",
+                    status=500,
+                    code="misconfigured",
+                )
+            cache[section] = open_stored(stored)
+        else:
+            cache[section] = open_remote("local", root=options["root"] or default_root)
+    return cache[section]
