@@ -144,6 +144,9 @@ def register_extensions(app: Flask) -> None:
         max_http_buffer_size=options["max_http_buffer_size"],
         cors_allowed_origins=options["cors_allowed_origins"] or None,
         ping_timeout=options["ping_timeout"],
+        # Accept first, then run the connect handler: Cordiax expects the `sync_request` emitted
+        # by that handler to arrive after the connection is established, not before.
+        always_connect=True,
     )
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
@@ -152,6 +155,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .backups.routes import bp as backups
+    from .cordiax.routes import bp as cordiax
     from .extensions import api
     from .monitoring.routes import bp as monitoring
     from .remotes.routes import bp as remotes
@@ -161,14 +165,17 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(monitoring)
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
+    api.register_blueprint(cordiax)
     app.register_blueprint(web)
 
 
 def register_namespaces(app: Flask) -> None:
+    from .cordiax.namespace import CordiaxNamespace
     from .events import NAMESPACE, EventsNamespace
     from .extensions import socketio
 
     socketio.on_namespace(EventsNamespace(NAMESPACE))
+    socketio.on_namespace(CordiaxNamespace())
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -104,6 +104,18 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "retention_monthly": (int, None),
         "retention_interval": (int, 3600),  # seconds between retention runs
     },
+    "cordiax": {
+        "root": (str, None),  # default: <instance>/cordiax
+        "remote": (str, None),  # name of a stored remote to use instead of the folder
+        "max_snapshot_size": (Size, Size(100 * 1024**2)),
+        "allow_plaintext": (bool, True),
+        "allow_anonymous": (bool, False),
+        "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),
+        "keep_last": (int, 10),
+        "keep_daily_days": (int, 30),
+        "retention_interval": (int, 3600),
+        "poll_check_interval": (int, 30),
+    },
     "scheduler": {
         "enabled": (bool, True),
         "lock_file": (str, None),  # default: <instance>/scheduler.lock

@@ -1,0 +1,55 @@
+"""Cordiax snapshots (indexed; the files and sidecars are the truth) and share pollers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UtcDateTime, utcnow
+
+KINDS = ("sqlite", "zip", "encrypted")
+
+
+class CordiaxSnapshot(db.Model):
+    __tablename__ = "cordiax_snapshots"
+    __table_args__ = (
+        UniqueConstraint("user_id", "device", "version", name="uq_cordiax_snapshot_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))  # <UTC timestamp>_<sha8>
+    path: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(64), default="socketio")
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class CordiaxPoller(db.Model):
+    """Watches a file that a Cordiax client in WebDAV or SMB mode overwrites on a share."""
+
+    __tablename__ = "cordiax_pollers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(512), default="cordiax_sync")
+    filename: Mapped[str] = mapped_column(String(255), default="cordiax_sync.zip")
+    device: Mapped[str] = mapped_column(String(64))
+    interval: Mapped[int] = mapped_column(default=300)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_run: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_result: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: what the file looked like when last imported: (etag or mtime, size) then its content hash
+    seen_marker: Mapped[str | None] = mapped_column(String(255))
+    seen_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,159 @@
+"""The Socket.IO namespace /cordiax-sync/, exactly as the unmodifiable Cordiax client expects.
+
+The client connects, receives `sync_request`, and pushes `sync_data` {"data": "<hex>"} with a plain
+emit (no credentials of its own beyond what its server URL carries: `?token=...&device=...`).
+Every refusal is a `sync_error` {"error", "message"} and stores nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import threading
+from typing import Any
+
+from flask import current_app, g, request
+from flask_socketio import Namespace, disconnect, emit
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..events import publish
+from ..extensions import db
+from ..security import user_for_token
+from ..timeutil import isoformat
+from .snapshots import SnapshotRefused, check_device
+from .store import snapshot_store
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/cordiax-sync/"
+
+
+def decode_payload(data: Any, max_size: int) -> bytes:
+    """Accept {"data": hex}, {"data": bytes} and raw bytes; never more copies than needed."""
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, bytes | bytearray):
+        if len(data) > max_size:
+            raise SnapshotRefused("too_large", f"The snapshot exceeds {max_size} bytes.")
+        return bytes(data)
+    if isinstance(data, str):
+        if len(data) > 2 * max_size:
+            raise SnapshotRefused("too_large", f"The snapshot exceeds {max_size} bytes.")
+        try:
+            return bytes.fromhex(data)
+        except ValueError:
+            raise SnapshotRefused(
+                "bad_hex", "The data is not a valid hexadecimal string."
+            ) from None
+    raise SnapshotRefused(
+        "bad_payload", 'Expected {"data": "<hex>"}, {"data": <bytes>} or raw bytes.'
+    )
+
+
+def _token_from_handshake(auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return auth["token"]
+    if request.args.get("token"):
+        return request.args["token"]
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _anonymous_user() -> User | None:
+    options = current_app.config["SYNCAPP"]["cordiax"]
+    if not options["allow_anonymous"] or not request.remote_addr:
+        return None
+    address = ipaddress.ip_address(request.remote_addr)
+    if not any(
+        address in ipaddress.ip_network(n, strict=False) for n in options["anonymous_networks"]
+    ):
+        return None
+    return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
+
+
+def _device_name(auth: Any, fallback: str) -> str:
+    given = auth.get("device") if isinstance(auth, dict) else None
+    given = given or request.args.get("device")
+    if given:
+        return check_device(given)
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", fallback).strip("-._")[:64]
+    return cleaned or "device"
+
+
+class CordiaxNamespace(Namespace):
+    def __init__(self, namespace: str = NAMESPACE) -> None:
+        super().__init__(namespace)
+        self._clients: dict[str, tuple[int, str]] = {}
+        self._guard = threading.Lock()
+
+    def on_connect(self, auth: Any = None) -> None:
+        raw = _token_from_handshake(auth)
+        user = user_for_token(raw) if raw else _anonymous_user()
+        if user is None:
+            reason = (
+                "The token is invalid or revoked."
+                if raw
+                else ("A token is required: add ?token=<token> to the server URL.")
+            )
+            emit("sync_error", {"error": "unauthorized", "message": reason})
+            log.info("refused a Cordiax client from %s: %s", request.remote_addr, reason)
+            disconnect()
+            return
+        token = g.get("api_token")
+        try:
+            device = _device_name(auth, token.name if token else f"anonymous-{request.remote_addr}")
+        except SnapshotRefused as exc:
+            emit("sync_error", {"error": exc.code, "message": exc.message})
+            disconnect()
+            return
+        with self._guard:
+            self._clients[request.sid] = (user.id, device)
+        emit("sync_request", {})
+        publish("cordiax_connected", {"device": device}, user_id=user.id)
+
+    def on_sync_data(self, data: Any = None) -> dict[str, Any]:
+        with self._guard:
+            identity = self._clients.get(request.sid)
+        if identity is None:
+            return self._refuse("unauthorized", "This connection is not authenticated.")
+        user_id, device = identity
+        store = snapshot_store()
+        try:
+            payload = decode_payload(data, store.limits.max_size)
+            data = None  # drop the hex string as soon as it is decoded
+            result = store.store(user_id, device, payload)
+        except SnapshotRefused as exc:
+            publish(
+                "cordiax_error",
+                {"device": device, "error": exc.code, "message": exc.message},
+                user_id=user_id,
+            )
+            return self._refuse(exc.code, exc.message)
+        snapshot = result.snapshot
+        ack = {
+            "status": "ok",
+            "version": snapshot.version,
+            "sha256": snapshot.sha256,
+            "size": snapshot.size,
+            "kind": snapshot.kind,
+            "encrypted": snapshot.encrypted,
+            "received_at": isoformat(snapshot.received_at),
+            "created": result.created,
+        }
+        emit("sync_ack", ack)
+        publish("cordiax_snapshot", {"device": device, **ack}, user_id=user_id)
+        return ack
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        with self._guard:
+            identity = self._clients.pop(request.sid, None)
+        if identity is not None:
+            publish("cordiax_disconnected", {"device": identity[1]}, user_id=identity[0])
+
+    @staticmethod
+    def _refuse(code: str, message: str) -> dict[str, Any]:
+        error = {"error": code, "message": message}
+        emit("sync_error", error)
+        return {"status": "error", **error}

@@ -1,0 +1,339 @@
+"""SnapshotStore: versioned Cordiax database snapshots per user and device, on a storage Remote.
+
+Layout under the store's root: `<user>/<device>/<version>.<db|zip|bin>` with a sidecar
+`<version>.json`, the contents of a ZIP bundle in `<version>/`, and `latest.json`, rewritten
+only after a snapshot is complete, so it always names a whole one. A push identical to the
+latest version creates nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import posixpath
+import re
+import stat
+import threading
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..storage import Remote, RemoteError, RemoteNotFound
+from ..timeutil import isoformat, utcnow
+from .models import CordiaxSnapshot
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ZIP_MAGIC = b"PK\x03\x04"
+EXTENSIONS = {"sqlite": "db", "zip": "zip", "encrypted": "bin"}
+DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class SnapshotRefused(Exception):
+    """A push that is not stored; `code` goes into sync_error / the API error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_size: int = 100 * 1024**2
+    allow_plaintext: bool = True
+    zip_max_files: int = 10_000
+    zip_max_unpacked: int = 2 * 1024**3
+    zip_max_ratio: int = 200  # a member expanding more than this is treated as a bomb
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    snapshot: CordiaxSnapshot
+    created: bool
+
+
+def check_device(name: str | None) -> str:
+    if not name or not DEVICE_PATTERN.match(name):
+        raise SnapshotRefused(
+            "invalid_device",
+            f"Invalid device name {name!r}: use up to 64 letters, digits, '.', '_' and '-'.",
+        )
+    return name
+
+
+def _member_path(name: str) -> str:
+    """A ZIP member's path, refusing anything that could land outside the version's folder."""
+    normalised = name.replace("\\", "/")
+    parts = normalised.split("/")
+    if normalised.startswith("/") or re.match(r"^[A-Za-z]:", normalised) or ".." in parts:
+        raise SnapshotRefused("unsafe_zip", f"The ZIP holds an unsafe path: {name!r}.")
+    return "/".join(p for p in parts if p not in ("", "."))
+
+
+def inspect_zip(data: bytes, limits: Limits) -> tuple[list[zipfile.ZipInfo], bool]:
+    """Check a bundle before anything is written; returns its files and whether the database
+    inside is encrypted (anything but plaintext SQLite)."""
+    try:
+        bundle = zipfile.ZipFile(io.BytesIO(data))
+        members = bundle.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
+        raise SnapshotRefused("bad_zip", f"The ZIP bundle is unreadable: {exc}.") from None
+    files = [m for m in members if not m.is_dir()]
+    if len(members) > limits.zip_max_files:
+        raise SnapshotRefused(
+            "zip_too_many_files",
+            f"The ZIP holds {len(members)} entries; at most {limits.zip_max_files} are accepted.",
+        )
+    total = 0
+    for member in members:
+        _member_path(member.filename)
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise SnapshotRefused("unsafe_zip", f"The ZIP holds a link: {member.filename!r}.")
+        total += member.file_size
+        if member.file_size > 1024**2 and member.file_size > limits.zip_max_ratio * max(
+            member.compress_size, 1
+        ):
+            raise SnapshotRefused("zip_bomb", f"{member.filename!r} expands suspiciously far.")
+    if total > limits.zip_max_unpacked:
+        raise SnapshotRefused("zip_too_large", "The ZIP expands beyond the accepted size.")
+    database = next((m for m in files if posixpath.basename(m.filename) == "cordiax.db"), None)
+    encrypted = True
+    if database is not None:
+        with bundle.open(database) as handle:
+            encrypted = handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC
+    return files, encrypted
+
+
+def classify(data: bytes, limits: Limits) -> tuple[str, bool, list[zipfile.ZipInfo]]:
+    """(kind, encrypted, zip members) of a payload, detected from its content."""
+    if not data:
+        raise SnapshotRefused("empty", "The snapshot is empty.")
+    if len(data) > limits.max_size:
+        raise SnapshotRefused(
+            "too_large",
+            f"The snapshot ({len(data)} bytes) exceeds the limit of {limits.max_size} bytes.",
+        )
+    if data.startswith(SQLITE_MAGIC):
+        if not limits.allow_plaintext:
+            raise SnapshotRefused(
+                "plaintext_refused",
+                "Unencrypted databases are not accepted here: enable encryption in Cordiax.",
+            )
+        return "sqlite", False, []
+    if data.startswith(ZIP_MAGIC):
+        members, encrypted = inspect_zip(data, limits)
+        return "zip", encrypted, members
+    return "encrypted", True, []
+
+
+class _Bounded(io.RawIOBase):
+    """Reads a ZIP member, refusing more bytes than its header declared (lying headers)."""
+
+    def __init__(self, stream: BinaryIO, limit: int, name: str) -> None:
+        self._stream, self._left, self._name = stream, limit, name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size if size >= 0 else self._left + 1)
+        self._left -= len(data)
+        if self._left < 0:
+            raise SnapshotRefused("zip_bomb", f"{self._name!r} is larger than its header says.")
+        return data
+
+
+_locks: dict[tuple[int, str], threading.Lock] = defaultdict(threading.Lock)
+_locks_guard = threading.Lock()
+
+
+def _device_lock(user_id: int, device: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks[(user_id, device)]
+
+
+class SnapshotStore:
+    def __init__(self, remote: Remote, session: Session, limits: Limits | None = None) -> None:
+        self.remote = remote
+        self.session = session
+        self.limits = limits or Limits()
+
+    # --- storing ---------------------------------------------------------------------------------
+
+    def store(
+        self, user_id: int, device: str, data: bytes, source: str = "socketio"
+    ) -> StoreResult:
+        device = check_device(device)
+        kind, encrypted, members = classify(data, self.limits)
+        sha256 = hashlib.sha256(data).hexdigest()
+        with _device_lock(user_id, device):
+            latest = self.latest(user_id, device)
+            if latest is not None and latest.sha256 == sha256:
+                return StoreResult(latest, created=False)
+            received_at = utcnow()
+            version = f"{received_at:%Y%m%dT%H%M%S%f}Z_{sha256[:8]}"
+            folder = f"{user_id}/{device}"
+            snapshot = CordiaxSnapshot(
+                user_id=user_id,
+                device=device,
+                version=version,
+                sha256=sha256,
+                size=len(data),
+                kind=kind,
+                encrypted=encrypted,
+                source=source,
+                received_at=received_at,
+                path=f"{folder}/{version}.{EXTENSIONS[kind]}",
+            )
+            written: list[str] = []
+            try:
+                self.remote.write(snapshot.path, io.BytesIO(data), size=len(data))
+                written.append(snapshot.path)
+                if kind == "zip":
+                    written += self._extract(data, members, f"{folder}/{version}")
+                self._write_json(f"{folder}/{version}.json", self._sidecar(snapshot))
+                written.append(f"{folder}/{version}.json")
+                self._write_json(
+                    f"{folder}/latest.json", {"version": version, "path": snapshot.path}
+                )
+            except BaseException:
+                self._remove(written)
+                raise
+            self.session.add(snapshot)
+            self.session.commit()
+        log.info(
+            "snapshot %s/%s %s stored (%s, %d bytes)", user_id, device, version, kind, len(data)
+        )
+        return StoreResult(snapshot, created=True)
+
+    def _extract(self, data: bytes, members: list[zipfile.ZipInfo], folder: str) -> list[str]:
+        written: list[str] = []
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+                for member in members:
+                    target = f"{folder}/{_member_path(member.filename)}"
+                    with bundle.open(member) as handle:
+                        reader = _Bounded(handle, member.file_size, member.filename)
+                        self.remote.write(target, reader, size=member.file_size)  # type: ignore[arg-type]
+                    written.append(target)
+        except zipfile.BadZipFile as exc:  # e.g. a CRC error found while reading
+            self._remove(written)
+            raise SnapshotRefused("bad_zip", f"The ZIP bundle is damaged: {exc}.") from None
+        except BaseException:
+            self._remove(written)
+            raise
+        return written
+
+    def _remove(self, paths: list[str]) -> None:
+        for path in paths:
+            try:
+                self.remote.delete(path)
+            except RemoteError:
+                log.warning("could not remove %s after a failed snapshot", path)
+
+    def _write_json(self, path: str, body: dict) -> None:
+        data = json.dumps(body, indent=2).encode()
+        self.remote.write(path, io.BytesIO(data), size=len(data))
+
+    @staticmethod
+    def _sidecar(snapshot: CordiaxSnapshot) -> dict:
+        return {
+            "version": snapshot.version,
+            "device": snapshot.device,
+            "user_id": snapshot.user_id,
+            "sha256": snapshot.sha256,
+            "size": snapshot.size,
+            "kind": snapshot.kind,
+            "encrypted": snapshot.encrypted,
+            "source": snapshot.source,
+            "received_at": isoformat(snapshot.received_at),
+        }
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def latest(self, user_id: int, device: str) -> CordiaxSnapshot | None:
+        return self.session.scalar(
+            select(CordiaxSnapshot)
+            .where(CordiaxSnapshot.user_id == user_id, CordiaxSnapshot.device == device)
+            .order_by(CordiaxSnapshot.received_at.desc(), CordiaxSnapshot.id.desc())
+            .limit(1)
+        )
+
+    def versions(self, user_id: int, device: str) -> list[CordiaxSnapshot]:
+        return list(
+            self.session.scalars(
+                select(CordiaxSnapshot)
+                .where(CordiaxSnapshot.user_id == user_id, CordiaxSnapshot.device == device)
+                .order_by(CordiaxSnapshot.received_at.desc(), CordiaxSnapshot.id.desc())
+            )
+        )
+
+    def devices(self, user_id: int | None) -> dict[tuple[int, str], list[CordiaxSnapshot]]:
+        query = select(CordiaxSnapshot).order_by(CordiaxSnapshot.received_at.desc())
+        if user_id is not None:
+            query = query.where(CordiaxSnapshot.user_id == user_id)
+        found: dict[tuple[int, str], list[CordiaxSnapshot]] = defaultdict(list)
+        for snapshot in self.session.scalars(query):
+            found[(snapshot.user_id, snapshot.device)].append(snapshot)
+        return dict(found)
+
+    def get(self, user_id: int, device: str, version: str) -> CordiaxSnapshot | None:
+        return self.session.scalar(
+            select(CordiaxSnapshot).where(
+                CordiaxSnapshot.user_id == user_id,
+                CordiaxSnapshot.device == device,
+                CordiaxSnapshot.version == version,
+            )
+        )
+
+    def delete(self, snapshot: CordiaxSnapshot) -> None:
+        folder = posixpath.dirname(snapshot.path)
+        paths = [snapshot.path, f"{folder}/{snapshot.version}.json"]
+        if snapshot.kind == "zip":
+            paths += [e.path for e in self.remote.iter_entries(f"{folder}/{snapshot.version}")]
+        for path in paths:
+            with contextlib.suppress(RemoteNotFound):
+                self.remote.delete(path)
+        user_id, device = snapshot.user_id, snapshot.device
+        self.session.delete(snapshot)
+        self.session.commit()
+        latest = self.latest(user_id, device)
+        if latest is None:
+            with contextlib.suppress(RemoteNotFound):
+                self.remote.delete(f"{folder}/latest.json")
+        else:
+            self._write_json(
+                f"{folder}/latest.json", {"version": latest.version, "path": latest.path}
+            )
+
+    def apply_retention(self, keep_last: int, keep_daily_days: int) -> list[str]:
+        """Keep the newest `keep_last` versions per device plus the newest of each of the
+        last `keep_daily_days` days; the latest version is always kept."""
+        now = utcnow()
+        removed = []
+        for snapshots in self.devices(None).values():
+            keep = {s.id for s in snapshots[: max(keep_last, 1)]}
+            days_seen = set()
+            for snapshot in snapshots:
+                day = snapshot.received_at.date()
+                if (
+                    now - snapshot.received_at <= timedelta(days=keep_daily_days)
+                    and day not in days_seen
+                ):
+                    keep.add(snapshot.id)
+                    days_seen.add(day)
+            for snapshot in snapshots:
+                if snapshot.id not in keep:
+                    removed.append(snapshot.path)
+                    self.delete(snapshot)
+        return removed
