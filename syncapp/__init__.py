@@ -137,11 +137,14 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
     options = app.config["SYNCAPP"]["socketio"]
+    # A Cordiax push is hex: twice the snapshot limit, plus framing. Below that, engine.io would
+    # drop an over-size message silently instead of letting the namespace answer sync_error.
+    cordiax_hex = 2 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
     socketio.init_app(
         app,
         async_mode="threading",
         message_queue=options["message_queue"],
-        max_http_buffer_size=options["max_http_buffer_size"],
+        max_http_buffer_size=max(options["max_http_buffer_size"], cordiax_hex),
         cors_allowed_origins=options["cors_allowed_origins"] or None,
         ping_timeout=options["ping_timeout"],
         # Accept first, then run the connect handler: Cordiax expects the `sync_request` emitted
