@@ -158,6 +158,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .backups.routes import bp as backups
+    from .cordiax.pollers_routes import bp as cordiax_pollers
     from .cordiax.routes import bp as cordiax
     from .extensions import api
     from .monitoring.routes import bp as monitoring
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
     api.register_blueprint(cordiax)
+    api.register_blueprint(cordiax_pollers)
     app.register_blueprint(web)
 
 

@@ -53,8 +53,26 @@ def _retention_interval(settings: dict) -> int | None:
     return backups["retention_interval"]
 
 
+def _cordiax_pollers() -> object:
+    from .cordiax.pollers import run_due_pollers
+
+    return run_due_pollers()
+
+
+def _cordiax_retention() -> object:
+    from flask import current_app
+
+    from .cordiax.store import snapshot_store
+
+    options = current_app.config["SYNCAPP"]["cordiax"]
+    return snapshot_store().apply_retention(options["keep_last"], options["keep_daily_days"])
+
+
 JOBS: list[Job] = [
     Job("backups.retention", _backup_retention, _retention_interval),
+    # Checks often, polls each poller only when its own interval has passed.
+    Job("cordiax.pollers", _cordiax_pollers, lambda s: s["cordiax"]["poll_check_interval"]),
+    Job("cordiax.retention", _cordiax_retention, lambda s: s["cordiax"]["retention_interval"]),
 ]
 
 
