@@ -1,0 +1,130 @@
+// The Cordiax page's live log: events of the signed-in user's devices arrive on the Socket.IO
+// namespace /events (authenticated by the session cookie) and are added without a reload; a new
+// snapshot also goes to the top of its device's version table. Everything the server sends is
+// shown with textContent, never parsed as HTML.
+(function () {
+  const root = document.getElementById("cordiax");
+  if (!root || typeof window.io !== "function") return;
+  const log = document.getElementById("cordiax-log");
+  const status = document.getElementById("cordiax-live-status");
+  const newDevices = document.getElementById("cordiax-new-devices");
+  const me = root.dataset.user;
+  const MAX_LOG_ROWS = 200;
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  // As Jinja's filesizeformat(binary=True) prints sizes in the server-rendered rows.
+  function size(bytes) {
+    if (typeof bytes !== "number") return "";
+    if (bytes === 1) return "1 Byte";
+    if (bytes < 1024) return bytes + " Bytes";
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return value.toFixed(1) + " " + units[unit];
+  }
+
+  function timeOf(iso) {
+    const node = el("time", (iso || "").replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC"));
+    if (iso) node.dateTime = iso.replace(/\.\d+/, "");
+    return node;
+  }
+
+  function encryption(encrypted) {
+    return encrypted ? el("span", "encrypted", "badge badge-inc") : el("span", "plaintext", "badge badge-diff");
+  }
+
+  function setStatus(text, className) {
+    status.textContent = text;
+    status.className = "badge " + className;
+  }
+
+  function describe(event, body) {
+    switch (event) {
+      case "cordiax_connected": return ["connected", "badge badge-inc", "Connected to /cordiax-sync/"];
+      case "cordiax_disconnected": return ["disconnected", "badge", "The connection closed"];
+      case "cordiax_snapshot":
+        return [body.created ? "snapshot" : "unchanged", "badge badge-full",
+          (body.created ? "New version " : "Same as version ") + body.version + " · " + size(body.size) +
+          (body.kind === "encrypted" ? "" : " · " + body.kind) + " · " +
+          (body.encrypted ? "encrypted" : "plaintext")];
+      case "cordiax_error":
+        return ["error", "badge badge-danger", (body.error || "error") + ": " + (body.message || "")];
+      default: // cordiax_poll and whatever later features publish
+        return [event.replace(/^cordiax_/, ""), "badge",
+          body.message || body.result || body.error || body.status || ""];
+    }
+  }
+
+  function addLogRow(event, body) {
+    const empty = document.getElementById("cordiax-log-empty");
+    if (empty) empty.remove();
+    const [label, badgeClass, details] = describe(event, body);
+    const row = el("tr");
+    row.dataset.event = event;
+    const when = el("td");
+    when.appendChild(timeOf(body.time));
+    const badge = el("td");
+    badge.appendChild(el("span", label, badgeClass));
+    row.append(when, el("td", body.device || ""), badge, el("td", details));
+    log.prepend(row);
+    while (log.rows.length > MAX_LOG_ROWS) log.deleteRow(-1);
+  }
+
+  function deviceSection(name) {
+    // Admins list every user's devices; the events of /events are always the user's own.
+    return Array.from(document.querySelectorAll("section.cordiax-device")).find(function (section) {
+      return section.dataset.device === name && section.dataset.user === me;
+    });
+  }
+
+  function addVersion(body) {
+    const section = deviceSection(body.device);
+    if (!section) {
+      newDevices.hidden = false;
+      return;
+    }
+    const latest = section.querySelector('[data-field="latest"]');
+    latest.querySelector('[data-field="time"]').replaceChildren(timeOf(body.received_at));
+    latest.querySelector('[data-field="size"]').textContent = size(body.size);
+    // An "encrypted" kind needs no badge of its own beside the encryption badge.
+    const kind = latest.querySelector('[data-field="kind"]');
+    if (body.kind === "encrypted") kind.replaceChildren();
+    else kind.replaceChildren(el("span", body.kind, "badge"));
+    latest.querySelector('[data-field="encrypted"]').replaceChildren(encryption(body.encrypted));
+    const count = latest.querySelector('[data-field="count"]');
+    count.dataset.count = String(Number(count.dataset.count) + 1);
+    count.textContent = count.dataset.count + " versions";
+
+    const link = el("a", body.version);
+    link.href = section.dataset.download.replace("__VERSION__", encodeURIComponent(body.version));
+    link.setAttribute("download", "");
+    const sha = el("code", (body.sha256 || "").slice(0, 12) + "…");
+    sha.title = body.sha256 || "";
+    const cells = [timeOf(body.received_at), link, size(body.size), el("span", body.kind, "badge"),
+      encryption(body.encrypted), sha, body.source || "socketio"];
+    const row = el("tr");
+    cells.forEach(function (cell) {
+      const td = el("td");
+      if (typeof cell === "string") td.textContent = cell; else td.appendChild(cell);
+      row.appendChild(td);
+    });
+    section.querySelector("tbody").prepend(row);
+  }
+
+  const socket = window.io("/events");
+  socket.on("connect", function () { setStatus("live", "badge-inc"); });
+  socket.on("disconnect", function () { setStatus("offline, reconnecting…", "badge-danger"); });
+  socket.on("connect_error", function () { setStatus("offline", "badge-danger"); });
+  socket.onAny(function (event, body) {
+    if (!event.startsWith("cordiax_") || !body || typeof body !== "object") return;
+    addLogRow(event, body);
+    if (event === "cordiax_snapshot" && body.created) addVersion(body);
+  });
+})();

@@ -1,0 +1,86 @@
+"""The Cordiax page: devices and versions per user, the empty state, the live log's assets."""
+
+from __future__ import annotations
+
+import re
+
+from syncapp.auth.accounts import find_user
+from syncapp.cordiax.store import snapshot_store
+from tests.conftest import make_user
+from tests.cordiax.payloads import encrypted_database, sqlite_database
+from tests.web.test_pages import HTML, sign_in
+
+
+def store_snapshot(app, email: str, device: str, data: bytes) -> str:
+    with app.app_context():
+        return snapshot_store().store(find_user(email).id, device, data).snapshot.version
+
+
+def scripts_of(page: str) -> list[str]:
+    return re.findall(r"<script\b[^>]*>", page)
+
+
+def test_the_empty_state_explains_how_to_point_cordiax_here(client, user):
+    sign_in(client, user)
+    response = client.get("/cordiax", headers=HTML)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "No Cordiax device yet" in page
+    assert "http://localhost?token=&lt;token&gt;&amp;device=&lt;name&gt;" in page
+    assert "<code>/cordiax-sync/</code>" in page
+    assert 'id="cordiax-log"' in page
+
+
+def test_the_page_lists_the_users_devices_and_their_versions(app, client, user):
+    make_user(app, "bob@example.com")
+    old = store_snapshot(app, user, "laptop", sqlite_database(2048, seed=1))
+    new = store_snapshot(app, user, "laptop", encrypted_database(3 * 1024 * 1024, seed=2))
+    bobs = store_snapshot(app, "bob@example.com", "office-pc", encrypted_database(4096, seed=3))
+    sign_in(client, user)
+
+    page = client.get("/cordiax", headers=HTML).get_data(as_text=True)
+
+    assert "No Cordiax device yet" not in page
+    assert 'data-device="laptop"' in page and "office-pc" not in page and bobs not in page
+    assert page.index(new) < page.index(old)  # newest first
+    latest = re.search(r'data-field="latest">(.*?)</p>', page, re.S).group(1)
+    assert "3.0 MiB" in latest and "encrypted" in latest and 'data-count="2"' in latest
+    assert "2.0 KiB" in page and "plaintext" in page and "sqlite" in page
+    link = f"/api/v1/cordiax/devices/laptop/snapshots/{old}/download"
+    assert f'href="{link}"' in page
+    download = client.get(link)
+    assert download.status_code == 200 and download.data == sqlite_database(2048, seed=1)
+
+
+def test_admins_see_every_users_devices_with_their_owner(app, client, user, admin):
+    store_snapshot(app, user, "laptop", encrypted_database(1024, seed=4))
+    store_snapshot(app, admin, "server", encrypted_database(1024, seed=5))
+    sign_in(client, admin)
+
+    page = client.get("/cordiax", headers=HTML).get_data(as_text=True)
+
+    assert 'data-device="laptop"' in page and 'data-device="server"' in page
+    assert f"· {user}" in page and f"· {admin}" in page
+
+
+def test_the_live_log_script_and_the_vendored_client_are_served(client, user):
+    sign_in(client, user)
+    page = client.get("/cordiax", headers=HTML).get_data(as_text=True)
+
+    tags = scripts_of(page)
+    assert tags and all(" src=" in tag for tag in tags)  # no inline scripts
+    sources = [re.search(r'src="([^"]+)"', tag).group(1) for tag in tags]
+    assert sources == ["/static/vendor/socket.io/socket.io.min.js", "/static/js/cordiax.js"]
+    vendored = client.get(sources[0])
+    assert vendored.status_code == 200 and b"Socket.IO v4." in vendored.data[:200]
+    script = client.get(sources[1])
+    assert script.status_code == 200 and b'io("/events")' in script.data
+    assert b"innerHTML" not in script.data
+    vendored.close()
+    script.close()
+
+
+def test_the_page_is_in_the_navigation_and_needs_a_sign_in(client, user):
+    assert client.get("/cordiax", headers=HTML).status_code == 302
+    sign_in(client, user)
+    assert 'href="/cordiax"' in client.get("/dashboard", headers=HTML).get_data(as_text=True)
