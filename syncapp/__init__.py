@@ -160,6 +160,8 @@ def register_blueprints(app: Flask) -> None:
     from .backups.routes import bp as backups
     from .cordiax.pollers_routes import bp as cordiax_pollers
     from .cordiax.routes import bp as cordiax
+    from .documents.routes import bp as documents
+    from .documents.routes import sync_bp as nas_sync
     from .extensions import api
     from .monitoring.routes import bp as monitoring
     from .remotes.routes import bp as remotes
@@ -171,6 +173,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(backups)
     api.register_blueprint(cordiax)
     api.register_blueprint(cordiax_pollers)
+    api.register_blueprint(documents)
+    api.register_blueprint(nas_sync)
     app.register_blueprint(web)
 
 

@@ -116,6 +116,15 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "retention_interval": (int, 3600),
         "poll_check_interval": (int, 30),
     },
+    "documents": {
+        "root": (str, None),  # default: <instance>/documents
+        "remote": (str, None),  # name of a stored remote to use instead of the folder
+        "max_size": (Size, Size(50 * 1024**2)),
+        "nas_mount_path": (str, None),  # a mounted NAS folder (seed 001's NAS_MOUNT_PATH)
+        "nas_remote": (str, None),  # or the name of a stored remote, e.g. an SMB share
+        "nas_folder_names": (str, "en"),  # "en": receipts/invoices/...; "fr": tickets/factures/...
+        "auto_sync_interval": (int, None),  # seconds between automatic NAS syncs; None: off
+    },
     "scheduler": {
         "enabled": (bool, True),
         "lock_file": (str, None),  # default: <instance>/scheduler.lock
@@ -134,6 +143,9 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "SOCKETIO_MESSAGE_QUEUE": ("socketio", "message_queue"),
     "HOST": ("server", "host"),
     "PORT": ("server", "port"),
+    "NAS_MOUNT_PATH": ("documents", "nas_mount_path"),
+    "NAS_REMOTE": ("documents", "nas_remote"),
+    "NAS_FOLDER_NAMES": ("documents", "nas_folder_names"),
 }
 
 

@@ -68,11 +68,22 @@ def _cordiax_retention() -> object:
     return snapshot_store().apply_retention(options["keep_last"], options["keep_daily_days"])
 
 
+def _documents_auto_sync() -> object:
+    from .documents.routes import auto_sync
+
+    return auto_sync()
+
+
 JOBS: list[Job] = [
     Job("backups.retention", _backup_retention, _retention_interval),
     # Checks often, polls each poller only when its own interval has passed.
     Job("cordiax.pollers", _cordiax_pollers, lambda s: s["cordiax"]["poll_check_interval"]),
     Job("cordiax.retention", _cordiax_retention, lambda s: s["cordiax"]["retention_interval"]),
+    Job(
+        "documents.auto_sync",
+        _documents_auto_sync,
+        lambda s: s["documents"]["auto_sync_interval"],
+    ),
 ]
 
 

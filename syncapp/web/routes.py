@@ -86,6 +86,43 @@ def backups_page():
     return render_template("backups/index.html", profiles=dict(sorted(profiles.items())))
 
 
+@bp.route("/cordiax")
+def cordiax_page():
+    """The user's Cordiax devices (every user's for admins) and a live log fed by /events."""
+    from sqlalchemy import select
+
+    from ..auth.models import User
+    from ..cordiax.store import snapshot_store
+    from ..extensions import db
+
+    found = snapshot_store().devices(None if current_user.is_admin else current_user.id)
+    owners: dict[int, str] = {}
+    if current_user.is_admin and found:
+        ids = {user_id for user_id, _ in found}
+        owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    devices = [
+        {"name": name, "user_id": user_id, "owner": owners.get(user_id), "versions": items}
+        for (user_id, name), items in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+    return render_template("cordiax/index.html", devices=devices)
+
+
+@bp.route("/documents")
+def documents_page():
+    """The user's documents (every user's for admins), upload form and the NAS sync panel."""
+    from ..documents.routes import document_store, nas_sync
+
+    store = document_store()
+    owner = None if current_user.is_admin else current_user.id
+    documents, total = store.search(owner_id=owner, per_page=200)
+    with nas_sync() as service:
+        nas = service.config()
+        status = service.status(owner)
+    return render_template(
+        "documents/index.html", documents=documents, total=total, nas=nas, status=status
+    )
+
+
 @bp.route("/docs")
 def api_docs():
     return render_template("docs.html")

@@ -1,0 +1,1 @@
+"""Documents (receipts, invoices, payslips) and their sync to the NAS (seed 001)."""

@@ -1,0 +1,327 @@
+"""/api/v1/documents (upload, list, download, delete) and seed 001's /api/v1/sync endpoints.
+
+Users see only their own documents (another user's answers 404, as a missing one does);
+administrators see everyone's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, request, send_file
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from ..errors import (
+    ApiError,
+    BadRequest,
+    InsufficientStorage,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from ..extensions import db
+from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..remotes.catalog import feature_remote, find_remote, open_stored
+from ..security import streams_body
+from ..storage import Remote
+from ..storage.local import LocalRemote
+from ..transfer import RetryPolicy
+from .models import DOCUMENT_TYPES
+from .nas import (
+    DISK_FULL,
+    SOURCE_MISSING,
+    SYNCED_TO,
+    DocumentSyncError,
+    MountTarget,
+    NasNotConfigured,
+    NasSync,
+    NoTarget,
+    RemoteTarget,
+    Target,
+)
+from .schemas import (
+    DocumentFilters,
+    DocumentInfo,
+    DocumentPage,
+    DocumentUploadReply,
+    SyncConfig,
+    SyncOutcome,
+    SyncRun,
+    SyncStatus,
+)
+from .store import DocumentStore, Stored, parse_date, parse_flag, parse_type
+
+bp = Blueprint(
+    "documents", __name__, url_prefix="/api/v1/documents", description="Documents (seed 001)"
+)
+sync_bp = Blueprint(
+    "nas_sync", __name__, url_prefix="/api/v1/sync", description="NAS synchronisation (seed 001)"
+)
+
+FORM_OVERHEAD = 64 * 1024  # multipart framing around the file, for the up-front size check
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "type"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "type": {"type": "string", "enum": list(DOCUMENT_TYPES)},
+                        "date": {"type": "string", "format": "date"},
+                        "sync_now": {"type": "boolean"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def document_store() -> DocumentStore:
+    options = current_app.config["SYNCAPP"]["documents"]
+    remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
+    return DocumentStore(remote, db.session, max_size=options["max_size"])
+
+
+def _open_named_remote(name: str) -> Remote | None:
+    stored = find_remote(name)
+    return open_stored(stored) if stored is not None else None
+
+
+def nas_target(options: dict) -> Target:
+    if options["nas_remote"]:
+        return RemoteTarget(options["nas_remote"], _open_named_remote)
+    if options["nas_mount_path"]:
+        return MountTarget(options["nas_mount_path"])
+    return NoTarget()
+
+
+def nas_sync() -> NasSync:
+    """The NAS service for this request or job; close it (it may hold an SMB connection)."""
+    settings = current_app.config["SYNCAPP"]
+    options = settings["documents"]
+    try:
+        return NasSync(
+            document_store().remote,
+            db.session,
+            nas_target(options),
+            folder_names=options["nas_folder_names"],
+            retry=RetryPolicy.from_settings(settings["transfer"]),
+        )
+    except ValueError as exc:
+        raise ApiError(str(exc), status=500, code="misconfigured") from None
+
+
+def _me() -> int:
+    if not current_user.is_authenticated:
+        raise Unauthorized("Authentication required: documents belong to a user.")
+    return current_user.id
+
+
+def _scope() -> int | None:
+    """Whose documents the caller may see: their own, or everyone's for an administrator."""
+    me = _me()
+    return None if current_user.is_admin else me
+
+
+def _sync_failure(exc: DocumentSyncError) -> ApiError:
+    if exc.message == DISK_FULL:
+        return InsufficientStorage(exc.message, code="nas_full", success=False)
+    if exc.fatal:
+        return ServiceUnavailable(exc.message, code="nas_unavailable", success=False)
+    return ApiError(exc.message, status=502, code="sync_failed", success=False)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+def _receive(store: DocumentStore, owner_id: int) -> tuple[Stored | None, dict[str, str]]:
+    stored, fields = None, {}
+    try:
+        form = StreamingForm(request.stream, boundary_of(request.content_type))
+        try:
+            for part in form.parts():
+                if part.name == "file" and part.filename is not None and stored is None:
+                    stored = store.receive(
+                        owner_id, part.chunks(), part.filename, part.content_type
+                    )
+                elif part.name in ("type", "date", "sync_now"):
+                    fields[part.name] = part.read_text(limit=256)
+        except BaseException:
+            if stored is not None:
+                store.discard(stored)
+            raise
+    except MultipartError as exc:
+        raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
+    return stored, fields
+
+
+@bp.route("", methods=["POST"])
+@bp.doc(**UPLOAD_BODY)
+@bp.response(201, DocumentUploadReply)
+@streams_body
+def upload_document():
+    owner_id = _me()
+    store = document_store()
+    if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
+        raise PayloadTooLarge(f"The upload exceeds the limit of {store.max_size} bytes.")
+    stored, fields = _receive(store, owner_id)
+    if stored is None:
+        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
+    try:
+        kind, day = parse_type(fields.get("type")), parse_date(fields.get("date"))
+    except ApiError:
+        store.discard(stored)
+        raise
+    document = store.create(owner_id, stored, kind=kind, document_date=day)
+    outcome = None
+    if parse_flag(fields.get("sync_now")):
+        with nas_sync() as service:
+            try:
+                path = service.sync_document(document)
+                outcome = {"success": True, "message": SYNCED_TO.format(path=path)}
+            except (NasNotConfigured, DocumentSyncError) as exc:
+                outcome = {"success": False, "message": str(exc)}
+    document.sync = outcome  # not a column: rides along for the reply only
+    return document, 201
+
+
+@bp.route("", methods=["GET"])
+@bp.arguments(DocumentFilters, location="query")
+@bp.response(200, DocumentPage)
+def list_documents(filters):
+    documents, total = document_store().search(
+        owner_id=_scope(),
+        kind=filters.get("type"),
+        synced=filters.get("synced"),
+        page=filters["page"],
+        per_page=filters["per_page"],
+    )
+    return {
+        "documents": documents,
+        "total": total,
+        "page": filters["page"],
+        "per_page": filters["per_page"],
+    }
+
+
+@bp.route("/<int:document_id>", methods=["GET"])
+@bp.response(200, DocumentInfo)
+def get_document(document_id: int):
+    return document_store().get(document_id, owner_id=_scope())
+
+
+@bp.route("/<int:document_id>/download", methods=["GET"])
+@bp.response(200, description="The document's bytes")
+def download_document(document_id: int):
+    store = document_store()
+    document = store.get(document_id, owner_id=_scope())
+    options = {
+        "mimetype": document.content_type,
+        "as_attachment": True,
+        "download_name": document.filename,
+        "etag": document.md5,
+        "last_modified": document.uploaded_at,
+    }
+    if store.remote.stat(document.stored_path) is None:
+        raise NotFound(f"Document {document_id} has no file any more.", code="file_missing")
+    if isinstance(store.remote, LocalRemote):  # Werkzeug then serves Range requests
+        return send_file(store.remote.local_path(document.stored_path), conditional=True, **options)
+    return send_file(store.remote.open_read(document.stored_path), **options)
+
+
+@bp.route("/<int:document_id>", methods=["DELETE"])
+@bp.response(204)
+def delete_document(document_id: int):
+    store = document_store()
+    store.delete(store.get(document_id, owner_id=_scope()))
+
+
+# --- seed 001: /api/v1/sync ------------------------------------------------------------------
+
+
+@sync_bp.route("/status", methods=["GET"])
+@sync_bp.response(200, SyncStatus)
+def sync_status():
+    scope = _scope()
+    with nas_sync() as service:
+        return service.status(scope)
+
+
+@sync_bp.route("/config", methods=["GET"])
+@sync_bp.response(200, SyncConfig)
+def sync_config():
+    _me()
+    with nas_sync() as service:
+        return service.config()
+
+
+@sync_bp.route("/test", methods=["POST"])
+@sync_bp.response(200, SyncOutcome)
+def test_nas():
+    _me()
+    with nas_sync() as service:
+        success, message = service.test()
+    return {"success": success, "message": message}
+
+
+@sync_bp.route("/run", methods=["POST"])
+@sync_bp.response(200, SyncRun)
+def run_sync():
+    scope = _scope()
+    with nas_sync() as service:
+        try:
+            result = service.run(scope)
+        except NasNotConfigured as exc:
+            raise BadRequest(str(exc), code="nas_not_configured") from None
+    return {
+        "total": result.total,
+        "synced": result.synced,
+        "failed": result.failed,
+        "errors": result.errors,
+    }
+
+
+@sync_bp.route("/document/<int:document_id>", methods=["POST"])
+@sync_bp.response(200, SyncOutcome)
+def sync_one_document(document_id: int):
+    store = document_store()
+    try:
+        document = store.get(document_id, owner_id=_scope())
+    except NotFound as exc:
+        raise NotFound(exc.message, code=exc.code, success=False) from None
+    with nas_sync() as service:
+        try:
+            service.require_configured()
+        except NasNotConfigured as exc:
+            raise BadRequest(str(exc), code="nas_not_configured", success=False) from None
+        if store.remote.stat(document.stored_path) is None:
+            document.last_error = SOURCE_MISSING
+            db.session.commit()
+            raise BadRequest(SOURCE_MISSING, code="no_file", success=False)
+        try:
+            path = service.sync_document(document)
+        except NasNotConfigured as exc:
+            raise BadRequest(str(exc), code="nas_not_configured", success=False) from None
+        except DocumentSyncError as exc:
+            raise _sync_failure(exc) from None
+    return {"success": True, "message": SYNCED_TO.format(path=path)}
+
+
+def auto_sync() -> object:
+    """The scheduler's documents.auto_sync job: every user's pending documents."""
+    with nas_sync() as service:
+        try:
+            return service.run(None)
+        except NasNotConfigured as exc:
+            current_app.logger.warning("documents auto-sync skipped: %s", exc)
+            return None

@@ -1,0 +1,147 @@
+"""DocumentStore: the users' documents on a storage Remote (`<owner id>/<uuid><ext>`), indexed in
+the database. Uploads stream straight into their final name (the write is atomic); a document
+whose fields turn out invalid is removed again before anything is recorded."""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import BadRequest, InsufficientStorage, NotFound
+from ..storage import Remote, RemoteFull, RemoteNotFound
+from ..timeutil import utcnow
+from ..uploads import Received, receive_into
+from .models import DOCUMENT_TYPES, Document
+
+_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_type(value: str | None) -> str:
+    kind = (value or "").strip().lower()
+    if kind not in DOCUMENT_TYPES:
+        raise BadRequest(
+            f"Invalid document type {value!r}: use {', '.join(DOCUMENT_TYPES)}.",
+            code="invalid_type",
+        )
+    return kind
+
+
+def parse_date(value: str | None) -> date | None:
+    """YYYY-MM-DD (a full ISO date-time is accepted and cut to its date); empty: none."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise BadRequest(
+            f"Invalid date {value!r}: use YYYY-MM-DD.", code="invalid_date"
+        ) from None
+
+
+def parse_flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def clean_filename(filename: str | None) -> str:
+    """The user's file name without any folder part (browsers on Windows may send one)."""
+    name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()
+    if not name:
+        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
+    return name[:255]
+
+
+@dataclass(frozen=True)
+class Stored:
+    path: str
+    filename: str
+    content_type: str
+    received: Received
+
+
+class DocumentStore:
+    def __init__(self, remote: Remote, session: Session, *, max_size: int) -> None:
+        self.remote = remote
+        self.session = session
+        self.max_size = max_size
+
+    def receive(
+        self, owner_id: int, chunks: Iterable[bytes], filename: str | None, content_type: str | None
+    ) -> Stored:
+        name = clean_filename(filename)
+        ext = posixpath.splitext(name)[1]
+        path = f"{owner_id}/{uuid.uuid4().hex}{ext.lower() if _EXTENSION.match(ext) else ''}"
+        try:
+            received = receive_into(self.remote, path, chunks, limit=self.max_size)
+        except RemoteFull as exc:
+            raise InsufficientStorage(f"The document store is full: {exc}") from None
+        return Stored(path, name, (content_type or "application/octet-stream")[:127], received)
+
+    def discard(self, stored: Stored) -> None:
+        with contextlib.suppress(RemoteNotFound):
+            self.remote.delete(stored.path)
+
+    def create(
+        self, owner_id: int, stored: Stored, *, kind: str, document_date: date | None
+    ) -> Document:
+        now = utcnow()
+        document = Document(
+            owner_id=owner_id,
+            type=kind,
+            document_date=document_date or now.date(),
+            filename=stored.filename,
+            content_type=stored.content_type,
+            stored_path=stored.path,
+            size=stored.received.size,
+            md5=stored.received.md5,
+            uploaded_at=now,
+            synced_to_nas=False,
+        )
+        self.session.add(document)
+        self.session.commit()
+        return document
+
+    def get(self, document_id: int, *, owner_id: int | None) -> Document:
+        """The document, if `owner_id` owns it (None: anyone's); else 404, so that other users'
+        documents cannot even be told to exist."""
+        document = self.session.get(Document, document_id)
+        if document is None or (owner_id is not None and document.owner_id != owner_id):
+            raise NotFound(f"Document {document_id} not found.", code="document_not_found")
+        return document
+
+    def search(
+        self,
+        *,
+        owner_id: int | None,
+        kind: str | None = None,
+        synced: bool | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> tuple[list[Document], int]:
+        query = select(Document)
+        if owner_id is not None:
+            query = query.where(Document.owner_id == owner_id)
+        if kind is not None:
+            query = query.where(Document.type == kind)
+        if synced is not None:
+            query = query.where(Document.synced_to_nas.is_(synced))
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ordered = query.order_by(Document.document_date.desc(), Document.id.desc())
+        items = self.session.scalars(ordered.limit(per_page).offset((page - 1) * per_page))
+        return list(items), total
+
+    def delete(self, document: Document) -> None:
+        """Remove the stored file and the record; the copy on the NAS is the archive and stays."""
+        with contextlib.suppress(RemoteNotFound):
+            self.remote.delete(document.stored_path)
+        self.session.delete(document)
+        self.session.commit()
