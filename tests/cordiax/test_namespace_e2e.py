@@ -177,3 +177,24 @@ def test_twenty_clients_pushing_at_once_are_all_stored_unmixed(live_server):
     for device, payload in payloads.items():
         assert acks[device]["sha256"] == sha256(payload)
         assert [v["sha256"] for v in snapshots(live_server, device)] == [sha256(payload)]
+
+
+def test_anonymous_clients_from_listed_networks_when_allowed(tmp_path):
+    server = LiveServer(
+        tmp_path,
+        env={
+            "SYNCAPP_CORDIAX_ALLOW_ANONYMOUS": "true",
+            "SYNCAPP_CORDIAX_ANONYMOUS_NETWORKS": "127.0.0.0/8",
+        },
+    )
+    server.prepare()
+    server.start()
+    database = encrypted_database(4096, seed=77)
+    client = CordiaxLikeClient(database)
+    try:
+        client.connect(f"{server.url}?device=legacy-lan")
+        ack = client.next_ack()
+    finally:
+        client.close()
+        server.stop()
+    assert ack["sha256"] == sha256(database) and ack["status"] == "ok"
