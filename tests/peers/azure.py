@@ -57,12 +57,11 @@ def drop_container(settings: dict[str, Any], name: str) -> None:
         client.delete_container(name)
 
 
-@pytest.fixture(scope="session")
-def azure_server(tmp_path_factory) -> Iterator[Peer]:
+def start_azurite(base: Path) -> Peer:
+    """Start Azurite's blob service with its state under `base`; `.process.stop()` stops it."""
     if not AZURITE.exists():
         peer_missing("azurite not installed: npm install --prefix .peers azurite")
-    base = tmp_path_factory.mktemp("azurite")
-    (base / "data").mkdir()
+    (base / "data").mkdir(exist_ok=True)
     port = free_port()
     argv = [
         str(AZURITE),
@@ -78,10 +77,16 @@ def azure_server(tmp_path_factory) -> Iterator[Peer]:
     ]
     process = ServerProcess("azurite-blob", argv, ready=lambda: port_open(port), log_dir=base)
     process.start()
+    return Peer("azure", {"connection_string": connection_string(port)}, process)
+
+
+@pytest.fixture(scope="session")
+def azure_server(tmp_path_factory) -> Iterator[Peer]:
+    peer = start_azurite(tmp_path_factory.mktemp("azurite"))
     try:
-        yield Peer("azure", {"connection_string": connection_string(port)}, process)
+        yield peer
     finally:
-        process.stop()
+        peer.process.stop()
 
 
 @pytest.fixture

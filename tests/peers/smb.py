@@ -66,15 +66,14 @@ def smb_conf(base: Path, share: Path, port: int, user: str) -> str:
 """
 
 
-@pytest.fixture(scope="session")
-def smb_server(tmp_path_factory):
+def start_smbd(base: Path) -> Peer:
+    """Start smbd with its config, state and share under `base`; `.process.stop()` stops it."""
     smbd = find_samba_tool("smbd")
     smbpasswd = find_samba_tool("smbpasswd")
     if os.geteuid() != 0:
         peer_missing("smbd must run as root to serve files (it switches to the share's user)")
     user = pwd.getpwuid(os.geteuid()).pw_name  # the SMB user must be an existing Unix account
 
-    base = tmp_path_factory.mktemp("smb")
     share = base / "share"
     for folder in [share, base / "log", *(base / name for name in STATE_DIRS.values())]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -106,10 +105,16 @@ def smb_server(tmp_path_factory):
     }
     peer = Peer("smb", settings, process)
     peer.share_root = share  # the share's folder on disk, for tests that look behind the server
+    return peer
+
+
+@pytest.fixture(scope="session")
+def smb_server(tmp_path_factory):
+    peer = start_smbd(tmp_path_factory.mktemp("smb"))
     try:
         yield peer
     finally:
-        process.stop()
+        peer.process.stop()
 
 
 @pytest.fixture
