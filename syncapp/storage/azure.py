@@ -52,7 +52,6 @@ from .base import (
 MiB = 1024 * 1024
 MAX_BLOCKS = 50_000
 MAX_BLOCK = 4000 * MiB
-READ_SLICE = MiB  # what a reader gets per step from the SDK's larger download chunks
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _AUTH_CODES = {
     "AuthenticationFailed",
@@ -102,14 +101,6 @@ def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
     while head:
         yield head.pop(0)
     yield from rest
-
-
-def _slices(chunks: Iterable[bytes]) -> Iterator[memoryview]:
-    # ChunkReader copies its remaining buffer on every read; small slices keep that copy small.
-    for chunk in chunks:
-        view = memoryview(chunk)
-        for start in range(0, len(view), READ_SLICE):
-            yield view[start : start + READ_SLICE]
 
 
 def _md5_hex(settings: ContentSettings | None) -> str | None:
@@ -361,7 +352,7 @@ class AzureRemote(Remote):
         except AzureError as exc:
             raise self._error(exc, rel) from exc
         chunks = self._download(rel, blob, downloader)
-        return ChunkReader(_slices(chunks), on_close=chunks.close)  # type: ignore[return-value]
+        return ChunkReader(chunks, on_close=chunks.close)  # type: ignore[return-value]
 
     def _download(self, rel: str, blob: Any, downloader: Any) -> Iterator[bytes]:
         """The blob's bytes in order, the next ranges fetched ahead on a small pool.

@@ -241,3 +241,17 @@ def test_a_sas_in_the_account_url_is_not_shown():
         sas_token="sv=1&sig=secret",
     )
     assert "secret" not in remote.describe()
+
+
+def test_reads_of_any_size_return_bytes_across_blocks(azure_remote):
+    from tests.streams import PatternStream
+
+    size = 3 * 1024 * 1024 + 123
+    azure_remote.write("odd.bin", PatternStream(size, seed=5), size=size)
+    expected = PatternStream(size, seed=5).read(size)
+    with azure_remote.open_read("odd.bin") as reader:
+        pieces = []
+        while piece := reader.read(777_777):
+            assert isinstance(piece, bytes)
+            pieces.append(piece)
+    assert b"".join(pieces) == expected
