@@ -884,6 +884,8 @@ class SmbRemote(Remote):
                 try:
                     conn.createDirectory(self.share_name, folder, timeout=self.timeout)
                 except OperationFailure as exc:
+                    if _status_of(exc) == STATUS_SHARING_VIOLATION:
+                        return  # another connection is creating this very folder right now
                     if _status_of(exc) != STATUS_OBJECT_NAME_COLLISION:
                         raise
                     info = conn.getAttributes(self.share_name, folder, timeout=self.timeout)
