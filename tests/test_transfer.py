@@ -148,3 +148,10 @@ def test_a_1_gib_transfer_to_s3_keeps_memory_flat(tmp_path, s3_server):
     assert report["size"] == size
     assert report["md5"] == "cd573cfaace07e7949bc0c46028904ff"  # MD5 of 1 GiB of zero bytes
     assert report["growth_kib"] < 100 * 1024, report
+
+
+def test_a_single_put_to_s3_is_verified_by_the_servers_own_answer(local_remote, s3_remote):
+    local_remote.write("small.bin", PatternStream(100_000, seed=11))
+    result = copy_verified(local_remote, "small.bin", s3_remote, "small.bin")
+    assert result.verified_by == "server-md5"
+    assert s3_remote.checksum("small.bin") == pattern_md5(100_000, seed=11)

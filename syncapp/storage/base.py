@@ -57,6 +57,9 @@ class Entry:
     modified: datetime | None = None
     md5: str | None = None  # only when the service reports it without reading the content
     etag: str | None = None
+    #: the MD5 the service itself reported, in a write's own response, for the bytes it stored;
+    #: when set, the copy is proven without asking the service again
+    server_md5: str | None = None
 
 
 @dataclass(frozen=True)

@@ -438,15 +438,18 @@ class S3Remote(Remote):
                 "put_object",
                 Key=self._key(rel),
                 Body=data,
-                ContentMD5=_b64(hashlib.md5(data).digest()),
+                ContentMD5=_b64(bytes.fromhex(reader.md5)),  # the server refuses other bytes
                 Metadata=metadata,
             )
+            etag = _strip_etag(response.get("ETag"))
             return Entry(
                 path=rel,
                 size=len(data),
                 modified=modified,
                 md5=reader.md5,
-                etag=_strip_etag(response.get("ETag")),
+                etag=etag,
+                # A single PUT's ETag is the MD5 of what the server stored (it checked it too).
+                server_md5=etag if etag and re.fullmatch(r"[0-9a-f]{32}", etag) else None,
             )
 
         if md5 is not None:
