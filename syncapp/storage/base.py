@@ -10,7 +10,9 @@ import hashlib
 import io
 import os
 import posixpath
+import queue
 import socket
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -129,12 +131,26 @@ def is_dead_temp(path: str) -> bool:
     return is_temp(path) and owner_is_dead(posixpath.basename(path)[len(TEMP_PREFIX) :])
 
 
+def _hash_worker(chunks: queue.Queue, digest) -> None:
+    while (chunk := chunks.get()) is not None:
+        digest.update(chunk)
+
+
 class HashingReader(io.RawIOBase):
-    """Wraps a stream, counting and MD5-hashing every byte that is read through it."""
+    """Wraps a stream, counting and MD5-hashing every byte that is read through it.
+
+    From the second chunk on, the MD5 is computed by a helper thread while the caller writes or
+    sends the bytes (hashlib, file writes and socket sends all release the GIL), so hashing and
+    I/O overlap instead of adding up. A one-chunk file is hashed inline and starts no thread.
+    """
+
+    QUEUE_DEPTH = 4
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._md5 = hashlib.md5()
+        self._chunks: queue.Queue | None = None
+        self._worker: threading.Thread | None = None
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -143,9 +159,33 @@ class HashingReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
         if data:
-            self._md5.update(data)
-            self.bytes_read += len(data)
+            if not isinstance(data, bytes):  # the worker hashes later: it must own the bytes
+                data = bytes(data)
+            self._hash(data)
         return data
+
+    def _hash(self, data: bytes) -> None:
+        first = self.bytes_read == 0
+        self.bytes_read += len(data)
+        if self._worker is None and first:
+            self._md5.update(data)
+            return
+        if self._worker is None:
+            self._chunks = queue.Queue(maxsize=self.QUEUE_DEPTH)
+            # The worker holds the queue and the digest, not the reader, so an abandoned reader
+            # is still collected and its close() ends the worker.
+            self._worker = threading.Thread(
+                target=_hash_worker, args=(self._chunks, self._md5), name="md5", daemon=True
+            )
+            self._worker.start()
+        assert self._chunks is not None
+        self._chunks.put(data)
+
+    def _drain(self) -> None:
+        if self._worker is not None and self._chunks is not None:
+            self._chunks.put(None)
+            self._worker.join()
+            self._worker, self._chunks = None, None
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
@@ -156,8 +196,13 @@ class HashingReader(io.RawIOBase):
         while chunk := self.read(size):
             yield chunk
 
+    def close(self) -> None:
+        self._drain()
+        super().close()
+
     @property
     def md5(self) -> str:
+        self._drain()
         return self._md5.hexdigest()
 
 
