@@ -87,6 +87,7 @@ class StreamingForm:
         self._delimiter = b"\r\n--" + boundary
         self._buffer = b""
         self._pos = 0
+        self._data_end = 0  # the current part's data is known to run up to here in the buffer
         self._current: FormPart | None = None
         self._part_done = True
         self._finished = False
@@ -103,7 +104,7 @@ class StreamingForm:
             raise ClientDisconnected("the upload ended before the form was complete")
         self.bytes_read += len(data)
         self._buffer = self._buffer[self._pos :] + data if self._pos < len(self._buffer) else data
-        self._pos = 0
+        self._pos = self._data_end = 0
 
     def _available(self) -> int:
         return len(self._buffer) - self._pos
@@ -166,7 +167,7 @@ class StreamingForm:
             part = FormPart(
                 params["name"], params.get("filename"), headers.get("content-type"), headers, self
             )
-            self._current, self._part_done = part, False
+            self._current, self._part_done, self._data_end = part, False, 0
             yield part
             while not self._part_done:  # skip what the consumer did not read
                 self._read_part(part, self._chunk_size)
@@ -174,22 +175,44 @@ class StreamingForm:
     def _read_part(self, part: FormPart, size: int) -> bytes:
         if part is not self._current or self._part_done:
             return b""
+        if self._data_end <= self._pos and not self._scan():
+            return b""
+        end = min(self._data_end, self._pos + size)
+        # A part's bytes usually fill the whole buffer: the slice is then the buffer itself,
+        # handed on without a copy.
+        data = self._buffer[self._pos : end]
+        self._pos = end
+        return data
+
+    def _scan(self) -> bool:
+        """Find where the current part's data ends in the buffer; False at the part's end."""
         delimiter = self._delimiter
         while True:
             index = self._buffer.find(delimiter, self._pos)
             if index == self._pos:
                 self._pos += len(delimiter)
                 self._part_done = True
-                return b""
+                return False
             if index > self._pos:
-                end = min(index, self._pos + size)
-                break
-            # Hold back a tail that could be the start of a delimiter split across two reads.
-            safe = len(self._buffer) - (len(delimiter) - 1)
+                self._data_end = index
+                return True
+            safe = self._safe_end()
             if safe > self._pos:
-                end = min(safe, self._pos + size)
-                break
+                self._data_end = safe
+                return True
             self._fill()
-        data = self._buffer[self._pos : end]
-        self._pos = end
-        return data
+
+    def _safe_end(self) -> int:
+        """How much of a buffer without a delimiter is data: all of it, except a tail that could
+        be the start of a delimiter split across two reads.
+
+        Only a tail that starts with CR and matches the delimiter's start is held back (rarely
+        more than none), so the buffer is usually handed on whole instead of re-joined.
+        """
+        buffer, delimiter = self._buffer, self._delimiter
+        cr = buffer.find(b"\r", max(self._pos, len(buffer) - len(delimiter) + 1))
+        while cr >= 0:
+            if delimiter.startswith(buffer[cr:]):
+                return cr
+            cr = buffer.find(b"\r", cr + 1)
+        return len(buffer)

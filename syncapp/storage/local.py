@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterator
@@ -33,6 +34,34 @@ def _os_error(exc: OSError, path: str) -> RemoteError:
     if exc.errno in (errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.EHOSTDOWN, errno.ENOTCONN):
         return RemoteUnavailable(f"{path}: {exc.strerror}")
     return RemoteError(f"{path}: {exc.strerror or exc}")
+
+
+#: Every this many bytes written, the kernel is asked to start writing them to the disk.
+WRITEBACK_STEP = 32 * 1024 * 1024
+
+
+def _write_all(fd: int, reader: HashingReader) -> None:
+    flushed = 0
+    for chunk in reader.chunks(CHUNK_SIZE):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+        if reader.bytes_read - flushed >= WRITEBACK_STEP:
+            _start_writeback(fd, flushed, reader.bytes_read - flushed)
+            flushed = reader.bytes_read
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing a range to the disk now, so that the final fsync waits
+    for the last step only, not for the whole file (1 GiB: about 0.4 s on the dev machine).
+
+    On Linux, DONTNEED starts the writeback of dirty pages without waiting for it (pages being
+    written stay cached). It is only a hint: where it is missing or refused, nothing changes.
+    """
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -121,10 +150,7 @@ class LocalRemote(Remote):
             final.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                for chunk in reader.chunks(CHUNK_SIZE):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                _write_all(fd, reader)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -142,6 +168,8 @@ class LocalRemote(Remote):
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+        finally:
+            reader.close()  # ends HashingReader's hashing thread now, also after a failure
         st = os.stat(final)
         return Entry(
             path=rel,
