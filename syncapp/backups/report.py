@@ -20,7 +20,7 @@ def archive_item(archive: BackupArchive, fulls: set[str]) -> dict[str, Any]:
         "sha256": archive.sha256,
         "type": archive.type,
         "profile": archive.profile,
-        "uploaded_at": archive.uploaded_at,
+        "uploaded_at": isoformat(archive.uploaded_at),
         "uploader": archive.uploader,
         "base_archive": archive.base_archive,
         "base_missing": archive.type != "FULL" and archive.base_archive not in fulls,

@@ -258,6 +258,11 @@ class ArchiveStore:
             query = query.where(BackupArchive.uploaded_at >= since)
         return list(self.session.scalars(query))
 
+    def full_names(self) -> set[str]:
+        return set(
+            self.session.scalars(select(BackupArchive.name).where(BackupArchive.type == "FULL"))
+        )
+
     def delete(self, archive: BackupArchive) -> None:
         for path in (archive.path, archive.path + SIDECAR_SUFFIX):
             with contextlib.suppress(RemoteNotFound):
