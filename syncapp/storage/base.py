@@ -144,7 +144,7 @@ class HashingReader(io.RawIOBase):
     I/O overlap instead of adding up. A one-chunk file is hashed inline and starts no thread.
     """
 
-    QUEUE_DEPTH = 4
+    QUEUE_DEPTH = 2  # chunks waiting for the hash: enough overlap, little memory
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
