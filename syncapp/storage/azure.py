@@ -7,14 +7,13 @@ a Content-MD5 the service checks; the blob's Content-MD5 property records the wh
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from azure.core import MatchConditions
@@ -48,6 +47,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
+from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
 
 MiB = 1024 * 1024
 MAX_BLOCKS = 50_000
@@ -63,46 +63,6 @@ _AUTH_CODES = {
 }
 
 
-def _read_exact(reader: HashingReader, size: int) -> bytes:
-    """Up to `size` bytes: streams may return short reads, so keep reading until full or EOF."""
-    pieces: list[bytes] = []
-    got = 0
-    while got < size:
-        data = reader.read(size - got)
-        if not data:
-            break
-        pieces.append(data)
-        got += len(data)
-    return b"".join(pieces)
-
-
-def _block_sizes(block_size: int, total: int | None) -> Iterator[int]:
-    """Block sizes that stay within 50,000 blocks per blob.
-
-    With a known size one size fits all; with an unknown size the blocks grow by `block_size`
-    every 5,000 blocks (50,000 blocks then hold 55 x 5,000 x block_size, 2 TiB at 8 MiB)."""
-    if total is not None:
-        size = min(MAX_BLOCK, max(block_size, math.ceil(total / MAX_BLOCKS)))
-        while True:
-            yield size
-    number = 0
-    while True:
-        yield min(MAX_BLOCK, block_size * (1 + number // 5000))
-        number += 1
-
-
-def _pieces(reader: HashingReader, sizes: Iterator[int]) -> Iterator[bytes]:
-    while piece := _read_exact(reader, next(sizes)):
-        yield piece
-
-
-def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    # Hand the buffered pieces over one by one so their memory is released as blocks go out.
-    while head:
-        yield head.pop(0)
-    yield from rest
-
-
 def _md5_hex(settings: ContentSettings | None) -> str | None:
     digest = settings.content_md5 if settings is not None else None
     return bytes(digest).hex() if digest else None
@@ -115,14 +75,6 @@ def _modified(props: Any) -> datetime | None:
         with suppress(ValueError):
             return datetime.fromisoformat(stamp)
     return props.last_modified
-
-
-def _number(name: str, value: object, kind: type = int) -> Any:
-    """A numeric setting; settings may arrive as strings from a form or the database."""
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RemoteConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 class AzureRemote(Remote):
@@ -143,9 +95,9 @@ class AzureRemote(Remote):
         max_concurrency: int = 4,
         timeout: float = 30,
     ) -> None:
-        block_size = _number("block_size", block_size)
-        max_concurrency = _number("max_concurrency", max_concurrency)
-        timeout = _number("timeout", timeout, float)
+        block_size = number_setting("block_size", block_size)
+        max_concurrency = number_setting("max_concurrency", max_concurrency)
+        timeout = number_setting("timeout", timeout, float)
         if not (container == "$root" or _CONTAINER_NAME.match(container or "")):
             raise RemoteConfigError(
                 f"invalid container name {container!r}: 3-63 lowercase letters, digits and "
@@ -430,16 +382,16 @@ class AzureRemote(Remote):
         if not rel or is_temp(rel):
             raise RemoteError(f"invalid file name: {path!r}")
         reader = HashingReader(stream)
-        metadata: dict[str, str] = {}
-        if modified is not None:
-            stamp = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
-            metadata["modified"] = stamp.astimezone(UTC).isoformat()
+        metadata = modified_metadata(modified)
         blob = self._blob(rel)
 
         # One block's worth decides: a blob that fits in one block goes up in a single Put Blob.
-        pieces = _pieces(reader, _block_sizes(self.block_size, size))
+        parts = pieces(
+            reader,
+            part_sizes(self.block_size, size, largest=MAX_BLOCK, most=MAX_BLOCKS, grow_every=5000),
+        )
         head: list[bytes] = []
-        for piece in pieces:
+        for piece in parts:
             head.append(piece)
             if len(head) > 1:
                 break
@@ -468,7 +420,7 @@ class AzureRemote(Remote):
                 etag=str(response.get("etag") or "").strip('"') or None,
             )
 
-        block_ids = self._stage_blocks(rel, blob, _chain(head, pieces))
+        block_ids = self._stage_blocks(rel, blob, chain(head, parts))
         self._check(rel, reader, size, md5)
         settings = ContentSettings(content_md5=bytearray(bytes.fromhex(reader.md5)))
         try:

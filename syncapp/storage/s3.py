@@ -12,12 +12,11 @@ import contextlib
 import hashlib
 import io
 import logging
-import math
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import boto3
@@ -37,6 +36,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
+from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
 
 log = logging.getLogger(__name__)
 
@@ -81,47 +81,6 @@ def _etag_md5(etag: str | None) -> str | None:
     """A plain PutObject's ETag is the MD5; a multipart ETag ("...-N") is not."""
     value = (_strip_etag(etag) or "").lower()
     return value if _HEX32.match(value) else None
-
-
-def _read_exact(reader: HashingReader, size: int) -> bytes:
-    """Up to `size` bytes: streams may return short reads, so keep reading until full or EOF."""
-    pieces: list[bytes] = []
-    got = 0
-    while got < size:
-        data = reader.read(size - got)
-        if not data:
-            break
-        pieces.append(data)
-        got += len(data)
-    return b"".join(pieces)
-
-
-def _part_sizes(part_size: int, total: int | None) -> Iterator[int]:
-    """Part sizes that keep an upload within S3's 10,000 parts.
-
-    With a known size one size fits all; with an unknown size the parts grow by `part_size` every
-    1,000 parts (so 10,000 parts reach 55 x part_size x 1,000, 440 GiB at 8 MiB)."""
-    if total is not None:
-        size = min(MAX_PART, max(part_size, math.ceil(total / MAX_PARTS)))
-        while True:
-            yield size
-    number = 0
-    while True:
-        yield min(MAX_PART, part_size * (1 + number // 1000))
-        number += 1
-
-
-def _pieces(reader: HashingReader, sizes: Iterator[int]) -> Iterator[bytes]:
-    while piece := _read_exact(reader, next(sizes)):
-        yield piece
-
-
-def _number(name: str, value: object, kind: type = int) -> Any:
-    """A numeric setting; settings may arrive as strings from a form or the database."""
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RemoteConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 class _Body(io.RawIOBase):
@@ -175,11 +134,11 @@ class S3Remote(Remote):
         timeout: float = 30,
         max_attempts: int = 3,
     ) -> None:
-        part_size = _number("part_size", part_size)
-        multipart_threshold = _number("multipart_threshold", multipart_threshold)
-        max_concurrency = _number("max_concurrency", max_concurrency)
-        max_attempts = _number("max_attempts", max_attempts)
-        timeout = _number("timeout", timeout, float)
+        part_size = number_setting("part_size", part_size)
+        multipart_threshold = number_setting("multipart_threshold", multipart_threshold)
+        max_concurrency = number_setting("max_concurrency", max_concurrency)
+        max_attempts = number_setting("max_attempts", max_attempts)
+        timeout = number_setting("timeout", timeout, float)
         if not bucket or "/" in bucket:
             raise RemoteConfigError(f"invalid bucket name: {bucket!r}")
         if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
@@ -415,16 +374,16 @@ class S3Remote(Remote):
         if not rel or is_temp(rel):
             raise RemoteError(f"invalid file name: {path!r}")
         reader = HashingReader(stream)
-        metadata: dict[str, str] = {}
-        if modified is not None:
-            stamp = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
-            metadata["modified"] = stamp.astimezone(UTC).isoformat()
+        metadata = modified_metadata(modified)
 
         # Buffer up to the threshold to decide between one PutObject and a multipart upload.
-        pieces = _pieces(reader, _part_sizes(self.part_size, size))
+        parts = pieces(
+            reader,
+            part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS, grow_every=1000),
+        )
         head: list[bytes] = []
         buffered = 0
-        for piece in pieces:
+        for piece in parts:
             head.append(piece)
             buffered += len(piece)
             if buffered > self.multipart_threshold:
@@ -454,7 +413,7 @@ class S3Remote(Remote):
 
         if md5 is not None:
             metadata["md5"] = md5.lower()  # known up front: stored with the object at create
-        etag = self._multipart(rel, reader, _chain(head, pieces), size, md5, metadata)
+        etag = self._multipart(rel, reader, chain(head, parts), size, md5, metadata)
         return Entry(path=rel, size=reader.bytes_read, modified=modified, md5=reader.md5, etag=etag)
 
     @staticmethod
@@ -529,10 +488,3 @@ class S3Remote(Remote):
             self._call(rel, "abort_multipart_upload", Key=key, UploadId=upload_id)
         except RemoteError as exc:
             log.warning("could not abort the multipart upload of %s: %s", rel, exc)
-
-
-def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    # Hand the buffered pieces over one by one so their memory is released as parts go out.
-    while head:
-        yield head.pop(0)
-    yield from rest

@@ -17,7 +17,8 @@ from syncapp.storage import (
     RemoteUnavailable,
     open_remote,
 )
-from syncapp.storage.s3 import MAX_PARTS, _part_sizes
+from syncapp.storage.parts import part_sizes
+from syncapp.storage.s3 import MAX_PART, MAX_PARTS
 from tests.peers.process import free_port
 from tests.peers.s3 import BUCKET, admin_client, empty_prefix, start_moto
 from tests.streams import PatternStream, md5_of_stream, pattern_md5
@@ -268,6 +269,10 @@ def test_bad_settings_are_config_errors(settings):
 def test_numeric_settings_may_arrive_as_strings():
     remote = open_remote("s3", bucket=BUCKET, part_size=str(6 * MiB), timeout="12.5")
     assert (remote.part_size, remote.timeout) == (6 * MiB, 12.5)
+
+
+def _part_sizes(part_size, total):
+    return part_sizes(part_size, total, largest=MAX_PART, most=MAX_PARTS, grow_every=1000)
 
 
 def test_part_sizes_stay_within_the_part_limit():
