@@ -165,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
     from .extensions import api
     from .monitoring.routes import bp as monitoring
     from .remotes.routes import bp as remotes
+    from .syncs.routes import bp as syncs
     from .web.routes import bp as web
 
     api.register_blueprint(auth_api)
@@ -175,6 +176,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(cordiax_pollers)
     api.register_blueprint(documents)
     api.register_blueprint(nas_sync)
+    api.register_blueprint(syncs)
     app.register_blueprint(web)
 
 

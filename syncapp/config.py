@@ -60,12 +60,18 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "default_interval": (int, 5),
         "max_retries": (int, 3),
         "retry_delay": (Seconds, Seconds(10)),
-        "batch_size": (int, 100),
-        "allowed_roots": (list, []),
+        "batch_size": (int, 100),  # files per database commit during a run
+        "allowed_roots": (list, []),  # empty: only <instance>/sync
+        "default_workers": (int, 4),  # parallel copies per job unless the job says otherwise
+        "max_concurrent_jobs": (int, 4),
+        "dispatch_interval": (Seconds, Seconds(1)),  # how often due jobs are looked for
+        "realtime_debounce": (Seconds, Seconds(0.5)),  # quiet time after a change before a run
+        "max_destination_backoff": (Seconds, Seconds(300)),
     },
     "monitoring": {
         "enable_metrics": (bool, True),
         "enable_health": (bool, True),
+        "log_buffer_size": (int, 2000),  # records kept in memory for GET /api/v1/logs
     },
     "security": {
         "enable_auth": (bool, True),

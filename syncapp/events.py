@@ -22,10 +22,15 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/events"
 
 
-def publish(event: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:
-    """Send `event` to every dashboard, or only to one user's sessions when `user_id` is given."""
+def publish(
+    event: str, payload: dict[str, Any], *, user_id: int | None = None, admins: bool = False
+) -> None:
+    """Send `event` to every dashboard, or only to one user's sessions when `user_id` is given
+    (and to administrators' too with `admins`; a client in both rooms gets it once)."""
     body = {"event": event, "time": isoformat(utcnow()), **payload}
-    room = f"user:{user_id}" if user_id is not None else None
+    room: str | list[str] | None = None
+    if user_id is not None:
+        room = [f"user:{user_id}", "admins"] if admins else f"user:{user_id}"
     socketio.emit(event, body, namespace=NAMESPACE, to=room)
 
 

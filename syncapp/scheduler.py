@@ -19,6 +19,8 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from .syncs.runner import start_dispatcher
+
 log = logging.getLogger(__name__)
 
 LEADER_RETRY_SECONDS = 5
@@ -147,6 +149,7 @@ def start_scheduler(app: Flask) -> None:
         scheduler = build_scheduler(app)
         scheduler.start()
         state["scheduler"] = scheduler
+        start_dispatcher(app)  # sync jobs: its own loop, as often as sync.dispatch_interval
         log.info(
             "this process (%d) leads the scheduler with %d job(s)",
             os.getpid(),

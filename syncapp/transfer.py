@@ -57,13 +57,25 @@ class SourceChanged(RemoteError):
 
 
 class _ProgressReader(io.RawIOBase):
-    """Counts bytes read from the source and reports them, never going backwards on a retry."""
+    """Counts bytes read from the source and reports them, never going backwards on a retry.
 
-    def __init__(self, stream: BinaryIO, total: int | None, state: dict, callback) -> None:
+    `at_end` runs when the source is exhausted, before the destination commits the file: raising
+    there aborts the atomic write, so nothing of a source that changed meanwhile lands.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        total: int | None,
+        state: dict,
+        callback,
+        at_end: Callable[[], None] | None = None,
+    ) -> None:
         self._stream = stream
         self._total = total
         self._state = state
         self._callback = callback
+        self._at_end = at_end
         self._done = 0
 
     def readable(self) -> bool:
@@ -71,6 +83,9 @@ class _ProgressReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
+        if not data and size != 0 and self._at_end is not None:
+            at_end, self._at_end = self._at_end, None
+            at_end()
         if data:
             self._done += len(data)
             if self._callback is not None and self._done > self._state["reported"]:
@@ -102,6 +117,15 @@ def _verify_destination(dst: Remote, path: str, written: Entry, size: int | None
     return "size+write-hash"
 
 
+def _unchanged_check(src: Remote, path: str, before: Entry) -> Callable[[], None]:
+    def check() -> None:
+        now = src.stat(path)
+        if now is None or (now.size, now.modified) != (before.size, before.modified):
+            raise SourceChanged(f"{src.describe()}:{path} changed while it was read")
+
+    return check
+
+
 def copy_verified(
     src: Remote,
     src_path: str,
@@ -112,9 +136,15 @@ def copy_verified(
     progress: ProgressCallback | None = None,
     expected_md5: str | None = None,
     modified: datetime | None = None,
+    stable_source: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TransferResult:
-    """Copy one file and prove it arrived intact; raises RemoteUnavailable once retries run out."""
+    """Copy one file and prove it arrived intact; raises RemoteUnavailable once retries run out.
+
+    With `stable_source`, the source is looked at again once it has been read: if its size or
+    modification time changed (it is still being written), SourceChanged is raised and the
+    destination is left as it was.
+    """
     retry = retry or RetryPolicy()
     delays = retry.delays()
     state = {"reported": 0}
@@ -126,8 +156,9 @@ def copy_verified(
             if source is None:
                 raise RemoteNotFound(f"{src.describe()}:{src_path}")
             expected = expected_md5 or source.md5
+            at_end = _unchanged_check(src, src_path, source) if stable_source else None
             with src.open_read(src_path) as raw:
-                reader = _ProgressReader(raw, source.size, state, progress)
+                reader = _ProgressReader(raw, source.size, state, progress, at_end)
                 written = dst.write(
                     dst_path,
                     reader,  # type: ignore[arg-type]

@@ -1,0 +1,446 @@
+"""SyncEngine: one run of one sync job, from scanning the source to recording every outcome.
+
+Plain Python over a SQLAlchemy session (no Flask): the runner gives it a session, a way to open
+the job's destination and a callback for live events. Copies run in `job.workers` threads that
+never touch the database; the run's own thread records their outcomes in batches, so a restart
+at any moment finds every file either recorded as copied or still queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
+from ..storage.base import is_dead_temp
+from ..storage.local import LocalRemote
+from ..timeutil import utcnow
+from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
+from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
+from .scan import SourceFile, plan_run, scan_source
+
+log = logging.getLogger(__name__)
+
+#: how long a run's claim on its job lasts without being renewed
+LEASE = timedelta(seconds=60)
+#: the run's thread wakes at least this often to renew its claim and notice a stop
+HEARTBEAT_SECONDS = 15.0
+
+
+class DestinationUnavailable(Exception):
+    """The destination did not answer (or is full): the run stops and is retried with backoff."""
+
+
+class SourceMissing(Exception):
+    """The source folder is gone or unreadable."""
+
+
+@dataclass
+class Destination:
+    """The job's destination: a remote, and the folder inside it that mirrors the source."""
+
+    remote: Remote
+    base: str = ""
+
+    def path(self, rel: str) -> str:
+        return posixpath.join(self.base, rel) if self.base else rel
+
+    def listing(self) -> dict[str, Entry]:
+        """Files below the base by path relative to it; dead writers' temp files are removed."""
+        prefix = f"{self.base}/" if self.base else ""
+        found: dict[str, Entry] = {}
+        for entry in self.remote.iter_entries(self.base, include_temp=True):
+            if is_dead_temp(entry.path):
+                try:
+                    self.remote.delete(entry.path)
+                except RemoteError as exc:
+                    log.warning("could not remove debris %s: %s", entry.path, exc)
+                continue
+            if not entry.path.startswith(prefix) or "/.syncapp-tmp-" in f"/{entry.path}":
+                continue
+            found[entry.path[len(prefix) :]] = entry
+        return found
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+@dataclass
+class Outcome:
+    file: SourceFile
+    #: copied · waiting (still being written) · vanished · failed · unavailable · cancelled
+    status: str
+    md5: str | None = None
+    error: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class RunContext:
+    job: SyncJob
+    run: SyncRun
+    source: LocalRemote
+    destination: Destination
+    cancel: threading.Event
+    unavailable: list[str] = field(default_factory=list)
+
+
+#: on_event(name, payload, job) for live events; on_outcome(outcome, job) after each file
+EventCallback = Callable[[str, dict, SyncJob], None]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        session: Session,
+        open_destination: Callable[[SyncJob], Destination],
+        *,
+        retry: RetryPolicy,
+        owner: str,
+        batch_size: int = 100,
+        max_backoff: float = 300.0,
+        on_event: EventCallback | None = None,
+        on_outcome: Callable[[Outcome, SyncJob], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.open_destination = open_destination
+        self.retry = retry
+        self.owner = owner
+        self.batch_size = max(1, batch_size)
+        self.max_backoff = max_backoff
+        self.on_event = on_event or (lambda name, payload, job: None)
+        self.on_outcome = on_outcome or (lambda outcome, job: None)
+
+    # --- one run -----------------------------------------------------------------------------
+
+    def run(self, run_id: int, cancel: threading.Event | None = None) -> SyncRun:
+        """Execute a queued run of a job whose lease this process holds; returns the run."""
+        session = self.session
+        run = session.get(SyncRun, run_id)
+        job = session.get(SyncJob, run.job_id)
+        run.status, run.started_at = "running", utcnow()
+        job.state, job.last_run_at = "running", run.started_at
+        session.commit()
+        self.on_event("run_started", {"run_id": run.id, "reason": run.reason}, job)
+        log.info("sync run %d of job %d started (%s)", run.id, job.id, run.reason, extra=_tag(job))
+        destination: Destination | None = None
+        try:
+            source = LocalRemote(root=job.source_path, create_root=False)
+            destination = self.open_destination(job)
+            ctx = RunContext(job, run, source, destination, cancel or threading.Event())
+            self._execute(ctx)
+        except DestinationUnavailable as exc:
+            self._finish_waiting(job, run, str(exc))
+        except (SourceMissing, RemoteError, OSError) as exc:
+            self._finish(job, run, "failed", f"{type(exc).__name__}: {exc}", state="error")
+        except BaseException as exc:  # a bug: record it, never leave the job claimed
+            session.rollback()
+            self._finish(job, run, "failed", f"internal error: {exc!r}", state="error")
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("sync run %d crashed", run.id)
+        else:
+            if ctx.cancel.is_set():
+                status = "cancelled"
+            elif run.files_failed or run.files_waiting:
+                status = "partial"
+            else:
+                status = "completed"
+            self._finish(job, run, status, None)
+        finally:
+            if destination is not None:
+                destination.close()
+        return run
+
+    def _execute(self, ctx: RunContext) -> None:
+        job, run = ctx.job, ctx.run
+        if not os.path.isdir(job.source_path):
+            raise SourceMissing(f"source folder {job.source_path} does not exist")
+        try:
+            landed = ctx.destination.listing()
+        except (RemoteUnavailable, RemoteFull) as exc:
+            raise DestinationUnavailable(str(exc)) from exc
+        try:
+            scanned = scan_source(job.source_path, job.include or [], job.exclude or [])
+        except OSError as exc:
+            raise SourceMissing(f"cannot read {job.source_path}: {exc.strerror}") from exc
+        run.files_scanned = len(scanned)
+        index = {
+            path: (size, mtime)
+            for path, size, mtime in self.session.execute(
+                select(SyncIndexEntry.path, SyncIndexEntry.size, SyncIndexEntry.mtime_ns).where(
+                    SyncIndexEntry.job_id == job.id
+                )
+            )
+        }
+        rows = self.session.scalars(select(SyncFile).where(SyncFile.job_id == job.id))
+        queued = {row.path: row for row in rows}
+        given_up = [
+            path
+            for path, row in queued.items()
+            if row.state == "failed" and row.attempts >= job.max_retries
+        ]
+        plan = plan_run(
+            scanned, index, landed, delete_after_sync=job.delete_after_sync, held_back=given_up
+        )
+        run.files_skipped = plan.unchanged
+        self._record_queue(job, plan.to_copy, queued, scanned, index)
+        self._record_index(job, plan.adopted, {})
+        self.session.commit()
+        self._copy_all(ctx, plan.to_copy)
+        if ctx.unavailable:
+            raise DestinationUnavailable(ctx.unavailable[0])
+
+    def _record_queue(self, job, to_copy, queued, scanned, index) -> None:
+        """Queue what this run copies; forget queue and index rows of files no longer there."""
+        new = [
+            {"job_id": job.id, "path": f.path, "size": f.size, "state": "pending", "attempts": 0}
+            for f in to_copy
+            if f.path not in queued
+        ]
+        if new:
+            self.session.execute(insert(SyncFile), new)
+        gone = [p for p in queued if p not in scanned]
+        stale = [p for p in index if p not in scanned]
+        for paths in _chunks(gone, 500):
+            self.session.execute(
+                delete(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path.in_(paths))
+            )
+        for paths in _chunks(stale, 500):
+            self.session.execute(
+                delete(SyncIndexEntry).where(
+                    SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(paths)
+                )
+            )
+
+    def _record_index(self, job: SyncJob, files: list[SourceFile], md5s: dict[str, str]) -> None:
+        if not files:
+            return
+        paths = [f.path for f in files]
+        self.session.execute(
+            delete(SyncIndexEntry).where(
+                SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(paths)
+            )
+        )
+        now = utcnow()
+        self.session.execute(
+            insert(SyncIndexEntry),
+            [
+                {
+                    "job_id": job.id,
+                    "path": f.path,
+                    "size": f.size,
+                    "mtime_ns": f.mtime_ns,
+                    "md5": md5s.get(f.path),
+                    "synced_at": now,
+                }
+                for f in files
+            ],
+        )
+
+    # --- copying -----------------------------------------------------------------------------
+
+    def _copy_all(self, ctx: RunContext, files: list[SourceFile]) -> None:
+        if not files:
+            return
+        workers = max(1, ctx.job.workers)
+        window = workers * 4
+        todo: Iterator[SourceFile] = iter(files)
+        in_flight: set[Future] = set()
+        batch: list[Outcome] = []
+        stopping = False
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"sync-{ctx.job.id}") as pool:
+            while True:
+                while not stopping and len(in_flight) < window:
+                    item = next(todo, None)
+                    if item is None:
+                        break
+                    in_flight.add(pool.submit(self._copy_one, ctx, item))
+                if not in_flight:
+                    break
+                done, in_flight = wait(in_flight, HEARTBEAT_SECONDS, FIRST_COMPLETED)
+                for future in done:
+                    outcome = future.result()
+                    batch.append(outcome)
+                    if outcome.status == "unavailable":
+                        ctx.unavailable.append(outcome.error or "destination unavailable")
+                        stopping = True
+                if len(batch) >= self.batch_size or not done or not in_flight:
+                    self._flush(ctx, batch)
+                    batch = []
+                    if self._should_stop(ctx):
+                        ctx.cancel.set()
+                        stopping = True
+        self._flush(ctx, batch)
+
+    def _copy_one(self, ctx: RunContext, item: SourceFile) -> Outcome:
+        if ctx.cancel.is_set() or ctx.unavailable:
+            return Outcome(item, "cancelled")
+        try:
+            st = os.stat(Path(ctx.job.source_path) / item.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return Outcome(item, "vanished")
+        except OSError as exc:
+            return Outcome(item, "failed", error=exc.strerror)
+        if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
+            return Outcome(item, "waiting", error="still being written")
+        transfer = move_verified if ctx.job.delete_after_sync else copy_verified
+        try:
+            result = transfer(
+                ctx.source,
+                item.path,
+                ctx.destination.remote,
+                ctx.destination.path(item.path),
+                retry=self.retry,
+                stable_source=True,
+            )
+        except SourceChanged:
+            return Outcome(item, "waiting", error="changed while it was copied")
+        except (RemoteUnavailable, RemoteFull) as exc:
+            return Outcome(item, "unavailable", error=str(exc))
+        except RemoteNotFound:
+            return Outcome(item, "vanished")
+        except RemoteError as exc:
+            return Outcome(item, "failed", error=str(exc))
+        return Outcome(item, "copied", md5=result.md5, deleted=ctx.job.delete_after_sync)
+
+    def _should_stop(self, ctx: RunContext) -> bool:
+        """Renew the claim on the job; stop when the job was disabled or the claim was lost."""
+        renewed = self.session.execute(
+            update(SyncJob)
+            .where(SyncJob.id == ctx.job.id, SyncJob.lease_owner == self.owner)
+            .values(lease_until=utcnow() + LEASE)
+        ).rowcount
+        enabled = self.session.scalar(select(SyncJob.enabled).where(SyncJob.id == ctx.job.id))
+        self.session.commit()
+        return ctx.cancel.is_set() or not renewed or (not enabled and ctx.run.reason != "force")
+
+    def _flush(self, ctx: RunContext, outcomes: list[Outcome]) -> None:
+        """Record a batch of outcomes in one transaction, then announce them."""
+        if not outcomes:
+            return
+        job, run = ctx.job, ctx.run
+        copied = [o for o in outcomes if o.status == "copied"]
+        kept = [o.file for o in copied if not o.deleted]
+        self._record_index(job, kept, {o.file.path: o.md5 for o in copied if o.md5})
+        finished = [o.file.path for o in outcomes if o.status in ("copied", "vanished")]
+        deleted = [o.file.path for o in copied if o.deleted]
+        if deleted:
+            self.session.execute(
+                delete(SyncIndexEntry).where(
+                    SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(deleted)
+                )
+            )
+        if finished:
+            self.session.execute(
+                delete(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path.in_(finished))
+            )
+        for outcome in outcomes:
+            if outcome.status in ("waiting", "failed"):
+                self._mark_queued(job, outcome)
+        run.files_copied += len(copied)
+        run.files_deleted += len(deleted)
+        run.bytes_copied += sum(o.file.size for o in copied)
+        run.files_failed += sum(o.status == "failed" for o in outcomes)
+        run.files_waiting += sum(o.status == "waiting" for o in outcomes)
+        self.session.commit()
+        for outcome in outcomes:
+            self._announce(job, run, outcome)
+
+    def _mark_queued(self, job: SyncJob, outcome: Outcome) -> None:
+        row = self.session.scalar(
+            select(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path == outcome.file.path)
+        )
+        if row is None:
+            return
+        row.last_error = outcome.error
+        if outcome.status == "failed":
+            row.attempts += 1
+            row.state = "failed" if row.attempts >= job.max_retries else "pending"
+        else:
+            row.state = "waiting"
+
+    def _announce(self, job: SyncJob, run: SyncRun, outcome: Outcome) -> None:
+        self.on_outcome(outcome, job)
+        payload = {"run_id": run.id, "path": outcome.file.path, "size": outcome.file.size}
+        if outcome.status == "copied":
+            self.on_event("file_synced", {**payload, "deleted_source": outcome.deleted}, job)
+        elif outcome.status in ("failed", "unavailable"):
+            log.warning(
+                "job %d: %s not copied: %s",
+                job.id,
+                outcome.file.path,
+                outcome.error,
+                extra=_tag(job),
+            )
+            self.on_event("file_failed", {**payload, "error": outcome.error}, job)
+
+    # --- ending a run ------------------------------------------------------------------------
+
+    def _finish_waiting(self, job: SyncJob, run: SyncRun, reason: str) -> None:
+        job.destination_failures += 1
+        backoff = max(job.retry_delay, 0.05) * 2 ** (job.destination_failures - 1)
+        delay = min(self.max_backoff, backoff)
+        self._finish(
+            job, run, "waiting_destination", reason, state="waiting_destination", delay=delay
+        )
+
+    def _finish(
+        self,
+        job: SyncJob,
+        run: SyncRun,
+        status: str,
+        error: str | None,
+        *,
+        state: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        session = self.session
+        run.status, run.error, run.finished_at = status, error, utcnow()
+        if status != "waiting_destination":
+            job.destination_failures = 0
+        job.last_error = error
+        job.state = state or ("idle" if job.enabled else "stopped")
+        job.next_run_at = run.finished_at + timedelta(
+            seconds=delay if delay is not None else job.sync_interval
+        )
+        if job.lease_owner == self.owner:
+            job.lease_owner, job.lease_until = None, None
+        session.commit()
+        summary = {
+            "run_id": run.id,
+            "status": status,
+            "files_copied": run.files_copied,
+            "files_failed": run.files_failed,
+            "files_waiting": run.files_waiting,
+            "files_skipped": run.files_skipped,
+            "bytes_copied": run.bytes_copied,
+            "duration": run.duration,
+            "error": error,
+        }
+        self.on_event("run_finished", summary, job)
+        level = logging.INFO if status in ("completed", "cancelled") else logging.WARNING
+        log.log(
+            level, "sync run %d of job %d: %s (%d copied, %d failed, %d waiting)%s",
+            run.id, job.id, status, run.files_copied, run.files_failed, run.files_waiting,
+            f": {error}" if error else "", extra=_tag(job),
+        )  # fmt: skip
+
+
+def _tag(job: SyncJob) -> dict:
+    return {"job": job.id}
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

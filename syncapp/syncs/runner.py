@@ -1,0 +1,286 @@
+"""Who runs a sync job, when, and where: claims, run requests, recovery and the dispatcher.
+
+A job is claimed with a conditional UPDATE on its row (`lease_owner`, `lease_until`), so across
+threads, processes and hosts a job never runs twice at once. Any process may ask for a run by
+writing a queued `SyncRun`; the scheduler leader's dispatcher looks for due jobs every
+`sync.dispatch_interval` seconds and runs them in its own thread pool. A claim whose process died
+(or that was not renewed in time) is taken back and its run marked `interrupted`; the next run
+finds what it had not recorded still queued, and copies it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import or_, select, update
+
+from ..events import publish
+from ..extensions import db
+from ..remotes.catalog import get_remote, open_stored
+from ..storage.base import owner_is_dead, owner_tag
+from ..storage.local import LocalRemote
+from ..timeutil import utcnow
+from ..transfer import RetryPolicy
+from . import metrics
+from .engine import LEASE, Destination, Outcome, SyncEngine
+from .models import SyncJob, SyncRun
+
+log = logging.getLogger(__name__)
+
+
+def open_destination(job: SyncJob) -> Destination:
+    if job.destination_remote_id is None:
+        return Destination(LocalRemote(root=job.destination_path))
+    return Destination(open_stored(get_remote(job.destination_remote_id)), job.destination_path)
+
+
+def _announce(name: str, payload: dict, job: SyncJob) -> None:
+    body = {"job_id": job.id, "job": job.name, **payload}
+    publish(name, body, user_id=job.owner_id, admins=True)
+
+
+def _count(outcome: Outcome, job: SyncJob) -> None:
+    metrics.record_outcome(job.id, outcome.status, outcome.file.size)
+
+
+def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
+    settings = current_app.config["SYNCAPP"]
+    return SyncEngine(
+        db.session,
+        open_destination,
+        retry=RetryPolicy.from_settings(settings["transfer"]),
+        owner=owner or owner_tag(),
+        batch_size=settings["sync"]["batch_size"],
+        max_backoff=settings["sync"]["max_destination_backoff"],
+        on_event=hooks.pop("on_event", _announce),
+        on_outcome=hooks.pop("on_outcome", _count),
+    )
+
+
+# --- claims and requests ---------------------------------------------------------------------
+
+
+def claim(job_id: int, owner: str) -> bool:
+    now = utcnow()
+    taken = db.session.execute(
+        update(SyncJob)
+        .where(
+            SyncJob.id == job_id,
+            or_(SyncJob.lease_owner.is_(None), SyncJob.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=now + LEASE)
+    ).rowcount
+    db.session.commit()
+    return bool(taken)
+
+
+def release(job_id: int, owner: str) -> None:
+    db.session.execute(
+        update(SyncJob)
+        .where(SyncJob.id == job_id, SyncJob.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+    db.session.commit()
+
+
+def queued_run(job_id: int) -> SyncRun | None:
+    return db.session.scalar(
+        select(SyncRun)
+        .where(SyncRun.job_id == job_id, SyncRun.status == "queued")
+        .order_by(SyncRun.id)
+        .limit(1)
+    )
+
+
+def request_run(job: SyncJob, reason: str) -> SyncRun:
+    """Queue a run (one queued run per job at most) and wake this process's dispatcher."""
+    run = queued_run(job.id)
+    if run is None:
+        run = SyncRun(job_id=job.id, reason=reason, status="queued")
+        db.session.add(run)
+    if job.state not in ("running",):
+        job.state = "queued"
+    job.next_run_at = utcnow()
+    db.session.commit()
+    dispatcher = current_app.extensions.get("syncapp.sync_dispatcher")
+    if dispatcher is not None:
+        dispatcher.wake()
+    return run
+
+
+def recover_stale() -> list[int]:
+    """Take back the claims of dead or silent processes; their runs become `interrupted`."""
+    now = utcnow()
+    recovered = []
+    claimed = db.session.scalars(select(SyncJob).where(SyncJob.lease_owner.is_not(None)))
+    for job in claimed:
+        if job.lease_until >= now and not owner_is_dead(job.lease_owner):
+            continue
+        log.warning("job %d: taking back the claim of %s", job.id, job.lease_owner)
+        job.lease_owner, job.lease_until = None, None
+        job.state = "idle" if job.enabled else "stopped"
+        job.next_run_at = now
+        recovered.append(job.id)
+    if recovered:
+        db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.job_id.in_(recovered), SyncRun.status == "running")
+            .values(status="interrupted", finished_at=now, error="the process running it ended")
+        )
+    db.session.commit()
+    return recovered
+
+
+def run_now(job_id: int, reason: str = "force", **hooks) -> SyncRun | None:
+    """Claim the job and run it in this thread (a queued run if there is one); None when the
+    job is claimed elsewhere. Tests and the CLI use this; the dispatcher does the same."""
+    owner = owner_tag()
+    if not claim(job_id, owner):
+        return None
+    try:
+        run = queued_run(job_id)
+        if run is None:
+            run = SyncRun(job_id=job_id, reason=reason, status="queued")
+            db.session.add(run)
+            db.session.commit()
+        finished = build_engine(owner, **hooks).run(run.id, cancel=cancel_event(job_id))
+        metrics.record_run(job_id, finished.status, finished.duration)
+        return finished
+    finally:
+        db.session.rollback()
+        release(job_id, owner)
+        _cancel_events.pop(job_id, None)
+
+
+_cancel_events: dict[int, threading.Event] = {}
+
+
+def cancel_event(job_id: int) -> threading.Event:
+    return _cancel_events.setdefault(job_id, threading.Event())
+
+
+def cancel_local(job_id: int) -> None:
+    """Stop a run of this job in this process now; other processes notice the disabled job at
+    their next batch."""
+    event = _cancel_events.get(job_id)
+    if event is not None:
+        event.set()
+
+
+# --- the dispatcher --------------------------------------------------------------------------
+
+
+def due_job_ids() -> list[int]:
+    now = utcnow()
+    scheduled = select(SyncJob.id).where(
+        SyncJob.enabled.is_(True),
+        SyncJob.lease_owner.is_(None),
+        SyncJob.state != "error",
+        SyncJob.next_run_at <= now,
+    )
+    requested = select(SyncRun.job_id).where(SyncRun.status == "queued")
+    never_run = select(SyncJob.id).where(
+        SyncJob.enabled.is_(True), SyncJob.next_run_at.is_(None), SyncJob.lease_owner.is_(None)
+    )
+    ids = set(db.session.scalars(scheduled)) | set(db.session.scalars(requested))
+    return sorted(ids | set(db.session.scalars(never_run)))
+
+
+class Dispatcher:
+    """Runs due jobs of the whole deployment in this (the leader) process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        options = app.config["SYNCAPP"]["sync"]
+        self.pool = ThreadPoolExecutor(options["max_concurrent_jobs"], "sync-job")
+        self.running: set[int] = set()
+        self.lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.after_tick: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        interval = self.app.config["SYNCAPP"]["sync"]["dispatch_interval"]
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("sync dispatcher tick failed")
+                self._wake.wait(interval)
+                self._wake.clear()
+
+        self.thread = threading.Thread(target=loop, name="sync-dispatcher", daemon=True)
+        self.thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for job_id in list(self.running):
+            cancel_local(job_id)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def tick(self) -> None:
+        with self.app.app_context():
+            try:
+                recover_stale()
+                for job_id in due_job_ids():
+                    with self.lock:
+                        if job_id in self.running or len(self.running) >= self.pool._max_workers:
+                            continue
+                        self.running.add(job_id)
+                    self.pool.submit(self._run, job_id)
+            finally:
+                db.session.remove()
+        for callback in self.after_tick:
+            callback()
+
+    def _run(self, job_id: int) -> None:
+        try:
+            with self.app.app_context():
+                try:
+                    run_now(job_id, reason="schedule")
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("sync job %d failed to run", job_id)
+        finally:
+            with self.lock:
+                self.running.discard(job_id)
+            self.wake()  # a run requested while this one ran is due now
+
+
+def start_dispatcher(app: Flask) -> Dispatcher:
+    """Start running sync jobs in this process (the scheduler leader, or a test)."""
+    from .watcher import RealtimeWatcher
+
+    dispatcher = Dispatcher(app)
+    app.extensions["syncapp.sync_dispatcher"] = dispatcher
+    dispatcher.start()
+    watcher = RealtimeWatcher(app, dispatcher)
+    app.extensions["syncapp.sync_watcher"] = watcher
+    watcher.start()
+    return dispatcher
+
+
+def stop_dispatcher(app: Flask) -> None:
+    watcher = app.extensions.pop("syncapp.sync_watcher", None)
+    if watcher is not None:
+        watcher.stop()
+    dispatcher = app.extensions.pop("syncapp.sync_dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.stop()
+
+
+def default_root(app: Flask) -> Path:
+    return Path(app.instance_path) / "sync"

@@ -1,0 +1,108 @@
+"""Walking a job's source folder and deciding what a run has to copy."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..storage import Entry
+from ..storage.base import TEMP_PREFIX
+
+#: a destination file within this many seconds of the source's mtime counts as the same version
+#: (SMB and WebDAV keep whole seconds only)
+MTIME_TOLERANCE = 1.0
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # relative, "/"-separated
+    size: int
+    mtime_ns: int
+
+    @property
+    def mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+def _selected(path: str, include: list[str], exclude: list[str]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+
+    def hit(patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+    return (not include or hit(include)) and not hit(exclude)
+
+
+def scan_source(root: str, include: list[str], exclude: list[str]) -> dict[str, SourceFile]:
+    """Every regular file below `root` that the job's globs select. Symbolic links are never
+    followed (one could lead outside the allowed roots), and syncapp's own temp files are skipped.
+    """
+    found: dict[str, SourceFile] = {}
+    stack = [("", root)]
+    while stack:
+        rel_folder, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for item in entries:
+                rel = f"{rel_folder}{item.name}"
+                if item.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", item.path))
+                elif (
+                    item.is_file(follow_symlinks=False)
+                    and not item.name.startswith(TEMP_PREFIX)
+                    and _selected(rel, include, exclude)
+                ):
+                    st = item.stat(follow_symlinks=False)
+                    found[rel] = SourceFile(rel, st.st_size, st.st_mtime_ns)
+    return found
+
+
+@dataclass
+class Plan:
+    to_copy: list[SourceFile]
+    unchanged: int
+    #: copied by an earlier run that ended before recording it: recorded now, not copied again
+    adopted: list[SourceFile]
+
+
+def _same_version(source: SourceFile, landed: Entry | None) -> bool:
+    if landed is None or landed.size != source.size:
+        return False
+    modified: datetime | None = landed.modified
+    return modified is not None and abs(modified.timestamp() - source.mtime) <= MTIME_TOLERANCE
+
+
+def plan_run(
+    scanned: Mapping[str, SourceFile],
+    index: Mapping[str, tuple[int, int]],
+    destination: Mapping[str, Entry],
+    *,
+    delete_after_sync: bool,
+    held_back: Iterable[str] = (),
+) -> Plan:
+    """Compare the source with what was last copied (the index) and with the destination.
+
+    A file is unchanged when the index has its size and mtime and the destination still holds a
+    file of that size. With `delete_after_sync` every file present is copied again: it is still
+    there only because it was never proven copied, and it may be deleted only after a proof.
+    """
+    skip = set(held_back)
+    plan = Plan([], 0, [])
+    for path in sorted(scanned):
+        if path in skip:
+            continue
+        source = scanned[path]
+        landed = destination.get(path)
+        if not delete_after_sync:
+            if index.get(path) == (source.size, source.mtime_ns):
+                if landed is not None and landed.size == source.size:
+                    plan.unchanged += 1
+                    continue
+            elif path not in index and _same_version(source, landed):
+                plan.adopted.append(source)
+                plan.unchanged += 1
+                continue
+        plan.to_copy.append(source)
+    return plan
