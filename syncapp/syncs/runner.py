@@ -148,13 +148,14 @@ def run_now(job_id: int, reason: str = "force", **hooks) -> SyncRun | None:
             run = SyncRun(job_id=job_id, reason=reason, status="queued")
             db.session.add(run)
             db.session.commit()
-        finished = build_engine(owner, **hooks).run(run.id, cancel=cancel_event(job_id))
+        run_id = run.id
+        finished = build_engine(owner, **hooks).run(run_id, cancel=cancel_event(job_id))
         metrics.record_run(job_id, finished.status, finished.duration)
-        return finished
     finally:
         db.session.rollback()
         release(job_id, owner)
         _cancel_events.pop(job_id, None)
+    return db.session.get(SyncRun, run_id)  # loaded after the last commit: readable detached
 
 
 _cancel_events: dict[int, threading.Event] = {}
