@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
-from ..storage.base import is_dead_temp
+from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
 from ..storage.local import LocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
@@ -60,7 +59,7 @@ class Destination:
         prefix = f"{self.base}/" if self.base else ""
         found: dict[str, Entry] = {}
         for entry in self.remote.iter_entries(self.base, include_temp=True):
-            if is_dead_temp(entry.path):
+            if _is_debris(entry):
                 try:
                     self.remote.delete(entry.path)
                 except RemoteError as exc:
@@ -73,6 +72,26 @@ class Destination:
 
     def close(self) -> None:
         self.remote.close()
+
+
+#: a temp file this old is no upload in progress (an upload refreshes its mtime as it writes)
+STALE_OWN_TEMP = timedelta(hours=1)
+STALE_FOREIGN_TEMP = timedelta(hours=24)
+
+
+def _is_debris(entry: Entry) -> bool:
+    """A temp file left by a failed or killed write. The writer's process is checked when it ran
+    on this host; a temp of this very process is debris once old (its delete may have failed
+    while the server was down); another host's only once very old."""
+    if not is_temp(entry.path):
+        return False
+    if is_dead_temp(entry.path):
+        return True
+    if entry.modified is None:
+        return False
+    age = utcnow() - entry.modified
+    own = posixpath.basename(entry.path)[len(TEMP_PREFIX) :].startswith(f"{owner_tag()}.")
+    return age > (STALE_OWN_TEMP if own else STALE_FOREIGN_TEMP)
 
 
 @dataclass
@@ -93,6 +112,12 @@ class RunContext:
     destination: Destination
     cancel: threading.Event
     unavailable: list[str] = field(default_factory=list)
+    #: read from the job in the run's thread: copy threads must not touch ORM objects (an
+    #: attribute expired by a batch's commit would load through the session from their thread)
+    delete_after_sync: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.delete_after_sync = self.job.delete_after_sync
 
 
 #: on_event(name, payload, job) for live events; on_outcome(outcome, job) after each file
@@ -140,9 +165,10 @@ class SyncEngine:
             ctx = RunContext(job, run, source, destination, cancel or threading.Event())
             self._execute(ctx)
         except DestinationUnavailable as exc:
-            self._finish_waiting(job, run, str(exc))
+            self._finish_later(job, run, "waiting_destination", str(exc))
         except (SourceMissing, RemoteError, OSError) as exc:
-            self._finish(job, run, "failed", f"{type(exc).__name__}: {exc}", state="error")
+            # e.g. a removable disk or a share not mounted yet: tried again, less and less often
+            self._finish_later(job, run, "failed", f"{type(exc).__name__}: {exc}", state="error")
         except BaseException as exc:  # a bug: record it, never leave the job claimed
             session.rollback()
             self._finish(job, run, "failed", f"internal error: {exc!r}", state="error")
@@ -287,14 +313,14 @@ class SyncEngine:
         if ctx.cancel.is_set() or ctx.unavailable:
             return Outcome(item, "cancelled")
         try:
-            st = os.stat(Path(ctx.job.source_path) / item.path, follow_symlinks=False)
+            st = os.stat(ctx.source.root / item.path, follow_symlinks=False)
         except FileNotFoundError:
             return Outcome(item, "vanished")
         except OSError as exc:
             return Outcome(item, "failed", error=exc.strerror)
         if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
             return Outcome(item, "waiting", error="still being written")
-        transfer = move_verified if ctx.job.delete_after_sync else copy_verified
+        transfer = move_verified if ctx.delete_after_sync else copy_verified
         try:
             result = transfer(
                 ctx.source,
@@ -312,7 +338,7 @@ class SyncEngine:
             return Outcome(item, "vanished")
         except RemoteError as exc:
             return Outcome(item, "failed", error=str(exc))
-        return Outcome(item, "copied", md5=result.md5, deleted=ctx.job.delete_after_sync)
+        return Outcome(item, "copied", md5=result.md5, deleted=ctx.delete_after_sync)
 
     def _should_stop(self, ctx: RunContext) -> bool:
         """Renew the claim on the job; stop when the job was disabled or the claim was lost."""
@@ -387,13 +413,15 @@ class SyncEngine:
 
     # --- ending a run ------------------------------------------------------------------------
 
-    def _finish_waiting(self, job: SyncJob, run: SyncRun, reason: str) -> None:
+    def _finish_later(
+        self, job: SyncJob, run: SyncRun, status: str, reason: str, *, state: str | None = None
+    ) -> None:
+        """End a run that could not do its work; the next one comes after an exponential backoff
+        (retry_delay, doubled per consecutive failure, at most sync.max_destination_backoff)."""
         job.destination_failures += 1
         backoff = max(job.retry_delay, 0.05) * 2 ** (job.destination_failures - 1)
         delay = min(self.max_backoff, backoff)
-        self._finish(
-            job, run, "waiting_destination", reason, state="waiting_destination", delay=delay
-        )
+        self._finish(job, run, status, reason, state=state or status, delay=delay)
 
     def _finish(
         self,
@@ -407,7 +435,7 @@ class SyncEngine:
     ) -> None:
         session = self.session
         run.status, run.error, run.finished_at = status, error, utcnow()
-        if status != "waiting_destination":
+        if delay is None:
             job.destination_failures = 0
         job.last_error = error
         job.state = state or ("idle" if job.enabled else "stopped")

@@ -49,7 +49,7 @@ class SyncJob(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    #: consecutive runs that found the destination unreachable (for the backoff)
+    #: consecutive runs that could not work (destination unreachable, source missing): backoff
     destination_failures: Mapped[int] = mapped_column(Integer, default=0)
     #: which process runs the job now ("<host>.<pid>") and until when that claim holds
     lease_owner: Mapped[str | None] = mapped_column(String(128))

@@ -181,7 +181,6 @@ def due_job_ids() -> list[int]:
     scheduled = select(SyncJob.id).where(
         SyncJob.enabled.is_(True),
         SyncJob.lease_owner.is_(None),
-        SyncJob.state != "error",
         SyncJob.next_run_at <= now,
     )
     requested = select(SyncRun.job_id).where(SyncRun.status == "queued")

@@ -198,3 +198,19 @@ def test_a_realtime_job_syncs_a_new_file_before_its_interval(sync_app, sync_clie
     assert (dst / "new" / "arrival.txt").read_bytes() == b"hello"
     reasons = [r["reason"] for r in sync_client.get(f"/api/v1/syncs/{job_id}/history").json["runs"]]
     assert "realtime" in reasons
+
+
+def test_debris_of_failed_writes_is_removed_at_the_next_run(sync_app, sync_client, sync_root):
+    from syncapp.storage.base import TEMP_PREFIX, owner_tag
+
+    dst = sync_root / "dst"
+    dead = dst / "d" / f"{TEMP_PREFIX}{owner_tag().split('.')[0]}.999999999.abc-x"  # no such pid
+    own_old = dst / f"{TEMP_PREFIX}{owner_tag()}.def-y"
+    own_new = dst / f"{TEMP_PREFIX}{owner_tag()}.ghi-z"  # could be a write in progress
+    for temp in (dead, own_old, own_new):
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(b"partial")
+    os.utime(own_old, (0, 0))
+    job_id = new_job(sync_client, sync_root)["id"]
+    run(sync_app, job_id)
+    assert not dead.exists() and not own_old.exists() and own_new.exists()
