@@ -138,6 +138,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
     "ratelimit": {
         "storage_uri": (str, "memory://"),
         "enabled": (bool, True),
+        "syncs": (str, "600 per minute"),  # /api/v1/syncs, per user (per address if anonymous)
     },
 }
 

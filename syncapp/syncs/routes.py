@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from flask import current_app, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from ..errors import Unauthorized
-from ..extensions import db
+from ..events import publish
+from ..extensions import db, limiter
 from .jobs import (
     create_job,
     delete_job,
@@ -37,6 +39,15 @@ from .schemas import (
 bp = Blueprint("syncs", __name__, url_prefix="/api/v1/syncs", description="Sync jobs (seed 000)")
 
 
+def _caller() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return request.remote_addr or "unknown"
+
+
+limiter.limit(lambda: current_app.config["SYNCAPP"]["ratelimit"]["syncs"], key_func=_caller)(bp)
+
+
 def _scope() -> int | None:
     """Whose jobs the caller may see: their own, or everyone's for an administrator."""
     if not current_user.is_authenticated:
@@ -46,6 +57,18 @@ def _scope() -> int | None:
 
 def _job(job_id: int) -> SyncJob:
     return get_job(job_id, _scope())
+
+
+def _job_changed(job: SyncJob, action: str) -> None:
+    """Tell open Sync jobs pages (the owner's and administrators') to refresh the job's row."""
+    body = {
+        "job_id": job.id,
+        "job": job.name,
+        "action": action,
+        "state": job.state,
+        "enabled": job.enabled,
+    }
+    publish("job_changed", body, user_id=job.owner_id, admins=True)
 
 
 def _info(job: SyncJob) -> SyncJob:
@@ -68,6 +91,7 @@ def create_sync(values):
     job = create_job(current_user.id, values)
     if job.enabled:
         request_run(job, "start")
+    _job_changed(job, "created")
     return _info(job)
 
 
@@ -81,13 +105,17 @@ def get_sync(job_id: int):
 @bp.arguments(SyncJobUpdate)
 @bp.response(200, SyncJobInfo)
 def update_sync(values, job_id: int):
-    return _info(update_job(_job(job_id), values))
+    job = update_job(_job(job_id), values)
+    _job_changed(job, "updated")
+    return _info(job)
 
 
 @bp.route("/<int:job_id>", methods=["DELETE"])
 @bp.response(204)
 def delete_sync(job_id: int):
-    delete_job(_job(job_id))
+    job = _job(job_id)
+    delete_job(job)
+    _job_changed(job, "deleted")  # a deleted instance keeps its loaded attributes
 
 
 @bp.route("/<int:job_id>/start", methods=["POST"])
@@ -95,13 +123,16 @@ def delete_sync(job_id: int):
 def start_sync(job_id: int):
     job = set_enabled(_job(job_id), True)
     request_run(job, "start")
+    _job_changed(job, "started")
     return _info(job)
 
 
 @bp.route("/<int:job_id>/stop", methods=["POST"])
 @bp.response(200, SyncJobInfo)
 def stop_sync(job_id: int):
-    return _info(set_enabled(_job(job_id), False))
+    job = set_enabled(_job(job_id), False)
+    _job_changed(job, "stopped")
+    return _info(job)
 
 
 def _accepted(job: SyncJob, reason: str, message: str, **extra):

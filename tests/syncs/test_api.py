@@ -251,3 +251,15 @@ def test_retry_requeues_failed_files(sync_app, sync_client, sync_root):
     assert sync_client.post(f"/api/v1/syncs/{job_id}/retry").json["requeued"] == 1
     files = sync_client.get(f"/api/v1/syncs/{job_id}/files").json["files"]
     assert files[0]["state"] == "pending" and files[0]["attempts"] == 0
+
+
+def test_requests_are_rate_limited_per_user(make_app, sync_root):
+    app = make_app(sync={"allowed_roots": [str(sync_root)]}, ratelimit={"syncs": "3 per minute"})
+    make_user(app, "ana@example.com")
+    make_user(app, "bob@example.com")
+    ana, bob = (bearer(make_token(app, f"{n}@example.com")) for n in ("ana", "bob"))
+    client = app.test_client()
+    assert [client.get("/api/v1/syncs", headers=ana).status_code for _ in range(4)] == [
+        200, 200, 200, 429
+    ]  # fmt: skip
+    assert client.get("/api/v1/syncs", headers=bob).status_code == 200
