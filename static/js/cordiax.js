@@ -10,31 +10,7 @@
   const newDevices = document.getElementById("cordiax-new-devices");
   const me = root.dataset.user;
   const MAX_LOG_ROWS = 200;
-
-  function el(tag, text, className) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (className) node.className = className;
-    return node;
-  }
-
-  // As Jinja's filesizeformat(binary=True) prints sizes in the server-rendered rows.
-  function size(bytes) {
-    if (typeof bytes !== "number") return "";
-    if (bytes === 1) return "1 Byte";
-    if (bytes < 1024) return bytes + " Bytes";
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-    return value.toFixed(1) + " " + units[unit];
-  }
-
-  function timeOf(iso) {
-    const node = el("time", (iso || "").replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC"));
-    if (iso) node.dateTime = iso.replace(/\.\d+/, "");
-    return node;
-  }
+  const { el, size, timeOf } = window.syncappFormat;
 
   function encryption(encrypted) {
     return encrypted ? el("span", "encrypted", "badge badge-inc") : el("span", "plaintext", "badge badge-diff");

@@ -1,0 +1,517 @@
+// The Sync jobs page. The form posts JSON to /api/v1/syncs (PUT /<id> to edit) and shows the
+// API's validation errors beside their fields; the row buttons start, stop, force and delete;
+// Details loads a job's pending files and history; the live log, the counters and the rows follow
+// the Socket.IO namespace /events (authenticated by the session cookie). API calls carry the
+// page's CSRF token. Everything the server sends is shown with textContent, never as HTML.
+(function () {
+  const root = document.getElementById("syncs");
+  if (!root) return;
+  const api = root.dataset.api;
+  const badges = JSON.parse(root.dataset.badges);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const message = document.getElementById("syncs-message");
+  const MAX_LOG_ROWS = 200;
+  const NUMBERS = ["sync_interval", "workers", "max_retries", "retry_delay"];
+  const TEXTS = ["name", "source_path", "destination_path"];
+  const FLAGS = ["enabled", "realtime", "delete_after_sync"];
+  const LIST_LIMIT = 200;
+  let reloading = false;
+  // the job whose pending files and history are shown (only when there are jobs at all)
+  const details = { id: null, section: document.getElementById("sync-details") };
+
+  // --- formatting ----------------------------------------------------------------------------
+
+  const { el, size, timeOf } = window.syncappFormat;
+
+  function badge(word, tone) {
+    return el("span", word, ("badge " + (badges[tone || word] || "")).trim());
+  }
+
+  function seconds(value) {
+    return typeof value === "number" ? value.toFixed(1) + " s" : "";
+  }
+
+  function runCounts(run) {
+    return run.files_copied + " copied, " + run.files_failed + " failed, " +
+      run.files_skipped + " skipped · " + size(run.bytes_copied);
+  }
+
+  function tableRow(values) {
+    const row = el("tr");
+    values.forEach(function (value) {
+      const cell = el("td");
+      if (value instanceof Node) cell.appendChild(value);
+      else if (value !== undefined && value !== null) cell.textContent = String(value);
+      row.appendChild(cell);
+    });
+    return row;
+  }
+
+  function say(text, isError) {
+    message.textContent = text;
+    message.className = isError ? "error" : "";
+  }
+
+  // --- the API -------------------------------------------------------------------------------
+
+  function call(method, path, body) {
+    const headers = { Accept: "application/json", "X-CSRFToken": csrf };
+    const init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(api + path, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (answer) {
+        return { ok: response.ok, status: response.status, body: answer };
+      });
+    });
+  }
+
+  function problem(answer) {
+    return (answer.body && (answer.body.message || answer.body.error)) || "HTTP " + answer.status;
+  }
+
+  // --- job rows ------------------------------------------------------------------------------
+
+  function rowOf(id) { return document.getElementById("sync-job-" + id); }
+  function cell(row, name) { return row.querySelector('[data-field="' + name + '"]'); }
+
+  function fillRow(row, job, status) {
+    cell(row, "name").textContent = job.name;
+    cell(row, "schedule").textContent = "every " + job.sync_interval + " s" +
+      (job.realtime ? " · on change" : "") + (job.delete_after_sync ? " · deletes the source" : "");
+    cell(row, "source").textContent = job.source_path;
+    cell(row, "destination").textContent =
+      (job.destination_remote ? job.destination_remote + ":" : "") + (job.destination_path || "/");
+    const state = cell(row, "state");
+    state.replaceChildren(badge(status.state));
+    if (status.last_error) state.append(el("br"), el("small", status.last_error, "error"));
+    const last = status.last_run;
+    const lastRun = cell(row, "last-run");
+    if (last) {
+      lastRun.replaceChildren(badge(last.status), " ", timeOf(last.finished_at || last.started_at),
+        el("br"), el("small", runCounts(last)));
+    } else {
+      lastRun.textContent = "never";
+    }
+    const next = cell(row, "next-run");
+    if (!status.enabled) next.textContent = "stopped";
+    else if (status.running) next.textContent = "running now";
+    else if (status.next_run_at) next.replaceChildren(timeOf(status.next_run_at));
+    else next.textContent = "soon";
+    row.dataset.enabled = String(status.enabled);
+    row.querySelector('[data-action="start"]').hidden = status.enabled;
+    row.querySelector('[data-action="stop"]').hidden = !status.enabled;
+  }
+
+  function removeRow(id) {
+    const row = rowOf(id);
+    if (row) row.remove();
+    if (details.id === id) closeDetails();
+  }
+
+  function refreshRow(id) {
+    if (!rowOf(id)) return Promise.resolve();
+    return Promise.all([call("GET", "/" + id), call("GET", "/" + id + "/status")])
+      .then(function (answers) {
+        const row = rowOf(id);
+        if (answers[0].status === 404) removeRow(id);
+        else if (row && answers[0].ok && answers[1].ok) fillRow(row, answers[0].body, answers[1].body);
+      });
+  }
+
+  // Events come in bursts (a run's end, then a job change): one refresh serves them all.
+  const due = new Set();
+  function refreshSoon(id) {
+    if (due.has(id)) return;
+    due.add(id);
+    window.setTimeout(function () {
+      due.delete(id);
+      refreshRow(id);
+    }, 250);
+  }
+
+  function refreshAll() {
+    document.querySelectorAll("#sync-jobs tr[data-job]").forEach(function (row) {
+      refreshRow(Number(row.dataset.job));
+    });
+  }
+
+  // A run in progress: its counts go in the state cell until run_finished refreshes the row.
+  function showProgress(row, event, body) {
+    if (event === "run_started") {
+      row.dataset.copied = row.dataset.failed = row.dataset.bytes = "0";
+      cell(row, "next-run").textContent = "running now";
+    } else if (event === "file_synced") {
+      row.dataset.copied = String(Number(row.dataset.copied || 0) + 1);
+      row.dataset.bytes = String(Number(row.dataset.bytes || 0) + (body.size || 0));
+    } else {
+      row.dataset.failed = String(Number(row.dataset.failed || 0) + 1);
+    }
+    cell(row, "state").replaceChildren(badge("running"), el("br"), el("small",
+      (row.dataset.copied || 0) + " copied, " + (row.dataset.failed || 0) + " failed · " +
+      size(Number(row.dataset.bytes || 0))));
+  }
+
+  // --- details: pending files and history ----------------------------------------------------
+
+  function fillTable(id, rows, empty, columns) {
+    const body = document.getElementById(id);
+    body.replaceChildren();
+    if (!rows.length) {
+      const row = tableRow([empty]);
+      row.cells[0].colSpan = columns;
+      body.appendChild(row);
+    }
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  function loadDetails() {
+    const id = details.id;
+    if (id === null) return Promise.resolve();
+    return Promise.all([
+      call("GET", "/" + id + "/files?limit=" + LIST_LIMIT),
+      call("GET", "/" + id + "/history?limit=" + LIST_LIMIT),
+    ]).then(function (answers) {
+      if (details.id !== id) return;
+      if (!answers[0].ok || !answers[1].ok) {
+        say(problem(answers[0].ok ? answers[1] : answers[0]), true);
+        return;
+      }
+      const files = answers[0].body;
+      const runs = answers[1].body;
+      document.getElementById("files-total").textContent = String(files.total);
+      document.getElementById("history-total").textContent = String(runs.total);
+      fillTable("details-files", files.files.map(function (file) {
+        return tableRow([el("code", file.path), size(file.size), badge(file.state), file.attempts,
+          file.last_error]);
+      }), "No file waits to be copied.", 5);
+      fillTable("details-history", runs.runs.map(function (run) {
+        return tableRow([run.id, run.reason, timeOf(run.started_at || run.requested_at),
+          badge(run.status), run.files_copied, run.files_skipped, run.files_failed,
+          run.files_waiting, run.files_deleted, size(run.bytes_copied), seconds(run.duration),
+          run.error]);
+      }), "No run yet.", 12);
+    });
+  }
+
+  function openDetails(id) {
+    document.querySelectorAll("#sync-jobs tr.selected").forEach(function (row) {
+      row.classList.remove("selected");
+    });
+    rowOf(id).classList.add("selected");
+    details.id = id;
+    document.getElementById("details-name").textContent = cell(rowOf(id), "name").textContent;
+    details.section.hidden = false;
+    loadDetails().then(function () { details.section.scrollIntoView({ block: "nearest" }); });
+  }
+
+  function closeDetails() {
+    details.id = null;
+    if (details.section) details.section.hidden = true;
+    document.querySelectorAll("#sync-jobs tr.selected").forEach(function (row) {
+      row.classList.remove("selected");
+    });
+  }
+
+  if (details.section) {
+    document.getElementById("details-close").addEventListener("click", closeDetails);
+    document.getElementById("details-retry").addEventListener("click", function (event) {
+      const button = event.currentTarget;
+      button.disabled = true;
+      call("POST", "/" + details.id + "/retry")
+        .then(function (answer) {
+          say(answer.ok ? answer.body.message : problem(answer), !answer.ok);
+          return loadDetails();
+        })
+        .catch(function () { say("Error: the connection failed.", true); })
+        .finally(function () { button.disabled = false; });
+    });
+  }
+
+  // --- row buttons ---------------------------------------------------------------------------
+
+  const DONE = { start: "started", stop: "stopped", delete: "deleted" };
+
+  function act(button, id, action) {
+    const name = cell(rowOf(id), "name").textContent;
+    if (action === "delete" && !window.confirm("Delete the sync job \u201c" + name + "\u201d? " +
+        "Its history and pending files go with it; files already copied stay where they are.")) {
+      return;
+    }
+    button.disabled = true;
+    const request = action === "delete" ? call("DELETE", "/" + id) :
+      call("POST", "/" + id + "/" + action);
+    request
+      .then(function (answer) {
+        if (!answer.ok) {
+          say(problem(answer), true);
+          return null;
+        }
+        say(action === "force" ? "Run " + answer.body.run_id + " of \u201c" + name + "\u201d queued." :
+          "\u201c" + name + "\u201d " + DONE[action] + ".");
+        if (action === "delete") return removeRow(id);
+        return refreshRow(id);
+      })
+      .catch(function () { say("Error: the connection failed.", true); })
+      .finally(function () { button.disabled = false; });
+  }
+
+  const jobs = document.getElementById("sync-jobs");
+  if (jobs) {
+    jobs.addEventListener("click", function (event) {
+      const button = event.target.closest("button[data-action]");
+      if (!button) return;
+      const id = Number(button.closest("tr").dataset.job);
+      const action = button.dataset.action;
+      if (action === "edit") startEditing(id);
+      else if (action === "details") openDetails(id);
+      else act(button, id, action);
+    });
+  }
+
+  // --- the form ------------------------------------------------------------------------------
+
+  const form = document.getElementById("sync-form");
+  const formStatus = document.getElementById("sync-form-status");
+  const heading = document.getElementById("form-heading");
+  const submit = form.querySelector('button[type="submit"]');
+  const cancel = document.getElementById("sync-form-cancel");
+  let editing = null;
+  form.noValidate = true; // the API is the one judge; its messages go beside the fields
+
+  function input(name) { return form.elements.namedItem(name); }
+
+  function globs(text) {
+    return text.split(/[,\n]/).map(function (part) { return part.trim(); }).filter(Boolean);
+  }
+
+  function formValues() {
+    const remote = input("destination_remote").value;
+    const values = { destination_remote: remote || null };
+    TEXTS.forEach(function (name) { values[name] = input(name).value.trim(); });
+    FLAGS.forEach(function (name) { values[name] = input(name).checked; });
+    ["include", "exclude"].forEach(function (name) { values[name] = globs(input(name).value); });
+    // An empty number keeps the server's default (create) or the job's value (edit).
+    NUMBERS.forEach(function (name) {
+      if (input(name).value !== "") values[name] = Number(input(name).value);
+    });
+    return values;
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach(function (node) {
+      node.hidden = true;
+      node.textContent = "";
+    });
+    form.querySelectorAll("[aria-invalid]").forEach(function (node) {
+      node.removeAttribute("aria-invalid");
+      node.removeAttribute("aria-describedby");
+    });
+    formStatus.textContent = "";
+    formStatus.className = "";
+  }
+
+  // webargs nests the messages of list items: {"include": {"0": ["..."]}}.
+  function flatten(messages) {
+    if (Array.isArray(messages)) return messages.map(flatten).join(" ");
+    if (messages && typeof messages === "object") {
+      return Object.keys(messages).map(function (key) { return flatten(messages[key]); }).join(" ");
+    }
+    return String(messages);
+  }
+
+  function showError(name, text) {
+    const node = form.querySelector('[data-error-for="' + name + '"]');
+    if (!node) return false;
+    node.textContent = text;
+    node.hidden = false;
+    const field = input(name);
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", node.id);
+    }
+    return true;
+  }
+
+  function showErrors(answer) {
+    const body = answer.body || {};
+    const others = [];
+    if (body.errors && typeof body.errors === "object") {
+      Object.keys(body.errors).forEach(function (name) {
+        const text = flatten(body.errors[name]);
+        if (!showError(name, text)) others.push(name + ": " + text);
+      });
+    } else if (!(body.field && showError(body.field, body.message)) &&
+               !(body.error === "sync_exists" && showError("name", body.message))) {
+      others.push(problem(answer));
+    }
+    formStatus.className = "error";
+    formStatus.textContent = others.length ? others.join(" ") : "Please correct the marked fields.";
+    const invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+  }
+
+  function setMode(job) {
+    editing = job ? job.id : null;
+    heading.textContent = job ? heading.dataset.edit + " \u201c" + job.name + "\u201d" :
+      heading.dataset.create;
+    submit.textContent = job ? submit.dataset.edit : submit.dataset.create;
+    cancel.hidden = !job;
+  }
+
+  function startEditing(id) {
+    call("GET", "/" + id).then(function (answer) {
+      if (!answer.ok) {
+        say(problem(answer), true);
+        return;
+      }
+      const job = answer.body;
+      form.reset();
+      clearErrors();
+      TEXTS.concat(NUMBERS).forEach(function (name) {
+        input(name).value = job[name] === null || job[name] === undefined ? "" : job[name];
+      });
+      FLAGS.forEach(function (name) { input(name).checked = Boolean(job[name]); });
+      ["include", "exclude"].forEach(function (name) { input(name).value = job[name].join("\n"); });
+      const remotes = input("destination_remote");
+      // A remote this page did not list (renamed since) must not silently become "local".
+      if (job.destination_remote && !Array.from(remotes.options).some(function (option) {
+        return option.value === job.destination_remote;
+      })) {
+        remotes.appendChild(new Option("remote " + job.destination_remote, job.destination_remote));
+      }
+      remotes.value = job.destination_remote || "";
+      setMode(job);
+      form.scrollIntoView({ block: "start" });
+      input("name").focus();
+    }).catch(function () { say("Error: the connection failed.", true); });
+  }
+
+  cancel.addEventListener("click", function () {
+    form.reset();
+    clearErrors();
+    setMode(null);
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors();
+    const unreadable = NUMBERS.filter(function (name) { return input(name).validity.badInput; });
+    if (unreadable.length) {
+      unreadable.forEach(function (name) { showError(name, "Enter a number."); });
+      formStatus.textContent = "Please correct the marked fields.";
+      formStatus.className = "error";
+      return;
+    }
+    const id = editing;
+    submit.disabled = true;
+    formStatus.textContent = "Saving…";
+    call(id === null ? "POST" : "PUT", id === null ? "" : "/" + id, formValues())
+      .then(function (answer) {
+        if (!answer.ok) {
+          showErrors(answer);
+          return null;
+        }
+        if (id === null) {
+          // A new job needs its row (and, for the first one, the whole table): reload.
+          reloading = true;
+          window.location.reload();
+          return null;
+        }
+        formStatus.textContent = "";
+        say("\u201c" + answer.body.name + "\u201d saved.");
+        form.reset();
+        setMode(null);
+        return refreshRow(id);
+      })
+      .catch(function () {
+        formStatus.textContent = "Error: the connection failed.";
+        formStatus.className = "error";
+      })
+      .finally(function () { submit.disabled = false; });
+  });
+
+  // --- the live log --------------------------------------------------------------------------
+
+  const log = document.getElementById("syncs-log");
+  const live = document.getElementById("syncs-live-status");
+  const counters = { synced: 0, failed: 0, bytes: 0 };
+
+  function count(name, by) {
+    counters[name] += by;
+    document.getElementById("count-" + name).textContent =
+      name === "bytes" ? size(counters.bytes) : String(counters[name]);
+  }
+
+  // [label, the state or status whose colour the label takes, details]
+  function describe(event, body) {
+    switch (event) {
+      case "run_started": return ["started", "running", "Run " + body.run_id + " (" + body.reason + ")"];
+      case "file_synced":
+        return ["synced", "completed", body.path + " · " + size(body.size) +
+          (body.deleted_source ? " · source deleted" : "")];
+      case "file_failed": return ["failed", "failed", body.path + ": " + (body.error || "")];
+      case "run_finished":
+        return [body.status, body.status, "Run " + body.run_id + ": " + runCounts(body) +
+          (body.duration ? " in " + seconds(body.duration) : "") +
+          (body.files_waiting ? " · " + body.files_waiting + " still being written" : "") +
+          (body.error ? " · " + body.error : "")];
+      default: return [body.action, "", "Job " + body.action];
+    }
+  }
+
+  function addLogRow(event, body) {
+    const empty = document.getElementById("syncs-log-empty");
+    if (empty) empty.remove();
+    const [label, tone, text] = describe(event, body);
+    const row = tableRow([timeOf(body.time), body.job, badge(label, tone), text]);
+    row.dataset.event = event;
+    log.prepend(row);
+    while (log.rows.length > MAX_LOG_ROWS) log.deleteRow(-1);
+  }
+
+  function follow(event, body) {
+    const row = rowOf(body.job_id);
+    if (event === "file_synced") { count("synced", 1); count("bytes", body.size || 0); }
+    if (event === "file_failed") count("failed", 1);
+    if (event === "job_changed") {
+      if (body.action === "deleted") removeRow(body.job_id);
+      else if (row) refreshSoon(body.job_id);
+      else if (!reloading) document.getElementById("syncs-reload").hidden = false;
+      return;
+    }
+    if (!row) return;
+    if (event === "run_finished") {
+      refreshSoon(body.job_id);
+      if (details.id === body.job_id) loadDetails();
+    } else {
+      showProgress(row, event, body);
+    }
+  }
+
+  if (typeof window.io !== "function") {
+    live.textContent = "offline";
+    return;
+  }
+  const EVENTS = ["run_started", "file_synced", "file_failed", "run_finished", "job_changed"];
+  const socket = window.io("/events");
+  let connectedBefore = false;
+  function setLive(text, className) {
+    live.textContent = text;
+    live.className = "badge " + className;
+  }
+  socket.on("connect", function () {
+    setLive("live", "badge-inc");
+    if (connectedBefore) refreshAll(); // what happened while offline shows in the rows at least
+    connectedBefore = true;
+  });
+  socket.on("disconnect", function () { setLive("offline, reconnecting…", "badge-danger"); });
+  socket.on("connect_error", function () { setLive("offline", "badge-danger"); });
+  socket.onAny(function (event, body) {
+    if (EVENTS.indexOf(event) < 0 || !body || typeof body !== "object") return;
+    addLogRow(event, body);
+    follow(event, body);
+  });
+})();
