@@ -131,6 +131,31 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "nas_folder_names": (str, "en"),  # "en": receipts/invoices/...; "fr": tickets/factures/...
         "auto_sync_interval": (int, None),  # seconds between automatic NAS syncs; None: off
     },
+    "cloud": {
+        "root": (str, None),  # the local copies (every version): default <instance>/cloud
+        "remote": (str, None),  # or a stored remote instead of that folder
+        "max_size": (Size, Size(500 * 1024**2)),
+        "keep_versions": (int, 10),  # per file; the oldest beyond this are removed
+        "azure_remote": (str, None),  # stored remote names of the clouds (chosen by an admin)
+        "s3_remote": (str, None),
+        "folder": (str, "syncapp"),  # where files go in each cloud: <folder>/<user id>/<name>
+        "replication_interval": (Seconds, Seconds(2)),  # how often pending copies are looked for
+        "max_attempts": (int, 5),  # per copy, before it is marked failed
+        "retry_delay": (Seconds, Seconds(5)),  # doubled per failed attempt
+        "max_retry_delay": (Seconds, Seconds(600)),
+        "download_url_ttl": (int, 300),  # seconds a from_storage=<cloud> download link lives
+    },
+    "google": {
+        "client_id": (str, None),
+        "client_secret": (str, None),
+        "redirect_uri": (str, None),  # default: <this server>/auth/google/callback
+        "auth_uri": (str, "https://accounts.google.com/o/oauth2/v2/auth"),
+        "token_uri": (str, "https://oauth2.googleapis.com/token"),
+        "scopes": (list, ["https://www.googleapis.com/auth/drive.file"]),
+        "drive_api_endpoint": (str, None),  # default: Google's; tests point it at a fake
+        "ca_certs": (str, None),  # a CA bundle for that endpoint (the tests' fake)
+        "success_redirect": (str, "/cloud"),  # where the browser goes after connecting
+    },
     "scheduler": {
         "enabled": (bool, True),
         "lock_file": (str, None),  # default: <instance>/scheduler.lock
@@ -153,6 +178,9 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "NAS_MOUNT_PATH": ("documents", "nas_mount_path"),
     "NAS_REMOTE": ("documents", "nas_remote"),
     "NAS_FOLDER_NAMES": ("documents", "nas_folder_names"),
+    "GOOGLE_CLIENT_ID": ("google", "client_id"),  # seed 004's names
+    "GOOGLE_CLIENT_SECRET": ("google", "client_secret"),
+    "GOOGLE_REDIRECT_URI": ("google", "redirect_uri"),
 }
 
 

@@ -1,0 +1,2 @@
+"""Cloud files (seed 004): uploads replicated to Google Drive, Azure Blob and S3, with versions
+and conflicts."""
