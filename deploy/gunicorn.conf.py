@@ -4,7 +4,10 @@ Values come from syncapp's own settings (config.yaml, SYNCAPP_* and HOST/PORT), 
 configures both the app and the server.
 """
 
+from gunicorn.glogging import Logger
+
 from syncapp.config import load_settings
+from syncapp.logs import redact
 
 _server = load_settings()["server"]
 
@@ -23,6 +26,21 @@ keepalive = 5
 control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+class RedactingLogger(Logger):
+    """Access lines go through syncapp's redaction: WebSocket clients may send their token as
+    `?token=` (browsers cannot set headers there), and it must not land in the log."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "q"):
+            if atoms.get(key):
+                atoms[key] = redact(atoms[key])
+        return atoms
+
+
+logger_class = RedactingLogger
 
 
 def post_worker_init(worker):

@@ -158,18 +158,25 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .backups.routes import bp as backups
+    from .cloud.conflict_routes import bp as cloud_conflicts
+    from .cloud.oauth import bp as google_oauth
+    from .cloud.routes import bp as cloud
     from .cordiax.pollers_routes import bp as cordiax_pollers
     from .cordiax.routes import bp as cordiax
     from .documents.routes import bp as documents
     from .documents.routes import sync_bp as nas_sync
     from .extensions import api
+    from .monitoring.prometheus import bp as prometheus
     from .monitoring.routes import bp as monitoring
+    from .monitoring.status_routes import bp as service
+    from .monitoring.websocket import bp as events_ws
     from .remotes.routes import bp as remotes
     from .syncs.routes import bp as syncs
     from .web.routes import bp as web
 
     api.register_blueprint(auth_api)
     api.register_blueprint(monitoring)
+    api.register_blueprint(service)
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
     api.register_blueprint(cordiax)
@@ -177,7 +184,12 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(documents)
     api.register_blueprint(nas_sync)
     api.register_blueprint(syncs)
+    api.register_blueprint(cloud)
+    api.register_blueprint(cloud_conflicts)
+    api.register_blueprint(google_oauth)
     app.register_blueprint(web)
+    app.register_blueprint(prometheus)
+    app.register_blueprint(events_ws)
 
 
 def register_namespaces(app: Flask) -> None:

@@ -8,12 +8,13 @@ import logging.handlers
 import re
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
-from .timeutil import isoformat, utcnow
+from .timeutil import isoformat
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -41,21 +42,29 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def structured(record: logging.LogRecord) -> dict[str, Any]:
+    """A record as the JSON log line and GET /api/v1/logs show it, secrets masked."""
+    entry: dict[str, Any] = {
+        "time": isoformat(datetime.fromtimestamp(record.created, UTC)),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": redact(record.getMessage()),
+        "request_id": getattr(record, "request_id", "-"),
+    }
+    for key in ("job", "event", "path"):
+        if hasattr(record, key):
+            entry[key] = getattr(record, key)
+    if record.exc_info:
+        entry["exception"] = redact(_EXCEPTIONS.formatException(record.exc_info))
+    return entry
+
+
+_EXCEPTIONS = logging.Formatter()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": isoformat(utcnow()),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": redact(record.getMessage()),
-            "request_id": getattr(record, "request_id", "-"),
-        }
-        for key in ("job", "event", "path"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(structured(record), ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -64,6 +73,8 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(app: Flask) -> None:
+    from .monitoring.logbuffer import LogBuffer
+
     options = app.config["SYNCAPP"]["logging"]
     formatter: logging.Formatter = (
         JsonFormatter()
@@ -84,6 +95,10 @@ def configure_logging(app: Flask) -> None:
                 encoding="utf-8",
             )
         )
+    # Recent records for GET /api/v1/logs; the newest app in a process owns the "syncapp" logger.
+    buffer = LogBuffer(app.config["SYNCAPP"]["monitoring"]["log_buffer_size"])
+    app.extensions["syncapp.log_buffer"] = buffer
+    handlers.append(buffer)
     root = logging.getLogger("syncapp")
     for old in list(root.handlers):
         root.removeHandler(old)

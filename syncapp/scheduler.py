@@ -76,6 +76,17 @@ def _documents_auto_sync() -> object:
     return auto_sync()
 
 
+def _cloud_replication() -> object:
+    from flask import current_app
+
+    from .cloud.replicator import start_replication
+
+    # The runner copies in its own threads (long copies must not hold this job's slot); new
+    # uploads wake it through app.extensions["syncapp.cloud_wake"], set here in the leader.
+    start_replication(current_app._get_current_object()).wake()
+    return None
+
+
 JOBS: list[Job] = [
     Job("backups.retention", _backup_retention, _retention_interval),
     # Checks often, polls each poller only when its own interval has passed.
@@ -86,6 +97,7 @@ JOBS: list[Job] = [
         _documents_auto_sync,
         lambda s: s["documents"]["auto_sync_interval"],
     ),
+    Job("cloud.replication", _cloud_replication, lambda s: s["cloud"]["replication_interval"]),
 ]
 
 
@@ -135,12 +147,19 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     return scheduler
 
 
+def lock_path(app: Flask) -> Path:
+    return Path(
+        app.config["SYNCAPP"]["scheduler"]["lock_file"]
+        or Path(app.instance_path) / "scheduler.lock"
+    )
+
+
 def start_scheduler(app: Flask) -> None:
     """Start the jobs in this process if it can become the leader, else keep trying."""
     options = app.config["SYNCAPP"]["scheduler"]
     if app.testing or not options["enabled"]:
         return
-    lock = FileLeaderLock(Path(options["lock_file"] or Path(app.instance_path) / "scheduler.lock"))
+    lock = FileLeaderLock(lock_path(app))
     state = app.extensions.setdefault("syncapp.scheduler", {"lock": lock, "scheduler": None})
 
     def become_leader() -> bool:

@@ -1,44 +1,54 @@
-"""Service health: /api/v1/health answers without authentication for load balancers."""
+"""Service health: /api/v1/health answers without authentication for load balancers.
+
+Anonymous callers get each check's status only; signed-in callers also the details, and the
+per-job results of their own jobs (administrators: of every job).
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
+from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import text
 
 from .. import __version__
+from ..errors import NotFound, Unauthorized
 from ..extensions import db
 from ..security import public
 from ..timeutil import isoformat, utcnow
+from .checks import HEALTH_CHECKS, CheckReport
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Service health")
 
-#: name -> check; a check returns a detail string or raises with the reason it failed.
-HEALTH_CHECKS: dict[str, Callable[[], str]] = {}
+
+def caller_scope() -> int | None:
+    """Whose jobs the caller may see: their own, or everyone's (None) for an administrator."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    return None if current_user.is_admin else current_user.id
 
 
-def health_check(name: str):
-    def register(func: Callable[[], str]) -> Callable[[], str]:
-        HEALTH_CHECKS[name] = func
-        return func
+def require_enabled(option: str, what: str) -> None:
+    if not current_app.config["SYNCAPP"]["monitoring"][option]:
+        raise NotFound(
+            f"The {what} endpoint is turned off (monitoring.{option} is false).",
+            code=f"{what}_disabled",
+        )
 
-    return register
 
-
-@health_check("database")
-def check_database() -> str:
-    started = time.perf_counter()
-    db.session.execute(text("SELECT 1"))
-    return f"{db.engine.dialect.name} answered in {(time.perf_counter() - started) * 1000:.1f} ms"
+class JobCheck(Schema):
+    job_id = fields.Integer()
+    name = fields.String()
+    status = fields.String()
+    detail = fields.String()
 
 
 class CheckResult(Schema):
     status = fields.String()
-    detail = fields.String()
+    detail = fields.String(metadata={"description": "Only for authenticated callers"})
+    jobs = fields.List(fields.Nested(JobCheck), metadata={"description": "Your jobs' results"})
 
 
 class Health(Schema):
@@ -50,21 +60,40 @@ class Health(Schema):
     message = fields.String()
 
 
+def run_check(name: str) -> dict[str, Any]:
+    try:
+        outcome = HEALTH_CHECKS[name]()
+    except Exception as exc:  # any failure of a dependency is reported, never raised
+        db.session.rollback()
+        current_app.logger.warning("health check %s failed: %s", name, exc)
+        return {"status": "error", "detail": str(exc).splitlines()[0][:300]}
+    if isinstance(outcome, CheckReport):
+        if not outcome.ok:
+            current_app.logger.warning("health check %s failed: %s", name, outcome.detail)
+        status = "ok" if outcome.ok else "error"
+        return {"status": status, "detail": outcome.detail, "jobs": outcome.jobs}
+    return {"status": "ok", "detail": outcome}
+
+
+def shown_to_caller(result: dict[str, Any]) -> dict[str, Any]:
+    if not current_user.is_authenticated:
+        return {"status": result["status"]}  # paths and hosts are not for anyone who asks
+    if "jobs" in result:
+        scope = None if current_user.is_admin else current_user.id
+        mine = [job for job in result["jobs"] if scope is None or job["owner_id"] == scope]
+        result = {**result, "jobs": mine}
+    return result
+
+
 @bp.route("/health")
 @bp.response(200, Health)
 @bp.alt_response(503, schema=Health, description="A check failed")
 @public
 def health():
-    checks: dict[str, dict[str, str]] = {}
-    failed: list[str] = []
-    for name, check in HEALTH_CHECKS.items():
-        try:
-            checks[name] = {"status": "ok", "detail": check()}
-        except Exception as exc:  # any failure of a dependency is reported, never raised
-            db.session.rollback()
-            current_app.logger.warning("health check %s failed: %s", name, exc)
-            checks[name] = {"status": "error", "detail": str(exc).splitlines()[0][:300]}
-            failed.append(name)
+    require_enabled("enable_health", "health")
+    results = {name: run_check(name) for name in HEALTH_CHECKS}
+    failed = [name for name, result in results.items() if result["status"] != "ok"]
+    checks = {name: shown_to_caller(result) for name, result in results.items()}
     body = {"status": "ok", "version": __version__, "time": isoformat(utcnow()), "checks": checks}
     if failed:
         body.update(

@@ -1,0 +1,57 @@
+"""/api/v1/status, /api/v1/metrics (JSON) and /api/v1/logs: seed 000's service endpoints.
+
+Users see the counts and log records of their own jobs; administrators everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from ..extensions import db
+from .logbuffer import LogBuffer, select_records
+from .routes import caller_scope, require_enabled
+from .schemas import LogList, LogQuery, ServiceStatus, SyncMetrics
+from .service import job_metrics, scoped_job_ids, service_status
+
+bp = Blueprint("service", __name__, url_prefix="/api/v1", description="Service status (seed 000)")
+
+
+@bp.route("/status", methods=["GET"])
+@bp.response(200, ServiceStatus)
+def get_status():
+    return service_status(current_app, caller_scope())
+
+
+@bp.route("/metrics", methods=["GET"])
+@bp.response(200, SyncMetrics)
+@bp.alt_response(404, description="monitoring.enable_metrics is false")
+def get_metrics():
+    require_enabled("enable_metrics", "metrics")
+    return job_metrics(caller_scope())
+
+
+@bp.route("/logs", methods=["GET"])
+@bp.arguments(LogQuery, location="query")
+@bp.response(200, LogList)
+def get_logs(query: dict[str, Any]):
+    buffer: LogBuffer | None = current_app.extensions.get("syncapp.log_buffer")
+    records = buffer.snapshot() if buffer is not None else []
+    owner_id = caller_scope()
+    own: set[int] | None = None
+    if owner_id is not None:
+        own = set(db.session.scalars(scoped_job_ids(owner_id)))
+    level = query.get("level")
+    chosen = select_records(
+        records,
+        min_level=logging.getLevelName(level.upper()) if level else logging.NOTSET,
+        job=query.get("job"),
+        since=query["since"].timestamp() if query.get("since") else None,
+        visible=lambda record: own is None or record.job in own,
+        limit=query["limit"],
+    )
+    capacity = buffer.capacity if buffer is not None else 0
+    return {"records": chosen, "count": len(chosen), "buffer_size": capacity}

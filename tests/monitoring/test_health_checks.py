@@ -1,0 +1,108 @@
+"""/api/v1/health's scheduler and sync destination checks, and what anonymous callers see."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from syncapp.remotes.catalog import create_remote
+from tests.conftest import bearer, make_token, make_user
+from tests.monitoring.helpers import client_of, make_job
+from tests.peers.process import free_port
+
+
+def test_anonymous_callers_get_statuses_only(sync_app, sync_client, sync_root):
+    make_job(sync_client, sync_root, "docs")
+    anonymous = sync_app.test_client().get("/api/v1/health")
+    assert anonymous.status_code == 200
+    checks = anonymous.get_json()["checks"]
+    assert set(checks) == {"database", "scheduler", "sync_destinations"}
+    assert all(result == {"status": "ok"} for result in checks.values())
+    assert str(sync_root) not in anonymous.get_data(as_text=True)
+
+    detailed = sync_client.get("/api/v1/health").get_json()["checks"]
+    assert "TESTING" in detailed["scheduler"]["detail"]
+    assert detailed["sync_destinations"]["detail"] == "1 of 1 destination(s) reachable"
+    [job] = detailed["sync_destinations"]["jobs"]
+    assert (job["name"], job["status"], job["detail"]) == ("docs", "ok", "reachable")
+
+
+def test_a_removed_local_destination_is_reported(sync_app, sync_client, sync_root):
+    gone = make_job(sync_client, sync_root, "gone")
+    make_job(sync_client, sync_root, "fine")
+    shutil.rmtree(sync_root / "gone" / "dst")
+
+    anonymous = sync_app.test_client().get("/api/v1/health")
+    assert anonymous.status_code == 503
+    assert anonymous.get_json()["checks"]["sync_destinations"] == {"status": "error"}
+    assert "sync_destinations" in anonymous.get_json()["message"]
+    assert str(sync_root) not in anonymous.get_data(as_text=True)
+
+    response = sync_client.get("/api/v1/health")
+    assert response.status_code == 503
+    result = response.get_json()["checks"]["sync_destinations"]
+    assert result["status"] == "error" and result["detail"] == "1 of 2 destination(s) reachable"
+    by_name = {job["name"]: job for job in result["jobs"]}
+    assert by_name["gone"]["job_id"] == gone["id"] and by_name["gone"]["status"] == "error"
+    assert "does not exist" in by_name["gone"]["detail"]
+    assert by_name["fine"]["status"] == "ok"
+
+    # Another user learns that a destination is down, not whose or where.
+    bob = client_of(sync_app, "bob@example.com").get("/api/v1/health")
+    assert bob.status_code == 503
+    assert bob.get_json()["checks"]["sync_destinations"]["jobs"] == []
+
+
+def test_a_stopped_job_is_not_checked(sync_app, sync_client, sync_root):
+    job = make_job(sync_client, sync_root, "paused")
+    assert sync_client.post(f"/api/v1/syncs/{job['id']}/stop").status_code == 200
+    shutil.rmtree(sync_root / "paused" / "dst")
+    response = sync_client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["sync_destinations"]["detail"] == "no enabled sync jobs"
+
+
+def _remote_job(app, client, root, settings: dict) -> dict:
+    make_user(app, "root@example.com", role="admin")
+    with app.app_context():
+        create_remote("nas", "webdav", settings)
+    (root / "remote-src").mkdir()
+    body = {
+        "name": "to the nas",
+        "source_path": str(root / "remote-src"),
+        "destination_remote": "nas",
+        "destination_path": "backups/docs",
+    }
+    reply = client.post("/api/v1/syncs", json=body)
+    assert reply.status_code == 201, reply.json
+    return reply.json
+
+
+def test_a_webdav_destination_that_does_not_answer_is_reported(sync_app, sync_client, sync_root):
+    url = f"http://127.0.0.1:{free_port()}/remote.php/dav/files/alice"  # nothing listens there
+    _remote_job(sync_app, sync_client, sync_root,
+                {"url": url, "username": "alice", "password": "s3cret-pass"})  # fmt: skip
+    response = sync_client.get("/api/v1/health")
+    assert response.status_code == 503
+    [job] = response.get_json()["checks"]["sync_destinations"]["jobs"]
+    assert job["status"] == "error" and "cannot reach" in job["detail"]
+    admin = bearer(make_token(sync_app, "root@example.com"))
+    assert "s3cret-pass" not in sync_client.get("/api/v1/health", headers=admin).get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.peer
+def test_a_webdav_destination_that_answers_is_ok(sync_app, sync_client, sync_root, webdav_server):
+    _remote_job(sync_app, sync_client, sync_root, dict(webdav_server.settings))
+    response = sync_client.get("/api/v1/health")
+    assert response.status_code == 200, response.json
+    [job] = response.get_json()["checks"]["sync_destinations"]["jobs"]
+    assert (job["status"], job["detail"]) == ("ok", "reachable")
+
+
+def test_health_can_be_turned_off(make_app):
+    response = make_app(monitoring={"enable_health": False}).test_client().get("/api/v1/health")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "health_disabled"
