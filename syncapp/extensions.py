@@ -17,9 +17,26 @@ class Base(DeclarativeBase):
     pass
 
 
+class _LoginManager(LoginManager):
+    """Flask-Login's "strong" protection, applied only to sessions that hold a login.
+
+    Out of the box, a session holding anything at all (a CSRF token from a page an anonymous
+    visitor saw) fails the check when it has no login identifier, and the request is then
+    treated as anonymous without trying its API token: a script keeping cookies between calls
+    was refused after one HTML error page.
+    """
+
+    def _session_protection_failed(self) -> bool:
+        from flask import session
+
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = _LoginManager()
 # Checks run from security.enforce_csrf, which knows when a request is token-authenticated.
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -181,3 +181,11 @@ def test_seed_000_api_key_is_accepted_when_configured(make_app):
     client = app.test_client()
     assert client.get("/api/v1/users", headers={"X-API-Key": "shared-seed-key"}).status_code == 200
     assert client.get("/api/v1/users", headers={"X-API-Key": "other"}).status_code == 401
+
+
+def test_a_token_still_works_after_an_anonymous_page_left_a_session_cookie(client, token):
+    """A script keeping cookies (curl -b/-c) must not lose its token after one HTML page."""
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/syncs", headers=headers).status_code == 200
+    assert client.get("/login").status_code == 200  # stores a CSRF token in the session cookie
+    assert client.get("/api/v1/syncs", headers=headers).status_code == 200
