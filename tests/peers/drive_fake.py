@@ -3,13 +3,14 @@
 No Drive server can run on a test machine, so this one speaks the subset of the REST protocol that
 google-api-python-client sends for syncapp's Drive backend (see PEERS.md "Google Drive"): file
 listing with `q`, metadata get/create/update/delete, media download with `Range`, multipart and
-resumable uploads, and an OAuth token endpoint. It is served over HTTPS because the client keeps
-the discovery document's https scheme for upload URLs.
+resumable uploads, and Google's OAuth endpoints (oauth_fake.py: the authorization endpoint and
+the token endpoint, so that the app's whole "connect Google Drive" flow runs against it). It is
+served over HTTPS because the client keeps the discovery document's https scheme for upload URLs.
 
 Run it as a subprocess so that tests can stop and restart it:
 
     python -m tests.peers.drive_fake --port P --cert C --key K --data DIR \
-        --client-id ID --client-secret SECRET --refresh-token TOKEN
+        --client-id ID --client-secret SECRET --refresh-token TOKEN [--redirect-uri URI ...]
 
 State lives under DIR (file bodies in blobs/, one JSON sidecar per file in meta/, upload sessions
 in sessions/, issued access tokens in tokens.json), so a restart keeps files, sessions and tokens.
@@ -35,11 +36,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.peers.oauth_fake import AUTHORIZATION_PATH, AuthorizationServer, OAuthError
+
 FOLDER_MIME = "application/vnd.google-apps.folder"
 IO_CHUNK = 1024 * 1024
 #: Google refuses simple and multipart uploads above 5 MB; larger files must be resumable.
 MULTIPART_LIMIT = 5 * 1024 * 1024
 DEFAULT_FIELDS = ("kind", "id", "name", "mimeType")
+#: Where the Flask test client's app receives the browser back (url_for(..., _external=True)).
+DEFAULT_REDIRECT_URI = "http://localhost/auth/google/callback"
 
 
 class DriveError(Exception):
@@ -232,9 +237,8 @@ def select(resource: dict, spec: dict[str, Any] | None) -> dict:
 
 
 class Store:
-    def __init__(self, data: Path, client_id: str, client_secret: str, refresh_token: str):
+    def __init__(self, data: Path):
         self.data = data
-        self.client = (client_id, client_secret, refresh_token)
         self.lock = threading.RLock()
         for sub in ("meta", "blobs", "sessions"):
             (data / sub).mkdir(parents=True, exist_ok=True)
@@ -269,9 +273,7 @@ class Store:
         return root_id
 
     # -- tokens
-    def issue_token(self, client_id: str, client_secret: str, refresh_token: str) -> str:
-        if (client_id, client_secret, refresh_token) != self.client:
-            raise DriveError(400, "invalid_grant", "Token has been expired or revoked.")
+    def issue_token(self) -> str:
         token = "ya29.fake-" + secrets.token_urlsafe(24)
         with self.lock:
             self.tokens.add(token)
@@ -393,6 +395,8 @@ class Store:
 
 CONTENT_RANGE_RE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+#: Paths a request reaches without a Drive access token.
+UNAUTHENTICATED = frozenset({"/token", AUTHORIZATION_PATH, "/_fake/stats", "/_fake/quota"})
 
 
 def split_part(part: bytes) -> tuple[bytes, bytes]:
@@ -424,7 +428,7 @@ class DriveHandler(BaseHTTPRequestHandler):
         self.body_left = int(self.headers.get("Content-Length") or 0)
         try:
             handler = self._route(self.command, url.path)
-            if url.path not in ("/token", "/_fake/stats", "/_fake/quota"):
+            if url.path not in UNAUTHENTICATED:
                 self._check_token()
             handler()
         except DriveError as exc:
@@ -443,6 +447,8 @@ class DriveHandler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str) -> Callable[[], None]:
         if path == "/token" and method == "POST":
             return self.token
+        if path == AUTHORIZATION_PATH and method == "GET":
+            return self.authorize
         if path == "/_fake/stats" and method == "GET":
             return self.stats
         if path == "/_fake/quota" and method == "PUT":
@@ -528,22 +534,23 @@ class DriveHandler(BaseHTTPRequestHandler):
         self._send_json(200, {"quota": self.store.quota})
 
     # -- OAuth
+    def authorize(self) -> None:
+        self.server.count("authorizations")
+        try:
+            location = self.server.oauth.authorize(self.query)
+        except OAuthError as exc:  # Google shows these on its own page, never redirects
+            self._send_json(exc.status, exc.body())
+            return
+        self._send(302, b"", {"Location": location, "Cache-Control": "no-store"})
+
     def token(self) -> None:
         form = {k: v[-1] for k, v in parse_qs(self._read_body().decode()).items()}
-        if form.get("grant_type") != "refresh_token":
-            raise DriveError(400, "unsupported_grant_type", "Only refresh_token is supported.")
         try:
-            token = self.store.issue_token(
-                form.get("client_id", ""), form.get("client_secret", ""),
-                form.get("refresh_token", ""),
-            )
-        except DriveError:
-            self._send_json(400, {"error": "invalid_grant",
-                                  "error_description": "Token has been expired or revoked."})
+            answer = self.server.oauth.token(form)
+        except OAuthError as exc:
+            self._send_json(exc.status, exc.body())
             return
-        self._send_json(200, {"access_token": token, "expires_in": 3599,
-                              "token_type": "Bearer",
-                              "scope": "https://www.googleapis.com/auth/drive"})
+        self._send_json(200, answer, {"Cache-Control": "no-store"})
 
     # -- metadata
     def list_files(self) -> None:
@@ -778,8 +785,10 @@ class DriveServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, store: Store, context: ssl.SSLContext, verbose: bool):
+    def __init__(self, port: int, store: Store, oauth: AuthorizationServer,
+                 context: ssl.SSLContext, verbose: bool):
         self.store = store
+        self.oauth = oauth
         self.context = context
         self.verbose = verbose
         self.counters: dict[str, int] = {}
@@ -814,6 +823,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     parser.add_argument("--refresh-token", default="fake-refresh-token")
+    parser.add_argument("--redirect-uri", action="append", dest="redirect_uris",
+                        help="a redirect URI registered for the client (repeatable; default: "
+                        f"{DEFAULT_REDIRECT_URI})")
     parser.add_argument("--reset", action="store_true", help="start from an empty Drive")
     parser.add_argument("--quota", type=int, help="storage quota in bytes (default: none)")
     parser.add_argument("--verbose", action="store_true")
@@ -821,11 +833,13 @@ def main(argv: list[str] | None = None) -> None:
     data = Path(args.data)
     if args.reset and data.exists():
         shutil.rmtree(data)
-    store = Store(data, args.client_id, args.client_secret, args.refresh_token)
+    store = Store(data)
     store.quota = args.quota
+    oauth = AuthorizationServer(args.client_id, args.client_secret, args.refresh_token,
+                                args.redirect_uris or [DEFAULT_REDIRECT_URI], store.issue_token)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
-    server = DriveServer(args.port, store, context, args.verbose)
+    server = DriveServer(args.port, store, oauth, context, args.verbose)
     print(f"drive fake listening on https://127.0.0.1:{args.port}/", flush=True)
     try:
         server.serve_forever()

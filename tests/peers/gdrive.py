@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from syncapp.storage import open_remote
+from tests.peers.oauth_fake import AUTHORIZATION_PATH
 from tests.peers.process import Peer, ServerProcess, free_port, peer_missing, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,21 @@ def gdrive_remote(gdrive_server):
                          root_folder_id=make_drive_folder(gdrive_server))
     yield remote
     remote.close()
+
+
+def google_settings(peer: Peer) -> dict[str, str]:
+    """The app's `google` settings section for this fake: the OAuth client registered there, its
+    authorization and token endpoints, the Drive API, and the CA that signed the fake's cert."""
+    settings = peer.settings
+    base = settings["token_uri"].removesuffix("/token")
+    return {
+        "client_id": settings["client_id"],
+        "client_secret": settings["client_secret"],
+        "auth_uri": base + AUTHORIZATION_PATH,
+        "token_uri": settings["token_uri"],
+        "drive_api_endpoint": settings["api_endpoint"],
+        "ca_certs": settings["ca_certs"],
+    }
 
 
 def _fake_call(port: int, cert: str | Path, method: str, path: str,
