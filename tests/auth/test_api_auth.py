@@ -16,6 +16,7 @@ PUBLIC_ENDPOINTS = {
     "web.index",
     "web.login_page",
     "web.logout",
+    "google_oauth.callback",  # the browser comes back from Google; the state names the user
     "static",
 }
 
