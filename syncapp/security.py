@@ -175,6 +175,20 @@ def _unauthorized_message() -> str:
     return "Authentication required: send 'Authorization: Bearer <token>' or log in."
 
 
+def caller_id(what: str) -> int:
+    """The signed-in user's id, for views whose `what` belong to a user (security.enable_auth
+    may be off, so a view cannot take a user for granted)."""
+    if not current_user.is_authenticated:
+        raise Unauthorized(f"Authentication required: {what} belong to a user.")
+    return current_user.id
+
+
+def owner_scope(what: str) -> int | None:
+    """Whose `what` the caller may see: their own, or everyone's (None) for an administrator."""
+    me = caller_id(what)
+    return None if current_user.is_admin else me
+
+
 def is_token_request() -> bool:
     return bool(g.get("token_auth"))
 

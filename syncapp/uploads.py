@@ -24,6 +24,27 @@ from .storage import Entry, Remote
 
 QUEUE_DEPTH = 8  # chunks in flight to the writer: 8 MiB with 1 MiB chunks
 _END = object()
+#: Room for the multipart framing around the file when Content-Length is checked up front.
+FORM_OVERHEAD = 64 * 1024
+
+
+def refuse_declared_size(content_length: int | None, limit: int) -> None:
+    """413 before a byte is read when the declared body cannot fit: the count while streaming
+    (receive_into) catches what a missing or lying Content-Length lets through."""
+    if content_length and content_length > limit + FORM_OVERHEAD:
+        raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+
+
+def form_body(required: list[str], **properties: dict) -> dict[str, Any]:
+    """The OpenAPI requestBody of a multipart upload with a `file` part and these fields."""
+    schema = {
+        "type": "object",
+        "required": ["file", *required],
+        "properties": {"file": {"type": "string", "format": "binary"}, **properties},
+    }
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 class UploadAborted(Exception):

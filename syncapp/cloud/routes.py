@@ -1,9 +1,390 @@
-"""Seed 004's endpoints: /api/v1/upload, /status, /files, /conflicts."""
+"""Seed 004's files endpoints: /api/v1/upload, /status/<job>, /files and each file's versions.
+
+Users see only their own files and jobs (another user's answers 404, as a missing one does);
+administrators see everyone's, as with documents.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask import current_app, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 
-from . import models  # noqa: F401  (the tables exist once the blueprint is registered)
+from ..auth.models import User
+from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
+from ..extensions import db
+from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..remotes.catalog import feature_remote
+from ..security import caller_id, owner_scope, public, streams_body
+from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
+from ..storage.local import LocalRemote
+from ..uploads import form_body, refuse_declared_size
+from . import links
+from .jobs import enqueue_replication, job_view
+from .models import TARGETS, CloudCopy, CloudFile, CloudJob, CloudVersion
+from .schemas import (
+    CloudJobStatus,
+    CloudUploadReply,
+    DeleteQuery,
+    DownloadLink,
+    FileInfo,
+    FilePage,
+    FileQuery,
+    LinkQuery,
+    PageQuery,
+    VersionList,
+)
+from .store import BUSY_COPIES, CloudStore, Outcome, Staged
+from .targets import TargetUnavailable, configured_targets, open_target
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
+
+WHAT = "cloud files"
+
+FLAGS = {f"sync_{target}": target for target in TARGETS}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+UPLOAD_BODY = form_body([], **{flag: {"type": "boolean", "default": False} for flag in FLAGS})
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def _options() -> dict:
+    return current_app.config["SYNCAPP"]["cloud"]
+
+
+def cloud_store() -> CloudStore:
+    options = _options()
+    remote = feature_remote("cloud", str(Path(current_app.instance_path) / "cloud"))
+    return CloudStore(
+        remote, db.session, max_size=options["max_size"], keep_versions=options["keep_versions"]
+    )
+
+
+def _open_cloud(target: str, owner_id: int) -> Remote:
+    try:
+        return open_target(target, owner_id)
+    except TargetUnavailable as exc:
+        raise Conflict(str(exc), code="target_not_configured") from None
+
+
+def _cloud_failure(exc: RemoteError) -> ApiError:
+    if isinstance(exc, RemoteUnavailable):
+        return ServiceUnavailable(f"The cloud cannot be reached: {exc}", code="cloud_unavailable")
+    return ApiError(f"The cloud refused: {exc}", status=502, code="cloud_error")
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+def parse_flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise BadRequest(f"{name} must be true or false, not {value!r}.", code="invalid_flag")
+    return text in _TRUE
+
+
+class TargetChoice:
+    """The clouds an upload asks for, each checked as its flag arrives: a flag sent before the
+    file refuses the upload before a byte of it is read."""
+
+    def __init__(self, owner_id: int) -> None:
+        self.available = configured_targets(owner_id)
+        self.chosen: set[str] = set()
+
+    def take(self, name: str, value: str) -> None:
+        target = FLAGS[name]
+        if not parse_flag(name, value):
+            self.chosen.discard(target)
+            return
+        if not self.available[target]:
+            how = (
+                "connect Google Drive first (/auth/google/start)"
+                if target == "google"
+                else f"an administrator sets cloud.{target}_remote first"
+            )
+            raise BadRequest(
+                f"{name}=true, but {target} is not set up for you: {how}.",
+                code="target_not_configured",
+            )
+        self.chosen.add(target)
+
+    @property
+    def targets(self) -> list[str]:
+        return [target for target in TARGETS if target in self.chosen]
+
+
+def _receive(store: CloudStore, owner_id: int) -> tuple[Staged | None, list[str]]:
+    choice = TargetChoice(owner_id)
+    staged = None
+    try:
+        form = StreamingForm(request.stream, boundary_of(request.content_type))
+        for part in form.parts():
+            if part.name == "file" and part.filename is not None and staged is None:
+                staged = store.receive(owner_id, part.chunks(), part.filename, part.content_type)
+            elif part.name in FLAGS:
+                choice.take(part.name, part.read_text(limit=16))
+    except BaseException as exc:
+        if staged is not None:
+            store.discard(staged)
+        if isinstance(exc, MultipartError):
+            raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
+        raise
+    return staged, choice.targets
+
+
+def _holds_or_gets(copy: CloudCopy | None, number: int) -> bool:
+    """The cloud has this version, or a copy of it is under way."""
+    if copy is None or copy.wanted_version != number:
+        return False
+    return copy.status in BUSY_COPIES or (
+        copy.status == "completed" and copy.synced_version == number
+    )
+
+
+def replicate(outcome: Outcome, targets: list[str]) -> CloudJob:
+    """The job that answers the upload. A new version goes to the clouds asked for and to every
+    cloud that already has a copy of the file. Content the file already had is copied only to the
+    clouds that lack it; when every cloud asked for has it (or is getting it), the answer is the
+    job already under way, or a job completed at once with nothing to send."""
+    if outcome.created:
+        # a cloud that has the file keeps following it: its copy would go stale otherwise
+        following = [copy.target for copy in outcome.file.copies if copy.target not in targets]
+        return enqueue_replication(outcome.file, outcome.version, [*targets, *sorted(following)])
+    number = outcome.version.number
+    copies = {copy.target: copy for copy in outcome.file.copies}
+    missing = [t for t in targets if not _holds_or_gets(copies.get(t), number)]
+    if missing:
+        return enqueue_replication(outcome.file, outcome.version, missing)
+    for target in targets:
+        copy = copies[target]
+        if copy.status in BUSY_COPIES and copy.job_id:
+            job = db.session.get(CloudJob, copy.job_id)
+            if job is not None:
+                return job
+    return enqueue_replication(outcome.file, outcome.version, [])
+
+
+def _message(outcome: Outcome, job: CloudJob, requested: list[str]) -> str:
+    name, number = outcome.file.filename, outcome.version.number
+    if outcome.created:
+        text = f"{name} was uploaded as version {number}."
+    else:
+        text = f"{name} is identical to version {number}: no new version was made."
+    if job.status in ("pending", "running"):
+        return f"{text} Replication to {', '.join(job.targets)} is under way."
+    if requested:
+        return f"{text} {', '.join(requested)} already hold this version."
+    return text
+
+
+@bp.route("/upload", methods=["POST"])
+@bp.doc(**UPLOAD_BODY)
+@bp.response(202, CloudUploadReply)
+@streams_body
+def upload_file():
+    """Store a file (a new version when the name exists and the content differs) and replicate
+    it to the clouds asked for, in the background."""
+    owner_id = caller_id(WHAT)
+    store = cloud_store()
+    refuse_declared_size(request.content_length, store.max_size)
+    staged, targets = _receive(store, owner_id)
+    if staged is None:
+        raise BadRequest("No file was sent: use -F 'file=@report.pdf'.", code="no_file")
+    outcome = store.commit(owner_id, staged)
+    job = replicate(outcome, targets)
+    reply = {
+        "job_id": job.id,
+        "file_id": outcome.file.id,
+        "filename": outcome.file.filename,
+        "message": _message(outcome, job, targets),
+        "version": outcome.version.number,
+        "created_version": outcome.created,
+    }
+    return reply, 202
+
+
+@bp.route("/status/<job_id>", methods=["GET"])
+@bp.response(200, CloudJobStatus)
+def job_status(job_id: str):
+    scope = owner_scope(WHAT)
+    job = db.session.get(CloudJob, job_id)
+    if job is None or (scope is not None and job.owner_id != scope):
+        raise NotFound(f"Job {job_id} not found.", code="job_not_found")
+    return job_view(job)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def file_view(file: CloudFile) -> dict:
+    current = next((v for v in file.versions if v.number == file.current_version), None)
+    return {
+        "id": file.id,
+        "owner_id": file.owner_id,
+        "filename": file.filename,
+        "size": current.size if current else 0,
+        "md5": current.md5 if current else "",
+        "content_type": file.content_type,
+        "version": file.current_version,
+        "created_at": file.created_at,
+        "updated_at": file.updated_at,
+        "targets": sorted(file.copies, key=lambda copy: copy.target),
+    }
+
+
+@bp.route("/files", methods=["GET"])
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, FilePage)
+def list_files(query):
+    files, total = cloud_store().search(
+        owner_id=owner_scope(WHAT), limit=query["limit"], offset=query["offset"]
+    )
+    return {"files": [file_view(f) for f in files], "total": total, **query}
+
+
+def _send_version(store: CloudStore, file: CloudFile, version: CloudVersion):
+    options = {
+        "mimetype": file.content_type,
+        "as_attachment": True,
+        "download_name": file.filename,
+        "etag": version.md5,
+        "last_modified": version.modified_at,
+    }
+    if store.remote.stat(version.stored_path) is None:
+        raise NotFound(
+            f"Version {version.number} of {file.filename} has no bytes any more.",
+            code="file_missing",
+        )
+    if isinstance(store.remote, LocalRemote):  # Werkzeug then serves Range requests
+        return send_file(store.remote.local_path(version.stored_path), conditional=True, **options)
+    return send_file(store.remote.open_read(version.stored_path), **options)
+
+
+def _copy_in(file: CloudFile, target: str) -> CloudCopy:
+    """The file's copy in `target`, if that cloud holds a version of it."""
+    copy = next((c for c in file.copies if c.target == target), None)
+    if copy is None or copy.synced_version is None:
+        raise NotFound(f"{file.filename} has no copy in {target} yet.", code="not_in_cloud")
+    return copy
+
+
+def _cloud_link(file: CloudFile, target: str) -> dict:
+    """A short-lived URL for the cloud's copy: the cloud's own signed URL where it can make one,
+    else a signed link to syncapp, which streams the copy from the cloud."""
+    copy = _copy_in(file, target)
+    ttl = _options()["download_url_ttl"]
+    with _open_cloud(target, file.owner_id) as cloud:
+        try:
+            url = cloud.download_url(copy.remote_path, ttl)
+        except RemoteError as exc:
+            raise _cloud_failure(exc) from None
+    if url is None:
+        grant = links.Grant(caller_id(WHAT), file.id, copy.synced_version or 0, target)
+        url = url_for(
+            "cloud.download_link",
+            file_id=file.id,
+            token=links.sign(grant),
+            from_storage=target,
+            _external=True,
+        )
+    return {"download_url": url, "expires_in": ttl, "version": copy.synced_version}
+
+
+@bp.route("/files/<int:file_id>", methods=["GET"])
+@bp.arguments(FileQuery, location="query")
+@bp.response(200, FileInfo)
+def get_file(query, file_id: int):
+    """The file's info. With `download=true`: the bytes of the current version
+    (`from_storage=local`), or `{"download_url", "expires_in", "version"}` for a cloud's copy."""
+    store = cloud_store()
+    file = store.get(file_id, owner_id=owner_scope(WHAT))
+    if not query["download"]:
+        return file_view(file)
+    if query["from_storage"] == "local":
+        return _send_version(store, file, store.current(file))
+    return jsonify(DownloadLink().dump(_cloud_link(file, query["from_storage"])))
+
+
+@bp.route("/files/<int:file_id>/download", methods=["GET"])
+@bp.arguments(LinkQuery, location="query")
+@bp.response(200, description="The cloud copy's bytes")
+@public
+def download_link(query, file_id: int):
+    """Where a `download_url` for a cloud without signed URLs of its own (Google Drive) leads:
+    the signed token is the credential, until `cloud.download_url_ttl` seconds have passed."""
+    grant = links.verify(query["token"], _options()["download_url_ttl"])
+    user = db.session.get(User, grant.user_id)
+    mismatch = grant.file_id != file_id or grant.target != query["from_storage"]
+    if mismatch or user is None or not user.is_active:
+        raise Forbidden("This download link is not valid.", code="link_invalid")
+    file = cloud_store().get(file_id, owner_id=None if user.is_admin else user.id)
+    copy = _copy_in(file, grant.target)
+    if copy.synced_version != grant.version:
+        raise ApiError(
+            f"The {grant.target} copy is no longer version {grant.version}: ask for a new link.",
+            status=410,
+            code="link_stale",
+        )
+    cloud = _open_cloud(grant.target, file.owner_id)
+    try:
+        reader = cloud.open_read(copy.remote_path)
+    except RemoteNotFound:
+        cloud.close()
+        raise NotFound(f"The {grant.target} copy is gone.", code="not_in_cloud") from None
+    except RemoteError as exc:
+        cloud.close()
+        raise _cloud_failure(exc) from None
+    response = send_file(
+        reader,
+        mimetype=file.content_type,
+        as_attachment=True,
+        download_name=file.filename,
+        etag=copy.synced_md5 or False,
+    )
+    response.call_on_close(cloud.close)  # the Drive connection serves the body until its end
+    return response
+
+
+@bp.route("/files/<int:file_id>/versions", methods=["GET"])
+@bp.response(200, VersionList)
+def list_versions(file_id: int):
+    file = cloud_store().get(file_id, owner_id=owner_scope(WHAT))
+    newest_first = sorted(file.versions, key=lambda v: v.number, reverse=True)
+    return {
+        "file_id": file.id,
+        "filename": file.filename,
+        "current_version": file.current_version,
+        "versions": [
+            {
+                "number": v.number,
+                "size": v.size,
+                "md5": v.md5,
+                "modified_at": v.modified_at,
+                "created_at": v.created_at,
+                "origin": v.origin,
+                "current": v.number == file.current_version,
+            }
+            for v in newest_first
+        ],
+    }
+
+
+@bp.route("/files/<int:file_id>/versions/<int:number>/download", methods=["GET"])
+@bp.response(200, description="That version's bytes")
+def download_version(file_id: int, number: int):
+    store = cloud_store()
+    file = store.get(file_id, owner_id=owner_scope(WHAT))
+    return _send_version(store, file, store.version(file, number))
+
+
+@bp.route("/files/<int:file_id>", methods=["DELETE"])
+@bp.arguments(DeleteQuery, location="query")
+@bp.response(204)
+def delete_file(query, file_id: int):
+    """The file everywhere: each cloud's copy, then every version here. A cloud that cannot be
+    reached answers 503 and nothing local is removed, unless `keep_cloud_copies=true`."""
+    store = cloud_store()
+    file = store.get(file_id, owner_id=owner_scope(WHAT))
+    store.delete(file, open_cloud=None if query["keep_cloud_copies"] else open_target)

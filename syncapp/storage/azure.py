@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from azure.core import MatchConditions
@@ -27,10 +27,12 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import (
     BlobBlock,
+    BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
     ContentSettings,
     LinearRetry,
+    generate_blob_sas,
 )
 
 from .base import (
@@ -357,6 +359,26 @@ class AzureRemote(Remote):
         if entry is None:
             raise RemoteNotFound(clean_path(path))
         return entry.md5
+
+    def download_url(self, path: str, expires: int) -> str | None:
+        rel = clean_path(path)
+        if not rel:
+            raise RemoteNotFound(path)
+        blob = self._blob(rel)  # builds the service client, whose credential holds the key
+        # A SAS is signed with the account key, locally; a remote set up with a SAS token of
+        # its own has no key to sign one with.
+        account_key = getattr(getattr(self._service, "credential", None), "account_key", None)
+        if not account_key:
+            return None
+        sas = generate_blob_sas(
+            blob.account_name,
+            self.container,
+            blob.blob_name,
+            account_key=account_key,
+            permission=BlobSasPermissions(read=True),
+            expiry=datetime.now(UTC) + timedelta(seconds=expires),
+        )
+        return f"{blob.url}?{sas}"
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)

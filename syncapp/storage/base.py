@@ -320,6 +320,11 @@ class Remote(ABC):
             raise RemoteNotFound(path)
         return entry.md5
 
+    def download_url(self, path: str, expires: int) -> str | None:
+        """A URL that lets anyone holding it GET the file for `expires` seconds, signed by the
+        service itself; None when the backend cannot make one (then callers stream the file)."""
+        return None
+
     def probe(self) -> ProbeResult:
         """Write, read back and delete a small file: proves the settings and the permissions."""
         payload = b"syncapp probe\n"

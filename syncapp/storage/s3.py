@@ -352,6 +352,19 @@ class S3Remote(Remote):
             raise RemoteNotFound(clean_path(path))
         return entry.md5
 
+    def download_url(self, path: str, expires: int) -> str | None:
+        rel = clean_path(path)
+        if not rel:
+            raise RemoteNotFound(path)
+        # Signed locally with the credentials: no request to the server.
+        params = {"Bucket": self.bucket, "Key": self._key(rel)}
+        try:
+            return self.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires
+            )
+        except (bex.BotoCoreError, bex.ClientError) as exc:
+            raise self._error(exc, rel) from exc
+
     def delete(self, path: str) -> None:
         rel = clean_path(path)
         # DeleteObject succeeds for a missing key, but the contract wants RemoteNotFound.

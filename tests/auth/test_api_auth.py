@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = {
     "web.login_page",
     "web.logout",
     "google_oauth.callback",  # the browser comes back from Google; the state names the user
+    "cloud.download_link",  # the signed, expiring token in the URL is the credential
     "static",
 }
 
