@@ -158,6 +158,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .backups.routes import bp as backups
+    from .cloud.conflict_routes import bp as cloud_conflicts
     from .cloud.oauth import bp as google_oauth
     from .cloud.routes import bp as cloud
     from .cordiax.pollers_routes import bp as cordiax_pollers
@@ -184,6 +185,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(nas_sync)
     api.register_blueprint(syncs)
     api.register_blueprint(cloud)
+    api.register_blueprint(cloud_conflicts)
     api.register_blueprint(google_oauth)
     app.register_blueprint(web)
     app.register_blueprint(prometheus)
