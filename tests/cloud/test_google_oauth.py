@@ -17,7 +17,8 @@ import pytest
 import requests
 from sqlalchemy import select, text, update
 
-from syncapp.cloud.models import GoogleAccount, OAuthState
+from syncapp.cloud.models import CloudCopy, GoogleAccount, OAuthState
+from syncapp.cloud.replicator import replicate_due
 from syncapp.cloud.targets import TargetUnavailable, open_target
 from syncapp.extensions import db
 from syncapp.security import decrypt_secret
@@ -142,6 +143,22 @@ def test_full_flow_connects_and_drive_works(google_app, gdrive_server, alice, tm
             with drive.open_read(path) as reader:
                 echoed = hashlib.md5(reader.read()).hexdigest()
     assert written.md5 == echoed == hashlib.md5(payload).hexdigest()
+
+    # the end of the flow: a file uploaded with sync_google lands in the connected Drive
+    upload = client.post(
+        "/api/v1/upload",
+        headers=bearer(token),
+        data={"file": (io.BytesIO(payload), "connected.bin"), "sync_google": "true"},
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 202, upload.get_json()
+    replicate_due(google_app)
+    job = client.get(f"/api/v1/status/{upload.get_json()['job_id']}", headers=bearer(token))
+    assert (job.get_json()["status"], job.get_json()["progress_percentage"]) == ("completed", 100)
+    with google_app.app_context():
+        copy = db.session.scalar(select(CloudCopy).where(CloudCopy.target == "google"))
+        with open_target("google", user_id) as drive, drive.open_read(copy.remote_path) as reader:
+            assert hashlib.md5(reader.read()).hexdigest() == hashlib.md5(payload).hexdigest()
 
     log = (tmp_path / "syncapp.log").read_text()
     assert f"Google Drive connected for user {user_id}" in log

@@ -227,3 +227,16 @@ def test_the_scheduler_runs_replication_at_the_configured_interval(make_app):
     assert job.trigger.interval.total_seconds() == 7
     with app.app_context():
         assert replicate_due() == []  # nothing to do is not an error
+
+
+def test_a_new_version_follows_every_cloud_that_has_the_file(clouds: Clouds):
+    first = clouds.upload(b"budget v1", "budget.ods", "s3", "google")
+    clouds.replicate()
+    second = clouds.upload(b"budget v2, revised", "budget.ods")  # no cloud named this time
+    assert sorted(clouds.job(second["job_id"])["targets"][i]["target"] for i in range(2)) == [
+        "google", "s3"
+    ]  # fmt: skip
+    clouds.replicate()
+    for target in ("s3", "google"):
+        assert clouds.cloud_md5(first["file_id"], target) == md5_of(b"budget v2, revised")
+    assert clouds.job(second["job_id"])["status"] == "completed"
