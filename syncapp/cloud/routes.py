@@ -36,7 +36,7 @@ from .schemas import (
     VersionList,
 )
 from .store import BUSY_COPIES, CloudStore, Outcome, Staged
-from .targets import TargetUnavailable, configured_targets, open_target
+from .targets import TargetUnavailable, configured_targets, open_target, stored_remote_name
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
 
@@ -90,6 +90,7 @@ class TargetChoice:
     file refuses the upload before a byte of it is read."""
 
     def __init__(self, owner_id: int) -> None:
+        self.owner_id = owner_id
         self.available = configured_targets(owner_id)
         self.chosen: set[str] = set()
 
@@ -99,9 +100,12 @@ class TargetChoice:
             self.chosen.discard(target)
             return
         if not self.available[target]:
+            remote = stored_remote_name(target, self.owner_id)
             how = (
                 "connect Google Drive first (/auth/google/start)"
                 if target == "google"
+                else f"an administrator creates the stored remote {remote!r} first"
+                if remote
                 else f"an administrator sets cloud.{target}_remote first"
             )
             raise BadRequest(

@@ -26,14 +26,20 @@ def _options() -> dict:
     return current_app.config["SYNCAPP"]["cloud"]
 
 
+def stored_remote_name(target: str, user_id: int) -> str | None:
+    """The stored remote behind a shared cloud for this user. `{user_id}` in the setting gives
+    each user a remote of their own (e.g. `s3-{user_id}`), set up by an administrator."""
+    name = _options()[f"{target}_remote"]
+    return name.replace("{user_id}", str(user_id)) if name else None
+
+
 def configured_targets(user_id: int) -> dict[str, bool]:
     """target -> whether it can be used by this user now."""
-    options = _options()
-    return {
-        "google": db.session.get(GoogleAccount, user_id) is not None,
-        "azure": bool(options["azure_remote"]),
-        "s3": bool(options["s3_remote"]),
-    }
+    found = {}
+    for target in ("azure", "s3"):
+        name = stored_remote_name(target, user_id)
+        found[target] = bool(name) and find_remote(name) is not None
+    return {"google": db.session.get(GoogleAccount, user_id) is not None, **found}
 
 
 def remote_path(target: str, owner_id: int, filename: str) -> str:
@@ -51,12 +57,12 @@ def open_target(target: str, user_id: int) -> Remote:
         raise TargetUnavailable(f"unknown target {target!r}")
     if target == "google":
         return open_google_drive(user_id)
-    name = _options()[f"{target}_remote"]
+    name = stored_remote_name(target, user_id)
     stored = find_remote(name) if name else None
     if stored is None:
         raise TargetUnavailable(
             f"{target} is not set up: an administrator sets cloud.{target}_remote to the name of "
-            "a stored remote"
+            f"a stored remote{f' (no remote named {name!r} exists)' if name else ''}"
         )
     return open_stored(stored)
 

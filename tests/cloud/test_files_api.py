@@ -17,7 +17,14 @@ from syncapp.cloud import links
 from syncapp.cloud.models import CloudCopy, CloudFile, CloudJob, CloudVersion
 from syncapp.cloud.targets import open_target
 from syncapp.extensions import db
-from tests.cloud.conftest import MULTIPART, CloudUser, multipart, place_copy, store_files
+from tests.cloud.conftest import (
+    MULTIPART,
+    CloudUser,
+    multipart,
+    place_copy,
+    store_files,
+    stored_remote,
+)
 from tests.live import LiveServer
 from tests.peers.process import free_port
 
@@ -153,7 +160,8 @@ def test_file_names_are_cleaned_for_storage_but_kept_for_download(cloud_app, clo
 
 
 def test_the_listing_pages_and_shows_each_clouds_state(make_cloud_app):
-    app = make_cloud_app(s3_remote="not-a-stored-remote-yet")
+    app = make_cloud_app(s3_remote="unreached-s3")  # nothing replicates in this test
+    stored_remote(app, "unreached-s3", "s3", {"bucket": "b", "endpoint_url": "http://127.0.0.1:9"})
     alice = CloudUser(app, "alice@example.com")
     for name in ("a.txt", "b.txt", "c.txt"):
         alice.uploaded(name.encode(), name)
