@@ -1,6 +1,7 @@
-// Formatting shared by the live pages (Cordiax, Sync jobs): nodes whose text comes from the
-// server (textContent only, never HTML), sizes printed as Jinja's filesizeformat(binary=True)
-// prints them in the server-rendered rows, and UTC times from ISO 8601 strings.
+// Formatting shared by the live pages (Cordiax, Sync jobs, Cloud files): nodes whose text comes
+// from the server (textContent only, never HTML), sizes printed as Jinja's
+// filesizeformat(binary=True) prints them in the server-rendered rows, UTC times from ISO 8601
+// strings, table rows, and JSON calls to the API with the page's CSRF token.
 window.syncappFormat = (function () {
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -26,5 +27,36 @@ window.syncappFormat = (function () {
     return node;
   }
 
-  return { el: el, size: size, timeOf: timeOf };
+  function tableRow(values) {
+    const row = el("tr");
+    values.forEach(function (value) {
+      const cell = el("td");
+      if (value instanceof Node) cell.appendChild(value);
+      else if (value !== undefined && value !== null) cell.textContent = String(value);
+      row.appendChild(cell);
+    });
+    return row;
+  }
+
+  // Resolves to {ok, status, body}: body is the parsed JSON answer, or null (204, not JSON).
+  function call(method, url, body) {
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const headers = { Accept: "application/json", "X-CSRFToken": csrf };
+    const init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (answer) {
+        return { ok: response.ok, status: response.status, body: answer };
+      });
+    });
+  }
+
+  function problem(answer) {
+    return (answer.body && (answer.body.message || answer.body.error)) || "HTTP " + answer.status;
+  }
+
+  return { el: el, size: size, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem };
 })();

@@ -1,5 +1,6 @@
 // Uploads a form's file with a real progress bar (XMLHttpRequest reports bytes sent), then
-// reloads the page so the new item shows. Forms opt in with class "upload-form".
+// reloads the page so the new item shows. Forms opt in with class "upload-form"; a form with
+// data-stay instead hands the JSON answer to its page's script as an "uploaded" event.
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
@@ -31,7 +32,11 @@
         if (xhr.status >= 200 && xhr.status < 300) {
           progress.value = 100;
           status.textContent = describe(xhr);
-          window.location.reload();
+          if ("stay" in form.dataset) {
+            form.dispatchEvent(new CustomEvent("uploaded", { detail: JSON.parse(xhr.responseText) }));
+          } else {
+            window.location.reload();
+          }
         } else {
           status.textContent = "Error: " + describe(xhr);
         }

@@ -1,0 +1,84 @@
+"""What the Cloud files page shows: files with each cloud's copy, open conflicts, jobs still
+replicating, which clouds the user can send to, and the Google Drive connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..cloud.models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
+from ..cloud.routes import cloud_store
+from ..cloud.targets import configured_targets
+from ..extensions import db
+
+LABELS = {"google": "Google Drive", "azure": "Azure", "s3": "S3"}
+#: files rendered with the page, newest first; the API pages through the rest
+PAGE_SIZE = 100
+
+
+def _target_hints(user: User, google_configured: bool) -> dict[str, str]:
+    """Why a target cannot be chosen, for those that cannot."""
+    usable = configured_targets(user.id)
+    why = {
+        "google": "connect Google Drive below first"
+        if google_configured
+        else "Google Drive is not configured on this server",
+        "azure": "not set up: an administrator chooses its stored remote (cloud.azure_remote)",
+        "s3": "not set up: an administrator chooses its stored remote (cloud.s3_remote)",
+    }
+    return {target: why[target] for target in TARGETS if not usable[target]}
+
+
+def _file_item(file: CloudFile, owners: dict[int, str]) -> dict[str, Any]:
+    current = next((v for v in file.versions if v.number == file.current_version), None)
+    return {
+        "file": file,
+        "size": current.size if current else 0,
+        "copies": {copy.target: copy for copy in file.copies},
+        "owner": owners.get(file.owner_id),
+    }
+
+
+def _conflicts(user: User) -> list[dict[str, Any]]:
+    """The user's open conflicts (the conflicts API is per user, administrators included)."""
+    rows = db.session.execute(
+        select(CloudConflict, CloudFile.filename)
+        .join(CloudFile, CloudFile.id == CloudConflict.file_id)
+        .where(CloudConflict.owner_id == user.id, CloudConflict.resolved.is_(False))
+        .order_by(CloudConflict.detected_at.desc(), CloudConflict.id.desc())
+    ).all()
+    return [{"conflict": conflict, "filename": filename} for conflict, filename in rows]
+
+
+def page_context(user: User) -> dict[str, Any]:
+    files, total = cloud_store().search(
+        owner_id=None if user.is_admin else user.id, limit=PAGE_SIZE, offset=0
+    )
+    owners: dict[int, str] = {}
+    if user.is_admin and files:
+        ids = {file.owner_id for file in files}
+        owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    google = current_app.config["SYNCAPP"]["google"]
+    google_configured = bool(google["client_id"] and google["client_secret"])
+    # Replication events reach the job's owner only: the page follows the user's own jobs.
+    active_jobs = db.session.execute(
+        select(CloudJob.id, CloudFile.filename)
+        .join(CloudFile, CloudFile.id == CloudJob.file_id)
+        .where(CloudJob.owner_id == user.id, CloudJob.status.in_(("pending", "running")))
+        .order_by(CloudJob.created_at)
+    ).all()
+    return {
+        "files": [_file_item(file, owners) for file in files],
+        "total": total,
+        "targets": TARGETS,
+        "labels": LABELS,
+        "unavailable": _target_hints(user, google_configured),
+        "google_configured": google_configured,
+        "google_account": db.session.get(GoogleAccount, user.id),
+        "folder": current_app.config["SYNCAPP"]["cloud"]["folder"],
+        "conflicts": _conflicts(user),
+        "active_jobs": [{"job_id": job_id, "filename": name} for job_id, name in active_jobs],
+    }
