@@ -2,13 +2,13 @@
 // API's validation errors beside their fields; the row buttons start, stop, force and delete;
 // Details loads a job's pending files and history; the live log, the counters and the rows follow
 // the Socket.IO namespace /events (authenticated by the session cookie). API calls carry the
-// page's CSRF token. Everything the server sends is shown with textContent, never as HTML.
+// page's CSRF token (format.js). Everything the server sends is shown with textContent, never
+// as HTML.
 (function () {
   const root = document.getElementById("syncs");
   if (!root) return;
   const api = root.dataset.api;
   const badges = JSON.parse(root.dataset.badges);
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const message = document.getElementById("syncs-message");
   const MAX_LOG_ROWS = 200;
   const NUMBERS = ["sync_interval", "workers", "max_retries", "retry_delay"];
@@ -21,7 +21,7 @@
 
   // --- formatting ----------------------------------------------------------------------------
 
-  const { el, size, timeOf } = window.syncappFormat;
+  const { el, size, timeOf, tableRow, call: callUrl, problem } = window.syncappFormat;
 
   function badge(word, tone) {
     return el("span", word, ("badge " + (badges[tone || word] || "")).trim());
@@ -36,17 +36,6 @@
       run.files_skipped + " skipped · " + size(run.bytes_copied);
   }
 
-  function tableRow(values) {
-    const row = el("tr");
-    values.forEach(function (value) {
-      const cell = el("td");
-      if (value instanceof Node) cell.appendChild(value);
-      else if (value !== undefined && value !== null) cell.textContent = String(value);
-      row.appendChild(cell);
-    });
-    return row;
-  }
-
   function say(text, isError) {
     message.textContent = text;
     message.className = isError ? "error" : "";
@@ -54,22 +43,9 @@
 
   // --- the API -------------------------------------------------------------------------------
 
+  // Paths are relative to the jobs API: "" is the list, "/<id>/start" a job's action.
   function call(method, path, body) {
-    const headers = { Accept: "application/json", "X-CSRFToken": csrf };
-    const init = { method: method, headers: headers, credentials: "same-origin" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(api + path, init).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (answer) {
-        return { ok: response.ok, status: response.status, body: answer };
-      });
-    });
-  }
-
-  function problem(answer) {
-    return (answer.body && (answer.body.message || answer.body.error)) || "HTTP " + answer.status;
+    return callUrl(method, api + path, body);
   }
 
   // --- job rows ------------------------------------------------------------------------------
