@@ -62,7 +62,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "retry_delay": (Seconds, Seconds(10)),
         "batch_size": (int, 100),  # files per database commit during a run
         "allowed_roots": (list, []),  # empty: only <instance>/sync
-        "default_workers": (int, 4),  # parallel copies per job unless the job says otherwise
+        "default_workers": (int, 8),  # parallel copies per job unless the job says otherwise
         "max_concurrent_jobs": (int, 4),
         "dispatch_interval": (Seconds, Seconds(1)),  # how often due jobs are looked for
         "realtime_debounce": (Seconds, Seconds(0.5)),  # quiet time after a change before a run

@@ -30,6 +30,9 @@ from .scan import SourceFile, plan_run, scan_source
 
 log = logging.getLogger(__name__)
 
+INDEX = SyncIndexEntry.__table__
+QUEUE = SyncFile.__table__
+
 #: how long a run's claim on its job lasts without being renewed
 LEASE = timedelta(seconds=60)
 #: the run's thread wakes at least this often to renew its claim and notice a stop
@@ -115,9 +118,17 @@ class RunContext:
     #: read from the job in the run's thread: copy threads must not touch ORM objects (an
     #: attribute expired by a batch's commit would load through the session from their thread)
     delete_after_sync: bool = field(init=False)
+    job_id: int = field(init=False)
+    run_id: int = field(init=False)
+    #: the run's counters, written to its row with each batch
+    counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.delete_after_sync = self.job.delete_after_sync
+        self.job_id, self.run_id = self.job.id, self.run.id
+        self.counts = dict.fromkeys(
+            ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
+        )
 
 
 #: on_event(name, payload, job) for live events; on_outcome(outcome, job) after each file
@@ -221,7 +232,7 @@ class SyncEngine:
         )
         run.files_skipped = plan.unchanged
         self._record_queue(job, plan.to_copy, queued, scanned, index)
-        self._record_index(job, plan.adopted, {})
+        self._record_index(job.id, plan.adopted, {})
         self.session.commit()
         self._copy_all(ctx, plan.to_copy)
         if ctx.unavailable:
@@ -235,35 +246,24 @@ class SyncEngine:
             if f.path not in queued
         ]
         if new:
-            self.session.execute(insert(SyncFile), new)
+            self.session.execute(insert(QUEUE), new)
         gone = [p for p in queued if p not in scanned]
         stale = [p for p in index if p not in scanned]
         for paths in _chunks(gone, 500):
-            self.session.execute(
-                delete(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path.in_(paths))
-            )
+            self._forget(QUEUE, job.id, paths)
         for paths in _chunks(stale, 500):
-            self.session.execute(
-                delete(SyncIndexEntry).where(
-                    SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(paths)
-                )
-            )
+            self._forget(INDEX, job.id, paths)
 
-    def _record_index(self, job: SyncJob, files: list[SourceFile], md5s: dict[str, str]) -> None:
+    def _record_index(self, job_id: int, files: list[SourceFile], md5s: dict[str, str]) -> None:
         if not files:
             return
-        paths = [f.path for f in files]
-        self.session.execute(
-            delete(SyncIndexEntry).where(
-                SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(paths)
-            )
-        )
+        self._forget(INDEX, job_id, [f.path for f in files])
         now = utcnow()
         self.session.execute(
-            insert(SyncIndexEntry),
+            insert(INDEX),
             [
                 {
-                    "job_id": job.id,
+                    "job_id": job_id,
                     "path": f.path,
                     "size": f.size,
                     "mtime_ns": f.mtime_ns,
@@ -280,7 +280,7 @@ class SyncEngine:
         if not files:
             return
         workers = max(1, ctx.job.workers)
-        window = workers * 4
+        window = workers * 16  # enough queued that a batch's commit never leaves copiers idle
         todo: Iterator[SourceFile] = iter(files)
         in_flight: set[Future] = set()
         batch: list[Outcome] = []
@@ -352,36 +352,37 @@ class SyncEngine:
         return ctx.cancel.is_set() or not renewed or (not enabled and ctx.run.reason != "force")
 
     def _flush(self, ctx: RunContext, outcomes: list[Outcome]) -> None:
-        """Record a batch of outcomes in one transaction, then announce them."""
+        """Record a batch of outcomes in one transaction, then announce them. Core statements
+        only: the ORM's per-row bookkeeping cost more than the copies of small files."""
         if not outcomes:
             return
-        job, run = ctx.job, ctx.run
+        job, run, counts = ctx.job, ctx.run, ctx.counts
         copied = [o for o in outcomes if o.status == "copied"]
         kept = [o.file for o in copied if not o.deleted]
-        self._record_index(job, kept, {o.file.path: o.md5 for o in copied if o.md5})
+        self._record_index(ctx.job_id, kept, {o.file.path: o.md5 for o in copied if o.md5})
         finished = [o.file.path for o in outcomes if o.status in ("copied", "vanished")]
         deleted = [o.file.path for o in copied if o.deleted]
         if deleted:
-            self.session.execute(
-                delete(SyncIndexEntry).where(
-                    SyncIndexEntry.job_id == job.id, SyncIndexEntry.path.in_(deleted)
-                )
-            )
+            self._forget(INDEX, ctx.job_id, deleted)
         if finished:
-            self.session.execute(
-                delete(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path.in_(finished))
-            )
+            self._forget(QUEUE, ctx.job_id, finished)
         for outcome in outcomes:
             if outcome.status in ("waiting", "failed"):
                 self._mark_queued(job, outcome)
-        run.files_copied += len(copied)
-        run.files_deleted += len(deleted)
-        run.bytes_copied += sum(o.file.size for o in copied)
-        run.files_failed += sum(o.status == "failed" for o in outcomes)
-        run.files_waiting += sum(o.status == "waiting" for o in outcomes)
+        counts["files_copied"] += len(copied)
+        counts["files_deleted"] += len(deleted)
+        counts["bytes_copied"] += sum(o.file.size for o in copied)
+        counts["files_failed"] += sum(o.status == "failed" for o in outcomes)
+        counts["files_waiting"] += sum(o.status == "waiting" for o in outcomes)
+        self.session.execute(
+            update(SyncRun.__table__).where(SyncRun.__table__.c.id == ctx.run_id).values(**counts)
+        )
         self.session.commit()
         for outcome in outcomes:
             self._announce(job, run, outcome)
+
+    def _forget(self, table, job_id: int, paths: list[str]) -> None:
+        self.session.execute(delete(table).where(table.c.job_id == job_id, table.c.path.in_(paths)))
 
     def _mark_queued(self, job: SyncJob, outcome: Outcome) -> None:
         row = self.session.scalar(

@@ -41,7 +41,7 @@ def test_seed_example_creates_a_job_with_the_seed_fields(sync_client, sync_root)
 def test_defaults_come_from_the_sync_settings(sync_client, sync_root):
     job = new_job(sync_client, sync_root)
     assert job["sync_interval"] == 5 and job["max_retries"] == 3 and job["retry_delay"] == 10
-    assert job["workers"] == 4 and job["realtime"] is False and job["enabled"] is True
+    assert job["workers"] == 8 and job["realtime"] is False and job["enabled"] is True
     assert job["include"] == [] and job["exclude"] == []
 
 
