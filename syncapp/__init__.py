@@ -157,6 +157,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
+    from .auth.users_routes import bp as users_api
     from .backups.routes import bp as backups
     from .cloud.conflict_routes import bp as cloud_conflicts
     from .cloud.oauth import bp as google_oauth
@@ -172,9 +173,12 @@ def register_blueprints(app: Flask) -> None:
     from .monitoring.websocket import bp as events_ws
     from .remotes.routes import bp as remotes
     from .syncs.routes import bp as syncs
+    from .web.dashboard_api import bp as dashboard
     from .web.routes import bp as web
+    from .web.settings import bp as settings_pages
 
     api.register_blueprint(auth_api)
+    api.register_blueprint(users_api)
     api.register_blueprint(monitoring)
     api.register_blueprint(service)
     api.register_blueprint(remotes)
@@ -187,7 +191,9 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(cloud)
     api.register_blueprint(cloud_conflicts)
     api.register_blueprint(google_oauth)
+    api.register_blueprint(dashboard)
     app.register_blueprint(web)
+    app.register_blueprint(settings_pages)
     app.register_blueprint(prometheus)
     app.register_blueprint(events_ws)
 

@@ -1,7 +1,8 @@
 // Formatting shared by the live pages (Cordiax, Sync jobs, Cloud files): nodes whose text comes
 // from the server (textContent only, never HTML), sizes printed as Jinja's
 // filesizeformat(binary=True) prints them in the server-rendered rows, UTC times from ISO 8601
-// strings, table rows, and JSON calls to the API with the page's CSRF token.
+// strings, table rows, JSON calls to the API with the page's CSRF token, and the API's
+// validation messages shown beside form fields.
 window.syncappFormat = (function () {
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -58,5 +59,84 @@ window.syncappFormat = (function () {
     return (answer.body && (answer.body.message || answer.body.error)) || "HTTP " + answer.status;
   }
 
-  return { el: el, size: size, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem };
+  // --- the API's messages beside form fields -----------------------------------------------
+  // A field's message goes into the element whose id is the field's id + "-error"; only enabled
+  // fields count, so a form may hold hidden alternatives (one fieldset per kind) with equal names.
+
+  // webargs nests the messages of list items: {"include": {"0": ["..."]}}.
+  function flatten(messages) {
+    if (Array.isArray(messages)) return messages.map(flatten).join(" ");
+    if (messages && typeof messages === "object") {
+      return Object.keys(messages).map(function (key) { return flatten(messages[key]); }).join(" ");
+    }
+    return String(messages);
+  }
+
+  function fieldNamed(form, name) {
+    return Array.from(form.elements).find(function (field) {
+      return field.name === name && !field.matches(":disabled");
+    });
+  }
+
+  function showFieldError(form, name, text) {
+    const field = fieldNamed(form, name);
+    const node = field && document.getElementById(field.id + "-error");
+    if (!node) return false;
+    node.textContent = text;
+    node.hidden = false;
+    if (field.dataset.describedby === undefined) {
+      field.dataset.describedby = field.getAttribute("aria-describedby") || "";
+    }
+    field.setAttribute("aria-describedby", (field.dataset.describedby + " " + node.id).trim());
+    field.setAttribute("aria-invalid", "true");
+    const folded = field.closest("details");
+    if (folded) folded.open = true;
+    return true;
+  }
+
+  function clearFieldErrors(form) {
+    form.querySelectorAll('.error[id$="-error"]').forEach(function (node) {
+      node.hidden = true;
+      node.textContent = "";
+    });
+    form.querySelectorAll("[aria-invalid]").forEach(function (field) {
+      field.removeAttribute("aria-invalid");
+      if (field.dataset.describedby) field.setAttribute("aria-describedby", field.dataset.describedby);
+      else field.removeAttribute("aria-describedby");
+      delete field.dataset.describedby;
+    });
+  }
+
+  // Shows a refused answer's messages beside their fields: `errors` by field name, nested
+  // objects as dotted names ({"settings": {"port": [...]}} -> "settings.port"), else the field
+  // the answer names (`field`, or aliases[error code], e.g. {"user_exists": "email"}). Focuses
+  // the first marked field; returns what no field took, as one sentence ("" when none).
+  function showFieldErrors(form, answer, aliases) {
+    const body = answer.body || {};
+    const others = [];
+    function walk(errors, prefix) {
+      Object.keys(errors).forEach(function (key) {
+        const name = prefix + key;
+        const value = errors[key];
+        if (showFieldError(form, name, flatten(value))) return;
+        if (value && typeof value === "object" && !Array.isArray(value)) walk(value, name + ".");
+        else others.push(name + ": " + flatten(value));
+      });
+    }
+    if (body.errors && typeof body.errors === "object") walk(body.errors, "");
+    const named = body.field || (aliases || {})[body.error];
+    if (!(body.errors && typeof body.errors === "object") &&
+        !(named && showFieldError(form, named, body.message))) {
+      others.push(problem(answer));
+    }
+    const invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+    return others.join(" ");
+  }
+
+  return {
+    el: el, size: size, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem,
+    flatten: flatten, showFieldError: showFieldError, showFieldErrors: showFieldErrors,
+    clearFieldErrors: clearFieldErrors,
+  };
 })();

@@ -1,4 +1,4 @@
-"""Auth API: seed 004's /auth/register and /auth/login, API tokens, and user administration."""
+"""Auth API: seed 004's /auth/register and /auth/login, and API tokens (users: users_routes)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ from sqlalchemy import select
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db, limiter
-from ..security import admin_required, issue_token, login_token_lifetime, public, revoke_token
+from ..security import issue_token, login_token_lifetime, public, revoke_token
 from .accounts import authenticate, create_user
 from .models import ApiToken, User
 from .schemas import (
     AccessToken,
     Credentials,
     NewToken,
-    NewUser,
     Registration,
     TokenInfo,
     TokenRequest,
-    UserInfo,
 )
 
 bp = Blueprint("auth_api", __name__, description="Accounts, login and API tokens")
@@ -100,20 +98,3 @@ def revoke_api_token(token_id: int):
     if token is None or (token.user_id != current_user.id and not current_user.is_admin):
         raise NotFound(f"No token with id {token_id}.")
     revoke_token(token)
-
-
-@bp.route("/api/v1/users", methods=["GET"])
-@bp.response(200, UserInfo(many=True))
-@admin_required
-def list_users():
-    return db.session.scalars(select(User).order_by(User.id)).all()
-
-
-@bp.route("/api/v1/users", methods=["POST"])
-@bp.arguments(NewUser)
-@bp.response(201, UserInfo)
-@admin_required
-def create_account(data):
-    return create_user(
-        data["email"], data["password"], role=data["role"], full_name=data["full_name"]
-    )

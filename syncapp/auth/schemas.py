@@ -57,3 +57,16 @@ class UserInfo(Schema):
 
 class NewUser(Registration):
     role = fields.String(load_default="user", validate=validate.OneOf(ROLES))
+
+
+class UserUpdate(Schema):
+    full_name = fields.String(validate=validate.Length(max=255))
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean(
+        metadata={"description": "An inactive user cannot sign in, and their tokens stop working."}
+    )
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=8),
+        metadata={"description": "A new password (leave out to keep the current one)."},
+    )

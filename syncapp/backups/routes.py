@@ -17,7 +17,7 @@ from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
-from . import report
+from . import activity, report
 from .schemas import (
     ListFilters,
     ListReply,
@@ -135,6 +135,7 @@ def upload_backup():
         staged, kind=kind, profile=profile, md5=md5, uploader=uploader, uploader_id=uploader_id
     )
     if result.created:
+        activity.announce_upload(result.archive)
         return _upload_reply(result, "Backup uploaded successfully"), 201
     return _upload_reply(result, "Backup already stored with identical content"), 200
 
@@ -181,7 +182,10 @@ def list_backups_of_type(filters, backup_type: str):
 @bp.response(200, VerifyReply)
 @anonymous_from_networks("backups")
 def verify_backups(body):
-    return jsonify(report.verify(body["local_backups"], archive_store().archives()))
+    archives = archive_store().archives()
+    result = report.verify(body["local_backups"], archives)
+    activity.record_verification(result, archives)
+    return jsonify(result)
 
 
 @bp.route("/stats")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..extensions import db
@@ -38,7 +39,11 @@ def _check_required(kind: str, merged: dict[str, Any]) -> None:
     missing = [name for name in required if merged.get(name) in (None, "")]
     if missing:
         raise BadRequest(
-            f"Missing setting(s) for {kind}: {', '.join(missing)}.", code="invalid_remote"
+            f"Missing setting(s) for {kind}: {', '.join(missing)}.",
+            code="invalid_remote",
+            errors={
+                "settings": {name: ["Required."] for name in missing}
+            },  # a form marks each field
         )
 
 
@@ -97,8 +102,17 @@ def update_remote(
 
 
 def delete_remote(remote: StoredRemote) -> None:
+    name = remote.name
     db.session.delete(remote)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # a row that must not lose its remote (a sync job's destination)
+        db.session.rollback()
+        raise Conflict(
+            f"The remote {name!r} is still in use (e.g. as a sync job's destination); "
+            "change or delete what uses it first.",
+            code="remote_in_use",
+        ) from None
 
 
 def open_stored(remote: StoredRemote) -> Remote:

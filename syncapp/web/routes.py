@@ -70,7 +70,10 @@ def logout():
 
 @bp.route("/dashboard")
 def dashboard():
-    return render_template("dashboard.html")
+    """The dashboard (also served at / to signed-in browsers)."""
+    from .dashboard import summary
+
+    return render_template("dashboard.html", summary=summary(current_user))
 
 
 @bp.route("/backups")
@@ -157,7 +160,7 @@ def index():
         return jsonify(service_description())
     if not current_user.is_authenticated:
         return redirect(url_for("web.login_page"))
-    return redirect(url_for("web.dashboard"))
+    return dashboard()
 
 
 def service_description() -> dict:

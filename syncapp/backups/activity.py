@@ -1,0 +1,101 @@
+"""What backup clients did, for the dashboard: uploads announced on /events, and the last /verify
+result kept per profile.
+
+/verify carries no profile (a client sends the names in its backup folder), so a verification
+concerns the profiles whose stored archives it names: each of them keeps its own synced and
+mismatched counts, and the request's missing count (a name the server lacks has no profile). A
+client whose names all are missing concerns no known profile and is not recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..events import publish
+from ..extensions import db
+from ..timeutil import UtcDateTime, isoformat, utcnow
+from .models import ARCHIVE_TYPES, BackupArchive
+
+
+class BackupVerification(db.Model):
+    """The last /verify that concerned a profile (older rows are deleted when one is added)."""
+
+    __tablename__ = "backup_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), index=True)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sync_status: Mapped[str] = mapped_column(String(16))  # SYNCHRONIZED or OUT_OF_SYNC
+    synced: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    mismatched: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[str, list[int]]:
+    """profile -> [synced, mismatched] for the stored archives the verification named."""
+    profile_of = {(a.type, a.name): a.profile for a in archives}
+    counts: dict[str, list[int]] = {}
+    for kind in ARCHIVE_TYPES:
+        checked = result["verification"][kind]
+        for column, key in enumerate(("synced", "mismatched")):
+            for name in checked[key]:
+                counts.setdefault(profile_of[(kind, name)], [0, 0])[column] += 1
+    return counts
+
+
+def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -> None:
+    """Keep `result` (report.verify's answer) as the last verification of each profile it
+    concerns, and tell every dashboard (backups are shared by all users)."""
+    missing = sum(len(v["missing_remote"]) for v in result["verification"].values())
+    counts = _profiles_of(result, archives)
+    now = utcnow()
+    for profile, (synced, mismatched) in counts.items():
+        row = BackupVerification(
+            profile=profile,
+            verified_at=now,
+            sync_status="OUT_OF_SYNC" if mismatched or missing else "SYNCHRONIZED",
+            synced=synced,
+            missing=missing,
+            mismatched=mismatched,
+        )
+        db.session.add(row)
+        db.session.flush()
+        db.session.execute(
+            delete(BackupVerification).where(
+                BackupVerification.profile == profile, BackupVerification.id < row.id
+            )
+        )
+    db.session.commit()
+    if counts:
+        publish(
+            "backup_verified",
+            {
+                "profiles": sorted(counts),
+                "sync_status": result["sync_status"],
+                "missing": missing,
+                "synced": sum(c[0] for c in counts.values()),
+                "mismatched": sum(c[1] for c in counts.values()),
+            },
+        )
+
+
+def last_verifications() -> dict[str, BackupVerification]:
+    rows = db.session.scalars(select(BackupVerification).order_by(BackupVerification.id))
+    return {row.profile: row for row in rows}  # the newest wins if two raced
+
+
+def announce_upload(archive: BackupArchive) -> None:
+    publish(
+        "backup_uploaded",
+        {
+            "name": archive.name,
+            "type": archive.type,
+            "profile": archive.profile,
+            "size": archive.size,
+            "uploaded_at": isoformat(archive.uploaded_at),
+        },
+    )

@@ -1,0 +1,272 @@
+"""What the dashboard shows, for the page and for GET /api/v1/dashboard alike.
+
+Each feature's own rule decides who sees what: backups are shared by every user; Cordiax
+devices, documents, sync jobs and cloud files are the user's own (everyone's for
+administrators); open conflicts are the user's own, administrators included, as the conflicts
+API has them (nobody else can resolve them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+
+from ..auth.models import User
+from ..backups.activity import last_verifications
+from ..backups.models import ARCHIVE_TYPES, BackupArchive
+from ..cloud.jobs import job_view
+from ..cloud.models import JOB_STATUSES, CloudConflict, CloudFile, CloudJob
+from ..cordiax.models import CordiaxSnapshot
+from ..documents.models import Document
+from ..extensions import db
+from ..syncs.models import JOB_STATES, SyncJob, SyncRun
+from ..timeutil import utcnow
+from .dashboard_charts import scoped, storage, transfers
+from .dashboard_events import recent_events
+
+#: cloud replication jobs listed, newest first
+RECENT_CLOUD_JOBS = 6
+#: sync jobs listed as needing attention
+ATTENTION_JOBS = 5
+ATTENTION_STATES = ("error", "waiting_destination")
+
+
+def _emails(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def _counts(query) -> dict[str, int]:
+    return {key: int(count) for key, count in db.session.execute(query).all()}
+
+
+# --- backups -----------------------------------------------------------------------------------
+
+
+def _last_fulls() -> dict[str, BackupArchive]:
+    newest = (
+        select(BackupArchive.profile, func.max(BackupArchive.uploaded_at).label("at"))
+        .where(BackupArchive.type == "FULL")
+        .group_by(BackupArchive.profile)
+        .subquery()
+    )
+    query = (
+        select(BackupArchive)
+        .join(
+            newest,
+            and_(
+                BackupArchive.profile == newest.c.profile, BackupArchive.uploaded_at == newest.c.at
+            ),
+        )
+        .where(BackupArchive.type == "FULL")
+    )
+    return {archive.profile: archive for archive in db.session.scalars(query)}
+
+
+def _broken_chains() -> dict[str, int]:
+    """INC and DIFF archives per profile whose FULL is not stored (they cannot be restored)."""
+    fulls = select(BackupArchive.name).where(BackupArchive.type == "FULL")
+    base = BackupArchive.base_archive
+    return _counts(
+        select(BackupArchive.profile, func.count())
+        .where(BackupArchive.type != "FULL", or_(base.is_(None), base.not_in(fulls)))
+        .group_by(BackupArchive.profile)
+    )
+
+
+def backups_section() -> dict[str, Any]:
+    rows = db.session.execute(
+        select(
+            BackupArchive.profile,
+            BackupArchive.type,
+            func.count(),
+            func.sum(BackupArchive.size),
+            func.max(BackupArchive.uploaded_at),
+        ).group_by(BackupArchive.profile, BackupArchive.type)
+    ).all()
+    fulls, broken, checks = _last_fulls(), _broken_chains(), last_verifications()
+    profiles: dict[str, dict[str, Any]] = {}
+    for profile, kind, count, size, last in rows:
+        item = profiles.setdefault(
+            profile,
+            {
+                "profile": profile,
+                "archives": 0,
+                "size": 0,
+                "counts": dict.fromkeys(ARCHIVE_TYPES, 0),
+                "last_upload": last,
+                "last_full": fulls.get(profile),
+                "broken_chains": broken.get(profile, 0),
+                "verification": checks.get(profile),
+            },
+        )
+        item["archives"] += count
+        item["size"] += int(size or 0)
+        item["counts"][kind] = count
+        item["last_upload"] = max(item["last_upload"], last)
+    listed = sorted(profiles.values(), key=lambda p: p["profile"])
+    return {
+        "profiles": listed,
+        "archives": sum(p["archives"] for p in listed),
+        "size": sum(p["size"] for p in listed),
+    }
+
+
+# --- Cordiax, documents ------------------------------------------------------------------------
+
+
+def cordiax_section(owner_id: int | None) -> dict[str, Any]:
+    grouped = scoped(
+        select(
+            CordiaxSnapshot.user_id,
+            CordiaxSnapshot.device,
+            func.count().label("versions"),
+            func.sum(CordiaxSnapshot.size).label("size"),
+            func.max(CordiaxSnapshot.received_at).label("at"),
+        ).group_by(CordiaxSnapshot.user_id, CordiaxSnapshot.device),
+        CordiaxSnapshot.user_id,
+        owner_id,
+    ).subquery()
+    rows = db.session.execute(
+        select(CordiaxSnapshot, grouped.c.versions, grouped.c.size)
+        .join(
+            grouped,
+            and_(
+                CordiaxSnapshot.user_id == grouped.c.user_id,
+                CordiaxSnapshot.device == grouped.c.device,
+                CordiaxSnapshot.received_at == grouped.c.at,
+            ),
+        )
+        .order_by(CordiaxSnapshot.received_at.desc(), CordiaxSnapshot.device)
+    ).all()
+    owners = _emails({snapshot.user_id for snapshot, _, _ in rows}) if owner_id is None else {}
+    devices = [
+        {
+            "device": snapshot.device,
+            "owner": owners.get(snapshot.user_id),
+            "versions": versions,
+            "size": int(size or 0),
+            "last_snapshot": snapshot,
+        }
+        for snapshot, versions, size in rows
+    ]
+    return {"devices": devices, "snapshots": sum(d["versions"] for d in devices)}
+
+
+def documents_section(owner_id: int | None) -> dict[str, Any]:
+    synced = Document.synced_to_nas.is_(True)
+    failed = and_(Document.synced_to_nas.is_(False), Document.last_error.is_not(None))
+    total, done, broken, size = db.session.execute(
+        scoped(
+            select(
+                func.count(Document.id),
+                func.sum(case((synced, 1), else_=0)),
+                func.sum(case((failed, 1), else_=0)),
+                func.sum(Document.size),
+            ),
+            Document.owner_id,
+            owner_id,
+        )
+    ).one()
+    done, broken = int(done or 0), int(broken or 0)
+    return {
+        "total": total,
+        "synced": done,
+        "pending": total - done,
+        "failed": broken,
+        "sync_percentage": round(100.0 * done / total, 1) if total else 0.0,
+        "size": int(size or 0),
+    }
+
+
+# --- sync jobs, cloud replication --------------------------------------------------------------
+
+
+def syncs_section(owner_id: int | None) -> dict[str, Any]:
+    found = _counts(
+        scoped(select(SyncJob.state, func.count()), SyncJob.owner_id, owner_id).group_by(
+            SyncJob.state
+        )
+    )
+    attention = db.session.scalars(
+        scoped(select(SyncJob), SyncJob.owner_id, owner_id)
+        .where(SyncJob.state.in_(ATTENTION_STATES))
+        .order_by(SyncJob.updated_at.desc())
+        .limit(ATTENTION_JOBS)
+    ).all()
+    last = db.session.execute(
+        scoped(
+            select(SyncRun, SyncJob.name).join(SyncJob, SyncJob.id == SyncRun.job_id),
+            SyncJob.owner_id,
+            owner_id,
+        )
+        .where(SyncRun.finished_at.is_not(None))
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "jobs": sum(found.values()),
+        "by_state": {state: found.get(state, 0) for state in JOB_STATES},
+        "attention": attention,
+        "last_run": None if last is None else {"job": last[1], "run": last[0]},
+    }
+
+
+def cloud_section(user: User, owner_id: int | None) -> dict[str, Any]:
+    files = db.session.scalar(
+        scoped(select(func.count(CloudFile.id)), CloudFile.owner_id, owner_id)
+    )
+    by_status = _counts(
+        scoped(select(CloudJob.status, func.count()), CloudJob.owner_id, owner_id).group_by(
+            CloudJob.status
+        )
+    )
+    recent = db.session.execute(
+        scoped(
+            select(CloudJob, CloudFile.filename).join(CloudFile, CloudFile.id == CloudJob.file_id),
+            CloudJob.owner_id,
+            owner_id,
+        )
+        .order_by(CloudJob.created_at.desc())
+        .limit(RECENT_CLOUD_JOBS)
+    ).all()
+    owners = _emails({job.owner_id for job, _ in recent}) if owner_id is None else {}
+    conflicts = db.session.scalar(
+        select(func.count(CloudConflict.id)).where(
+            CloudConflict.owner_id == user.id, CloudConflict.resolved.is_(False)
+        )
+    )
+    return {
+        "files": files or 0,
+        "by_status": {status: by_status.get(status, 0) for status in JOB_STATUSES},
+        "active": by_status.get("pending", 0) + by_status.get("running", 0),
+        "jobs": [
+            {**job_view(job), "filename": name, "owner": owners.get(job.owner_id)}
+            for job, name in recent
+        ],
+        "open_conflicts": conflicts or 0,
+    }
+
+
+# --- the whole -----------------------------------------------------------------------------------
+
+
+def summary(user: User, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    owner_id = None if user.is_admin else user.id
+    totals, storage_chart = storage(owner_id, now)
+    return {
+        "generated_at": now,
+        "scope": "all" if owner_id is None else "own",
+        "backups": backups_section(),
+        "cordiax": cordiax_section(owner_id),
+        "documents": documents_section(owner_id),
+        "syncs": syncs_section(owner_id),
+        "cloud": cloud_section(user, owner_id),
+        "storage": {"by_type": totals, "total": sum(totals.values())},
+        "events": recent_events(owner_id),
+        "charts": {"storage": storage_chart, "transfers": transfers(owner_id, now)},
+    }
