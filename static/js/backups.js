@@ -1,0 +1,96 @@
+// The Backups page: archives join their profile's table without a reload, in a new profile
+// section for a profile's first. Both an upload from this page (upload.js, form with data-stay)
+// and a `backup_uploaded` event on /events (any client's upload) make the page ask /list for
+// that profile and add the archives it does not show yet. Rows and sections are copies of the
+// page's <template>s; the server's text goes in with textContent only.
+(function () {
+  const form = document.getElementById("backup-upload");
+  const profiles = document.getElementById("backup-profiles");
+  if (!form || !profiles) return;
+  const { el, timeOf, call } = window.syncappFormat;
+
+  function field(node, name) { return node.querySelector('[data-field="' + name + '"]'); }
+
+  function copyOf(id) {
+    return document.getElementById(id).content.firstElementChild.cloneNode(true);
+  }
+
+  function sectionOf(profile) {
+    const found = Array.from(profiles.children).find(function (section) {
+      return section.dataset.profile === profile;
+    });
+    if (found) return found;
+    const section = copyOf("backup-profile-template");
+    section.dataset.profile = profile;
+    const heading = section.querySelector("h2");
+    heading.id = "profile-" + profile;
+    heading.textContent = profile;
+    section.setAttribute("aria-labelledby", heading.id);
+    // Sections stay in profile order, as the server renders them.
+    const next = Array.from(profiles.children).find(function (other) {
+      return other.dataset.profile > profile;
+    });
+    profiles.insertBefore(section, next || null);
+    return section;
+  }
+
+  function shown(name) {
+    return Array.from(profiles.querySelectorAll("tr[data-archive]")).some(function (row) {
+      return row.dataset.archive === name;
+    });
+  }
+
+  // `item` is one archive of /list (report.archive_item on the server).
+  function addArchive(item) {
+    if (shown(item.name)) return;
+    const row = copyOf("backup-row-template");
+    row.dataset.archive = item.name;
+    field(row, "type").replaceChildren(el("span", item.type, "badge badge-" + item.type.toLowerCase()));
+    const link = field(row, "name");
+    link.textContent = item.name;
+    link.href = profiles.dataset.download.replace("__TYPE__", encodeURIComponent(item.type))
+      .replace("__NAME__", encodeURIComponent(item.name));
+    field(row, "size").textContent = item.size_human;
+    field(row, "uploaded").replaceChildren(timeOf(item.modified));
+    const md5 = field(row, "md5");
+    md5.textContent = item.md5.slice(0, 8) + "…";
+    md5.title = item.md5;
+    const chain = field(row, "chain");
+    if (item.type === "FULL") chain.textContent = "base";
+    else if (item.base_missing) chain.replaceChildren(el("span", "FULL missing", "badge badge-danger"));
+    else chain.textContent = "on " + item.base_archive;
+    sectionOf(item.profile).querySelector("tbody").prepend(row); // newest first
+    document.getElementById("backups-empty").hidden = true;
+  }
+
+  function showProfile(profile) {
+    return call("GET", "/list?profile=" + encodeURIComponent(profile)).then(function (answer) {
+      if (!answer.ok) return;
+      const items = [].concat.apply([], Object.values(answer.body.backups));
+      items.sort(function (a, b) { return a.uploaded_at < b.uploaded_at ? -1 : 1; });
+      items.forEach(addArchive);
+    });
+  }
+
+  form.addEventListener("uploaded", function (event) {
+    form.elements.namedItem("file").value = ""; // ready for the next archive
+    showProfile(event.detail.profile);
+  });
+
+  const live = document.getElementById("backups-live-status");
+  function setLive(text, className) {
+    live.textContent = text;
+    live.className = "badge " + className;
+  }
+  if (typeof window.io !== "function") {
+    setLive("offline", "badge-danger");
+    return;
+  }
+  const socket = window.io("/events");
+  socket.on("connect", function () { setLive("live", "badge-inc"); });
+  socket.on("disconnect", function () { setLive("offline, reconnecting…", "badge-danger"); });
+  socket.on("connect_error", function () { setLive("offline", "badge-danger"); });
+  socket.on("backup_uploaded", function (body) {
+    if (body && typeof body.profile === "string" && !shown(body.name)) showProfile(body.profile);
+  });
+})();

@@ -1,0 +1,65 @@
+"""Every main page, as a signed-in administrator sees it: it loads, nothing comes from outside
+127.0.0.1 and nothing is logged as an error (the checks of conftest.py), its live badge connects,
+it fits a phone's width, and a screenshot of it lands in tests/artifacts/ for people to look at.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+# name of the screenshot -> path. A new page goes here (a test below fails until it does).
+MAIN_PAGES = {
+    "dashboard": "/",
+    "backups": "/backups",
+    "cordiax": "/cordiax",
+    "documents": "/documents",
+    "syncs": "/syncs",
+    "cloud": "/cloud",
+    "api-docs": "/docs",
+    "settings": "/settings",
+    "settings-remotes": "/settings/remotes",
+    "settings-tokens": "/settings/tokens",
+    "settings-users": "/settings/users",
+    "settings-pollers": "/settings/pollers",
+    "settings-nas": "/settings/nas",
+}
+PHONE = {"width": 375, "height": 812}
+FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.mark.parametrize("name", MAIN_PAGES)
+def test_the_page_loads_cleanly_and_is_photographed(page, name):
+    response = page.goto(MAIN_PAGES[name])
+    assert response is not None and response.ok, response and response.status
+    page.wait_for_load_state("networkidle")
+    # The Swagger UI page has its own layout; the others share base.html's.
+    expect(page.locator("h1, .swagger-ui .title").first).to_be_visible()
+    live = page.locator('[id$="-live-status"]')
+    if live.count():
+        expect(live.first).to_have_text("live")
+    screenshot(page, name)
+
+    page.set_viewport_size(PHONE)
+    # Charts and the like re-lay themselves out a moment after the resize: wait for that.
+    try:
+        page.wait_for_function(FITS, timeout=5_000)
+    except PlaywrightTimeout:
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        pytest.fail(f"{name} is {overflow}px wider than a phone's screen")
+    finally:
+        screenshot(page, f"{name}-phone")
+
+
+def test_every_page_of_the_navigation_is_checked(page):
+    page.goto("/")
+    links = page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+    paths = {urlsplit(link).path for link in links}
+    assert paths and paths <= {*MAIN_PAGES.values(), "/dashboard"}, paths - {*MAIN_PAGES.values()}
