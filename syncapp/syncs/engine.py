@@ -313,7 +313,7 @@ class SyncEngine:
         if ctx.cancel.is_set() or ctx.unavailable:
             return Outcome(item, "cancelled")
         try:
-            st = os.stat(ctx.source.root / item.path, follow_symlinks=False)
+            st = os.stat(ctx.source.os_path(item.path), follow_symlinks=False)
         except FileNotFoundError:
             return Outcome(item, "vanished")
         except OSError as exc:
