@@ -7,7 +7,7 @@
   const form = document.getElementById("backup-upload");
   const profiles = document.getElementById("backup-profiles");
   if (!form || !profiles) return;
-  const { el, timeOf, call } = window.syncappFormat;
+  const { el, size, timeOf, call } = window.syncappFormat;
 
   function field(node, name) { return node.querySelector('[data-field="' + name + '"]'); }
 
@@ -50,7 +50,7 @@
     link.textContent = item.name;
     link.href = profiles.dataset.download.replace("__TYPE__", encodeURIComponent(item.type))
       .replace("__NAME__", encodeURIComponent(item.name));
-    field(row, "size").textContent = item.size_human;
+    field(row, "size").textContent = size(item.size); // as every page prints sizes
     field(row, "uploaded").replaceChildren(timeOf(item.modified));
     const md5 = field(row, "md5");
     md5.textContent = item.md5.slice(0, 8) + "…";

@@ -28,7 +28,7 @@
 
   function say(parts, isError) {
     message.replaceChildren.apply(message, [].concat(parts));
-    message.className = isError ? "error" : "";
+    message.className = "flash " + (isError ? "flash-error" : "flash-success");
   }
 
   function fromTemplate(id) {
@@ -80,6 +80,11 @@
     row.id = "cloud-file-" + file.id;
     row.dataset.file = String(file.id);
     field(row, "filename").textContent = file.filename;
+    // a row the page did not list is the signed-in user's file (an upload, a conflict's copy)
+    const owner = field(row, "owner");
+    if (owner && !owner.textContent && file.owner_id === Number(root.dataset.userId)) {
+      owner.textContent = root.dataset.userEmail;
+    }
     field(row, "size").textContent = size(file.size);
     field(row, "version").textContent = String(file.version);
     field(row, "updated").replaceChildren(timeOf(file.updated_at));
@@ -379,6 +384,7 @@
         const conflict = answer.body;
         result.textContent = describeOutcome(conflict);
         field(card, "state").replaceWith(badge("resolved"));
+        countResolved();
         notes.disabled = true;
         card.classList.add("resolved");
         showFile(conflict.file_id);
@@ -389,6 +395,14 @@
         }
       })
       .catch(function () { failed("Error: the connection failed."); });
+  }
+
+  function countResolved() {
+    const count = document.getElementById("conflicts-count");
+    const left = Math.max(0, Number(count.dataset.count) - 1);
+    count.dataset.count = String(left);
+    count.textContent = left ? left + " open" : "all resolved";
+    count.className = "badge " + (left ? "badge-danger" : "badge-inc");
   }
 
   function lookForConflicts() {

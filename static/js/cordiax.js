@@ -48,7 +48,7 @@
     when.appendChild(timeOf(body.time));
     const badge = el("td");
     badge.appendChild(el("span", label, badgeClass));
-    row.append(when, el("td", body.device || ""), badge, el("td", details));
+    row.append(when, el("td", body.device || "", "nowrap"), badge, el("td", details));
     log.prepend(row);
     while (log.rows.length > MAX_LOG_ROWS) log.deleteRow(-1);
   }
@@ -83,11 +83,16 @@
     link.setAttribute("download", "");
     const sha = el("code", (body.sha256 || "").slice(0, 12) + "…");
     sha.title = body.sha256 || "";
-    const cells = [timeOf(body.received_at), link, size(body.size), el("span", body.kind, "badge"),
-      encryption(body.encrypted), sha, body.source || "socketio"];
+    // as the template's contents macro: the kind's badge unless it is "encrypted", then encryption
+    const contents = document.createDocumentFragment();
+    if (body.kind !== "encrypted") contents.append(el("span", body.kind, "badge"), " ");
+    contents.append(encryption(body.encrypted));
+    const cells = [timeOf(body.received_at), link, el("span", size(body.size), "num"), contents, sha,
+      body.source || "socketio"];
     const row = el("tr");
-    cells.forEach(function (cell) {
+    cells.forEach(function (cell, index) {
       const td = el("td");
+      if (index === 3) td.className = "nowrap";
       if (typeof cell === "string") td.textContent = cell; else td.appendChild(cell);
       row.appendChild(td);
     });

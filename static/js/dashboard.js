@@ -165,7 +165,7 @@
     const full = p.last_full
       ? [when(p.last_full.uploaded_at), el("br"), small(p.last_full.name)]
       : [badge("no FULL yet", "danger")];
-    const row = cell("tr", [cell("th", [p.profile]), cell("td", archives), cell("td", [size(p.size)]),
+    const row = cell("tr", [cell("th", [p.profile]), cell("td", archives), cell("td", [el("span", size(p.size), "num")]),
       cell("td", full), cell("td", verification(p.verification))]);
     row.firstChild.scope = "row";
     row.dataset.profile = p.profile;
@@ -176,7 +176,7 @@
     const name = [d.device];
     if (d.owner) name.push(el("br"), small(d.owner));
     const row = cell("tr", [cell("th", name), cell("td", [when(d.last_snapshot.received_at)]),
-      cell("td", [size(d.last_snapshot.size)]), cell("td", [String(d.versions)])]);
+      cell("td", [el("span", size(d.last_snapshot.size), "num")]), cell("td", [String(d.versions)])]);
     row.firstChild.scope = "row";
     return row;
   }
@@ -236,7 +236,8 @@
   function apply(summary) {
     root.querySelectorAll("[data-stat]").forEach(function (node) {
       const value = lookup(summary, node.dataset.stat);
-      if (value !== undefined && value !== null) node.textContent = formatted(value, node.dataset.format);
+      if (node.dataset.unless && !lookup(summary, node.dataset.unless)) node.textContent = "—";
+      else if (value !== undefined && value !== null) node.textContent = formatted(value, node.dataset.format);
     });
     root.querySelectorAll(".dash-states li").forEach(function (item) {
       item.classList.toggle("dash-zero", item.querySelector("[data-stat]").textContent === "0");

@@ -22,9 +22,14 @@ window.syncappFormat = (function () {
     return value.toFixed(1) + " " + units[unit];
   }
 
+  // As templates/_time.html prints it: a line may break between the date and the time only.
   function timeOf(iso) {
-    const node = el("time", (iso || "").replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC"));
-    if (iso) node.dateTime = iso.replace(/\.\d+/, "");
+    const node = el("time");
+    if (!iso) return node;
+    const plain = iso.replace(/\.\d+/, "");
+    const [day, clock] = plain.replace("Z", "").split("T");
+    node.dateTime = plain;
+    node.append(el("span", day, "nowrap"), " ", el("span", (clock || "").slice(0, 8) + " UTC", "nowrap"));
     return node;
   }
 

@@ -36,9 +36,19 @@
       run.files_skipped + " skipped · " + size(run.bytes_copied);
   }
 
-  function say(text, isError) {
+  // The page's message is a flash; `run` marks "Run N queued" so run N's end can replace it.
+  function say(text, isError, run) {
     message.textContent = text;
-    message.className = isError ? "error" : "";
+    message.className = "flash " + (isError ? "flash-error" : "flash-success");
+    if (run) message.dataset.run = String(run);
+    else delete message.dataset.run;
+  }
+
+  function runEnded(body) {
+    if (message.dataset.run !== String(body.run_id)) return;
+    const failed = ["failed", "interrupted", "partial"].indexOf(body.status) >= 0;
+    say("Run " + body.run_id + " of \u201c" + body.job + "\u201d " + body.status + ": " +
+      runCounts(body) + ".", failed);
   }
 
   // --- the API -------------------------------------------------------------------------------
@@ -160,13 +170,14 @@
       document.getElementById("files-total").textContent = String(files.total);
       document.getElementById("history-total").textContent = String(runs.total);
       fillTable("details-files", files.files.map(function (file) {
-        return tableRow([el("code", file.path), size(file.size), badge(file.state), file.attempts,
-          file.last_error]);
+        return tableRow([el("code", file.path, "path"), el("span", size(file.size), "num"),
+          badge(file.state), file.attempts, file.last_error]);
       }), "No file waits to be copied.", 5);
       fillTable("details-history", runs.runs.map(function (run) {
         return tableRow([run.id, run.reason, timeOf(run.started_at || run.requested_at),
           badge(run.status), run.files_copied, run.files_skipped, run.files_failed,
-          run.files_waiting, run.files_deleted, size(run.bytes_copied), seconds(run.duration),
+          run.files_waiting, run.files_deleted, el("span", size(run.bytes_copied), "num"),
+          el("span", seconds(run.duration), "num"),
           run.error]);
       }), "No run yet.", 12);
     });
@@ -225,8 +236,12 @@
           say(problem(answer), true);
           return null;
         }
-        say(action === "force" ? "Run " + answer.body.run_id + " of \u201c" + name + "\u201d queued." :
-          "\u201c" + name + "\u201d " + DONE[action] + ".");
+        if (action === "force") {
+          say("Run " + answer.body.run_id + " of \u201c" + name + "\u201d queued.", false,
+            answer.body.run_id);
+        } else {
+          say("\u201c" + name + "\u201d " + DONE[action] + ".");
+        }
         if (action === "delete") return removeRow(id);
         return refreshRow(id);
       })
@@ -452,6 +467,7 @@
     const row = rowOf(body.job_id);
     if (event === "file_synced") { count("synced", 1); count("bytes", body.size || 0); }
     if (event === "file_failed") count("failed", 1);
+    if (event === "run_finished") runEnded(body);
     if (event === "job_changed") {
       if (body.action === "deleted") removeRow(body.job_id);
       else if (row) refreshSoon(body.job_id);

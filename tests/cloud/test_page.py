@@ -139,7 +139,7 @@ def test_the_empty_state_shows_the_curl_upload(app, user):
     assert "No cloud files yet" in empty and " hidden" not in empty.split(">")[0]
     assert 'curl -X POST -H "Authorization: Bearer $TOKEN" -F "file=@/path/to/file.pdf"' in empty
     assert "http://localhost/api/v1/upload" in empty
-    assert '<a href="/cloud">Cloud files</a>' in page  # the main navigation's link
+    assert '<a href="/cloud" aria-current="page">Cloud files</a>' in page  # the main navigation
     assert re.search(r'<section [^>]*id="cloud-files-panel"[^>]* hidden>', page)
 
 
