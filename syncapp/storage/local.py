@@ -179,22 +179,23 @@ class LocalRemote(Remote):
         return None if S_ISDIR(st.st_mode) else self._entry(rel, st)
 
     def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
-        base = self._full(prefix)
-        if not base.is_dir():
+        rel_base = clean_path(prefix)
+        base = self.os_path(rel_base)
+        if not os.path.isdir(base):
             return
-        stack = [base]
+        stack = [(f"{rel_base}/" if rel_base else "", base)]  # (relative prefix, folder on disk)
         while stack:
-            folder = stack.pop()
+            rel_folder, folder = stack.pop()
             try:
                 with os.scandir(folder) as it:
                     items = list(it)
             except OSError as exc:
-                raise _os_error(exc, str(folder)) from exc
+                raise _os_error(exc, folder) from exc
             for item in items:
+                rel = rel_folder + item.name
                 if item.is_dir(follow_symlinks=False):
-                    stack.append(Path(item.path))
+                    stack.append((rel + "/", item.path))
                 elif item.is_file(follow_symlinks=False):
-                    rel = Path(item.path).relative_to(self.root).as_posix()
                     yield self._entry(rel, item.stat(follow_symlinks=False))
 
     def open_read(self, path: str) -> BinaryIO:
