@@ -139,9 +139,29 @@ window.syncappFormat = (function () {
     return others.join(" ");
   }
 
+  // --- the live badge -----------------------------------------------------------------------
+  // Connects to the /events namespace with the vendored Socket.IO client and keeps the badge
+  // `badgeId` saying whether events arrive; returns the socket, or null without the client.
+  function liveEvents(badgeId) {
+    const badge = document.getElementById(badgeId);
+    function show(text, className) {
+      badge.textContent = text;
+      badge.className = "badge " + className;
+    }
+    if (typeof window.io !== "function") {
+      show("offline", "badge-danger");
+      return null;
+    }
+    const socket = window.io("/events");
+    socket.on("connect", function () { show("live", "badge-inc"); });
+    socket.on("disconnect", function () { show("offline, reconnecting…", "badge-danger"); });
+    socket.on("connect_error", function () { show("offline", "badge-danger"); });
+    return socket;
+  }
+
   return {
     el: el, size: size, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem,
     flatten: flatten, showFieldError: showFieldError, showFieldErrors: showFieldErrors,
-    clearFieldErrors: clearFieldErrors,
+    clearFieldErrors: clearFieldErrors, liveEvents: liveEvents,
   };
 })();

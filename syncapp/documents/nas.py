@@ -295,6 +295,7 @@ class NasSync:
         folder_names: str = "en",
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        on_result: Callable[[Document, str | None], None] | None = None,
     ) -> None:
         if folder_names not in FOLDER_NAMES:
             raise ValueError(
@@ -306,6 +307,8 @@ class NasSync:
         self.folders = FOLDER_NAMES[folder_names]
         self.retry = retry or RetryPolicy()
         self._sleep_options = {"sleep": sleep} if sleep else {}
+        # told of every recorded attempt (error None: synced), e.g. to publish live events
+        self._on_result = on_result or (lambda document, error: None)
 
     def close(self) -> None:
         self.target.close()
@@ -409,6 +412,7 @@ class NasSync:
         document.last_error = message
         self.session.commit()
         log.warning("NAS sync of document %d failed: %s", document.id, message)
+        self._on_result(document, message)
 
     def _sync(self, document: Document, remote: Remote) -> str:
         if not self.target.still_valid():
@@ -447,6 +451,7 @@ class NasSync:
         document.nas_path = path
         document.last_error = None
         self.session.commit()
+        self._on_result(document, None)
         return path
 
     def _place(self, remote: Remote, document: Document, folder: str) -> tuple[str, bool]:

@@ -28,6 +28,7 @@ from ..security import streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
+from . import events
 from .models import DOCUMENT_TYPES
 from .nas import (
     DISK_FULL,
@@ -116,6 +117,7 @@ def nas_sync() -> NasSync:
             nas_target(options),
             folder_names=options["nas_folder_names"],
             retry=RetryPolicy.from_settings(settings["transfer"]),
+            on_result=events.sync_result,
         )
     except ValueError as exc:
         raise ApiError(str(exc), status=500, code="misconfigured") from None
@@ -183,6 +185,7 @@ def upload_document():
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)
+    events.uploaded(document)
     outcome = None
     if parse_flag(fields.get("sync_now")):
         with nas_sync() as service:
@@ -243,7 +246,10 @@ def download_document(document_id: int):
 @bp.response(204)
 def delete_document(document_id: int):
     store = document_store()
-    store.delete(store.get(document_id, owner_id=_scope()))
+    document = store.get(document_id, owner_id=_scope())
+    owner_id = document.owner_id
+    store.delete(document)
+    events.deleted(document_id, owner_id)
 
 
 # --- seed 001: /api/v1/sync ------------------------------------------------------------------
@@ -307,6 +313,7 @@ def sync_one_document(document_id: int):
         if store.remote.stat(document.stored_path) is None:
             document.last_error = SOURCE_MISSING
             db.session.commit()
+            events.sync_result(document, SOURCE_MISSING)
             raise BadRequest(SOURCE_MISSING, code="no_file", success=False)
         try:
             path = service.sync_document(document)
