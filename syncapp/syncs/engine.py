@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,8 +36,10 @@ QUEUE = SyncFile.__table__
 
 #: how long a run's claim on its job lasts without being renewed
 LEASE = timedelta(seconds=60)
-#: the run's thread wakes at least this often to renew its claim and notice a stop
-HEARTBEAT_SECONDS = 15.0
+#: outcomes are recorded at least this often, even when fewer than a batch have come back
+FLUSH_SECONDS = 1.0
+#: how often the run renews its claim on the job and looks whether the job was stopped
+CHECK_SECONDS = 5.0
 
 
 class DestinationUnavailable(Exception):
@@ -120,12 +123,13 @@ class RunContext:
     delete_after_sync: bool = field(init=False)
     job_id: int = field(init=False)
     run_id: int = field(init=False)
+    workers: int = field(init=False)
     #: the run's counters, written to its row with each batch
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.delete_after_sync = self.job.delete_after_sync
-        self.job_id, self.run_id = self.job.id, self.run.id
+        self.job_id, self.run_id, self.workers = self.job.id, self.run.id, self.job.workers
         self.counts = dict.fromkeys(
             ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
         )
@@ -277,36 +281,66 @@ class SyncEngine:
     # --- copying -----------------------------------------------------------------------------
 
     def _copy_all(self, ctx: RunContext, files: list[SourceFile]) -> None:
+        """Copy with `workers` threads that take the next file themselves and hand back each
+        outcome; this thread records them in batches (a Future per file cost more CPU than
+        copying a small file's bytes)."""
         if not files:
             return
-        workers = max(1, ctx.job.workers)
-        window = workers * 16  # enough queued that a batch's commit never leaves copiers idle
-        todo: Iterator[SourceFile] = iter(files)
-        in_flight: set[Future] = set()
-        batch: list[Outcome] = []
-        stopping = False
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"sync-{ctx.job.id}") as pool:
-            while True:
-                while not stopping and len(in_flight) < window:
-                    item = next(todo, None)
-                    if item is None:
-                        break
-                    in_flight.add(pool.submit(self._copy_one, ctx, item))
-                if not in_flight:
-                    break
-                done, in_flight = wait(in_flight, HEARTBEAT_SECONDS, FIRST_COMPLETED)
-                for future in done:
-                    outcome = future.result()
+        todo: queue.SimpleQueue[SourceFile] = queue.SimpleQueue()
+        for item in files:
+            todo.put(item)
+        done: queue.SimpleQueue[Outcome | BaseException | None] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def copier() -> None:
+            try:
+                while not stop.is_set():
+                    try:
+                        item = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    done.put(self._copy_one(ctx, item))
+            except BaseException as exc:  # a bug: the run's thread raises it
+                done.put(exc)
+            finally:
+                done.put(None)
+
+        threads = [
+            threading.Thread(target=copier, name=f"sync-{ctx.job_id}-{n}", daemon=True)
+            for n in range(max(1, min(ctx.workers, len(files))))
+        ]
+        for thread in threads:
+            thread.start()
+        running, batch = len(threads), []
+        flushed = checked = time.monotonic()
+        try:
+            while running:
+                try:
+                    outcome = done.get(timeout=FLUSH_SECONDS)
+                except queue.Empty:
+                    outcome = False
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                if outcome is None:
+                    running -= 1
+                elif outcome:
                     batch.append(outcome)
                     if outcome.status == "unavailable":
                         ctx.unavailable.append(outcome.error or "destination unavailable")
-                        stopping = True
-                if len(batch) >= self.batch_size or not done or not in_flight:
+                        stop.set()
+                now = time.monotonic()
+                if len(batch) >= self.batch_size or now - flushed >= FLUSH_SECONDS or not running:
                     self._flush(ctx, batch)
-                    batch = []
+                    batch, flushed = [], now
+                if now - checked >= CHECK_SECONDS and running:
+                    checked = now
                     if self._should_stop(ctx):
                         ctx.cancel.set()
-                        stopping = True
+                        stop.set()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
         self._flush(ctx, batch)
 
     def _copy_one(self, ctx: RunContext, item: SourceFile) -> Outcome:
