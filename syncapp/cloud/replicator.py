@@ -21,7 +21,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -30,13 +29,13 @@ from sqlalchemy.orm import Session
 
 from ..events import publish
 from ..extensions import db
-from ..remotes.catalog import feature_remote
 from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteUnavailable
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, copy_verified
 from .conflicts import OpenTarget, Verdict, check_before_write, mark_synced
 from .jobs import job_view, refresh_job_status
 from .models import CloudCopy, CloudFile, CloudJob, CloudVersion
+from .store import store_remote
 from .targets import TargetUnavailable, open_target
 
 log = logging.getLogger(__name__)
@@ -72,11 +71,6 @@ class _Claim:
     target: str
     number: int  # the version being copied
     job_id: str | None
-
-
-def store_remote() -> Remote:
-    """The cloud file store, where every version's bytes are kept."""
-    return feature_remote("cloud", str(Path(current_app.instance_path) / "cloud"))
 
 
 class _Progress:

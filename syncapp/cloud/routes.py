@@ -6,8 +6,6 @@ administrators see everyone's, as with documents.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import current_app, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 
@@ -15,7 +13,6 @@ from ..auth.models import User
 from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
-from ..remotes.catalog import feature_remote
 from ..security import caller_id, owner_scope, public, streams_body
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..storage.local import LocalRemote
@@ -35,7 +32,7 @@ from .schemas import (
     PageQuery,
     VersionList,
 )
-from .store import BUSY_COPIES, CloudStore, Outcome, Staged
+from .store import BUSY_COPIES, CloudStore, Outcome, Staged, store_remote
 from .targets import TargetUnavailable, configured_targets, open_target, stored_remote_name
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
@@ -56,9 +53,11 @@ def _options() -> dict:
 
 def cloud_store() -> CloudStore:
     options = _options()
-    remote = feature_remote("cloud", str(Path(current_app.instance_path) / "cloud"))
     return CloudStore(
-        remote, db.session, max_size=options["max_size"], keep_versions=options["keep_versions"]
+        store_remote(),
+        db.session,
+        max_size=options["max_size"],
+        keep_versions=options["keep_versions"],
     )
 
 

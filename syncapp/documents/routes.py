@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import current_app, request, send_file
-from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..errors import (
@@ -19,12 +18,11 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
-    Unauthorized,
 )
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..remotes.catalog import feature_remote, find_remote, open_stored
-from ..security import streams_body
+from ..security import caller_id, owner_scope, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
@@ -124,15 +122,11 @@ def nas_sync() -> NasSync:
 
 
 def _me() -> int:
-    if not current_user.is_authenticated:
-        raise Unauthorized("Authentication required: documents belong to a user.")
-    return current_user.id
+    return caller_id("documents")
 
 
 def _scope() -> int | None:
-    """Whose documents the caller may see: their own, or everyone's for an administrator."""
-    me = _me()
-    return None if current_user.is_admin else me
+    return owner_scope("documents")
 
 
 def _sync_failure(exc: DocumentSyncError) -> ApiError:

@@ -7,9 +7,9 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from ..errors import Unauthorized
 from ..events import publish
 from ..extensions import db, limiter
+from ..security import owner_scope
 from .jobs import (
     create_job,
     delete_job,
@@ -49,10 +49,7 @@ limiter.limit(lambda: current_app.config["SYNCAPP"]["ratelimit"]["syncs"], key_f
 
 
 def _scope() -> int | None:
-    """Whose jobs the caller may see: their own, or everyone's for an administrator."""
-    if not current_user.is_authenticated:
-        raise Unauthorized("Authentication required: sync jobs belong to a user.")
-    return None if current_user.is_admin else current_user.id
+    return owner_scope("sync jobs")
 
 
 def _job(job_id: int) -> SyncJob:
