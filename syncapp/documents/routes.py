@@ -16,7 +16,6 @@ from ..errors import (
     BadRequest,
     InsufficientStorage,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
 )
 from ..extensions import db
@@ -26,6 +25,7 @@ from ..security import caller_id, owner_scope, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
+from ..uploads import form_body, refuse_declared_size
 from . import events
 from .models import DOCUMENT_TYPES
 from .nas import (
@@ -59,27 +59,12 @@ sync_bp = Blueprint(
     "nas_sync", __name__, url_prefix="/api/v1/sync", description="NAS synchronisation (seed 001)"
 )
 
-FORM_OVERHEAD = 64 * 1024  # multipart framing around the file, for the up-front size check
-
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "type"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "type": {"type": "string", "enum": list(DOCUMENT_TYPES)},
-                        "date": {"type": "string", "format": "date"},
-                        "sync_now": {"type": "boolean"},
-                    },
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = form_body(
+    ["type"],
+    type={"type": "string", "enum": list(DOCUMENT_TYPES)},
+    date={"type": "string", "format": "date"},
+    sync_now={"type": "boolean"},
+)
 
 
 # --- services --------------------------------------------------------------------------------
@@ -168,8 +153,7 @@ def _receive(store: DocumentStore, owner_id: int) -> tuple[Stored | None, dict[s
 def upload_document():
     owner_id = _me()
     store = document_store()
-    if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
-        raise PayloadTooLarge(f"The upload exceeds the limit of {store.max_size} bytes.")
+    refuse_declared_size(request.content_length, store.max_size)
     stored, fields = _receive(store, owner_id)
     if stored is None:
         raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
