@@ -21,6 +21,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `overrides`: lower-case keys are settings sections (as in config.yaml),
     upper-case keys go straight into Flask's config (tests use both)."""
     from .config import load_settings
+    from .headers import init_headers
     from .logs import configure_logging
 
     overrides = dict(overrides or {})
@@ -41,11 +42,24 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     configure_logging(app)
     register_extensions(app)
+    init_headers(app)  # security headers; Secure cookies over HTTPS (syncapp/headers.py)
     register_blueprints(app)
     register_namespaces(app)
     register_errorhandlers(app)
     register_commands(app)
+    trust_proxies(app, settings["server"]["trusted_proxies"])
     return app
+
+
+def trust_proxies(app: Flask, count: int) -> None:
+    """Behind nginx, take the client's address, scheme and host from the X-Forwarded-* headers
+    the last `count` proxies set (rate limits and anonymous_networks need the real address).
+    Wraps the outermost WSGI layer, so Socket.IO connections see the same address. With 0,
+    the headers are ignored: anyone could send them."""
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def run_startup_tasks(app: Flask) -> None:
@@ -80,7 +94,22 @@ def load_secret_key(app: Flask, configured: str | None) -> str:
     return path.read_text().strip()
 
 
+def engine_options(database_url: str, database: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):  # SQLite's pools take other arguments
+        options.update(
+            pool_size=database["pool_size"],
+            max_overflow=database["max_overflow"],
+            pool_timeout=float(database["pool_timeout"]),
+        )
+    return options
+
+
 def configure_flask(app: Flask, settings: dict[str, dict[str, Any]]) -> None:
+    from .fields import IdConverter
+
+    # Before any route exists: every <int:...> is bounded to what an INTEGER column holds.
+    app.url_map.converters["int"] = IdConverter
     database_url = settings["database"]["url"] or (
         f"sqlite:///{Path(app.instance_path) / 'syncapp.db'}"
     )
@@ -93,7 +122,7 @@ def configure_flask(app: Flask, settings: dict[str, dict[str, Any]]) -> None:
         SECRET_KEY=load_secret_key(app, security["secret_key"]),
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ECHO=settings["database"]["echo"],
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(database_url, settings["database"]),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=security["session_cookie_secure"],
@@ -144,6 +173,7 @@ def register_extensions(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=options["message_queue"],
+        channel=options["channel"],
         max_http_buffer_size=max(options["max_http_buffer_size"], cordiax_hex),
         cors_allowed_origins=options["cors_allowed_origins"] or None,
         ping_timeout=options["ping_timeout"],
@@ -199,12 +229,16 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_namespaces(app: Flask) -> None:
-    from .cordiax.namespace import CordiaxNamespace
-    from .events import NAMESPACE, EventsNamespace
+    from .cordiax.namespace import NAMESPACE as CORDIAX_NAMESPACE
+    from .cordiax.namespace import CordiaxNamespace, cordiax_socket_error
+    from .events import NAMESPACE, EventsNamespace, socket_error
     from .extensions import socketio
 
     socketio.on_namespace(EventsNamespace(NAMESPACE))
     socketio.on_namespace(CordiaxNamespace())
+    # Handlers that raise answer an error (and sync_error on /cordiax-sync/) instead of no ack.
+    socketio.on_error_default(socket_error)
+    socketio.on_error(CORDIAX_NAMESPACE)(cordiax_socket_error)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -44,10 +44,17 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "workers": (int, 1),
         "threads": (int, 512),
         "public_url": (str, None),
+        # How many proxies (nginx) in front set X-Forwarded-For/-Proto/-Host; 0 = trust none.
+        "trusted_proxies": (int, 0),
     },
     "database": {
         "url": (str, None),  # default: SQLite in the instance folder
         "echo": (bool, False),
+        # PostgreSQL connections per process: a request holds one while it runs (uploads
+        # release theirs while the body streams); waiting longer than pool_timeout answers 503.
+        "pool_size": (int, 10),
+        "max_overflow": (int, 20),
+        "pool_timeout": (Seconds, Seconds(30)),
     },
     "logging": {
         "level": (str, "INFO"),
@@ -85,6 +92,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "socketio": {
         "message_queue": (str, None),
+        # Redis pub/sub ignores database numbers: deployments sharing a Redis need their own.
+        "channel": (str, "flask-socketio"),
         "max_http_buffer_size": (Size, Size(210 * 1024**2)),
         "cors_allowed_origins": (list, []),
         "ping_timeout": (int, 30),
@@ -143,6 +152,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_attempts": (int, 5),  # per copy, before it is marked failed
         "retry_delay": (Seconds, Seconds(5)),  # doubled per failed attempt
         "max_retry_delay": (Seconds, Seconds(600)),
+        # a copy claimed by a process that died is taken up again once this has passed
+        "replication_lease": (Seconds, Seconds(60)),
         "download_url_ttl": (int, 300),  # seconds a from_storage=<cloud> download link lives
     },
     "google": {
@@ -159,6 +170,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
     "scheduler": {
         "enabled": (bool, True),
         "lock_file": (str, None),  # default: <instance>/scheduler.lock
+        # Seconds between a follower's attempts to lead (and a PostgreSQL leader's lock checks).
+        "leader_retry": (Seconds, Seconds(5)),
+        "keep_runs": (int, 100),  # recorded runs kept per scheduled job (scheduled_runs table)
     },
     "ratelimit": {
         "storage_uri": (str, "memory://"),

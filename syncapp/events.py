@@ -2,20 +2,26 @@
 
 `publish()` may be called from any thread (requests, scheduler jobs, transfer callbacks); with a
 message queue configured (`socketio.message_queue`) the event reaches clients of every process.
-It also hands each event to this process's subscribers (the plain WebSocket /api/v1/ws): they
-see what this process publishes, which is everything when one process serves the deployment.
+It also hands each event to this process's subscribers (the plain WebSocket /api/v1/ws). With a
+Redis message queue, every event also goes out on a Redis pub/sub channel, and one listener thread
+per process (started with its first subscriber) hands the other processes' events to its
+subscribers; a process skips its own (delivered directly), so nobody sees an event twice.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
+import uuid
 from collections import deque
 from typing import Any
 
-from flask import request
+from flask import current_app, has_app_context, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
+from sqlalchemy.exc import OperationalError
 
 from .extensions import socketio
 from .security import user_for_token
@@ -73,6 +79,9 @@ def subscribe(user_id: int, is_admin: bool) -> Subscription:
     subscription = Subscription(user_id, is_admin)
     with _subscriptions_lock:
         _subscriptions.add(subscription)
+    relay = _relay()
+    if relay is not None:
+        relay.listen()  # from now on this process needs the others' events
     return subscription
 
 
@@ -90,11 +99,131 @@ def publish(
     room: str | list[str] | None = None
     if user_id is not None:
         room = [f"user:{user_id}", "admins"] if admins else f"user:{user_id}"
+    _deliver_locally(body, user_id, admins)
+    relay = _relay()
+    if relay is not None:
+        relay.send(body, user_id, admins)
+    socketio.emit(event, body, namespace=NAMESPACE, to=room)
+
+
+def _deliver_locally(body: dict[str, Any], user_id: int | None, admins: bool) -> None:
     with _subscriptions_lock:
         listeners = [s for s in _subscriptions if s.wants(user_id, admins)]
     for subscription in listeners:
         subscription.put(body)
-    socketio.emit(event, body, namespace=NAMESPACE, to=room)
+
+
+# --- across processes: a Redis pub/sub channel ------------------------------------------------
+
+#: the relay's channel: socketio.channel (Socket.IO's own) with this suffix
+CHANNEL_SUFFIX = ":syncapp-events"
+#: how long a first subscriber waits for the Redis subscription to be in place
+LISTEN_READY_SECONDS = 5.0
+#: unique per host and run; with the pid it names one process (a fork gets a new pid)
+_RUN = uuid.uuid4().hex[:12]
+
+
+def _origin() -> str:
+    return f"{_RUN}.{os.getpid()}"
+
+
+class RedisRelay:
+    """Publishes this process's events on `channel` and, once `listen()` was called, hands the
+    events other processes publish to this process's subscribers.
+
+    Pub/sub keeps nothing: an event published while a listener is reconnecting is lost to it,
+    as with Socket.IO's own Redis queue; /api/v1/ws clients are dashboards, not a ledger."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        import redis
+
+        self.url = url
+        self.channel = channel
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._listener: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+        self.ready = threading.Event()  # set while subscribed (tests wait on it)
+
+    def send(self, body: dict[str, Any], user_id: int | None, admins: bool) -> None:
+        message = {"origin": _origin(), "user_id": user_id, "admins": admins, "body": body}
+        try:
+            self._client.publish(self.channel, json.dumps(message, default=str))
+        except Exception as exc:  # Redis down: this process's own clients still got it
+            log.warning("events: could not publish %s to Redis: %s", body.get("event"), exc)
+
+    def listen(self) -> None:
+        """Start the listener (once); the first caller waits until it is subscribed, so a
+        subscriber told "connected" does not miss the next event from another process."""
+        with self._lock:
+            if self._listener is None or not self._listener.is_alive():
+                self._listener = threading.Thread(
+                    target=self._listen, name="events-relay", daemon=True
+                )
+                self._listener.start()
+        if not self.ready.wait(LISTEN_READY_SECONDS):
+            log.warning("events: not subscribed to Redis yet; other processes' events may be late")
+
+    def _listen(self) -> None:
+        import redis
+
+        delay = 0.5
+        while not self.stop.is_set():
+            client = redis.Redis.from_url(
+                self.url, socket_connect_timeout=2, health_check_interval=30
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.channel)
+                self.ready.set()
+                delay = 0.5
+                while not self.stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._handle(message.get("data"))
+            except Exception as exc:
+                log.warning("events: Redis listener lost its connection (%s); reconnecting", exc)
+            finally:
+                self.ready.clear()
+                pubsub.close()
+                client.close()
+            self.stop.wait(delay)  # back off while Redis is away, never spin
+            delay = min(delay * 2, 10.0)
+
+    def _handle(self, data: Any) -> None:
+        try:
+            message = json.loads(data)
+            if message["origin"] == _origin():
+                return  # delivered directly when it was published here
+            _deliver_locally(message["body"], message["user_id"], bool(message["admins"]))
+        except Exception:
+            log.exception("events: ignored a malformed message on %s", self.channel)
+
+
+_relays: dict[tuple[str, str], RedisRelay] = {}
+_relays_lock = threading.Lock()
+
+
+def relay_for(url: str | None, channel: str = "flask-socketio") -> RedisRelay | None:
+    """The process's relay for a Redis message queue (one per URL and channel), or None when
+    no Redis queue is configured (other queues carry Socket.IO's emits only)."""
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    key = (url, channel + CHANNEL_SUFFIX)
+    with _relays_lock:
+        relay = _relays.get(key)
+        if relay is None:
+            relay = _relays[key] = RedisRelay(*key)
+        return relay
+
+
+def _relay() -> RedisRelay | None:
+    if not has_app_context():
+        # A thread without an app context: the relay this process uses, if it uses just one.
+        with _relays_lock:
+            return next(iter(_relays.values())) if len(_relays) == 1 else None
+    options = current_app.config["SYNCAPP"]["socketio"]
+    return relay_for(options["message_queue"], options["channel"])
 
 
 def socket_user(auth: dict | None):
@@ -111,7 +240,52 @@ def socket_user(auth: dict | None):
     return user_for_token(raw) if isinstance(raw, str) and raw else None
 
 
-class EventsNamespace(Namespace):
+def socket_error(exc: Exception) -> dict[str, Any]:
+    """Socket.IO's default error handler: a handler that raised answers the event's ack with an
+    error body (a client waiting on `call()` is not left hanging) and the failure is logged,
+    instead of a traceback in a dying thread. Fuzzing finds two kinds: a client sending more
+    arguments than the handler takes (its fault), and anything else (ours)."""
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the database connection is gone; the pool discards it
+        log.debug("rollback after a Socket.IO handler error failed", exc_info=True)
+    if isinstance(exc, OperationalError):
+        log.warning("database unavailable in a Socket.IO handler: %s", exc.__class__.__name__)
+        code, message = "database_unavailable", "The database is unavailable; try again shortly."
+    elif isinstance(exc, TypeError) and "positional argument" in str(exc):
+        log.info("refused a Socket.IO event with unexpected arguments: %s", exc)
+        code, message = "bad_request", "Unexpected arguments for this event."
+    else:
+        log.error("unhandled error in a Socket.IO handler", exc_info=exc)
+        code, message = "internal_error", "An internal error occurred; it has been logged."
+    return {"status": "error", "error": code, "message": message}
+
+
+class GuardedNamespace(Namespace):
+    """python-socketio delivers an ordinary event named "connect" or "disconnect" from a client to
+    those handlers, mid-connection (found by fuzzing): it would re-run authentication or make the
+    server forget the client while it stays connected. Only the server's own calls get through:
+    a real connect hands over this connection's WSGI environ, a real disconnect happens once the
+    client is already marked as leaving."""
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect") and not self._from_server(event, args):
+            log.info("refused a client-sent %r event on %s", event, self.namespace)
+            return {"status": "error", "error": "bad_request", "message": "Reserved event name."}
+        return super().trigger_event(event, *args)
+
+    def _from_server(self, event: str, args: tuple[Any, ...]) -> bool:
+        if not args or self.server is None:
+            return True
+        sid = args[0]
+        if event == "connect":
+            return len(args) > 1 and args[1] is self.server.get_environ(sid, self.namespace)
+        return not self.server.manager.is_connected(sid, self.namespace)
+
+
+class EventsNamespace(GuardedNamespace):
     def on_connect(self, auth: dict | None = None) -> bool:
         user = socket_user(auth)
         if user is None:

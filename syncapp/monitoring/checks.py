@@ -18,7 +18,6 @@ from sqlalchemy import select, text
 
 from ..extensions import db
 from ..logs import redact
-from ..scheduler import LEADER_RETRY_SECONDS
 from ..syncs.models import SyncJob
 from ..syncs.runner import open_destination
 from .service import scheduler_info
@@ -75,7 +74,8 @@ def check_scheduler() -> str:
     here = "follower" if role == "follower" else "not started"
     if info["leader_elsewhere"]:
         return f"{here} in this process ({pid}); process {info['leader_pid']} leads"
-    retry = f" (this process tries again every {LEADER_RETRY_SECONDS} s)"
+    every = current_app.config["SYNCAPP"]["scheduler"]["leader_retry"]
+    retry = f" (this process tries again every {every:g} s)"
     raise RuntimeError(
         "no process holds the scheduler lock: scheduled jobs and syncs do not run"
         + (retry if role == "follower" else "")

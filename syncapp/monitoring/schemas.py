@@ -32,6 +32,15 @@ class SchedulerInfo(Schema):
     leader_pid = fields.Integer(allow_none=True)
 
 
+class ScheduledJobRun(Schema):
+    host = fields.String()
+    pid = fields.Integer()
+    started_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    outcome = fields.String(metadata={"enum": ["running", "ok", "failed"]})
+    error = fields.String(allow_none=True)
+
+
 class ServiceStatus(Schema):
     status = fields.String(metadata={"enum": ["running"]})
     version = fields.String()
@@ -43,6 +52,11 @@ class ServiceStatus(Schema):
     jobs_total = fields.Integer()
     jobs_by_state = _counts(JOB_STATES, "Your jobs (administrators: all jobs) by state")
     queue_length = fields.Integer(metadata={"description": "Files in the jobs' queues"})
+    scheduled_jobs = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ScheduledJobRun),
+        metadata={"description": "Administrators: each scheduled job's last run and its process"},
+    )
 
 
 class _Sums(Schema):

@@ -6,10 +6,8 @@ Counts come from the database, so every process answers the same and a restart l
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -17,7 +15,8 @@ from sqlalchemy import Select, func, select
 
 from .. import __version__
 from ..extensions import db
-from ..scheduler import lock_path
+from ..scheduled_runs import latest_by_job
+from ..scheduler import leader_elsewhere
 from ..syncs.models import FILE_STATES, JOB_STATES, RUN_STATUSES, SyncFile, SyncJob, SyncRun
 from ..timeutil import isoformat, utcnow
 
@@ -27,27 +26,6 @@ _STARTED_MONOTONIC = time.monotonic()
 
 
 # --- the scheduler ---------------------------------------------------------------------------
-
-
-def leader_elsewhere(path: Path) -> tuple[bool, int | None]:
-    """(whether another process holds the leader lock, its pid as written in the lock file).
-
-    Probes by taking the lock and letting go at once: a follower that tries in that instant
-    simply tries again at its next attempt."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False, None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 32).decode(errors="replace").strip()
-            return True, int(text) if text.isdigit() else None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False, None
-    finally:
-        os.close(fd)
 
 
 def scheduler_info(app: Flask) -> dict[str, Any]:
@@ -67,7 +45,7 @@ def scheduler_info(app: Flask) -> dict[str, Any]:
     else:
         role = "follower" if state is not None else "not_started"
     elsewhere, leader_pid = (
-        leader_elsewhere(lock_path(app)) if role in ("follower", "not_started") else (False, None)
+        leader_elsewhere(app) if role in ("follower", "not_started") else (False, None)
     )
     return {
         "role": role,
@@ -123,6 +101,8 @@ def service_status(app: Flask, owner_id: int | None) -> dict[str, Any]:
         "jobs_total": sum(by_state.values()),
         "jobs_by_state": by_state,
         "queue_length": sum(sum(q.values()) for q in queue_by_job(owner_id).values()),
+        # Administrators: each scheduled job's last run, and which process (host, pid) ran it.
+        **({"scheduled_jobs": latest_by_job()} if owner_id is None else {}),
     }
 
 

@@ -112,10 +112,10 @@ def test_leader_follower_and_a_missing_leader_are_reported(make_app):
         assert health["checks"]["scheduler"]["status"] == "ok"
         assert "not started in this process" in health["checks"]["scheduler"]["detail"]
     finally:
+        state["stop"].set()  # a PostgreSQL leader watches its lock: no re-election here
         state["scheduler"].shutdown(wait=False)
         stop_dispatcher(leader)
-        os.close(state["lock"]._fd)  # what the kernel does when the leader's process dies
-        state["lock"]._fd = None
+        state["lock"].release()  # what the kernel (or PostgreSQL) does when the leader dies
 
     response = bystander.test_client().get("/api/v1/health")
     assert response.status_code == 503

@@ -12,4 +12,5 @@ PEER_PLUGINS = [
     "tests.peers.s3",
     "tests.peers.azure",
     "tests.peers.gdrive",
+    "tests.peers.nginx",
 ]
