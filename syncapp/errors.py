@@ -10,7 +10,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -116,7 +118,13 @@ def handle_http_exception(exc: HTTPException):
             f"Invalid request: {detail}" if detail else "Invalid request",
             errors=fields,
         )
-    return error_response(status, _http_code(exc), exc.description or exc.name)
+    response = make_response(error_response(status, _http_code(exc), exc.description or exc.name))
+    # The exception's own headers say what the status needs: Allow on a 405 (RFC 9110),
+    # WWW-Authenticate on a 401, Retry-After where it was set.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_unexpected(exc: Exception):
@@ -125,7 +133,48 @@ def handle_unexpected(exc: Exception):
     return error_response(500, "internal_error", "An internal error occurred; it has been logged.")
 
 
+def handle_database_unavailable(exc: Exception):
+    """The database is down or unreachable (or its pool is exhausted): a 503 the client can retry,
+    not a 500 with a traceback; pool_pre_ping reconnects once it is back, without a restart."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool discards it
+        log.debug("rollback after a database outage failed", exc_info=True)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__
+    )
+    response = make_response(
+        error_response(
+            503, "database_unavailable", "The database is unavailable; try again shortly."
+        )
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def handle_storage_error(exc: Exception):
+    """A store's server that cannot be reached (or is full) mid-request: 503 / 507 the client
+    can act on, not a 500. The stores remove what they had written before raising."""
+    from .storage import RemoteFull
+
+    db.session.rollback()
+    log.warning("storage error on %s %s: %s", request.method, request.path, exc)
+    if isinstance(exc, RemoteFull):
+        return error_response(507, "insufficient_storage", "The storage is full; nothing was kept.")
+    response = make_response(
+        error_response(503, "storage_unavailable", "The storage cannot be reached; try again.")
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    from .storage import RemoteFull, RemoteUnavailable
+
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(RemoteUnavailable, handle_storage_error)
+    app.register_error_handler(RemoteFull, handle_storage_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

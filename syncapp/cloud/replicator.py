@@ -41,8 +41,9 @@ from .targets import TargetUnavailable, open_target
 log = logging.getLogger(__name__)
 
 WORKERS = 4  # copies at once: clouds are slow per request, not per byte
-LEASE = timedelta(seconds=60)
-RENEW_SECONDS = 15.0  # well inside LEASE, so a live claim never looks abandoned
+#: a claim is renewed this often within cloud.replication_lease, so a live one never looks
+#: abandoned, while a dead process's claim is taken back once the lease runs out
+RENEWALS_PER_LEASE = 4
 PROGRESS_BYTES = 256 * 1024
 PROGRESS_SECONDS = 0.2
 #: failures that may pass: tried again later, up to cloud.max_attempts
@@ -122,6 +123,7 @@ class CloudReplicator:
         self.max_attempts = max(1, options["max_attempts"])
         self.retry_delay = float(options["retry_delay"])
         self.max_retry_delay = float(options["max_retry_delay"])
+        self.lease = timedelta(seconds=float(options["replication_lease"]))
         self.on_event = on_event
         self.progress_bytes = progress_bytes
         self.progress_seconds = progress_seconds
@@ -173,7 +175,7 @@ class CloudReplicator:
                 CloudCopy.status == "pending",
                 or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now),
             )
-            .values(status="running", next_attempt_at=now + LEASE)
+            .values(status="running", next_attempt_at=now + self.lease)
             .execution_options(synchronize_session=False)
         ).rowcount
         self.session.commit()
@@ -188,7 +190,7 @@ class CloudReplicator:
 
     def renew(self, copy_ids: list[int]) -> None:
         if copy_ids:
-            self._running_update(CloudCopy.id.in_(copy_ids), next_attempt_at=utcnow() + LEASE)
+            self._running_update(CloudCopy.id.in_(copy_ids), next_attempt_at=utcnow() + self.lease)
             self.session.commit()
 
     # -- copying ------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class CloudReplicator:
             self._running_update(
                 CloudCopy.id == claim.copy_id,
                 bytes_done=case((CloudCopy.bytes_done < done, done), else_=CloudCopy.bytes_done),
-                next_attempt_at=utcnow() + LEASE,
+                next_attempt_at=utcnow() + self.lease,
             )
             self.session.commit()
             self._report_locked(claim.job_id)
@@ -376,6 +378,8 @@ class ReplicationRunner:
         with self._lock, ThreadPoolExecutor(self.workers, "cloud-copy") as pool:
             running: dict[Future, int] = {}
             renewed = time.monotonic()
+            renew_every = float(self.app.config["SYNCAPP"]["cloud"]["replication_lease"])
+            renew_every /= RENEWALS_PER_LEASE
             while not self._stop.is_set():
                 self._wake.clear()
                 self._changed.clear()
@@ -388,10 +392,10 @@ class ReplicationRunner:
                     running[future] = copy_id
                 if not running:
                     break
-                self._changed.wait(RENEW_SECONDS)
+                self._changed.wait(renew_every)
                 for future in [f for f in running if f.done()]:
                     results.append(_result(future, running.pop(future)))
-                if time.monotonic() - renewed >= RENEW_SECONDS:
+                if time.monotonic() - renewed >= renew_every:
                     self._in_context(partial(CloudReplicator.renew, copy_ids=[*running.values()]))
                     renewed = time.monotonic()
         return results

@@ -14,13 +14,15 @@ import threading
 from typing import Any
 
 from flask import current_app, g, request
-from flask_socketio import Namespace, disconnect, emit
+from flask_socketio import disconnect, emit
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ..auth.models import User
-from ..events import publish
+from ..events import GuardedNamespace, publish, socket_error
 from ..extensions import db
 from ..security import user_for_token
+from ..storage import RemoteError, RemoteFull
 from ..timeutil import isoformat
 from .snapshots import SnapshotRefused, check_device
 from .store import snapshot_store
@@ -82,7 +84,20 @@ def _device_name(auth: Any, fallback: str) -> str:
     return cleaned or "device"
 
 
-class CordiaxNamespace(Namespace):
+def _failure(exc: Exception) -> tuple[str, str]:
+    """(sync_error code, message) for a push that was not stored."""
+    if isinstance(exc, SnapshotRefused):
+        return exc.code, exc.message
+    if isinstance(exc, RemoteFull):
+        return "insufficient_storage", "The snapshot store is full; nothing was stored."
+    if isinstance(exc, RemoteError):
+        log.warning("snapshot store unavailable: %s", exc)
+        return "storage_unavailable", "The snapshot store cannot be reached; try again later."
+    log.warning("database unavailable during a snapshot push: %s", exc)
+    return "database_unavailable", "The database cannot be reached; try again later."
+
+
+class CordiaxNamespace(GuardedNamespace):
     def __init__(self, namespace: str = NAMESPACE) -> None:
         super().__init__(namespace)
         self._clients: dict[str, tuple[int, str]] = {}
@@ -124,13 +139,17 @@ class CordiaxNamespace(Namespace):
             payload = decode_payload(data, store.limits.max_size)
             data = None  # drop the hex string as soon as it is decoded
             result = store.store(user_id, device, payload)
-        except SnapshotRefused as exc:
+        except (SnapshotRefused, RemoteError, OperationalError) as exc:
+            # The store removed what it had written; the client pushes again on its next
+            # sync_request, so a full disk or a storage/database outage is an answer, not a crash.
+            db.session.rollback()
+            code, message = _failure(exc)
             publish(
                 "cordiax_error",
-                {"device": device, "error": exc.code, "message": exc.message},
+                {"device": device, "error": code, "message": message},
                 user_id=user_id,
             )
-            return self._refuse(exc.code, exc.message)
+            return self._refuse(code, message)
         snapshot = result.snapshot
         ack = {
             "status": "ok",
@@ -157,3 +176,10 @@ class CordiaxNamespace(Namespace):
         error = {"error": code, "message": message}
         emit("sync_error", error)
         return {"status": "error", **error}
+
+
+def cordiax_socket_error(exc: Exception) -> dict[str, Any]:
+    """This namespace's error handler: the Cordiax client only listens for `sync_error`."""
+    body = socket_error(exc)
+    emit("sync_error", {"error": body["error"], "message": body["message"]})
+    return body

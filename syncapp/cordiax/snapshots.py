@@ -203,14 +203,23 @@ class SnapshotStore:
                     written += self._extract(data, members, f"{folder}/{version}")
                 self._write_json(f"{folder}/{version}.json", self._sidecar(snapshot))
                 written.append(f"{folder}/{version}.json")
+                # The row before latest.json: a database that fails (or a crash) here leaves
+                # latest.json naming the previous, whole version, never one without a row.
+                self.session.add(snapshot)
+                self.session.commit()
+            except BaseException:
+                self.session.rollback()
+                self._remove(written)
+                raise
+            try:
                 self._write_json(
                     f"{folder}/latest.json", {"version": version, "path": snapshot.path}
                 )
             except BaseException:
+                self.session.delete(snapshot)
+                self.session.commit()
                 self._remove(written)
                 raise
-            self.session.add(snapshot)
-            self.session.commit()
         log.info(
             "snapshot %s/%s %s stored (%s, %d bytes)", user_id, device, version, kind, len(data)
         )

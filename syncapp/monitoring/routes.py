@@ -12,6 +12,7 @@ from flask import current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from sqlalchemy.exc import OperationalError
 
 from .. import __version__
 from ..errors import NotFound, Unauthorized
@@ -75,8 +76,15 @@ def run_check(name: str) -> dict[str, Any]:
     return {"status": "ok", "detail": outcome}
 
 
-def shown_to_caller(result: dict[str, Any]) -> dict[str, Any]:
-    if not current_user.is_authenticated:
+def caller_signed_in() -> bool:
+    try:
+        return current_user.is_authenticated
+    except OperationalError:  # the database is down: the caller cannot be looked up
+        return False
+
+
+def shown_to_caller(result: dict[str, Any], signed_in: bool) -> dict[str, Any]:
+    if not signed_in:
         return {"status": result["status"]}  # paths and hosts are not for anyone who asks
     if "jobs" in result:
         scope = None if current_user.is_admin else current_user.id
@@ -93,7 +101,8 @@ def health():
     require_enabled("enable_health", "health")
     results = {name: run_check(name) for name in HEALTH_CHECKS}
     failed = [name for name, result in results.items() if result["status"] != "ok"]
-    checks = {name: shown_to_caller(result) for name, result in results.items()}
+    signed_in = caller_signed_in()  # health must answer (503) even when the database is down
+    checks = {name: shown_to_caller(result, signed_in) for name, result in results.items()}
     body = {"status": "ok", "version": __version__, "time": isoformat(utcnow()), "checks": checks}
     if failed:
         body.update(
