@@ -1,0 +1,1 @@
+"""Hardening tests (issue 11): fuzzing, authorisation, faults and security checks."""
