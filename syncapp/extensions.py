@@ -6,10 +6,11 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from marshmallow import INCLUDE, Schema, fields
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -42,5 +43,31 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # threading mode: every storage SDK works unpatched under gunicorn's gthread worker (DESIGN.md 5).
 socketio = SocketIO()
+
+
+class ErrorEnvelope(Schema):
+    """What every API error answers (errors.error_body), as the OpenAPI document shows it.
+
+    flask-smorest documents its own {code, status, message, errors} shape with no other keys
+    allowed, which no response of this app has. Routes may add fields (ApiError.extra).
+    """
+
+    class Meta:
+        unknown = INCLUDE
+
+    status = fields.String(required=True, metadata={"enum": ["error"]})
+    error = fields.String(required=True, metadata={"description": "A machine-readable code"})
+    message = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Messages per field, when input was invalid"})
+
+
+class _Api(Api):
+    ERROR_SCHEMA = ErrorEnvelope
+
+
 # Generates /api/v1/openapi.json from the marshmallow schemas that validate the requests.
-api = Api()
+api = _Api()
+# Invalid input answers 400 validation_error (errors.handle_http_exception), not webargs' 422:
+# the document says so. Read when a route is decorated, and route modules import this first.
+Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
+Blueprint.PAGINATION_ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PayloadTooLarge
+from .errors import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
 
 QUEUE_DEPTH = 8  # chunks in flight to the writer: 8 MiB with 1 MiB chunks
@@ -33,6 +33,21 @@ def refuse_declared_size(content_length: int | None, limit: int) -> None:
     (receive_into) catches what a missing or lying Content-Length lets through."""
     if content_length and content_length > limit + FORM_OVERHEAD:
         raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+
+
+#: How a yes/no field of a multipart form may be spelled: forms and `curl -F` send text, so the
+#: document lists these strings (a JSON boolean type would promise what a form cannot carry).
+FLAG_TRUE = ("true", "1", "yes", "on")
+FLAG_FALSE = ("false", "0", "no", "off", "")
+FLAG_PROPERTY = {"type": "string", "enum": [*FLAG_TRUE, *FLAG_FALSE], "default": "false"}
+
+
+def parse_form_flag(name: str, value: str | None) -> bool:
+    """A form flag; anything else is refused (400) rather than read as "no"."""
+    text = (value or "").strip().lower()
+    if text not in FLAG_TRUE + FLAG_FALSE:
+        raise BadRequest(f"{name} must be true or false, not {value!r}.", code="invalid_flag")
+    return text in FLAG_TRUE
 
 
 def form_body(required: list[str], **properties: dict) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import UtcDateTime
+from ..fields import StrictBoolean, UtcDateTime
 from .models import ROLES
 
 
@@ -27,7 +27,8 @@ class AccessToken(Schema):
 
 class TokenRequest(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    expires_in_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    # at most a century: a later expiry overflows datetime (a 500 before this bound)
+    expires_in_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=36500))
 
 
 class TokenInfo(Schema):
@@ -62,7 +63,7 @@ class NewUser(Registration):
 class UserUpdate(Schema):
     full_name = fields.String(validate=validate.Length(max=255))
     role = fields.String(validate=validate.OneOf(ROLES))
-    active = fields.Boolean(
+    active = StrictBoolean(
         metadata={"description": "An inactive user cannot sign in, and their tokens stop working."}
     )
     password = fields.String(

@@ -48,7 +48,7 @@ def get_account(user_id: int):
 
 
 @bp.route("/<int:user_id>", methods=["PATCH"])
-@bp.arguments(UserUpdate)
+@bp.arguments(UserUpdate, required=False)  # no body: nothing changes
 @bp.response(200, UserInfo)
 @admin_required
 def update_account(data, user_id: int):

@@ -16,7 +16,7 @@ from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..security import caller_id, owner_scope, public, streams_body
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..storage.local import LocalRemote
-from ..uploads import form_body, refuse_declared_size
+from ..uploads import FLAG_FALSE, FLAG_PROPERTY, FLAG_TRUE, form_body, refuse_declared_size
 from . import links
 from .jobs import enqueue_replication, job_view
 from .models import TARGETS, CloudCopy, CloudFile, CloudJob, CloudVersion
@@ -40,8 +40,11 @@ bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files
 WHAT = "cloud files"
 
 FLAGS = {f"sync_{target}": target for target in TARGETS}
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
-UPLOAD_BODY = form_body([], **{flag: {"type": "boolean", "default": False} for flag in FLAGS})
+_TRUE, _FALSE = FLAG_TRUE, FLAG_FALSE  # the spellings the document lists
+BINARY = {"type": "string", "format": "binary"}
+GET_FILE = "The file's info; with download=true its bytes, or a link to a cloud's copy"
+FILE_OR_LINK = {"anyOf": [FileInfo, DownloadLink]}  # apispec makes components of both
+UPLOAD_BODY = form_body([], **dict.fromkeys(FLAGS, FLAG_PROPERTY))
 
 
 # --- services --------------------------------------------------------------------------------
@@ -99,7 +102,8 @@ class TargetChoice:
             self.chosen.discard(target)
             return
         if not self.available[target]:
-            remote = stored_remote_name(target, self.owner_id)
+            # Google Drive is the user's own, no stored remote: there is no google_remote.
+            remote = None if target == "google" else stored_remote_name(target, self.owner_id)
             how = (
                 "connect Google Drive first (/auth/google/start)"
                 if target == "google"
@@ -298,6 +302,9 @@ def _cloud_link(file: CloudFile, target: str) -> dict:
 @bp.route("/files/<int:file_id>", methods=["GET"])
 @bp.arguments(FileQuery, location="query")
 @bp.response(200, FileInfo)
+# With download=true the answer is the bytes (of their own type), or a cloud copy's link.
+@bp.alt_response(200, schema=FILE_OR_LINK, description=GET_FILE, content_type="application/json")
+@bp.alt_response(200, schema=BINARY, description=GET_FILE, content_type="*/*")
 def get_file(query, file_id: int):
     """The file's info. With `download=true`: the bytes of the current version
     (`from_storage=local`), or `{"download_url", "expires_in", "version"}` for a cloud's copy."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import UtcDateTime
+from ..fields import MAX_INT, UtcDateTime
 from .models import JOB_STATUSES, TARGET_STATUSES, TARGETS
 
 STORAGES = ("local", *TARGETS)
@@ -78,7 +78,7 @@ class FileQuery(Schema):
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT))
 
 
 class FilePage(Schema):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ..fields import UtcDateTime
+from ..fields import MAX_INT, StrictBoolean, UtcDateTime
 from ..storage import RemoteError
 from ..storage.base import clean_path
 from .pollers import DEFAULT_FILENAME, DEFAULT_INTERVAL, DEFAULT_PATH, MIN_INTERVAL
 from .snapshots import DEVICE_PATTERN
 
 _INTERVAL = validate.Range(
-    min=MIN_INTERVAL, error=f"The interval must be at least {MIN_INTERVAL} seconds."
+    min=MIN_INTERVAL,
+    max=MAX_INT,
+    error=f"The interval must be from {MIN_INTERVAL} to {MAX_INT} seconds.",
 )
+_ID = validate.Range(min=1, max=MAX_INT)  # beyond, no row has it (and the database overflows)
 _DEVICE = validate.Regexp(
     DEVICE_PATTERN,
     error="Use up to 64 letters, digits, '.', '_' and '-' (a letter or digit first).",
@@ -25,7 +28,8 @@ _FILENAME = validate.Regexp(
 class _PollerFields(Schema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     remote_id = fields.Integer(
-        metadata={"description": "A stored remote of kind webdav, smb or local (admins only)."}
+        validate=_ID,
+        metadata={"description": "A stored remote of kind webdav, smb or local (admins only)."},
     )
     path = fields.String(
         validate=validate.Length(max=512),
@@ -36,8 +40,10 @@ class _PollerFields(Schema):
     interval = fields.Integer(
         validate=_INTERVAL, metadata={"description": f"Seconds, at least {MIN_INTERVAL}."}
     )
-    enabled = fields.Boolean()
-    user_id = fields.Integer(metadata={"description": "Owner (admins only; default: the creator)."})
+    enabled = StrictBoolean()
+    user_id = fields.Integer(
+        validate=_ID, metadata={"description": "Owner (admins only; default: the creator)."}
+    )
 
     @validates("path")
     def _check_path(self, value: str, **_: object) -> None:
@@ -49,14 +55,14 @@ class _PollerFields(Schema):
 
 class PollerCreate(_PollerFields):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    remote_id = fields.Integer(required=True)
+    remote_id = fields.Integer(required=True, validate=_ID)
     path = fields.String(load_default=DEFAULT_PATH, validate=validate.Length(max=512))
     filename = fields.String(load_default=DEFAULT_FILENAME, validate=_FILENAME)
     device = fields.String(
         validate=_DEVICE, metadata={"description": "Default: the name, made a valid device name."}
     )
     interval = fields.Integer(load_default=DEFAULT_INTERVAL, validate=_INTERVAL)
-    enabled = fields.Boolean(load_default=True)
+    enabled = StrictBoolean(load_default=True)
 
 
 class PollerUpdate(_PollerFields):

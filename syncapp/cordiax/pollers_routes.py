@@ -102,7 +102,7 @@ def get_poller(poller_id: int):
 
 
 @bp.route("/<int:poller_id>", methods=["PUT", "PATCH"])
-@bp.arguments(PollerUpdate)
+@bp.arguments(PollerUpdate, required=False)  # no body: nothing changes
 @bp.response(200, PollerInfo)
 def update_poller(data, poller_id: int):
     """Change a poller; only administrators change where it reads from or who owns it."""

@@ -25,7 +25,7 @@ from ..security import caller_id, owner_scope, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
-from ..uploads import form_body, refuse_declared_size
+from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from . import events
 from .models import DOCUMENT_TYPES
 from .nas import (
@@ -50,7 +50,7 @@ from .schemas import (
     SyncRun,
     SyncStatus,
 )
-from .store import DocumentStore, Stored, parse_date, parse_flag, parse_type
+from .store import DocumentStore, Stored, parse_date, parse_type
 
 bp = Blueprint(
     "documents", __name__, url_prefix="/api/v1/documents", description="Documents (seed 001)"
@@ -62,8 +62,13 @@ sync_bp = Blueprint(
 UPLOAD_BODY = form_body(
     ["type"],
     type={"type": "string", "enum": list(DOCUMENT_TYPES)},
-    date={"type": "string", "format": "date"},
-    sync_now={"type": "boolean"},
+    # parse_date: YYYY-MM-DD, a date-time cut to its date, or empty for none (no strict format)
+    date={
+        "type": "string",
+        "pattern": r"^\s*(\d{4}-\d{2}-\d{2}[\s\S]*)?$",
+        "description": "YYYY-MM-DD (a date-time is cut to its date); empty: no date",
+    },
+    sync_now=FLAG_PROPERTY,
 )
 
 
@@ -159,13 +164,14 @@ def upload_document():
         raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
     try:
         kind, day = parse_type(fields.get("type")), parse_date(fields.get("date"))
+        sync_now = parse_form_flag("sync_now", fields.get("sync_now"))
     except ApiError:
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)
     events.uploaded(document)
     outcome = None
-    if parse_flag(fields.get("sync_now")):
+    if sync_now:
         with nas_sync() as service:
             try:
                 path = service.sync_document(document)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import UtcDateTime
+from ..fields import MAX_INT, UtcDateTime
 from .models import DOCUMENT_TYPES
 
 
@@ -36,7 +36,7 @@ class DocumentUploadReply(DocumentInfo):
 class DocumentFilters(Schema):
     type = fields.String(validate=validate.OneOf(DOCUMENT_TYPES))
     synced = fields.Boolean()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_INT))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

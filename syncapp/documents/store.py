@@ -48,10 +48,6 @@ def parse_date(value: str | None) -> date | None:
         ) from None
 
 
-def parse_flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def clean_filename(filename: str | None) -> str:
     """The user's file name without any folder part (browsers on Windows may send one)."""
     name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()

@@ -40,7 +40,7 @@ def get_remote(remote_id: int):
 
 
 @bp.route("/<int:remote_id>", methods=["PUT", "PATCH"])
-@bp.arguments(RemoteUpdate)
+@bp.arguments(RemoteUpdate, required=False)  # no body: nothing changes
 @bp.response(200, RemoteInfo)
 @admin_required
 def update_remote(data, remote_id: int):

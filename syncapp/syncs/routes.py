@@ -99,7 +99,7 @@ def get_sync(job_id: int):
 
 
 @bp.route("/<int:job_id>", methods=["PUT"])
-@bp.arguments(SyncJobUpdate)
+@bp.arguments(SyncJobUpdate, required=False)  # no body: nothing changes
 @bp.response(200, SyncJobInfo)
 def update_sync(values, job_id: int):
     job = update_job(_job(job_id), values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import UtcDateTime
+from ..fields import MAX_INT, StrictBoolean, UtcDateTime
 from .models import FILE_STATES, JOB_STATES, RUN_STATUSES
 
 _GLOBS = fields.List(
@@ -23,12 +23,12 @@ class SyncJobUpdate(Schema):
         validate=validate.Length(min=1, max=255),
         metadata={"description": "Name of a stored remote; destination_path is inside it"},
     )
-    delete_after_sync = fields.Boolean()
+    delete_after_sync = StrictBoolean()
     sync_interval = fields.Integer(
         validate=validate.Range(min=1, max=30 * 86400), metadata={"description": "Seconds"}
     )
-    enabled = fields.Boolean()
-    realtime = fields.Boolean(metadata={"description": "Also run when the source changes"})
+    enabled = StrictBoolean()
+    realtime = StrictBoolean(metadata={"description": "Also run when the source changes"})
     include = _GLOBS
     exclude = _GLOBS
     max_retries = fields.Integer(validate=validate.Range(min=0, max=100))
@@ -107,7 +107,7 @@ class JobStatus(Schema):
 
 class Page(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT))
 
 
 class FileFilters(Page):
