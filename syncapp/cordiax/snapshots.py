@@ -18,6 +18,7 @@ import re
 import stat
 import threading
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -109,8 +110,13 @@ def inspect_zip(data: bytes, limits: Limits) -> tuple[list[zipfile.ZipInfo], boo
     database = next((m for m in files if posixpath.basename(m.filename) == "cordiax.db"), None)
     encrypted = True
     if database is not None:
-        with bundle.open(database) as handle:
-            encrypted = handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC
+        # Reading the first bytes inflates a chunk: a member whose headers lie about its size
+        # fails its CRC here already, and must be a refusal, not an unhandled error.
+        try:
+            with bundle.open(database) as handle:
+                encrypted = handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise SnapshotRefused("bad_zip", f"The ZIP bundle is damaged: {exc}.") from None
     return files, encrypted
 
 
