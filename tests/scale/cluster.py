@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import requests
 import socketio
 
 from tests.live import LiveServer
-from tests.peers.nginx import NginxServer, session_from, start_nginx
+from tests.peers.nginx import MARKER_HEADER, NginxServer, session_from, start_nginx
 from tests.peers.process import Peer, wait_until
 from tests.peers.s3 import empty_prefix
 
@@ -68,9 +69,14 @@ class Cluster:
                 continue
             marker = f"probe-{uuid.uuid4().hex[:8]}"
             with session_from(ip) as session:
-                reply = session.get(f"{self.nginx.url}/api/v1/health?{marker}", timeout=10)
+                reply = session.get(
+                    f"{self.nginx.url}/api/v1/health", headers={MARKER_HEADER: marker}, timeout=10
+                )
             assert reply.status_code == 200
-            [upstream] = self.nginx.served_by(marker)
+            # nginx writes the log line as it finishes the request, maybe after we read the reply
+            logged = partial(self.nginx.served_by, marker)
+            wait_until(logged, timeout=10, what="nginx's log line")
+            [upstream] = logged()
             owner = next(s for s in self.nodes if self.upstream(s) == upstream)
             self._sources.setdefault(owner.port, ip)
             if node.port in self._sources:
