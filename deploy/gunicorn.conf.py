@@ -4,6 +4,8 @@ Values come from syncapp's own settings (config.yaml, SYNCAPP_* and HOST/PORT), 
 configures both the app and the server.
 """
 
+import os
+
 from gunicorn.glogging import Logger
 
 from syncapp.config import load_settings
@@ -18,14 +20,28 @@ workers = _server["workers"]
 worker_class = "gthread"
 # Every WebSocket client holds a thread under gthread: keep this above clients + requests.
 threads = _server["threads"]
-# Long enough for a 500 MB upload over a slow link; gthread only times out a stuck worker.
+# gthread's timeout is the worker's heartbeat (a hung process), not a per-request limit: a 500 MB
+# upload over a slow link runs as long as it keeps sending. 600 s only bounds a truly stuck worker.
 timeout = 600
-graceful_timeout = 30
+# On SIGTERM (systemctl stop/restart, a rolling deploy) requests in flight get this long to end.
+graceful_timeout = 60
 keepalive = 5
+# The heartbeat file is touched every second: keep it in memory (a busy or overlay disk, as in
+# containers, can otherwise stall it long enough for the master to kill a healthy worker).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+proc_name = "syncapp"
+# X-Forwarded-Proto is trusted from these addresses only when syncapp itself trusts a proxy
+# (server.trusted_proxies, applied by werkzeug's ProxyFix); with 0 nobody may claim https.
+# Several hosts or containers: FORWARDED_ALLOW_IPS=<nginx address or network>.
+forwarded_allow_ips = (
+    os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if _server["trusted_proxies"] else ""
+)
 # The control socket under ~/.gunicorn is not needed and collides between test servers.
 control_socket_disable = True
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+errorlog = "-"
+# %(h)s is the peer (nginx when proxied); the X-Forwarded-For column names the client then.
+access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 class RedactingLogger(Logger):
@@ -41,6 +57,43 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+# glibc's mallopt() parameters (malloc.h) and the values the worker uses.
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8
+MALLOC_ARENAS = 2
+MALLOC_MMAP_THRESHOLD = 256 * 1024
+
+
+def tune_malloc() -> None:
+    """Make the worker give memory back after large requests (glibc only; the environment's
+    MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_, read by glibc at start-up, win).
+
+    - Arenas: threads that allocate at once get arenas of their own (up to 8 per core), each
+      keeping what was freed in it; with a thread per WebSocket client that multiplies what is
+      kept. Two are enough here.
+    - mmap threshold: blocks above it are mmap'ed and unmapped when freed, but glibc raises the
+      threshold to the largest block freed so far (up to 32 MiB), after which multi-MB push and
+      upload buffers come from the heap and stay there. A fixed threshold stops that.
+    In bench/load.py (one process; 100 clients pushing 1 MiB and 20 uploading 10 MiB at once)
+    RSS after the first round was 1228 MiB with 2 arenas and 546 MiB with the fixed threshold
+    too (docs/benchmarks.md, "Load and soak"). Applied in the forked worker before it starts
+    threads, so scripts/serve, systemd and containers all get it."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if "MALLOC_ARENA_MAX" not in os.environ:
+            libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+        if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+            libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        pass
+
+
+def post_fork(server, worker):
+    tune_malloc()
 
 
 def post_worker_init(worker):

@@ -9,6 +9,7 @@ credentials, so `http://x:<token>@host` works for scripts that cannot add header
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -48,9 +49,20 @@ def admin_required(view: F) -> F:
 
 
 def streams_body(view: F) -> F:
-    """The view reads the request body itself: nothing may parse the form before it."""
-    view.streams_body = True  # type: ignore[attr-defined]
-    return view
+    """The view reads the request body itself: nothing may parse the form before it.
+
+    It also starts without a database connection: authentication's query leaves one checked
+    out until the request ends, and a body may take minutes to arrive, so 50 concurrent uploads
+    held 50 pooled connections and the rest timed out with 503 (bench/load.py). Ending the
+    transaction returns it; what was loaded (current_user) reloads when next used."""
+
+    @functools.wraps(view)
+    def streaming_view(*args: Any, **kwargs: Any) -> Any:
+        db.session.commit()  # nothing is pending here; this only ends the read transaction
+        return view(*args, **kwargs)
+
+    streaming_view.streams_body = True  # type: ignore[attr-defined]
+    return streaming_view  # type: ignore[return-value]
 
 
 def anonymous_from_networks(section: str) -> Callable[[F], F]:
