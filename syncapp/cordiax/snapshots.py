@@ -186,6 +186,9 @@ class SnapshotStore:
             latest = self.latest(user_id, device)
             if latest is not None and latest.sha256 == sha256:
                 return StoreResult(latest, created=False)
+            # End the read transaction: the writes below may take seconds (an S3 store, a big
+            # ZIP), and a pooled connection held meanwhile starves other requests under load.
+            self.session.commit()
             received_at = utcnow()
             version = f"{received_at:%Y%m%dT%H%M%S%f}Z_{sha256[:8]}"
             folder = f"{user_id}/{device}"
