@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import pytest
 
@@ -21,6 +21,7 @@ from tests.backups.helpers import make_archive
 from tests.cloud.conftest import drive_cloud, place_copy  # noqa: F401 (drive_cloud: a fixture)
 from tests.conftest import bearer, make_user
 from tests.cordiax.payloads import encrypted_database
+from tests.hardening.forms import upload_named
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -149,25 +150,6 @@ def disposition(response) -> tuple[str, str | None]:
 def no_injected_headers(response) -> None:
     assert "pwned" not in str(response.headers.get("Set-Cookie", ""))
     assert all("pwned" not in name.lower() for name, _ in response.headers)
-
-
-BOUNDARY = "security-boundary"
-
-
-def upload_named(client, path: str, token: str, name: str, data: bytes, **fields: str):
-    """A multipart upload whose file name travels as RFC 5987 filename*: any character gets
-    through to the server, as a browser's percent-encoded quotes and newlines would."""
-    body = b""
-    for field, value in fields.items():
-        head = f'Content-Disposition: form-data; name="{field}"\r\n\r\n'
-        body += f"--{BOUNDARY}\r\n{head}".encode() + value.encode() + b"\r\n"
-    head = (
-        f"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(name, safe='')}"
-        "\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    body += f"--{BOUNDARY}\r\n{head}".encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
-    content_type = f"multipart/form-data; boundary={BOUNDARY}"
-    return client.post(path, headers=bearer(token), data=body, content_type=content_type)
 
 
 @pytest.mark.parametrize("name", NASTY_NAMES, ids=["quotes", "non-ascii", "crlf"])

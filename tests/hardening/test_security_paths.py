@@ -22,7 +22,6 @@ import os
 import struct
 import zipfile
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -33,6 +32,7 @@ from syncapp.storage.base import RemoteError, clean_path, join_path
 from tests.backups.helpers import make_archive
 from tests.conftest import bearer, make_token, make_user
 from tests.cordiax.payloads import zip_bundle
+from tests.hardening.forms import upload_named
 
 TRAVERSALS = [
     "../evil",
@@ -54,26 +54,6 @@ def files_under(root: Path) -> set[str]:
 
 def evil_files(root: Path) -> list[str]:
     return sorted(name for name in files_under(root) if "evil" in name.lower())
-
-
-def upload_named(client, path: str, token: str, name: str, data: bytes, **fields: str):
-    """The file name as RFC 5987 filename*: any byte of it reaches the server."""
-    boundary = "paths-boundary"
-    body = b""
-    for field, value in fields.items():
-        head = f'Content-Disposition: form-data; name="{field}"\r\n\r\n'
-        body += f"--{boundary}\r\n{head}".encode() + value.encode() + b"\r\n"
-    head = (
-        f"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(name, safe='')}"
-        "\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    body += f"--{boundary}\r\n{head}".encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return client.post(
-        path,
-        headers=bearer(token),
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
 
 
 @pytest.mark.parametrize("name", TRAVERSALS)
