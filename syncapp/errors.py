@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -152,6 +152,16 @@ def handle_database_unavailable(exc: Exception):
     return response
 
 
+def handle_bad_value(exc: Exception):
+    """A value from the request that the database refuses (PostgreSQL: a NUL character in text,
+    an integer out of range, a string over its column's length; SQLite stores them): a 400."""
+    db.session.rollback()
+    log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
+    return error_response(
+        400, "invalid_value", "A value in the request cannot be stored or looked up."
+    )
+
+
 def handle_storage_error(exc: Exception):
     """A store's server that cannot be reached (or is full) mid-request: 503 / 507 the client
     can act on, not a 500. The stores remove what they had written before raising."""
@@ -175,6 +185,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RemoteUnavailable, handle_storage_error)
     app.register_error_handler(RemoteFull, handle_storage_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(DataError, handle_bad_value)
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,4 +1,7 @@
-"""Shared fixtures: an app on a fresh SQLite database per test, users, tokens, a live server.
+"""Shared fixtures: an app on a fresh database per test, users, tokens, a live server.
+
+The database is a SQLite file in tmp_path, or, when DATABASE_URL names PostgreSQL, a fresh
+schema on that server (tests/peers/databases.py), dropped when the test ends.
 
 Real-server fixtures live in tests/peers/ and are loaded as plugins.
 """
@@ -13,16 +16,27 @@ from syncapp.extensions import db
 from syncapp.security import issue_token
 from tests.peers import PEER_PLUGINS
 
-pytest_plugins = [*PEER_PLUGINS, "tests.live"]
+pytest_plugins = [*PEER_PLUGINS, "tests.live", "tests.secret_scan"]  # secret_scan: H5
 
 PASSWORD = "correct horse battery"
 
 
+def sqlite_url(tmp_path) -> str:
+    """The SQLite file make_settings uses when DATABASE_URL is not PostgreSQL; for tests about
+    SQLite itself, whatever the suite runs on."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
 def make_settings(tmp_path, **sections) -> dict:
-    """Overrides for create_app that keep everything inside tmp_path."""
+    """Overrides for create_app that keep everything inside tmp_path (or, on PostgreSQL, in a
+    schema of its own: the same tmp_path gives the same database, as the same file would)."""
+    # Imported here: at module level it would load the plugin before pytest can rewrite it.
+    from tests.peers.databases import suite_database_url
+
+    database = suite_database_url(str(tmp_path / "test.db")) or sqlite_url(tmp_path)
     overrides = {
         "instance_path": str(tmp_path / "instance"),
-        "database": {"url": f"sqlite:///{tmp_path / 'test.db'}"},
+        "database": {"url": database},
         "logging": {"file": str(tmp_path / "syncapp.log"), "level": "DEBUG"},
         "security": {"secret_key": "test-secret-key-not-for-production"},
         "backups": {"root": str(tmp_path / "remote_backups")},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.peers.databases import suite_database_url
 from tests.peers.process import ServerProcess, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,12 @@ class LiveServer:
             "SYNCAPP_BACKUPS_ROOT": str(workdir / "remote_backups"),
             **(env or {}),
         }
+        # On PostgreSQL a fresh schema of its own (kept until the session ends: the server may
+        # outlive a test); on SQLite, scripts/serve's default file in the instance folder.
+        if "DATABASE_URL" not in self.env:
+            database = suite_database_url(f"live:{workdir}", per_test=False)
+            if database:
+                self.env["DATABASE_URL"] = database
         self.threads = threads
         self.process: ServerProcess | None = None
         self.token = ""

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from syncapp import create_app
 from syncapp.extensions import db
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sqlite_url
 
 
 def migrate_and_compare(app) -> list:
@@ -30,7 +30,7 @@ def migrate_and_compare(app) -> list:
 
 
 def test_migrations_apply_on_sqlite(tmp_path):
-    app = create_app(make_settings(tmp_path))
+    app = create_app(make_settings(tmp_path, database={"url": sqlite_url(tmp_path)}))
     assert migrate_and_compare(app) == []
 
 

@@ -206,9 +206,12 @@ class ArchiveStore:
     def _check_quota(self, profile: str, size: int) -> None:
         if self.profile_quota is None:
             return
-        used = self.session.scalar(
-            select(func.coalesce(func.sum(BackupArchive.size), 0)).where(
-                BackupArchive.profile == profile
+        # int(): PostgreSQL's SUM of a bigint is a numeric, which arrives as a Decimal.
+        used = int(
+            self.session.scalar(
+                select(func.coalesce(func.sum(BackupArchive.size), 0)).where(
+                    BackupArchive.profile == profile
+                )
             )
         )
         if used + size > self.profile_quota:
