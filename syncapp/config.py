@@ -123,6 +123,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "root": (str, None),  # default: <instance>/cordiax
         "remote": (str, None),  # name of a stored remote to use instead of the folder
         "max_snapshot_size": (Size, Size(100 * 1024**2)),
+        # pushes decoded and stored at once per process; the others wait their turn
+        "max_concurrent_pushes": (int, 8),
         "allow_plaintext": (bool, True),
         "allow_anonymous": (bool, False),
         "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),

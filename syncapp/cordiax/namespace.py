@@ -54,6 +54,17 @@ def decode_payload(data: Any, max_size: int) -> bytes:
     )
 
 
+def _push_slots() -> threading.BoundedSemaphore:
+    """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
+    slots = current_app.extensions.get("syncapp.cordiax_push_slots")
+    if slots is None:
+        limit = current_app.config["SYNCAPP"]["cordiax"]["max_concurrent_pushes"]
+        slots = current_app.extensions.setdefault(
+            "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
+        )
+    return slots
+
+
 def _token_from_handshake(auth: Any) -> str | None:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return auth["token"]
@@ -136,9 +147,13 @@ class CordiaxNamespace(GuardedNamespace):
         user_id, device = identity
         store = snapshot_store()
         try:
-            payload = decode_payload(data, store.limits.max_size)
-            data = None  # drop the hex string as soon as it is decoded
-            result = store.store(user_id, device, payload)
+            # Each push in flight costs several copies of its payload (bytes, ZIP members,
+            # the store's buffers): a bounded number at a time keeps hundreds of clients
+            # pushing together from multiplying the process's memory and thrashing its CPU.
+            with _push_slots():
+                payload = decode_payload(data, store.limits.max_size)
+                data = None  # drop the hex string as soon as it is decoded
+                result = store.store(user_id, device, payload)
         except (SnapshotRefused, RemoteError, OperationalError) as exc:
             # The store removed what it had written; the client pushes again on its next
             # sync_request, so a full disk or a storage/database outage is an answer, not a crash.
