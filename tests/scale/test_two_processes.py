@@ -15,7 +15,6 @@ import random
 import threading
 import time
 from datetime import timedelta
-from itertools import pairwise
 
 import pytest
 import requests
@@ -242,12 +241,14 @@ def test_scheduled_jobs_run_once_per_interval_and_the_follower_takes_over(cluste
     leader_pid = cluster.status(leader)["pid"]
     follower_pid = cluster.status(follower)["pid"]
     [(since,)] = cluster.query("SELECT now()")
-    wait_until(lambda: len(_runs(cluster, since)) >= 3, 60, "three scheduled runs")
+    wait_until(lambda: len(_runs(cluster, since)) >= 5, 60, "five scheduled runs")
     runs = _runs(cluster, since)
     # Both processes are up: every run came from the leader, one per interval (no duplicate).
     assert {pid for pid, _ in runs} == {leader_pid}
-    gaps = [later - earlier for (_, earlier), (_, later) in pairwise(runs)]
-    assert all(gap >= timedelta(seconds=JOB_INTERVAL / 2) for gap in gaps), gaps
+    # One scheduler spreads 5 runs over 4 intervals (3 if one run started late on a busy
+    # machine); a second scheduler, in any phase, would squeeze them into 2.
+    span = (runs[4][1] - runs[0][1]).total_seconds()
+    assert span >= 3 * JOB_INTERVAL, runs
     # Operators see it: any process's /api/v1/status names the process that ran each job.
     last = cluster.status(follower)["scheduled_jobs"][COUNTED_JOB]
     assert last["pid"] == leader_pid
