@@ -176,6 +176,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "leader_retry": (Seconds, Seconds(5)),
         "keep_runs": (int, 100),  # recorded runs kept per scheduled job (scheduled_runs table)
     },
+    "quota": {
+        "per_user": (Size, None),  # bytes each user may keep across features; None: no limit
+    },
     "ratelimit": {
         "storage_uri": (str, "memory://"),
         "enabled": (bool, True),

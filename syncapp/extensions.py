@@ -11,11 +11,21 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from marshmallow import INCLUDE, Schema, fields
+from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
     pass
+
+
+@event.listens_for(Base.metadata, "before_create")
+def _never_reuse_ids(metadata, connection, **kwargs) -> None:
+    """SQLite hands a deleted row's id to the next row unless a table says AUTOINCREMENT: a new
+    job of user B took the id of A's deleted job and, with it, A's log lines. PostgreSQL's
+    sequences never go back. Migration 0011 does the same for databases made before."""
+    for table in metadata.tables.values():
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 class _LoginManager(LoginManager):

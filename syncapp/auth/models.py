@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,13 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="user")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: bumped by sign-out, a password change and deactivation: every session and remember
+    #: cookie issued before carries the old value and stops working
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: folders an administrator granted this user for sync jobs, besides the per-user roots
+    sync_roots: Mapped[list] = mapped_column(JSON, default=list)
+    #: bytes this user may keep across features; None: the server's `quota.per_user`
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -59,6 +66,9 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: what the token may reach (syncapp/tenancy.py): None is everything its user may do; else
+    #: entries "<feature>" or "<feature>:<name>", e.g. ["backups:web-01"] for one machine
+    scopes: Mapped[list | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

@@ -15,9 +15,13 @@ ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
 
 class BackupArchive(db.Model):
     __tablename__ = "backup_archives"
-    __table_args__ = (UniqueConstraint("type", "name", name="uq_backup_archives_type_name"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "type", "name", name="uq_backup_archives_owner_type_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: whose backup this is: the namespace /list, /verify and /download answer from
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(255))
     profile: Mapped[str] = mapped_column(String(64), index=True)
@@ -30,9 +34,9 @@ class BackupArchive(db.Model):
     #: the FULL archive an INC or DIFF builds on (the profile's latest FULL when it arrived)
     base_archive: Mapped[str | None] = mapped_column(String(255))
 
-    @property
-    def path(self) -> str:
-        return f"{self.type}/{self.name}"
+    #: where the archive lies in the store: `<TYPE>/<name>` (the seed's layout) for the
+    #: server's first administrator, `users/<owner id>/<TYPE>/<name>` for everyone else
+    path: Mapped[str] = mapped_column(String(512))
 
     def sidecar(self) -> dict:
         from ..timeutil import isoformat

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import is_dead_temp, owner_is_dead, owner_tag
+from ..tenancy import install_owner_id
 from ..timeutil import isoformat, parse_iso, utcnow
 from ..uploads import Received, receive_into
 from .models import ARCHIVE_TYPES, BackupArchive
@@ -179,7 +180,10 @@ class ArchiveStore:
                     md5=existing.md5,
                 )
             self._check_quota(profile, received.size)
+            owner_id = uploader_id if uploader_id is not None else install_owner_id()
             archive = BackupArchive(
+                owner_id=owner_id,
+                path=f"{kind}/{staged.name}",
                 type=kind,
                 name=staged.name,
                 profile=profile,
@@ -339,6 +343,8 @@ class ArchiveStore:
                 ),
             }
         return BackupArchive(
+            owner_id=install_owner_id(),
+            path=path,
             type=kind,
             name=name,
             profile=sidecar.get("profile") or "unknown",

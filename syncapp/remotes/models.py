@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,3 +25,18 @@ class StoredRemote(db.Model):
     secret_names: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RemoteGrant(db.Model):
+    """A user may use a stored remote for one feature. Administrators need no grant; a user
+    without one cannot use the remote, nor learn that it exists."""
+
+    __tablename__ = "remote_grants"
+    __table_args__ = (UniqueConstraint("remote_id", "user_id", "feature", name="uq_remote_grants"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: what the user may use it for: "syncs" (a job's destination) or "cordiax" (a poller's share)
+    feature: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
