@@ -1,0 +1,88 @@
+"""The two-tenant world: one live server (started as scripts/serve starts it) with an
+administrator and two ordinary users, A and B, each with a token.
+
+Every test here replays an attack of B on A's data (or of an anonymous stranger) against the
+running server and checks two things: the answer (403/404, never A's names), and that A's data
+is byte for byte what it was. Tests create their own things with unique names, so they share
+the server without depending on each other's order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.live import LiveServer
+
+#: settings of the tenancy server (environment variables, as an operator would set them)
+TENANCY_ENV: dict[str, str] = {}
+
+
+@dataclass
+class Tenant:
+    email: str
+    password: str
+    token: str
+    id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Tenants:
+    server: LiveServer
+    admin: Tenant
+    a: Tenant
+    b: Tenant
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def get(self, who: Tenant | None, path: str, **kwargs) -> requests.Response:
+        return self.call(who, "GET", path, **kwargs)
+
+    def call(self, who: Tenant | None, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {**(who.headers if who else {}), **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.url + path, headers=headers, **kwargs)
+
+    def add_user(self, email: str, role: str = "user") -> Tenant:
+        password = "tenant-password-" + uuid.uuid4().hex[:8]
+        self.server.flask(
+            "users", "create", "--email", email, "--password", password, "--role", role
+        )
+        token = (
+            self.server.flask("tokens", "create", "--email", email, "--name", "tenancy")
+            .strip()
+            .splitlines()[-1]
+        )
+        login = requests.post(
+            f"{self.url}/auth/login", json={"email": email, "password": password}, timeout=30
+        )
+        login.raise_for_status()
+        user_id = login.json()["user_id"]
+        return Tenant(email, password, token, user_id)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses: tests share the server, never their things."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def tenants(tmp_path_factory) -> Tenants:
+    server = LiveServer(tmp_path_factory.mktemp("tenancy"), env=dict(TENANCY_ENV))
+    server.prepare()
+    server.start()
+    admin = Tenant("live@example.com", "live-password-123", server.token, 1)
+    world = Tenants(server, admin, admin, admin)
+    world.a = world.add_user("alice-tenant@example.com")
+    world.b = world.add_user("bob-tenant@example.com")
+    yield world
+    server.stop()
