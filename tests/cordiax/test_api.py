@@ -109,8 +109,10 @@ def test_an_admin_reaches_a_users_device_only_by_naming_its_owner(app, client, f
     for ref in ("alice@example.com", "ALICE@example.com", str(fleet["ids"]["alice"])):
         alices = client.get(f"{path}?owner={ref}", headers=admin)
         assert alices.status_code == 200 and alices.data == fleet["data"]["alice2"], ref
-    missing = client.get(f"{path}?owner=nobody@example.com", headers=admin)
-    assert missing.status_code == 404 and missing.get_json()["error"] == "owner_not_found"
+    for ref in ("nobody@example.com", "999", "²", "9" * 30, "%20"):
+        missing = client.get(f"{path}?owner={ref}", headers=admin)
+        assert missing.status_code == 404, ref
+        assert missing.get_json()["error"] == "owner_not_found", ref
     nothing = client.get(f"{path}?owner=bob@example.com", headers=admin)
     assert nothing.status_code == 404 and nothing.get_json()["error"] == "snapshot_not_found"
 
