@@ -3,6 +3,8 @@ refused with sync_error `quota_exceeded` before anything is written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,28 +68,36 @@ def test_a_bundles_extracted_copy_counts_when_it_is_pushed(app, alice):
     assert stored_files(app) == []
 
 
+@contextmanager
+def cordiax_connection(app, token: str, device: str) -> Iterator[Callable[[bytes], tuple]]:
+    """An in-process Cordiax connection: push(data) -> (the answer, the sync_errors heard)."""
+    client = socketio.test_client(
+        app, namespace=CORDIAX, query_string=f"token={token}&device={device}"
+    )
+    assert client.is_connected(CORDIAX)
+
+    def push(data: bytes) -> tuple[dict, list[dict]]:
+        client.get_received(CORDIAX)
+        answer = client.emit("sync_data", {"data": data.hex()}, namespace=CORDIAX, callback=True)
+        heard = client.get_received(CORDIAX)
+        return answer, [m["args"][0] for m in heard if m["name"] == "sync_error"]
+
+    try:
+        yield push
+    finally:
+        client.disconnect(CORDIAX)
+
+
 def test_the_servers_quota_per_user_applies_over_socketio(make_app):
     app = make_app(quota={"per_user": 4096})
     make_user(app, "pc@example.com")
-    token = make_token(app, "pc@example.com")
-    client = socketio.test_client(app, namespace=CORDIAX, query_string=f"token={token}&device=pc")
-    try:
-        assert client.is_connected(CORDIAX)
-        small = client.emit(
-            "sync_data", {"data": encrypted_database(3000).hex()}, namespace=CORDIAX, callback=True
-        )
-        assert small["status"] == "ok"
+    with cordiax_connection(app, make_token(app, "pc@example.com"), "pc") as push:
+        first, _ = push(encrypted_database(3000))
+        assert first["status"] == "ok"
         before = stored_files(app)
-        client.get_received(CORDIAX)
-        answer = client.emit(
-            "sync_data",
-            {"data": encrypted_database(3000, seed=2).hex()},
-            namespace=CORDIAX,
-            callback=True,
-        )
-        assert answer["status"] == "error" and answer["error"] == "quota_exceeded"
-        errors = [m["args"][0] for m in client.get_received(CORDIAX) if m["name"] == "sync_error"]
-        assert [e["error"] for e in errors] == ["quota_exceeded"]
-        assert stored_files(app) == before
-    finally:
-        client.disconnect(CORDIAX)
+
+        answer, errors = push(encrypted_database(3000, seed=2))
+
+    assert answer["status"] == "error" and answer["error"] == "quota_exceeded"
+    assert [e["error"] for e in errors] == ["quota_exceeded"]
+    assert stored_files(app) == before
