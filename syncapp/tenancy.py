@@ -101,8 +101,9 @@ def caller() -> User:
 def find_user_by_ref(ref: str) -> User | None:
     """A user by id ("7") or email."""
     ref = ref.strip()
-    if ref.isdigit():
-        return db.session.get(User, int(ref))
+    # isdigit() alone takes "²" (int() then fails) and ids past any database integer
+    if ref.isascii() and ref.isdigit():
+        return db.session.get(User, int(ref)) if len(ref) <= 18 else None
     return db.session.scalar(select(User).where(func.lower(User.email) == ref.lower()))
 
 

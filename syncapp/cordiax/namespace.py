@@ -23,6 +23,7 @@ from ..events import GuardedNamespace, publish, socket_error
 from ..extensions import db
 from ..security import user_for_token
 from ..storage import RemoteError, RemoteFull
+from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
 from .snapshots import SnapshotRefused, check_device
 from .store import snapshot_store
@@ -87,12 +88,22 @@ def _anonymous_user() -> User | None:
 
 
 def _device_name(auth: Any, fallback: str) -> str:
+    """The device this connection pushes as: the one it names, else the one its token is bound
+    to ("cordiax:<device>"), else one named after `fallback`; a token bound to other devices
+    (or to other features only) may not push as it."""
     given = auth.get("device") if isinstance(auth, dict) else None
     given = given or request.args.get("device")
+    bound = scoped_names("cordiax")
     if given:
-        return check_device(given)
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", fallback).strip("-._")[:64]
-    return cleaned or "device"
+        device = check_device(given)
+    elif bound is not None and len(bound) == 1:
+        device = check_device(next(iter(bound)))
+    else:
+        cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", fallback).strip("-._")[:64]
+        device = cleaned or "device"
+    if not scope_allows("cordiax", device):
+        raise SnapshotRefused("token_scope", f"This token may not push as device {device!r}.")
+    return device
 
 
 def _failure(exc: Exception) -> tuple[str, str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, stream_with_context
-from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..errors import NotFound
 from ..security import admin_required
+from .devices import device_owner, visible_devices
 from .models import CordiaxSnapshot
-from .schemas import DeviceInfo, SnapshotInfo
+from .schemas import DeviceInfo, OwnerQuery, SnapshotInfo
 from .snapshots import EXTENSIONS
 from .store import snapshot_store
 
@@ -22,38 +22,44 @@ bp = Blueprint(
 
 
 def _find(device: str, version: str | None) -> CordiaxSnapshot:
-    """A snapshot of the caller's device (admins see every user's; `user_id` must not leak)."""
+    """A snapshot of one user's device: the caller's, or for an administrator the owner's that
+    `?owner=` names. Another user's device answers as a missing one."""
+    owner = device_owner(device)
     store = snapshot_store()
-    owners = [current_user.id]
-    if current_user.is_admin:
-        owners += [
-            uid for (uid, name) in store.devices(None) if name == device and uid not in owners
-        ]
-    for owner in owners:
-        found = (
-            store.latest(owner, device) if version is None else store.get(owner, device, version)
+    found = store.latest(owner, device) if version is None else store.get(owner, device, version)
+    if found is None:
+        raise NotFound(
+            f"No snapshot {version or 'yet'} for device {device!r}.", code="snapshot_not_found"
         )
-        if found is not None:
-            return found
-    raise NotFound(
-        f"No snapshot {version or 'yet'} for device {device!r}.", code="snapshot_not_found"
-    )
+    return found
+
+
+# Every route takes `?owner=` (validated and documented here, read by tenancy.requested_owner).
+with_owner = bp.arguments(OwnerQuery, location="query")
 
 
 @bp.route("/devices")
+@with_owner
 @bp.response(200, DeviceInfo(many=True))
-def list_devices():
-    store = snapshot_store()
-    found = store.devices(None if current_user.is_admin else current_user.id)
+def list_devices(_query: dict):
+    """Administrators see every user's devices, each with its owner's email (`?owner=` narrows
+    the list to one user); users see their own."""
     return [
-        {"device": device, "user_id": user_id, "snapshots": len(items), "latest": items[0]}
-        for (user_id, device), items in sorted(found.items(), key=lambda kv: kv[0][1])
+        {
+            "device": d.name,
+            "user_id": d.user_id,
+            "owner": d.owner,
+            "snapshots": len(d.versions),
+            "latest": d.versions[0],
+        }
+        for d in visible_devices()
     ]
 
 
 @bp.route("/devices/<string:device>/snapshots")
+@with_owner
 @bp.response(200, SnapshotInfo(many=True))
-def list_snapshots(device: str):
+def list_snapshots(_query: dict, device: str):
     latest = _find(device, None)
     return snapshot_store().versions(latest.user_id, device)
 
@@ -74,19 +80,22 @@ def _download(snapshot: CordiaxSnapshot) -> Response:
 
 
 @bp.route("/devices/<string:device>/snapshots/<string:version>/download")
+@with_owner
 @bp.response(200, description="The snapshot's bytes")
-def download_snapshot(device: str, version: str):
+def download_snapshot(_query: dict, device: str, version: str):
     return _download(_find(device, version))
 
 
 @bp.route("/devices/<string:device>/latest/download")
+@with_owner
 @bp.response(200, description="The latest snapshot's bytes")
-def download_latest(device: str):
+def download_latest(_query: dict, device: str):
     return _download(_find(device, None))
 
 
 @bp.route("/devices/<string:device>/snapshots/<string:version>", methods=["DELETE"])
+@with_owner
 @bp.response(204)
 @admin_required
-def delete_snapshot(device: str, version: str):
+def delete_snapshot(_query: dict, device: str, version: str):
     snapshot_store().delete(_find(device, version))

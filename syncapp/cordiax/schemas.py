@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ..fields import UtcDateTime
 
@@ -18,8 +18,21 @@ class SnapshotInfo(Schema):
     received_at = UtcDateTime()
 
 
+class OwnerQuery(Schema):
+    owner = fields.String(
+        validate=validate.Length(min=1, max=254),
+        metadata={
+            "description": "Administrators: whose device, as a user id or email (default: "
+            "your own). A user may name only themselves."
+        },
+    )
+
+
 class DeviceInfo(Schema):
     device = fields.String()
     user_id = fields.Integer()
+    owner = fields.String(
+        allow_none=True, metadata={"description": "The owner's email, shown to administrators"}
+    )
     snapshots = fields.Integer()
     latest = fields.Nested(SnapshotInfo, allow_none=True)

@@ -20,6 +20,7 @@ import threading
 import zipfile
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ZIP_MAGIC = b"PK\x03\x04"
 EXTENSIONS = {"sqlite": "db", "zip": "zip", "encrypted": "bin"}
-DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: used with fullmatch: `$` would also match before a final newline
+DEVICE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class SnapshotRefused(Exception):
@@ -54,7 +56,8 @@ class Limits:
     allow_plaintext: bool = True
     zip_max_files: int = 10_000
     zip_max_unpacked: int = 2 * 1024**3
-    zip_max_ratio: int = 200  # a member expanding more than this is treated as a bomb
+    #: a member, or the whole archive, expanding more than this many times is treated as a bomb
+    zip_max_ratio: int = 200
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class StoreResult:
     created: bool
 
 
-def check_device(name: str | None) -> str:
-    if not name or not DEVICE_PATTERN.match(name):
+def check_device(name: object) -> str:
+    if not isinstance(name, str) or not DEVICE_PATTERN.fullmatch(name):
         raise SnapshotRefused(
             "invalid_device",
             f"Invalid device name {name!r}: use up to 64 letters, digits, '.', '_' and '-'.",
@@ -79,6 +82,10 @@ def _member_path(name: str) -> str:
     if normalised.startswith("/") or re.match(r"^[A-Za-z]:", normalised) or ".." in parts:
         raise SnapshotRefused("unsafe_zip", f"The ZIP holds an unsafe path: {name!r}.")
     return "/".join(p for p in parts if p not in ("", "."))
+
+
+def _expands_too_far(unpacked: int, packed: int, limits: Limits) -> bool:
+    return unpacked > limits.zip_max_ratio * max(packed, 1)
 
 
 def inspect_zip(data: bytes, limits: Limits) -> tuple[list[zipfile.ZipInfo], bool]:
@@ -101,12 +108,15 @@ def inspect_zip(data: bytes, limits: Limits) -> tuple[list[zipfile.ZipInfo], boo
         if stat.S_ISLNK(member.external_attr >> 16):
             raise SnapshotRefused("unsafe_zip", f"The ZIP holds a link: {member.filename!r}.")
         total += member.file_size
-        if member.file_size > 1024**2 and member.file_size > limits.zip_max_ratio * max(
-            member.compress_size, 1
-        ):
+        # Every member, small ones too: hundreds of 1 MiB members of zeros are a bomb as well.
+        if _expands_too_far(member.file_size, member.compress_size, limits):
             raise SnapshotRefused("zip_bomb", f"{member.filename!r} expands suspiciously far.")
     if total > limits.zip_max_unpacked:
         raise SnapshotRefused("zip_too_large", "The ZIP expands beyond the accepted size.")
+    # Members may share their compressed bytes (overlapping entries): each one's ratio looks
+    # harmless while together they expand without bound.
+    if _expands_too_far(total, len(data), limits):
+        raise SnapshotRefused("zip_bomb", "The ZIP as a whole expands suspiciously far.")
     database = next((m for m in files if posixpath.basename(m.filename) == "cordiax.db"), None)
     encrypted = True
     if database is not None:
@@ -168,11 +178,22 @@ def _device_lock(user_id: int, device: str) -> threading.Lock:
         return _locks[(user_id, device)]
 
 
+#: quota(user_id, adding): raises SnapshotRefused when `adding` more bytes would not fit
+QuotaCheck = Callable[[int, int], None]
+
+
 class SnapshotStore:
-    def __init__(self, remote: Remote, session: Session, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        remote: Remote,
+        session: Session,
+        limits: Limits | None = None,
+        quota: QuotaCheck | None = None,
+    ) -> None:
         self.remote = remote
         self.session = session
         self.limits = limits or Limits()
+        self.quota = quota
 
     # --- storing ---------------------------------------------------------------------------------
 
@@ -186,6 +207,9 @@ class SnapshotStore:
             latest = self.latest(user_id, device)
             if latest is not None and latest.sha256 == sha256:
                 return StoreResult(latest, created=False)
+            if self.quota is not None:
+                # what this push puts on the disk: the payload and a ZIP's extracted copy
+                self.quota(user_id, len(data) + sum(m.file_size for m in members))
             # End the read transaction: the writes below may take seconds (an S3 store, a big
             # ZIP), and a pooled connection held meanwhile starves other requests under load.
             self.session.commit()

@@ -22,6 +22,7 @@ from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document
 from ..extensions import db
 from ..syncs.models import JOB_STATES, SyncJob, SyncRun
+from ..tenancy import scoped_names
 from ..timeutil import utcnow
 from .dashboard_charts import scoped, storage, transfers
 from .dashboard_events import recent_events
@@ -119,7 +120,7 @@ def backups_section() -> dict[str, Any]:
 
 
 def cordiax_section(owner_id: int | None) -> dict[str, Any]:
-    grouped = scoped(
+    query = scoped(
         select(
             CordiaxSnapshot.user_id,
             CordiaxSnapshot.device,
@@ -129,7 +130,11 @@ def cordiax_section(owner_id: int | None) -> dict[str, Any]:
         ).group_by(CordiaxSnapshot.user_id, CordiaxSnapshot.device),
         CordiaxSnapshot.user_id,
         owner_id,
-    ).subquery()
+    )
+    names = scoped_names("cordiax")  # a token bound to devices sees only those
+    if names is not None:
+        query = query.where(CordiaxSnapshot.device.in_(names))
+    grouped = query.subquery()
     rows = db.session.execute(
         select(CordiaxSnapshot, grouped.c.versions, grouped.c.size)
         .join(

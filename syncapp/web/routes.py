@@ -92,22 +92,9 @@ def backups_page():
 @bp.route("/cordiax")
 def cordiax_page():
     """The user's Cordiax devices (every user's for admins) and a live log fed by /events."""
-    from sqlalchemy import select
+    from ..cordiax.devices import visible_devices
 
-    from ..auth.models import User
-    from ..cordiax.store import snapshot_store
-    from ..extensions import db
-
-    found = snapshot_store().devices(None if current_user.is_admin else current_user.id)
-    owners: dict[int, str] = {}
-    if current_user.is_admin and found:
-        ids = {user_id for user_id, _ in found}
-        owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    devices = [
-        {"name": name, "user_id": user_id, "owner": owners.get(user_id), "versions": items}
-        for (user_id, name), items in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))
-    ]
-    return render_template("cordiax/index.html", devices=devices)
+    return render_template("cordiax/index.html", devices=visible_devices())
 
 
 @bp.route("/documents")

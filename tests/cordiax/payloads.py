@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import struct
 import zipfile
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -38,3 +39,31 @@ def cordiax_bundle(seed: int = 0) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+MiB = 1024 * 1024
+
+
+def small_members_bomb(members: int = 64) -> bytes:
+    """Many members of 1 MiB of zeros each (~1000x apiece): each one at or under the size the
+    ratio check used to skip, together `members` MiB from a few KiB per member."""
+    return zip_bundle({f"pdfs/{n}.pdf": bytes(MiB) for n in range(members)})
+
+
+def one_mebibyte_bomb() -> bytes:
+    """A single member of exactly 1 MiB of zeros: the boundary the ratio check used to skip."""
+    return zip_bundle({"cordiax.db": bytes(MiB)})
+
+
+def overlapping_bundle(copies: int) -> bytes:
+    """One compressed member listed `copies` times in the central directory: entries sharing
+    their bytes, each with a harmless ratio (~55x), expanding `copies` times that together."""
+    rng = random.Random(7)
+    data = b"".join(bytes([rng.randrange(256)]) + bytes(200) for _ in range(500))
+    raw = zip_bundle({"pdfs/page.pdf": data})
+    end = raw.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<II", raw, end + 12)
+    central = raw[offset : offset + size]
+    record = bytearray(raw[end:])
+    struct.pack_into("<HHII", record, 8, copies, copies, size * copies, offset)
+    return raw[:offset] + central * copies + bytes(record)

@@ -19,7 +19,10 @@ from tests.conftest import make_user
 from tests.cordiax.payloads import (
     cordiax_bundle,
     encrypted_database,
+    one_mebibyte_bomb,
+    overlapping_bundle,
     sha256,
+    small_members_bomb,
     sqlite_database,
     zip_bundle,
 )
@@ -149,10 +152,37 @@ def test_a_bundle_is_extracted_into_its_version_folder(store):
     assert snap.encrypted is True
 
 
-def test_device_names_are_checked(store):
+# "pc\n": `$` matches before a final newline, fullmatch does not
+@pytest.mark.parametrize("device", ["../other", "pc\n", "pc\r\n", "\npc", 7, None])
+def test_device_names_are_checked(store, device):
     with pytest.raises(SnapshotRefused) as refused:
-        store.store(store.user_id, "../other", encrypted_database(100))
+        store.store(store.user_id, device, encrypted_database(100))
     assert refused.value.code == "invalid_device"
+    assert files(store) == set()
+
+
+# Each member at or under 1 MiB: the size under which the ratio check used to look away.
+@pytest.mark.parametrize(
+    "bundle",
+    [small_members_bomb(), one_mebibyte_bomb(), overlapping_bundle(20)],
+    ids=["many-small-members", "one-mebibyte-member", "overlapping-members"],
+)
+def test_zip_bombs_of_small_members_are_refused_before_anything_is_written(store, bundle):
+    with pytest.raises(SnapshotRefused) as refused:
+        store.store(store.user_id, "pc", bundle)
+    assert refused.value.code == "zip_bomb"
+    assert files(store) == set()
+    assert store.versions(store.user_id, "pc") == []
+
+
+def test_overlapping_members_are_refused_by_the_whole_archive_ratio(store):
+    """Every entry of this bundle has a harmless ratio of its own: only the archive's is not."""
+    bundle = overlapping_bundle(20)
+    members = zipfile.ZipFile(io.BytesIO(bundle)).infolist()
+    assert all(m.file_size < store.limits.zip_max_ratio * m.compress_size for m in members)
+    with pytest.raises(SnapshotRefused) as refused:
+        store.store(store.user_id, "pc", bundle)
+    assert "as a whole" in refused.value.message
 
 
 def test_concurrent_pushes_to_one_device_are_not_mixed(store, app):

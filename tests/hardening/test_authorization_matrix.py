@@ -412,17 +412,21 @@ TABLE: dict[tuple[str, str], Row] = {
     ("syncs.retry_sync", "POST"): Row("owner", 202, "/api/v1/syncs/{job}/retry", mutates=True),
     ("syncs.start_sync", "POST"): Row("owner", 200, "/api/v1/syncs/{job}/start", mutates=True),
     ("syncs.stop_sync", "POST"): Row("owner", 200, "/api/v1/syncs/{job}/stop", mutates=True),
+    # device names are per user: the administrator names whose (?owner=), A may name herself
     ("cordiax.list_snapshots", "GET"): Row(
-        "owner", 200, "/api/v1/cordiax/devices/{device}/snapshots"
+        "owner", 200, "/api/v1/cordiax/devices/{device}/snapshots?owner={user_a}"
     ),
     ("cordiax.download_snapshot", "GET"): Row(
-        "owner", 200, "/api/v1/cordiax/devices/{device}/snapshots/{version}/download"
+        "owner", 200, "/api/v1/cordiax/devices/{device}/snapshots/{version}/download?owner={user_a}"
     ),
     ("cordiax.download_latest", "GET"): Row(
-        "owner", 200, "/api/v1/cordiax/devices/{device}/latest/download"
+        "owner", 200, "/api/v1/cordiax/devices/{device}/latest/download?owner={user_a}"
     ),
     ("cordiax.delete_snapshot", "DELETE"): Row(
-        "admin", 204, "/api/v1/cordiax/devices/{device}/snapshots/{version}", mutates=True
+        "admin",
+        204,
+        "/api/v1/cordiax/devices/{device}/snapshots/{version}?owner={user_a}",
+        mutates=True,
     ),
     ("cordiax_pollers.get_poller", "GET"): Row("owner", 200, "/api/v1/cordiax/pollers/{poller}"),
     ("cordiax_pollers.update_poller", "PATCH"): Row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from syncapp.auth.accounts import find_user
@@ -61,6 +62,26 @@ def test_admins_see_every_users_devices_with_their_owner(app, client, user, admi
 
     assert 'data-device="laptop"' in page and 'data-device="server"' in page
     assert f"· {user}" in page and f"· {admin}" in page
+
+
+def test_an_admins_links_reach_the_device_of_the_user_it_belongs_to(app, client, user, admin):
+    """Both have a `laptop`: each section's links download that user's snapshot."""
+    users = encrypted_database(1024, seed=6)
+    admins = encrypted_database(1024, seed=7)
+    versions = {
+        store_snapshot(app, user, "laptop", users): users,
+        store_snapshot(app, admin, "laptop", admins): admins,
+    }
+    sign_in(client, admin)
+
+    page = client.get("/cordiax", headers=HTML).get_data(as_text=True)
+
+    links = re.findall(r'href="(/api/v1/cordiax/devices/laptop/snapshots/[^"]+)"', page)
+    assert len(links) == 2
+    for link in links:
+        version = link.split("/snapshots/")[1].split("/")[0]
+        download = client.get(html.unescape(link))
+        assert download.status_code == 200 and download.data == versions[version], link
 
 
 def test_the_live_log_script_and_the_vendored_client_are_served(client, user):

@@ -30,6 +30,7 @@ from syncapp.web.dashboard import summary
 from syncapp.web.dashboard_charts import cumulative_per_day, per_hour
 from tests.backups.helpers import make_archive, md5, upload
 from tests.conftest import bearer, make_token, make_user
+from tests.cordiax.tokens import scoped_token
 from tests.web.test_pages import HTML, sign_in
 
 NOW = datetime(2026, 3, 31, 12, 30, tzinfo=UTC)
@@ -293,6 +294,20 @@ def test_the_json_endpoint_gives_the_same_figures(app, client, people):
     times = [e["time"] for e in body["events"]]
     assert times == sorted(times, reverse=True) and len(times) <= 20
     assert not any("bob" in json.dumps(e) for e in body["events"])
+
+
+def test_a_token_bound_to_a_device_sees_only_that_device(app, client, people):
+    alice, bob = people
+    add(
+        app,
+        snapshot(alice, "office-pc", 50, at("2026-03-31T08:00:00")),
+        snapshot(alice, "home-pc", 70, at("2026-03-31T10:00:00")),
+        snapshot(bob, "home-pc", 90, at("2026-03-31T11:00:00")),
+    )
+    headers = bearer(scoped_token(app, "alice@example.com", ["cordiax:home-pc"]))
+    body = client.get("/api/v1/dashboard", headers=headers).get_json()
+    assert [d["device"] for d in body["cordiax"]["devices"]] == ["home-pc"]
+    assert body["cordiax"]["snapshots"] == 1
 
 
 def test_users_see_their_own_things_and_administrators_everything(app, client, people):

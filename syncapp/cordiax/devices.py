@@ -1,0 +1,62 @@
+"""The Cordiax devices a caller may see, for the API's device list and the /cordiax page.
+
+A device is a name inside one user's namespace: two users may both have an `office-pc`, and
+nothing of one ever answers for the other. Users see their own devices; administrators see
+everyone's, each named with its owner's email; a token bound to devices ("cordiax:<device>")
+sees only those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import request
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..errors import BadRequest
+from ..extensions import db
+from ..tenancy import caller, requested_owner, require_scope, scoped_names
+from .models import CordiaxSnapshot
+from .snapshots import SnapshotRefused, check_device
+from .store import snapshot_store
+
+OWNER_WHAT = "Cordiax device"
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    user_id: int
+    owner: str | None  # the owner's email, for administrators
+    versions: list[CordiaxSnapshot]  # newest first
+
+
+def device_owner(device: str) -> int:
+    """Whose `device` a request means: the caller's, or for an administrator the user named by
+    `?owner=`. A malformed name is 400, a token not bound to it 403."""
+    try:
+        check_device(device)
+    except SnapshotRefused as exc:
+        raise BadRequest(exc.message, code=exc.code) from None
+    require_scope("cordiax", device)
+    return requested_owner(OWNER_WHAT)
+
+
+def visible_devices() -> list[Device]:
+    """The caller's devices (everyone's for an administrator, or one user's with `?owner=`)."""
+    require_scope("cordiax")
+    me = caller()
+    everyone = me.is_admin and not request.args.get("owner")
+    found = snapshot_store().devices(None if everyone else requested_owner(OWNER_WHAT))
+    names = scoped_names("cordiax")
+    if names is not None:
+        found = {key: items for key, items in found.items() if key[1] in names}
+    owners: dict[int, str] = {}
+    if me.is_admin and found:
+        ids = {user_id for user_id, _ in found}
+        owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    return [
+        Device(name, user_id, owners.get(user_id), items)
+        for (user_id, name), items in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
