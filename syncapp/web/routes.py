@@ -85,7 +85,7 @@ def backups_page():
 
     me = current_user.id
     archives = archive_store().archives(None if current_user.is_admin else Namespace(me))
-    return render_template("backups/index.html", sections=page_sections(archives, me))
+    return render_template("backups/index.html", profiles=page_sections(archives, me))
 
 
 @bp.route("/cordiax")
