@@ -45,8 +45,9 @@ def add(app, *rows) -> None:
         db.session.commit()
 
 
-def archive(owner_id: int, kind: str, name: str, profile: str, size: int, when: datetime,
-            base=None):
+def archive(
+    owner_id: int, kind: str, name: str, profile: str, size: int, when: datetime, base=None
+):
     return BackupArchive(
         owner_id=owner_id, path=f"users/{owner_id}/{kind}/{name}", type=kind, name=name,
         profile=profile, size=size, md5="0" * 32, sha256="0" * 64, uploaded_at=when,
@@ -129,10 +130,18 @@ def seed_world(app, alice: int, bob: int) -> None:
     add(
         app,
         archive(alice, "FULL", "full_old.tar.gz", "laptop", 1000, at("2026-01-01T00:00:00")),
-        archive(alice, "INC", "inc_1.tar.gz", "laptop", 200, at("2026-03-20T10:00:00"),
-                "full_old.tar.gz"),
-        archive(alice, "DIFF", "diff_orphan.tar.gz", "server", 30, at("2026-03-31T12:29:00"),
-                "gone"),
+        archive(
+            alice,
+            "INC",
+            "inc_1.tar.gz",
+            "laptop",
+            200,
+            at("2026-03-20T10:00:00"),
+            "full_old.tar.gz",
+        ),
+        archive(
+            alice, "DIFF", "diff_orphan.tar.gz", "server", 30, at("2026-03-31T12:29:00"), "gone"
+        ),
         archive(bob, "FULL", "gone", "server", 50000, at("2026-03-31T12:00:00")),
         archive(bob, "FULL", "full_new.tar.gz", "laptop", 60000, at("2026-03-31T12:01:00")),
         snapshot(alice, "office-pc", 40, at("2026-03-30T08:00:00")),
