@@ -14,7 +14,7 @@ import pytest
 
 from syncapp.backups.models import BackupArchive
 from syncapp.extensions import db
-from tests.backups.helpers import make_archive, md5, store_tree, upload
+from tests.backups.helpers import encoded_name_form, make_archive, md5, store_tree, upload
 from tests.conftest import bearer, make_token, make_user
 
 NAME = "full_2026-12-08_02-00-00.tar.gz"  # as backup.sh names it: predictable
@@ -243,7 +243,10 @@ def test_names_with_a_newline_are_refused(world, tmp_path, name):
     with pytest.raises(BadRequest):
         check_name(name)
     _app, client, tokens, _ = world
-    answer = upload(client, tokens["alice"], make_archive(24), name)
+    body, content_type = encoded_name_form(name, make_archive(24), type="FULL")
+    answer = client.post(
+        "/upload", headers=bearer(tokens["alice"]), data=body, content_type=content_type
+    )
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_name"
     assert store_tree(tmp_path / "remote_backups") == {}
 
