@@ -196,13 +196,22 @@ def test_anonymous_uploads_nobody_can_own_are_refused_and_store_nothing(make_app
     assert store_tree(tmp_path / "remote_backups") == {}
 
 
+def two_users(make_app, **settings):
+    """(client, Alice's token, Bob's token) on an app with these settings."""
+    app = make_app(**settings)
+    for name in ("alice", "bob"):
+        make_user(app, f"{name}@example.com")
+    tokens = [make_token(app, f"{name}@example.com") for name in ("alice", "bob")]
+    return app.test_client(), *tokens
+
+
+def big(seed: int) -> bytes:
+    """A gzip archive of about 2 KB (gzip would shrink any real payload of that size)."""
+    return make_archive(seed) + bytes(2000)
+
+
 def test_the_per_user_quota_counts_the_owners_backups_only(make_app, tmp_path):
-    app = make_app(quota={"per_user": 3000})
-    make_user(app, "alice@example.com")
-    make_user(app, "bob@example.com")
-    alice, bob = make_token(app, "alice@example.com"), make_token(app, "bob@example.com")
-    client = app.test_client()
-    big = lambda seed: make_archive(seed) + bytes(2000)  # noqa: E731
+    client, alice, bob = two_users(make_app, quota={"per_user": 3000})
     assert upload(client, alice, big(16), "full_1.tar.gz").status_code == 201
     assert upload(client, bob, big(17), "full_1.tar.gz").status_code == 201
     before = store_tree(tmp_path / "remote_backups")
@@ -212,12 +221,7 @@ def test_the_per_user_quota_counts_the_owners_backups_only(make_app, tmp_path):
 
 
 def test_the_profile_quota_is_per_owner(make_app):
-    app = make_app(backups={"profile_quota": 3000})
-    make_user(app, "alice@example.com")
-    make_user(app, "bob@example.com")
-    alice, bob = make_token(app, "alice@example.com"), make_token(app, "bob@example.com")
-    client = app.test_client()
-    big = lambda seed: make_archive(seed) + bytes(2000)  # noqa: E731
+    client, alice, bob = two_users(make_app, backups={"profile_quota": 3000})
     assert upload(client, alice, big(19), "full_1.tar.gz", profile="home").status_code == 201
     assert upload(client, bob, big(20), "full_2.tar.gz", profile="home").status_code == 201
     again = upload(client, alice, big(21), "full_3.tar.gz", profile="home")
