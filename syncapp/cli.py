@@ -14,6 +14,7 @@ from .auth.models import ROLES, ApiToken
 from .errors import ApiError
 from .extensions import db
 from .security import issue_token, revoke_token
+from .tenancy import ScopeError, bind_scopes, parse_scopes
 
 users = AppGroup("users", help="Manage user accounts.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
@@ -36,12 +37,24 @@ def create_user_command(email: str, password: str, role: str, full_name: str) ->
 @tokens.command("create")
 @click.option("--email", required=True, help="The user the token acts for.")
 @click.option("--name", required=True, help="What the token is for, e.g. 'nightly backup'.")
-def create_token_command(email: str, name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Limit the token, e.g. 'backups:web-01' (one backup profile); repeatable. "
+    "None: everything the user may do.",
+)
+def create_token_command(email: str, name: str, scopes: tuple[str, ...]) -> None:
     """Create an API token; it is printed once and cannot be shown again."""
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"no user with the email {email}")
+    try:
+        bound = parse_scopes(scopes)
+    except ScopeError as exc:
+        raise click.ClickException(str(exc)) from None
     token, raw = issue_token(user, name)
+    bind_scopes(token, bound)
     click.echo(f"token {token.id} ({token.name}) for {user.email}:")
     click.echo(raw)
 
@@ -62,7 +75,10 @@ def list_tokens_command() -> None:
     """List tokens (never their values)."""
     for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
         state = "revoked" if token.revoked_at else "active"
-        click.echo(f"{token.id}\t{token.prefix}…\t{token.user.email}\t{token.name}\t{state}")
+        scopes = ",".join(token.scopes) if token.scopes is not None else "all"
+        click.echo(
+            f"{token.id}\t{token.prefix}…\t{token.user.email}\t{token.name}\t{state}\t{scopes}"
+        )
 
 
 @click.command("bootstrap")

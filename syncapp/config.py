@@ -110,6 +110,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_size": (Size, Size(500 * 1024**2)),
         "allow_anonymous": (bool, False),
         "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),
+        # whose namespace anonymous uploads and reads use (an email); None: the install owner
+        "anonymous_owner": (str, None),
         "append_only": (bool, False),
         "profile_quota": (Size, None),
         # retention per profile; nothing is deleted while all of these are unset

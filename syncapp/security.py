@@ -23,6 +23,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 
+from . import tenancy
 from .auth.models import ApiToken, User
 from .errors import Forbidden, Unauthorized, wants_json
 from .extensions import db, login_manager
@@ -215,6 +216,7 @@ def enforce_authentication():
         if _anonymous_allowed():
             return None
         return login_manager.unauthorized()
+    tenancy.enforce_token_scope()
     role = _view_attr("required_role")
     if role == "admin" and not current_user.is_admin:
         raise Forbidden("This action needs an administrator.")

@@ -18,7 +18,7 @@ from flask import g, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .auth.models import User
+from .auth.models import ApiToken, User
 from .errors import Forbidden, NotFound, Unauthorized
 from .extensions import db
 
@@ -87,6 +87,59 @@ def require_scope(feature: str, name: str | None = None) -> None:
     if not scope_allows(feature, name):
         what = f"{feature} {name!r}" if name else feature
         raise Forbidden(f"This token may not be used for {what}.", code="token_scope")
+
+
+#: the feature each blueprint's routes belong to. A scoped token reaches only the routes of its
+#: features; everything else (tokens, users, remotes, the dashboard and the pages) stays with
+#: unrestricted credentials, so a machine's token can neither mint a broader one nor look around
+BLUEPRINT_FEATURES = {
+    "backups": "backups",
+    "cordiax": "cordiax",
+    "cordiax_pollers": "cordiax",
+    "documents": "documents",
+    "nas_sync": "documents",
+    "syncs": "syncs",
+    "service": "syncs",  # seed 000's /api/v1/status, /metrics and /logs of sync jobs
+    "prometheus": "syncs",
+    "cloud": "cloud",
+    "cloud_conflicts": "cloud",
+    "google_oauth": "cloud",
+    "events_ws": "events",
+}
+#: single views whose feature differs from their blueprint's ("<blueprint>.<view>")
+VIEW_FEATURES: dict[str, str] = {}
+
+
+def route_feature(endpoint: str | None) -> str | None:
+    if endpoint is None:
+        return None
+    if endpoint in VIEW_FEATURES:
+        return VIEW_FEATURES[endpoint]
+    return BLUEPRINT_FEATURES.get(endpoint.partition(".")[0])
+
+
+def enforce_token_scope() -> None:
+    """before_request (from security.enforce_authentication, once the caller is known): a scoped
+    token calls only the routes of the features in its scopes (403 `token_scope`). Names within
+    a feature (a profile, a device) are the feature's own check, with `require_scope`."""
+    if token_scopes() is None:
+        return
+    feature = route_feature(request.endpoint)
+    if feature is None or not scope_allows(feature):
+        raise Forbidden(
+            "This token is limited to "
+            + ", ".join(token_scopes() or [])
+            + ": this route needs another credential.",
+            code="token_scope",
+        )
+
+
+def bind_scopes(token: ApiToken, scopes: list[str] | None) -> None:
+    """Narrow a token just issued (security.issue_token) to `scopes` (parse_scopes' result).
+    Its raw value is handed out only after this: nobody holds it unrestricted meanwhile."""
+    if scopes is not None:
+        token.scopes = scopes
+        db.session.commit()
 
 
 # --- owners ----------------------------------------------------------------------------------

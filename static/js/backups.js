@@ -2,7 +2,9 @@
 // section for a profile's first. Both an upload from this page (upload.js, form with data-stay)
 // and a `backup_uploaded` event on /events (any client's upload) make the page ask /list for
 // that profile and add the archives it does not show yet. Rows and sections are copies of the
-// page's <template>s; the server's text goes in with textContent only.
+// page's <template>s; the server's text goes in with textContent only. Every user's backups are
+// their own; an administrator's page also shows other users' (the events name the owner), in
+// sections of their own that name the owner, read with /list?owner=.
 (function () {
   const form = document.getElementById("backup-upload");
   const profiles = document.getElementById("backup-profiles");
@@ -15,16 +17,25 @@
     return document.getElementById(id).content.firstElementChild.cloneNode(true);
   }
 
-  function sectionOf(profile) {
-    const found = Array.from(profiles.children).find(function (section) {
-      return section.dataset.profile === profile;
+  // `owner` is null for the viewer's own archives, else {id, email} of another user's.
+  function ownerKey(owner) { return owner ? String(owner.id) : ""; }
+
+  function findSection(profile, owner) {
+    return Array.from(profiles.children).find(function (section) {
+      return section.dataset.profile === profile && section.dataset.owner === ownerKey(owner);
     });
+  }
+
+  function sectionOf(profile, owner) {
+    const found = findSection(profile, owner);
     if (found) return found;
     const section = copyOf("backup-profile-template");
     section.dataset.profile = profile;
+    section.dataset.owner = ownerKey(owner);
     const heading = section.querySelector("h2");
-    heading.id = "profile-" + profile;
+    heading.id = "profile-" + profile + (owner ? "-" + owner.id : "");
     heading.textContent = profile;
+    if (owner) heading.append(" ", el("small", owner.email, "lede"));
     section.setAttribute("aria-labelledby", heading.id);
     // Sections stay in profile order, as the server renders them.
     const next = Array.from(profiles.children).find(function (other) {
@@ -34,22 +45,23 @@
     return section;
   }
 
-  function shown(name) {
-    return Array.from(profiles.querySelectorAll("tr[data-archive]")).some(function (row) {
+  function shown(name, profile, owner) {
+    const section = findSection(profile, owner);
+    return !!section && Array.from(section.querySelectorAll("tr[data-archive]")).some(function (row) {
       return row.dataset.archive === name;
     });
   }
 
   // `item` is one archive of /list (report.archive_item on the server).
-  function addArchive(item) {
-    if (shown(item.name)) return;
+  function addArchive(item, owner) {
+    if (shown(item.name, item.profile, owner)) return;
     const row = copyOf("backup-row-template");
     row.dataset.archive = item.name;
     field(row, "type").replaceChildren(el("span", item.type, "badge badge-" + item.type.toLowerCase()));
     const link = field(row, "name");
     link.textContent = item.name;
     link.href = profiles.dataset.download.replace("__TYPE__", encodeURIComponent(item.type))
-      .replace("__NAME__", encodeURIComponent(item.name));
+      .replace("__NAME__", encodeURIComponent(item.name)) + (owner ? "?owner=" + owner.id : "");
     field(row, "size").textContent = size(item.size); // as every page prints sizes
     field(row, "uploaded").replaceChildren(timeOf(item.modified));
     const md5 = field(row, "md5");
@@ -59,22 +71,23 @@
     if (item.type === "FULL") chain.textContent = "base";
     else if (item.base_missing) chain.replaceChildren(el("span", "FULL missing", "badge badge-danger"));
     else chain.textContent = "on " + item.base_archive;
-    sectionOf(item.profile).querySelector("tbody").prepend(row); // newest first
+    sectionOf(item.profile, owner).querySelector("tbody").prepend(row); // newest first
     document.getElementById("backups-empty").hidden = true;
   }
 
-  function showProfile(profile) {
-    return call("GET", "/list?profile=" + encodeURIComponent(profile)).then(function (answer) {
+  function showProfile(profile, owner) {
+    const whose = owner ? "&owner=" + encodeURIComponent(owner.id) : "";
+    return call("GET", "/list?profile=" + encodeURIComponent(profile) + whose).then(function (answer) {
       if (!answer.ok) return;
       const items = [].concat.apply([], Object.values(answer.body.backups));
       items.sort(function (a, b) { return a.uploaded_at < b.uploaded_at ? -1 : 1; });
-      items.forEach(addArchive);
+      items.forEach(function (item) { addArchive(item, owner); });
     });
   }
 
   form.addEventListener("uploaded", function (event) {
     form.elements.namedItem("file").value = ""; // ready for the next archive
-    showProfile(event.detail.profile);
+    showProfile(event.detail.profile, null);
   });
 
   const live = document.getElementById("backups-live-status");
@@ -91,6 +104,9 @@
   socket.on("disconnect", function () { setLive("offline, reconnecting…", "badge-danger"); });
   socket.on("connect_error", function () { setLive("offline", "badge-danger"); });
   socket.on("backup_uploaded", function (body) {
-    if (body && typeof body.profile === "string" && !shown(body.name)) showProfile(body.profile);
+    if (!body || typeof body.profile !== "string") return;
+    const other = body.owner_id !== undefined && String(body.owner_id) !== profiles.dataset.me;
+    const owner = other ? { id: body.owner_id, email: body.owner || "" } : null;
+    if (!shown(body.name, body.profile, owner)) showProfile(body.profile, owner);
   });
 })();

@@ -165,7 +165,9 @@
     const full = p.last_full
       ? [when(p.last_full.uploaded_at), el("br"), small(p.last_full.name)]
       : [badge("no FULL yet", "danger")];
-    const row = cell("tr", [cell("th", [p.profile]), cell("td", archives), cell("td", [el("span", size(p.size), "num")]),
+    const name = [p.profile];
+    if (p.owner) name.push(el("br"), small(p.owner));
+    const row = cell("tr", [cell("th", name), cell("td", archives), cell("td", [el("span", size(p.size), "num")]),
       cell("td", full), cell("td", verification(p.verification))]);
     row.firstChild.scope = "row";
     row.dataset.profile = p.profile;

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db, limiter
 from ..security import issue_token, login_token_lifetime, public, revoke_token
+from ..tenancy import bind_scopes
 from .accounts import authenticate, create_user
 from .models import ApiToken, User
 from .schemas import (
@@ -87,6 +88,7 @@ def create_token(data):
     token, raw = issue_token(
         current_user, data["name"], lifetime=timedelta(days=days) if days else None
     )
+    bind_scopes(token, data["scopes"])
     token.raw_value = raw  # lives only on this in-memory object, for this one reply
     return token
 

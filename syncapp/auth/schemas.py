@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from ..fields import StrictBoolean, UtcDateTime
+from ..tenancy import ScopeError, parse_scopes
 from .models import ROLES
+
+
+class Scopes(fields.List):
+    """A token's scopes: "feature" or "feature:name" (tenancy.parse_scopes); none: unrestricted."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.String(validate=validate.Length(min=1, max=200)), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str] | None:
+        try:
+            return parse_scopes(super()._deserialize(value, attr, data, **kwargs))
+        except ScopeError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class Credentials(Schema):
@@ -29,6 +45,14 @@ class TokenRequest(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     # at most a century: a later expiry overflows datetime (a 500 before this bound)
     expires_in_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=36500))
+    scopes = Scopes(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": 'What the token may reach, e.g. ["backups:web-01"] (one backup '
+            'profile), ["backups", "events"]; left out: everything its user may do.'
+        },
+    )
 
 
 class TokenInfo(Schema):
@@ -39,6 +63,7 @@ class TokenInfo(Schema):
     last_used_at = UtcDateTime(allow_none=True)
     expires_at = UtcDateTime(allow_none=True)
     revoked = fields.Function(lambda token: token.revoked_at is not None)
+    scopes = fields.List(fields.String(), allow_none=True, metadata={"description": "None: all"})
 
 
 class NewToken(TokenInfo):

@@ -5,6 +5,12 @@ result kept per profile.
 concerns the profiles whose stored archives it names: each of them keeps its own synced and
 mismatched counts, and the request's missing count (a name the server lacks has no profile). A
 client whose names all are missing concerns no known profile and is not recorded.
+
+A verification is its owner's: it is announced to them and administrators, and kept under a key
+that names the owner (`verification_key`). The table has no owner column yet, so the key is the
+profile itself for the install owner (as rows were before owners) and `<owner id>:<profile>` for
+everyone else (':' never occurs in a profile, so keys of two owners never meet); a key longer
+than the column is not kept (only the dashboard's "last verify" of such a profile is missing).
 """
 
 from __future__ import annotations
@@ -12,22 +18,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, delete, select
+from sqlalchemy import Integer, Select, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..events import publish
 from ..extensions import db
+from ..tenancy import install_owner_id
 from ..timeutil import UtcDateTime, isoformat, utcnow
 from .models import ARCHIVE_TYPES, BackupArchive
 
+KEY_LENGTH = 64
+
 
 class BackupVerification(db.Model):
-    """The last /verify that concerned a profile (older rows are deleted when one is added)."""
+    """The last /verify that concerned an owner's profile (older rows are deleted when one is
+    added)."""
 
     __tablename__ = "backup_verifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    profile: Mapped[str] = mapped_column(String(64), index=True)
+    #: verification_key(owner, profile)
+    profile: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
     verified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sync_status: Mapped[str] = mapped_column(String(16))  # SYNCHRONIZED or OUT_OF_SYNC
     synced: Mapped[int] = mapped_column(Integer, default=0)
@@ -47,15 +58,30 @@ def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[
     return counts
 
 
-def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -> None:
-    """Keep `result` (report.verify's answer) as the last verification of each profile it
-    concerns, and tell every dashboard (backups are shared by all users)."""
+def verification_key(owner_id: int, profile: str, install_owner: int | None) -> str:
+    return profile if owner_id == install_owner else f"{owner_id}:{profile}"
+
+
+def split_key(key: str, install_owner: int | None) -> tuple[int | None, str]:
+    """(owner, profile) of a verification_key."""
+    owner, sep, profile = key.partition(":")
+    return (int(owner), profile) if sep else (install_owner, key)
+
+
+def record_verification(
+    result: dict[str, Any], archives: list[BackupArchive], owner_id: int
+) -> None:
+    """Keep `result` (report.verify's answer on `owner_id`'s `archives`) as the last verification
+    of each profile it concerns, and tell that owner's dashboards and administrators'."""
     missing = sum(len(v["missing_remote"]) for v in result["verification"].values())
     counts = _profiles_of(result, archives)
-    now = utcnow()
+    now, install_owner = utcnow(), install_owner_id()
     for profile, (synced, mismatched) in counts.items():
+        key = verification_key(owner_id, profile, install_owner)
+        if len(key) > KEY_LENGTH:
+            continue
         row = BackupVerification(
-            profile=profile,
+            profile=key,
             verified_at=now,
             sync_status="OUT_OF_SYNC" if mismatched or missing else "SYNCHRONIZED",
             synced=synced,
@@ -66,7 +92,7 @@ def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -
         db.session.flush()
         db.session.execute(
             delete(BackupVerification).where(
-                BackupVerification.profile == profile, BackupVerification.id < row.id
+                BackupVerification.profile == key, BackupVerification.id < row.id
             )
         )
     db.session.commit()
@@ -80,15 +106,32 @@ def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -
                 "synced": sum(c[0] for c in counts.values()),
                 "mismatched": sum(c[1] for c in counts.values()),
             },
+            user_id=owner_id,
+            admins=True,
         )
 
 
-def last_verifications() -> dict[str, BackupVerification]:
-    rows = db.session.scalars(select(BackupVerification).order_by(BackupVerification.id))
-    return {row.profile: row for row in rows}  # the newest wins if two raced
+def verifications_of(owner_id: int | None) -> Select:
+    """The kept verifications of `owner_id` (everyone's for None), as rows."""
+    query = select(BackupVerification)
+    if owner_id is None:
+        return query
+    if owner_id == install_owner_id():
+        return query.where(BackupVerification.profile.not_like("%:%"))
+    return query.where(BackupVerification.profile.startswith(f"{owner_id}:", autoescape=True))
 
 
-def announce_upload(archive: BackupArchive) -> None:
+def last_verifications(owner_id: int | None) -> dict[tuple[int | None, str], BackupVerification]:
+    """(owner, profile) -> the last verification, of `owner_id` (everyone's for None)."""
+    install_owner = install_owner_id()
+    rows = db.session.scalars(verifications_of(owner_id).order_by(BackupVerification.id))
+    # the newest wins if two raced
+    return {split_key(row.profile, install_owner): row for row in rows}
+
+
+def announce_upload(archive: BackupArchive, owner_email: str | None) -> None:
+    """Tell the owner's dashboards and administrators' (naming the owner, whose namespace the
+    archive is in: `?owner=` on the seed routes)."""
     publish(
         "backup_uploaded",
         {
@@ -97,5 +140,9 @@ def announce_upload(archive: BackupArchive) -> None:
             "profile": archive.profile,
             "size": archive.size,
             "uploaded_at": isoformat(archive.uploaded_at),
+            "owner_id": archive.owner_id,
+            "owner": owner_email,
         },
+        user_id=archive.owner_id,
+        admins=True,
     )

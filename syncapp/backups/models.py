@@ -38,10 +38,12 @@ class BackupArchive(db.Model):
     #: server's first administrator, `users/<owner id>/<TYPE>/<name>` for everyone else
     path: Mapped[str] = mapped_column(String(512))
 
-    def sidecar(self) -> dict:
+    def sidecar(self, owner_email: str | None) -> dict:
+        """The JSON kept beside the archive: enough to rebuild its index row, owner included."""
         from ..timeutil import isoformat
 
         return {
+            "owner": {"id": self.owner_id, "email": owner_email},
             "name": self.name,
             "type": self.type,
             "profile": self.profile,

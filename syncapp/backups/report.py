@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..extensions import db
 from ..timeutil import isoformat, utcnow
 from .models import ARCHIVE_TYPES, BackupArchive
 from .store import human_size
 
 
-def archive_item(archive: BackupArchive, fulls: set[str]) -> dict[str, Any]:
+def archive_item(archive: BackupArchive, fulls: set[tuple[int, str]]) -> dict[str, Any]:
+    """One archive as /list shows it; `fulls` are the stored FULLs as (owner, name)."""
     return {
         "name": archive.name,
         "size": archive.size,
@@ -23,15 +28,45 @@ def archive_item(archive: BackupArchive, fulls: set[str]) -> dict[str, Any]:
         "uploaded_at": isoformat(archive.uploaded_at),
         "uploader": archive.uploader,
         "base_archive": archive.base_archive,
-        "base_missing": archive.type != "FULL" and archive.base_archive not in fulls,
+        "base_missing": archive.type != "FULL"
+        and (archive.owner_id, archive.base_archive) not in fulls,
     }
 
 
-def grouped_items(archives: list[BackupArchive], fulls: set[str]) -> dict[str, list[dict]]:
+def grouped_items(
+    archives: list[BackupArchive], fulls: set[tuple[int, str]]
+) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {kind: [] for kind in ARCHIVE_TYPES}
     for archive in archives:
         grouped[archive.type].append(archive_item(archive, fulls))
     return grouped
+
+
+def owner_emails(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def page_sections(archives: list[BackupArchive], viewer_id: int) -> list[dict[str, Any]]:
+    """The Backups page: one section per (owner, profile), newest archive first; sections of
+    other owners (an administrator's page) name their owner, and their links say `?owner=`."""
+    fulls = {(a.owner_id, a.name) for a in archives if a.type == "FULL"}
+    emails = owner_emails({a.owner_id for a in archives} - {viewer_id})
+    sections: dict[tuple[int, str], dict[str, Any]] = {}
+    for archive in sorted(archives, key=lambda a: (a.uploaded_at, a.id), reverse=True):
+        other = archive.owner_id != viewer_id
+        section = sections.setdefault(
+            (archive.owner_id, archive.profile),
+            {
+                "profile": archive.profile,
+                "owner": emails.get(archive.owner_id, "") if other else None,
+                "owner_id": archive.owner_id if other else None,
+                "archives": [],
+            },
+        )
+        section["archives"].append(archive_item(archive, fulls))
+    return sorted(sections.values(), key=lambda s: (s["profile"], s["owner"] or ""))
 
 
 def verify(local: dict[str, list[dict]], archives: list[BackupArchive]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Which archives a retention policy keeps: the last N FULL chains plus daily/weekly/monthly FULLs
-(grandfather-father-son). An INC or DIFF lives exactly as long as the FULL it builds on."""
+(grandfather-father-son). An INC or DIFF lives exactly as long as the FULL it builds on. Each
+owner's profiles are judged apart: two users' profiles of the same name are two profiles."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def expired(archives: list[BackupArchive], policy: RetentionPolicy) -> list[Back
     """The archives the policy lets go; never a FULL that a kept INC or DIFF builds on."""
     if not policy.active:
         return []
-    by_profile: dict[str, list[BackupArchive]] = defaultdict(list)
+    by_profile: dict[tuple[int, str], list[BackupArchive]] = defaultdict(list)
     for archive in archives:
-        by_profile[archive.profile].append(archive)
+        by_profile[archive.owner_id, archive.profile].append(archive)
     doomed: list[BackupArchive] = []
     for items in by_profile.values():
         fulls = sorted(

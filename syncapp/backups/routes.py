@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import PROJECT_ROOT
+from ..auth.models import User
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
@@ -17,7 +18,9 @@ from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
+from ..tenancy import require_scope
 from . import activity, report
+from .owners import caller_namespace
 from .schemas import (
     ListFilters,
     ListReply,
@@ -27,7 +30,7 @@ from .schemas import (
     VerifyReply,
     VerifyRequest,
 )
-from .store import ArchiveStore, check_md5, check_profile, human_size, parse_type
+from .store import ArchiveStore, check_md5, check_name, check_profile, human_size, parse_type
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
 
@@ -101,6 +104,8 @@ def _upload_reply(result, message: str) -> dict:
 @streams_body
 @anonymous_from_networks("backups")
 def upload_backup():
+    namespace = caller_namespace()  # before the body: an upload nobody can own reads nothing
+    db.session.commit()  # and the connection goes back to the pool while the body streams
     store = archive_store()
     if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
         raise PayloadTooLarge(
@@ -127,27 +132,36 @@ def upload_backup():
     try:
         kind, profile = parse_type(fields.get("type")), check_profile(fields.get("profile"))
         md5 = check_md5(fields.get("md5"))
+        require_scope("backups", profile)  # a machine's token writes its own profiles only
     except ApiError:
         store.discard(staged)
         raise
     uploader, uploader_id = _uploader()
     result = store.commit(
-        staged, kind=kind, profile=profile, md5=md5, uploader=uploader, uploader_id=uploader_id
+        staged,
+        namespace,
+        kind=kind,
+        profile=profile,
+        md5=md5,
+        uploader=uploader,
+        uploader_id=uploader_id,
     )
     if result.created:
-        activity.announce_upload(result.archive)
+        owner = db.session.get(User, result.archive.owner_id)
+        activity.announce_upload(result.archive, owner.email if owner else None)
         return _upload_reply(result, "Backup uploaded successfully"), 201
     return _upload_reply(result, "Backup already stored with identical content"), 200
 
 
-def _listing(filters: dict) -> tuple[list, set[str]]:
-    store = archive_store()
+def _listing(filters: dict) -> tuple[list, set[tuple[int, str]]]:
+    store, namespace = archive_store(), caller_namespace()
     kind = parse_type(filters["type"]) if filters.get("type") else None
-    archives = store.archives(kind, filters.get("profile"), filters.get("since"))
+    archives = store.archives(namespace, kind, filters.get("profile"), filters.get("since"))
     if kind is None and not filters.get("profile") and not filters.get("since"):
-        fulls = {a.name for a in archives if a.type == "FULL"}  # no second query needed
+        # no second query needed: an INC or DIFF builds on a FULL of its own profile
+        fulls = {(a.owner_id, a.name) for a in archives if a.type == "FULL"}
     else:
-        fulls = store.full_names()
+        fulls = store.full_names(namespace.owner_id)
     return archives, fulls
 
 
@@ -182,9 +196,10 @@ def list_backups_of_type(filters, backup_type: str):
 @bp.response(200, VerifyReply)
 @anonymous_from_networks("backups")
 def verify_backups(body):
-    archives = archive_store().archives()
+    namespace = caller_namespace()
+    archives = archive_store().archives(namespace)
     result = report.verify(body["local_backups"], archives)
-    activity.record_verification(result, archives)
+    activity.record_verification(result, archives, namespace.owner_id)
     return jsonify(result)
 
 
@@ -192,11 +207,11 @@ def verify_backups(body):
 @bp.response(200, StatsReply)
 @anonymous_from_networks("backups")
 def backup_stats():
-    store = archive_store()
+    store, namespace = archive_store(), caller_namespace()
     free = None
     if isinstance(store.remote, LocalRemote):
         free = shutil.disk_usage(store.remote.root).free
-    return report.stats(store.archives(), free)
+    return report.stats(store.archives(namespace), free)
 
 
 @bp.route("/download/<string:backup_type>/<string:filename>")
@@ -204,7 +219,9 @@ def backup_stats():
 @anonymous_from_networks("backups")
 def download_backup(backup_type: str, filename: str):
     store = archive_store()
-    archive = store.require(backup_type, filename)
+    # A name no upload could have today (one stored before names were checked whole, with a
+    # final newline) would break the headers: refused as the upload would be.
+    archive = store.require(caller_namespace(), backup_type, check_name(filename))
     content_md5 = base64.b64encode(bytes.fromhex(archive.md5)).decode()
     if isinstance(store.remote, LocalRemote):  # Werkzeug then handles Range and If-None-Match
         response = send_file(
@@ -240,7 +257,7 @@ def delete_backup(backup_type: str, filename: str):
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )
     store = archive_store()
-    store.delete(store.require(backup_type, filename))
+    store.delete(store.require(caller_namespace(), backup_type, filename))
 
 
 def startup(app) -> None:
@@ -248,8 +265,6 @@ def startup(app) -> None:
     with app.app_context():
         store = archive_store()
         store.clean_debris()
-        if not store.archives() and any(
-            True for kind in ("FULL", "INC", "DIFF") for _ in store.remote.iter_entries(kind)
-        ):
+        if not store.archives(None) and store.has_files():
             count = store.reindex()
             app.logger.info("rebuilt the backup index from %d sidecar(s)", count)

@@ -1,8 +1,8 @@
 """What the dashboard shows, for the page and for GET /api/v1/dashboard alike.
 
-Each feature's own rule decides who sees what: backups are shared by every user; Cordiax
-devices, documents, sync jobs and cloud files are the user's own (everyone's for
-administrators); open conflicts are the user's own, administrators included, as the conflicts
+Each feature's own rule decides who sees what: backups, Cordiax devices, documents, sync jobs
+and cloud files are the user's own (everyone's for administrators, with the owner named where
+names could meet); open conflicts are the user's own, administrators included, as the conflicts
 API has them (nobody else can resolve them).
 """
 
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..auth.models import User
 from ..backups.activity import last_verifications
@@ -47,68 +48,95 @@ def _counts(query) -> dict[str, int]:
 # --- backups -----------------------------------------------------------------------------------
 
 
-def _last_fulls() -> dict[str, BackupArchive]:
-    newest = (
-        select(BackupArchive.profile, func.max(BackupArchive.uploaded_at).label("at"))
+def _last_fulls(owner_id: int | None) -> dict[tuple[int, str], BackupArchive]:
+    newest = scoped(
+        select(
+            BackupArchive.owner_id,
+            BackupArchive.profile,
+            func.max(BackupArchive.uploaded_at).label("at"),
+        )
         .where(BackupArchive.type == "FULL")
-        .group_by(BackupArchive.profile)
-        .subquery()
-    )
+        .group_by(BackupArchive.owner_id, BackupArchive.profile),
+        BackupArchive.owner_id,
+        owner_id,
+    ).subquery()
     query = (
         select(BackupArchive)
         .join(
             newest,
             and_(
-                BackupArchive.profile == newest.c.profile, BackupArchive.uploaded_at == newest.c.at
+                BackupArchive.owner_id == newest.c.owner_id,
+                BackupArchive.profile == newest.c.profile,
+                BackupArchive.uploaded_at == newest.c.at,
             ),
         )
         .where(BackupArchive.type == "FULL")
     )
-    return {archive.profile: archive for archive in db.session.scalars(query)}
+    return {(a.owner_id, a.profile): a for a in db.session.scalars(query)}
 
 
-def _broken_chains() -> dict[str, int]:
-    """INC and DIFF archives per profile whose FULL is not stored (they cannot be restored)."""
-    fulls = select(BackupArchive.name).where(BackupArchive.type == "FULL")
+def _broken_chains(owner_id: int | None) -> dict[tuple[int, str], int]:
+    """INC and DIFF archives per (owner, profile) whose FULL is not stored (they cannot be
+    restored): a chain builds on its owner's FULL."""
+    full = aliased(BackupArchive)
     base = BackupArchive.base_archive
-    return _counts(
-        select(BackupArchive.profile, func.count())
-        .where(BackupArchive.type != "FULL", or_(base.is_(None), base.not_in(fulls)))
-        .group_by(BackupArchive.profile)
+    has_base = (
+        select(full.id)
+        .where(full.owner_id == BackupArchive.owner_id, full.type == "FULL", full.name == base)
+        .exists()
     )
+    query = scoped(
+        select(BackupArchive.owner_id, BackupArchive.profile, func.count())
+        .where(BackupArchive.type != "FULL", or_(base.is_(None), ~has_base))
+        .group_by(BackupArchive.owner_id, BackupArchive.profile),
+        BackupArchive.owner_id,
+        owner_id,
+    )
+    return {(owner, profile): int(count) for owner, profile, count in db.session.execute(query)}
 
 
-def backups_section() -> dict[str, Any]:
+def backups_section(owner_id: int | None) -> dict[str, Any]:
+    """Backups per profile: the user's own; everyone's for administrators (owner_id None), each
+    profile naming its owner."""
     rows = db.session.execute(
-        select(
-            BackupArchive.profile,
-            BackupArchive.type,
-            func.count(),
-            func.sum(BackupArchive.size),
-            func.max(BackupArchive.uploaded_at),
-        ).group_by(BackupArchive.profile, BackupArchive.type)
+        scoped(
+            select(
+                BackupArchive.owner_id,
+                BackupArchive.profile,
+                BackupArchive.type,
+                func.count(),
+                func.sum(BackupArchive.size),
+                func.max(BackupArchive.uploaded_at),
+            ).group_by(BackupArchive.owner_id, BackupArchive.profile, BackupArchive.type),
+            BackupArchive.owner_id,
+            owner_id,
+        )
     ).all()
-    fulls, broken, checks = _last_fulls(), _broken_chains(), last_verifications()
-    profiles: dict[str, dict[str, Any]] = {}
-    for profile, kind, count, size, last in rows:
+    fulls, broken = _last_fulls(owner_id), _broken_chains(owner_id)
+    checks = last_verifications(owner_id)
+    owners = _emails({row[0] for row in rows}) if owner_id is None else {}
+    profiles: dict[tuple[int, str], dict[str, Any]] = {}
+    for owner, profile, kind, count, size, last in rows:
+        key = (owner, profile)
         item = profiles.setdefault(
-            profile,
+            key,
             {
                 "profile": profile,
+                "owner": owners.get(owner),
                 "archives": 0,
                 "size": 0,
                 "counts": dict.fromkeys(ARCHIVE_TYPES, 0),
                 "last_upload": last,
-                "last_full": fulls.get(profile),
-                "broken_chains": broken.get(profile, 0),
-                "verification": checks.get(profile),
+                "last_full": fulls.get(key),
+                "broken_chains": broken.get(key, 0),
+                "verification": checks.get(key),
             },
         )
         item["archives"] += count
         item["size"] += int(size or 0)
         item["counts"][kind] = count
         item["last_upload"] = max(item["last_upload"], last)
-    listed = sorted(profiles.values(), key=lambda p: p["profile"])
+    listed = sorted(profiles.values(), key=lambda p: (p["profile"], p["owner"] or ""))
     return {
         "profiles": listed,
         "archives": sum(p["archives"] for p in listed),
@@ -266,7 +294,7 @@ def summary(user: User, now: datetime | None = None) -> dict[str, Any]:
     return {
         "generated_at": now,
         "scope": "all" if owner_id is None else "own",
-        "backups": backups_section(),
+        "backups": backups_section(owner_id),
         "cordiax": cordiax_section(owner_id),
         "documents": documents_section(owner_id),
         "syncs": syncs_section(owner_id),

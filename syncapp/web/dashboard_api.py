@@ -16,7 +16,6 @@ bp = Blueprint("dashboard", __name__, url_prefix="/api/v1", description="Dashboa
 @bp.response(200, Dashboard)
 def get_dashboard():
     """Backups per profile, devices, documents, sync jobs, cloud replication, storage, recent
-    events and chart series: the caller's own (everyone's for an administrator; backups are
-    shared by all users)."""
+    events and chart series: the caller's own (everyone's for an administrator)."""
     caller_id("dashboards")  # security.enable_auth may be off: a dashboard is somebody's
     return summary(current_user)

@@ -72,9 +72,13 @@ def _rows(time: Any, size: Any, *where: ColumnElement[bool]) -> Select:
 
 
 def stored_sources(owner_id: int | None) -> dict[str, Select]:
-    """(time, size) of what each storage type holds; backups are shared by every user."""
+    """(time, size) of what each storage type holds."""
     backups = {
-        kind: _rows(BackupArchive.uploaded_at, BackupArchive.size, BackupArchive.type == kind)
+        kind: scoped(
+            _rows(BackupArchive.uploaded_at, BackupArchive.size, BackupArchive.type == kind),
+            BackupArchive.owner_id,
+            owner_id,
+        )
         for kind in ARCHIVE_TYPES
     }
     cloud = _rows(CloudVersion.created_at, CloudVersion.size).join(
@@ -99,7 +103,9 @@ def transfer_sources(owner_id: int | None) -> dict[str, Select]:
     runs = _rows(SyncRun.finished_at, SyncRun.bytes_copied, SyncRun.finished_at.is_not(None))
     replicated = _rows(CloudJob.finished_at, CloudJob.bytes_total, CloudJob.status == "completed")
     return {
-        "backups": _rows(BackupArchive.uploaded_at, BackupArchive.size),
+        "backups": scoped(
+            _rows(BackupArchive.uploaded_at, BackupArchive.size), BackupArchive.owner_id, owner_id
+        ),
         "cordiax": stored["cordiax"],
         "documents": stored["documents"],
         "syncs": scoped(

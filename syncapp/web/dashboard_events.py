@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..backups.activity import BackupVerification
+from ..backups.activity import BackupVerification, split_key, verifications_of
 from ..backups.models import BackupArchive
 from ..cloud.models import CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot
@@ -36,20 +36,22 @@ def _event(moment, source: str, event: str, level: str, title: str, detail: str,
     }
 
 
-def _backups() -> list[dict[str, Any]]:
-    query = select(BackupArchive).order_by(BackupArchive.uploaded_at.desc()).limit(PER_SOURCE)
+def _backups(owner_id: int | None) -> list[dict[str, Any]]:
+    query = scoped(select(BackupArchive), BackupArchive.owner_id, owner_id)
+    query = query.order_by(BackupArchive.uploaded_at.desc()).limit(PER_SOURCE)
     events = [
         _event(a.uploaded_at, "backups", "backup_uploaded", "ok", f"{a.type} backup uploaded",
                f"{a.profile} · {a.name}", a.size)
         for a in db.session.scalars(query)
     ]  # fmt: skip
-    checks = select(BackupVerification).order_by(BackupVerification.id.desc()).limit(PER_SOURCE)
+    checks = verifications_of(owner_id).order_by(BackupVerification.id.desc()).limit(PER_SOURCE)
     for check in db.session.scalars(checks):
+        profile = split_key(check.profile, None)[1]
         good = check.sync_status == "SYNCHRONIZED"
         events.append(
             _event(check.verified_at, "backups", "backup_verified", "ok" if good else "error",
                    "Backups verified" if good else "Backups out of sync",
-                   f"{check.profile}: {check.synced} synced, {check.missing} missing, "
+                   f"{profile}: {check.synced} synced, {check.missing} missing, "
                    f"{check.mismatched} mismatched")
         )  # fmt: skip
     return events
@@ -127,7 +129,7 @@ def _documents(owner_id: int | None) -> list[dict[str, Any]]:
 
 def recent_events(owner_id: int | None) -> list[dict[str, Any]]:
     events = [
-        *_backups(),
+        *_backups(owner_id),
         *_snapshots(owner_id),
         *_runs(owner_id),
         *_replications(owner_id),

@@ -34,6 +34,7 @@ class ArchiveBrief(Schema):
 
 class BackupProfile(Schema):
     profile = fields.String()
+    owner = fields.String(allow_none=True, metadata={"description": "Shown to administrators"})
     archives = fields.Integer()
     size = fields.Integer(metadata=BYTES)
     counts = _by("archives per type: FULL, INC, DIFF")
@@ -158,7 +159,7 @@ class Dashboard(Schema):
     generated_at = UtcDateTime()
     scope = fields.String(
         validate=validate.OneOf(("own", "all")),
-        metadata={"description": "all: an administrator's view (backups are always shared)"},
+        metadata={"description": "all: an administrator's view (every user's things)"},
     )
     backups = fields.Nested(Backups)
     cordiax = fields.Nested(Cordiax)

@@ -78,15 +78,14 @@ def dashboard():
 
 @bp.route("/backups")
 def backups_page():
-    from ..backups import report
+    """The user's archives per profile; everyone's for administrators, with the owner named."""
+    from ..backups.report import page_sections
     from ..backups.routes import archive_store
+    from ..backups.store import Namespace
 
-    archives = archive_store().archives()
-    fulls = {a.name for a in archives if a.type == "FULL"}
-    profiles: dict[str, list] = {}
-    for archive in sorted(archives, key=lambda a: (a.profile, a.uploaded_at), reverse=True):
-        profiles.setdefault(archive.profile, []).append(report.archive_item(archive, fulls))
-    return render_template("backups/index.html", profiles=dict(sorted(profiles.items())))
+    me = current_user.id
+    archives = archive_store().archives(None if current_user.is_admin else Namespace(me))
+    return render_template("backups/index.html", profiles=page_sections(archives, me))
 
 
 @bp.route("/cordiax")

@@ -34,3 +34,25 @@ def store_tree(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def encoded_name_form(name: str, data: bytes, **fields: str) -> tuple[bytes, str]:
+    """A multipart body naming its file with RFC 5987's `filename*` (percent-encoded), the way a
+    client can send a name no plain header carries, e.g. one ending in a newline; and its
+    Content-Type. Returns (body, content type)."""
+    from urllib.parse import quote
+
+    boundary = "syncapp-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f"filename*=UTF-8''{quote(name, safe='')}\r\n"
+        "Content-Type: application/gzip\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

@@ -12,8 +12,11 @@ from tests.conftest import bearer
 START = datetime(2025, 1, 1, 12, tzinfo=UTC)
 
 
-def archive(name: str, kind: str, day: int, base: str | None = None, profile: str = "p"):
+def archive(
+    name: str, kind: str, day: int, base: str | None = None, profile: str = "p", owner: int = 1
+):
     return BackupArchive(
+        owner_id=owner,
         type=kind,
         name=name,
         profile=profile,
@@ -66,13 +69,26 @@ def test_profiles_are_judged_separately():
     assert names(expired(archives, RetentionPolicy(full_chains=1))) == {"a0"}
 
 
+def test_two_owners_profiles_of_one_name_are_judged_separately():
+    """B's newer chain in a profile named like A's must not expire A's only chain."""
+    archives = [
+        archive("f0", "FULL", 0, owner=1),
+        archive("i0", "INC", 1, "f0", owner=1),
+        archive("f0", "FULL", 2, owner=2),
+        archive("f1", "FULL", 3, owner=2),
+        archive("i0", "INC", 4, "f0", owner=2),
+    ]
+    doomed = expired(archives, RetentionPolicy(full_chains=1))
+    assert {(a.owner_id, a.name) for a in doomed} == {(2, "f0"), (2, "i0")}
+
+
 def test_retention_deletes_files_and_index_entries(make_app, tmp_path):
     from syncapp.backups.routes import archive_store
     from syncapp.backups.store import apply_retention
     from tests.conftest import make_token, make_user
 
     app = make_app()
-    make_user(app, "a@example.com")
+    make_user(app, "a@example.com", role="admin")  # a one-user install: the seed's layout
     token = make_token(app, "a@example.com")
     client = app.test_client()
     upload(client, token, make_archive(1), "full_old.tar.gz", type="FULL", profile="p")

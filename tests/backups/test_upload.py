@@ -18,9 +18,12 @@ def store_root(tmp_path):
     return tmp_path / "remote_backups"
 
 
-def test_upload_answers_201_with_the_seed_fields(client, token, store_root):
+def test_upload_answers_201_with_the_seed_fields(client, admin_token, store_root):
+    """A one-user install (its administrator) keeps the seed's layout: <TYPE>/<name>."""
     data = make_archive(1)
-    response = upload(client, token, data, NAME, type="FULL", profile="document", md5=md5(data))
+    response = upload(
+        client, admin_token, data, NAME, type="FULL", profile="document", md5=md5(data)
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["status"] == "success"
@@ -31,7 +34,8 @@ def test_upload_answers_201_with_the_seed_fields(client, token, store_root):
     sidecar = json.loads((store_root / "FULL" / f"{NAME}.meta.json").read_text())
     assert sidecar["md5"] == md5(data) and sidecar["profile"] == "document"
     assert sidecar["size"] == len(data) and len(sidecar["sha256"]) == 64
-    assert sidecar["uploaded_at"].endswith("Z") and sidecar["uploader"] == "alice@example.com"
+    assert sidecar["uploaded_at"].endswith("Z") and sidecar["uploader"] == "root@example.com"
+    assert sidecar["owner"]["email"] == "root@example.com" and body["path"] == f"FULL/{NAME}"
 
 
 def test_type_is_case_insensitive_and_defaults_apply(client, token):
@@ -188,7 +192,10 @@ def test_uploads_need_credentials(client):
 
 
 def test_anonymous_uploads_only_from_listed_networks(make_app):
+    from tests.conftest import make_user
+
     app = make_app(backups={"allow_anonymous": True, "anonymous_networks": ["10.9.0.0/16"]})
+    make_user(app, "root@example.com", role="admin")  # whose namespace anonymous uploads use
     client = app.test_client()
     form = lambda seed: {"file": (io.BytesIO(make_archive(seed)), f"full_{seed}.tar.gz")}  # noqa: E731
     inside = client.post(

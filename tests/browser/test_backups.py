@@ -83,3 +83,39 @@ def test_an_archive_a_script_sends_appears_on_the_open_page(page, browser_server
     )
     expect(row.locator('[data-field="chain"]')).to_have_text("base")
     assert stayed(page), "the page was reloaded"
+
+
+def test_an_administrators_page_shows_another_users_upload_under_its_owner(page, browser_server):
+    """Every user's backups are their own: the administrator's page puts another user's archive
+    in a section naming that user, with a download link that names the owner."""
+    import uuid
+
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    browser_server.flask("users", "create", "--email", email, "--password", "browser-pass-123")
+    token = browser_server.flask("tokens", "create", "--email", email, "--name", "t").split()[-1]
+    owner_id = requests.post(
+        f"{browser_server.url}/auth/login",
+        json={"email": email, "password": "browser-pass-123"},
+        timeout=10,
+    ).json()["user_id"]
+    name = "full_2025-05-01_08-00-00.tar.gz"
+    page.goto("/backups")
+    expect(page.locator("#backups-live-status")).to_have_text("live")
+    stay_marker(page)
+
+    sent = requests.post(
+        f"{browser_server.url}/upload",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, gzip.compress(b"another user's archive\n" * 500))},
+        data={"type": "FULL", "profile": "browser-other"},
+        timeout=30,
+    )
+
+    assert sent.status_code == 201, sent.text
+    section = page.locator(f'section[data-profile="browser-other"][data-owner="{owner_id}"]')
+    expect(section.locator("h2")).to_contain_text(email)
+    link = section.locator(f'tr[data-archive="{name}"] [data-field="name"]')
+    expect(link).to_have_attribute("href", f"/download/FULL/{name}?owner={owner_id}")
+    assert stayed(page), "the page was reloaded"
+    page.reload()
+    expect(section.locator(f'tr[data-archive="{name}"]')).to_be_visible()

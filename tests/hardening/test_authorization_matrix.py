@@ -195,7 +195,7 @@ def build_world(folder: Path) -> World:
         {
             "file": (io.BytesIO(make_archive(1)), "full_2025-01-01_00-00-00.tar.gz"),
             "type": "FULL",
-            "profile": "document",
+            "profile": f"{MARK}-document",
         },
     )
     assert backup.status_code in (200, 201), backup.get_json()
@@ -359,13 +359,15 @@ TABLE: dict[tuple[str, str], Row] = {
     ("nas_sync.run_sync", "POST"): Row("user", 400, "/api/v1/sync/run"),
     ("google_oauth.start", "GET"): Row("user", 503, "/auth/google/start?format=json"),
     ("google_oauth.disconnect", "DELETE"): Row("user", 200, "/auth/google"),
-    # backup archives are the server's (shell scripts on cron), not a user's: every signed-in
-    # user reads them; deleting is for administrators
+    # backup archives: every user's a namespace of their own (the caller's; an administrator
+    # names A's with ?owner, which is B's 404); deleting is for administrators
     ("backups.list_backups", "GET"): Row("user", 200, "/list"),
     ("backups.list_backups_of_type", "GET"): Row("user", 200, "/list/FULL"),
     ("backups.backup_stats", "GET"): Row("user", 200, "/stats"),
     ("backups.verify_backups", "POST"): Row("user", 200, "/verify", _json({"local_backups": {}})),
-    ("backups.download_backup", "GET"): Row("user", 200, "/download/{backup_type}/{backup_name}"),
+    ("backups.download_backup", "GET"): Row(
+        "owner", 200, "/download/{backup_type}/{backup_name}?owner={user_a}"
+    ),
     ("backups.upload_backup", "POST"): Row(
         "user",
         201,
@@ -373,7 +375,7 @@ TABLE: dict[tuple[str, str], Row] = {
         {"_body": _upload("backup", type="FULL", profile="document")},
     ),
     ("backups.delete_backup", "DELETE"): Row(
-        "admin", 204, "/backups/{backup_type}/{backup_name}", mutates=True
+        "admin", 204, "/backups/{backup_type}/{backup_name}?owner={user_a}", mutates=True
     ),
     # A's things
     ("documents.get_document", "GET"): Row("owner", 200, "/api/v1/documents/{document}"),

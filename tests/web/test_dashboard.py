@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 
 from syncapp.auth.accounts import find_user
-from syncapp.backups.activity import BackupVerification
+from syncapp.backups.activity import BackupVerification, last_verifications
 from syncapp.backups.models import BackupArchive
 from syncapp.cloud.models import (
     TARGETS,
@@ -46,10 +46,13 @@ def add(app, *rows) -> None:
         db.session.commit()
 
 
-def archive(kind: str, name: str, profile: str, size: int, when: datetime, base=None):
+def archive(
+    owner_id: int, kind: str, name: str, profile: str, size: int, when: datetime, base=None
+):
     return BackupArchive(
-        type=kind, name=name, profile=profile, size=size, md5="0" * 32, sha256="0" * 64,
-        uploaded_at=when, base_archive=base,
+        owner_id=owner_id, path=f"users/{owner_id}/{kind}/{name}", type=kind, name=name,
+        profile=profile, size=size, md5="0" * 32, sha256="0" * 64, uploaded_at=when,
+        base_archive=base,
     )  # fmt: skip
 
 
@@ -123,12 +126,25 @@ def conflict(owner_id: int, file_id: int, resolved: bool = False) -> CloudConfli
 
 
 def seed_world(app, alice: int, bob: int) -> None:
-    """Alice's and Bob's things, and shared backups, at times around NOW."""
+    """Alice's and Bob's things at times around NOW. Bob's backups use Alice's profile and
+    archive names: they must neither show on her dashboard nor mend her broken chain."""
     add(
         app,
-        archive("FULL", "full_old.tar.gz", "laptop", 1000, at("2026-01-01T00:00:00")),
-        archive("INC", "inc_1.tar.gz", "laptop", 200, at("2026-03-20T10:00:00"), "full_old.tar.gz"),
-        archive("DIFF", "diff_orphan.tar.gz", "server", 30, at("2026-03-31T12:29:00"), "gone"),
+        archive(alice, "FULL", "full_old.tar.gz", "laptop", 1000, at("2026-01-01T00:00:00")),
+        archive(
+            alice,
+            "INC",
+            "inc_1.tar.gz",
+            "laptop",
+            200,
+            at("2026-03-20T10:00:00"),
+            "full_old.tar.gz",
+        ),
+        archive(
+            alice, "DIFF", "diff_orphan.tar.gz", "server", 30, at("2026-03-31T12:29:00"), "gone"
+        ),
+        archive(bob, "FULL", "gone", "server", 50000, at("2026-03-31T12:00:00")),
+        archive(bob, "FULL", "full_new.tar.gz", "laptop", 60000, at("2026-03-31T12:01:00")),
         snapshot(alice, "office-pc", 40, at("2026-03-30T08:00:00")),
         snapshot(alice, "office-pc", 50, at("2026-03-31T08:00:00")),
         snapshot(bob, "bobs-pc", 9999, at("2026-03-31T09:00:00")),
@@ -234,7 +250,7 @@ def test_the_page_shows_the_seeded_numbers(app, client, people):
     sign_in(client, "alice@example.com")
     page = client.get("/", headers=HTML).get_data(as_text=True)
     shown = stats(page)
-    assert shown["backups.archives"] == "3"  # shared: every profile
+    assert shown["backups.archives"] == "3"  # hers only
     assert shown["cordiax.devices"] == "1" and shown["cordiax.snapshots"] == "2"
     assert shown["documents.sync_percentage"] == "25 %"  # as dashboard.js prints 25.0
     assert shown["documents.synced"] == "1" and shown["documents.total"] == "4"
@@ -319,7 +335,8 @@ def test_users_see_their_own_things_and_administrators_everything(app, client, p
     ).get_json()
     assert [d["device"] for d in as_bob["cordiax"]["devices"]] == ["bobs-pc"]
     assert as_bob["documents"]["total"] == 1 and as_bob["syncs"]["jobs"] == 1
-    assert as_bob["backups"]["archives"] == 3  # backups are shared by every user
+    assert as_bob["backups"]["archives"] == 2  # his own
+    assert as_bob["storage"]["by_type"]["FULL"] == 110000
     assert as_bob["cloud"]["files"] == 1 and as_bob["cloud"]["open_conflicts"] == 1
     assert as_bob["storage"]["by_type"]["documents"] == 11111
 
@@ -335,6 +352,14 @@ def test_users_see_their_own_things_and_administrators_everything(app, client, p
     # Conflicts stay with their owner: the conflicts API lets nobody else resolve them.
     assert as_admin["cloud"]["open_conflicts"] == 0
     assert as_admin["storage"]["by_type"]["cordiax"] == 90 + 9999
+    backups = {(p["profile"], p["owner"]): p for p in as_admin["backups"]["profiles"]}
+    assert set(backups) == {
+        ("laptop", "alice@example.com"), ("laptop", "bob@example.com"),
+        ("server", "alice@example.com"), ("server", "bob@example.com"),
+    }  # fmt: skip
+    assert backups["server", "alice@example.com"]["broken_chains"] == 1
+    assert backups["laptop", "bob@example.com"]["last_full"]["name"] == "full_new.tar.gz"
+    assert as_admin["backups"]["archives"] == 5
 
 
 # --- the chart series ---------------------------------------------------------------------------
@@ -409,9 +434,10 @@ def test_the_last_verify_is_kept_per_profile_and_shown(app, client, user, token)
     client.post("/verify", json={"local_backups": nothing}, headers=bearer(token))
 
     with app.app_context():
-        rows = db.session.query(BackupVerification).all()
-        assert [(r.profile, r.sync_status, r.synced, r.missing) for r in rows] == [
-            ("laptop", "OUT_OF_SYNC", 1, 1)
+        assert db.session.query(BackupVerification).count() == 1
+        kept = last_verifications(None)
+        assert [(key, r.sync_status, r.synced, r.missing) for key, r in kept.items()] == [
+            ((find_user(user).id, "laptop"), "OUT_OF_SYNC", 1, 1)
         ]
     body = client.get("/api/v1/dashboard", headers=bearer(token)).get_json()
     laptop, server = body["backups"]["profiles"]
@@ -424,10 +450,11 @@ def test_the_last_verify_is_kept_per_profile_and_shown(app, client, user, token)
     assert "out of sync" in row and "1 missing, 0 mismatched" in row
 
 
-def test_uploads_and_verifications_are_announced_to_every_dashboard(app, client, people):
-    _, bob = people
+def test_uploads_and_verifications_are_announced_to_their_owner(app, client, people):
+    alice, bob = people
     token = make_token(app, "alice@example.com")
-    listener = subscribe(bob, False)  # backups are shared: Bob hears Alice's uploads
+    listener = subscribe(alice, False)
+    stranger = subscribe(bob, False)  # Alice's backups are hers: Bob hears nothing of them
     try:
         data = make_archive(3)
         upload(client, token, data, "full_live.tar.gz", type="FULL", profile="laptop")
@@ -436,8 +463,10 @@ def test_uploads_and_verifications_are_announced_to_every_dashboard(app, client,
         client.post("/verify", json={"local_backups": local}, headers=bearer(token))
         events = [listener.get(timeout=5) for _ in range(2)]
         assert listener.get(timeout=0) is None  # the duplicate upload announced nothing
+        assert stranger.get(timeout=0) is None
     finally:
         unsubscribe(listener)
+        unsubscribe(stranger)
     uploaded, verified = events
     assert uploaded["event"] == "backup_uploaded" and uploaded["name"] == "full_live.tar.gz"
     assert uploaded["profile"] == "laptop" and uploaded["size"] == len(data)
