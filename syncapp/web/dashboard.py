@@ -23,7 +23,6 @@ from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document
 from ..extensions import db
 from ..syncs.models import JOB_STATES, SyncJob, SyncRun
-from ..tenancy import scoped_names
 from ..timeutil import utcnow
 from .dashboard_charts import scoped, storage, transfers
 from .dashboard_events import recent_events
@@ -159,9 +158,6 @@ def cordiax_section(owner_id: int | None) -> dict[str, Any]:
         CordiaxSnapshot.user_id,
         owner_id,
     )
-    names = scoped_names("cordiax")  # a token bound to devices sees only those
-    if names is not None:
-        query = query.where(CordiaxSnapshot.device.in_(names))
     grouped = query.subquery()
     rows = db.session.execute(
         select(CordiaxSnapshot, grouped.c.versions, grouped.c.size)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..backups.activity import BackupVerification, split_key, verifications_of
+from ..backups.activity import BackupVerification, verifications_of
 from ..backups.models import BackupArchive
 from ..cloud.models import CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot
@@ -46,7 +46,7 @@ def _backups(owner_id: int | None) -> list[dict[str, Any]]:
     ]  # fmt: skip
     checks = verifications_of(owner_id).order_by(BackupVerification.id.desc()).limit(PER_SOURCE)
     for check in db.session.scalars(checks):
-        profile = split_key(check.profile, None)[1]
+        profile = check.profile
         good = check.sync_status == "SYNCHRONIZED"
         events.append(
             _event(check.verified_at, "backups", "backup_verified", "ok" if good else "error",
