@@ -163,7 +163,7 @@ class RedisRelay:
         )
 
     def send_other(self, kind: str, data: dict[str, Any]) -> None:
-        """A message of `kind` for the handler other processes registered with `hear`."""
+        """A message of `kind` for the handler other processes set with hear_other_processes."""
         self._publish({"kind": kind, "data": data}, what=kind)
 
     def _publish(self, message: dict[str, Any], what: str) -> None:
@@ -223,8 +223,8 @@ class RedisRelay:
                     handler(message["data"])
                 return
             _deliver_locally(message["body"], message["user_id"], bool(message["admins"]))
-        except Exception:
-            log.exception("events: ignored a malformed message on %s", self.channel)
+        except Exception:  # a malformed message, or its handler failed: the listener goes on
+            log.exception("events: could not handle a message on %s", self.channel)
 
 
 _relays: dict[tuple[str, str], RedisRelay] = {}
