@@ -5,7 +5,9 @@ message queue configured (`socketio.message_queue`) the event reaches clients of
 It also hands each event to this process's subscribers (the plain WebSocket /api/v1/ws). With a
 Redis message queue, every event also goes out on a Redis pub/sub channel, and one listener thread
 per process (started with its first subscriber) hands the other processes' events to its
-subscribers; a process skips its own (delivered directly), so nobody sees an event twice.
+subscribers; a process skips its own (delivered directly), so nobody sees an event twice. The
+same channel carries other messages every process must act on (`tell_other_processes`), e.g.
+credentials that ended (auth/live_connections.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context, request
@@ -23,8 +26,10 @@ from flask_login import current_user
 from flask_socketio import Namespace, join_room
 from sqlalchemy.exc import OperationalError
 
+# Modules, not names: security -> live_connections -> events -> security is a cycle.
+from . import security
+from .auth import live_connections
 from .extensions import socketio
-from .security import user_for_token
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,7 @@ class Subscription:
         self.user_id = user_id
         self.is_admin = is_admin
         self.dropped = 0
+        self.ended = False
         self._events: deque[dict[str, Any]] = deque()
         self._backlog = backlog
         self._ready = threading.Condition()
@@ -59,11 +65,17 @@ class Subscription:
             self._ready.notify()
 
     def get(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next event, or None when none came within `timeout` seconds."""
+        """The next event, or None when none came within `timeout` seconds or it ended."""
         with self._ready:
-            if not self._events:
+            if not self._events and not self.ended:
                 self._ready.wait(timeout)
-            return self._events.popleft() if self._events else None
+            return self._events.popleft() if self._events and not self.ended else None
+
+    def end(self) -> None:
+        """The listener's credentials ended: wake its reader, which closes the stream."""
+        with self._ready:
+            self.ended = True
+            self._ready.notify_all()
 
     def take_dropped(self) -> int:
         with self._ready:
@@ -146,11 +158,21 @@ class RedisRelay:
         self.ready = threading.Event()  # set while subscribed (tests wait on it)
 
     def send(self, body: dict[str, Any], user_id: int | None, admins: bool) -> None:
-        message = {"origin": _origin(), "user_id": user_id, "admins": admins, "body": body}
+        self._publish(
+            {"user_id": user_id, "admins": admins, "body": body}, what=str(body.get("event"))
+        )
+
+    def send_other(self, kind: str, data: dict[str, Any]) -> None:
+        """A message of `kind` for the handler other processes set with hear_other_processes."""
+        self._publish({"kind": kind, "data": data}, what=kind)
+
+    def _publish(self, message: dict[str, Any], what: str) -> None:
         try:
-            self._client.publish(self.channel, json.dumps(message, default=str))
-        except Exception as exc:  # Redis down: this process's own clients still got it
-            log.warning("events: could not publish %s to Redis: %s", body.get("event"), exc)
+            self._client.publish(
+                self.channel, json.dumps({"origin": _origin(), **message}, default=str)
+            )
+        except Exception as exc:  # Redis down: this process acted on it already
+            log.warning("events: could not publish %s to Redis: %s", what, exc)
 
     def listen(self) -> None:
         """Start the listener (once); the first caller waits until it is subscribed, so a
@@ -195,13 +217,36 @@ class RedisRelay:
             message = json.loads(data)
             if message["origin"] == _origin():
                 return  # delivered directly when it was published here
+            if "kind" in message:
+                handler = _handlers.get(message["kind"])
+                if handler is not None:
+                    handler(message["data"])
+                return
             _deliver_locally(message["body"], message["user_id"], bool(message["admins"]))
-        except Exception:
-            log.exception("events: ignored a malformed message on %s", self.channel)
+        except Exception:  # a malformed message, or its handler failed: the listener goes on
+            log.exception("events: could not handle a message on %s", self.channel)
 
 
 _relays: dict[tuple[str, str], RedisRelay] = {}
 _relays_lock = threading.Lock()
+#: what this process does with other processes' messages, by kind (hear_other_processes)
+_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+
+def tell_other_processes(kind: str, data: dict[str, Any]) -> None:
+    """Have every other process that hears `kind` run its handler with `data` (JSON values);
+    without a Redis message queue there is no other process to tell."""
+    relay = _relay()
+    if relay is not None:
+        relay.send_other(kind, data)
+
+
+def hear_other_processes(kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+    """From now on, run `handler(data)` for every `kind` message another process sends."""
+    _handlers[kind] = handler
+    relay = _relay()
+    if relay is not None:
+        relay.listen()
 
 
 def relay_for(url: str | None, channel: str = "flask-socketio") -> RedisRelay | None:
@@ -237,7 +282,7 @@ def socket_user(auth: dict | None):
     header = request.headers.get("Authorization", "")
     if not raw and header.lower().startswith("bearer "):
         raw = header[7:].strip()
-    return user_for_token(raw) if isinstance(raw, str) and raw else None
+    return security.user_for_token(raw) if isinstance(raw, str) and raw else None
 
 
 def socket_error(exc: Exception) -> dict[str, Any]:
@@ -291,10 +336,15 @@ class EventsNamespace(GuardedNamespace):
         if user is None:
             log.info("refused an unauthenticated /events connection")
             return False
+        if not live_connections.register_socket(self.namespace, request.sid, user):
+            return False  # its credentials ended while it connected
         join_room(f"user:{user.id}")
         if user.is_admin:
             join_room("admins")
         return True
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        live_connections.unregister_socket(self.namespace, request.sid)
 
     def on_ping(self, data: Any = None) -> dict[str, Any]:
         return {"pong": True, "time": isoformat(utcnow())}

@@ -12,18 +12,20 @@ import base64
 import functools
 import hashlib
 import ipaddress
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, g, redirect, request, url_for
-from flask_login import current_user
+from flask import current_app, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 
 from . import tenancy
+from .auth import live_connections
 from .auth.models import ApiToken, User
 from .errors import Forbidden, Unauthorized, wants_json
 from .extensions import db, login_manager
@@ -124,9 +126,11 @@ def issue_token(
 
 
 def revoke_token(token: ApiToken) -> None:
+    """Revoke `token` and close the live connections it opened, in every process."""
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
+        live_connections.credentials_changed(token.user_id, token.id)
 
 
 def raw_token_from_request() -> str | None:
@@ -157,10 +161,50 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
+# --- browser sessions ------------------------------------------------------------------------
+
+#: User.get_id(): id, session generation, sign-in nonce
+_LOGIN_ID = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})\.([A-Za-z0-9_-]{1,64})")
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+def load_user(login_id: str) -> User | None:
+    """The user of a session or remember cookie, which carries User.get_id(). A cookie of an
+    older session generation (the user signed out, changed password or was deactivated since)
+    or of another shape (issued before generations existed) loads nobody."""
+    found = _LOGIN_ID.fullmatch(login_id)
+    if found is None:
+        return None
+    user_id, generation, nonce = found.groups()
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_generation != int(generation):
+        return None
+    user.resume_sign_in(nonce)
+    g.session_generation = user.session_generation
+    return user
+
+
+def sign_in(user: User, *, remember: bool) -> None:
+    """A fresh session (no fixation of a pre-login one) holding a new sign-in of `user`."""
+    session.clear()
+    user.begin_sign_in()
+    login_user(user, remember=remember)
+
+
+def sign_out() -> None:
+    """End every session of the signed-in user (this browser's, other browsers', copies of
+    their cookies) and their live connections, then forget the login here."""
+    end_sessions(current_user._get_current_object())
+    session.clear()
+    logout_user()  # after clear(): it marks the remember cookie for deletion in the session
+
+
+def end_sessions(user: User) -> None:
+    """Every session and remember cookie of `user` stops working, and every live connection
+    of the user is closed, in every process."""
+    user.end_sessions()
+    db.session.commit()
+    live_connections.credentials_changed(user.id)
 
 
 @login_manager.request_loader

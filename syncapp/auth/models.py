@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -39,6 +40,28 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+
+    def end_sessions(self) -> None:
+        """Once committed, every session and remember cookie issued so far loads nobody.
+
+        An SQL increment, so two changes at once cannot both write the same next value."""
+        self.session_generation = User.session_generation + 1
+
+    def begin_sign_in(self) -> None:
+        """A new sign-in: the next get_id() carries a nonce of its own, so no two sign-ins
+        share a session id or a remember cookie."""
+        self._sign_in_nonce = secrets.token_urlsafe(12)
+
+    def get_id(self) -> str:
+        """Flask-Login's identifier, kept in the session and the remember cookie:
+        "<id>.<session generation>.<sign-in nonce>" (security.load_user checks it)."""
+        if getattr(self, "_sign_in_nonce", None) is None:
+            self.begin_sign_in()
+        return f"{self.id}.{self.session_generation}.{self._sign_in_nonce}"
+
+    def resume_sign_in(self, nonce: str) -> None:
+        """The user loaded from a session or remember cookie keeps that sign-in's nonce."""
+        self._sign_in_nonce = nonce
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

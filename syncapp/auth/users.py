@@ -5,6 +5,10 @@ deactivate or delete their own account), and at least one active administrator a
 A user who owns data is not deleted: the database would drop their rows while the files those
 rows index (documents, snapshots, cloud files) stayed behind in the stores, unreachable;
 deactivating the account keeps both and refuses the sign-in and every token.
+
+A deactivation or a password change ends every session of the user (User.session_generation);
+those and a role change close the user's live connections (a socket keeps the role it was opened
+with: a demoted administrator's stream would go on receiving every user's events).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy import func, select
 
 from ..errors import Conflict, NotFound
 from ..extensions import db
+from . import live_connections
 from .models import ApiToken, User
 
 #: tables whose rows go with their user without leaving anything behind
@@ -59,12 +64,18 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
     if active != user.active:
         _check_not_self(user, actor_id, "deactivate")
     _check_keeps_an_admin(user, role=role, active=active)
+    ends_sessions = (user.active and not active) or bool(changes.get("password"))
+    closes_connections = ends_sessions or role != user.role
     user.role, user.active = role, active
     if "full_name" in changes:
         user.full_name = changes["full_name"]
     if changes.get("password"):
         user.set_password(changes["password"])
+    if ends_sessions:
+        user.end_sessions()
     db.session.commit()
+    if closes_connections:
+        live_connections.credentials_changed(user.id)
     return user
 
 
@@ -97,5 +108,7 @@ def delete_user(user: User, *, actor_id: int | None) -> None:
             code="user_has_data",
             owned=owned,
         )
+    user_id = user.id
     db.session.delete(user)
     db.session.commit()
+    live_connections.credentials_changed(user_id)

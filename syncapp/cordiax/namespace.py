@@ -18,6 +18,7 @@ from flask_socketio import disconnect, emit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from ..auth.live_connections import register_socket, unregister_socket
 from ..auth.models import User
 from ..events import GuardedNamespace, publish, socket_error
 from ..extensions import db
@@ -145,6 +146,9 @@ class CordiaxNamespace(GuardedNamespace):
             emit("sync_error", {"error": exc.code, "message": exc.message})
             disconnect()
             return
+        if not register_socket(NAMESPACE, request.sid, user):
+            disconnect()  # its credentials ended while it connected
+            return
         with self._guard:
             self._clients[request.sid] = (user.id, device)
         emit("sync_request", {})
@@ -192,6 +196,7 @@ class CordiaxNamespace(GuardedNamespace):
         return ack
 
     def on_disconnect(self, reason: Any = None) -> None:
+        unregister_socket(NAMESPACE, request.sid)
         with self._guard:
             identity = self._clients.pop(request.sid, None)
         if identity is not None:

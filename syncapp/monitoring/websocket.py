@@ -4,6 +4,8 @@ For clients without Socket.IO. Each frame is `{"event": ..., "time": ..., ...pay
 body the /events namespace carries; the first is `{"event": "connected", ...}`, sent once the
 subscription is in place. A user receives the events addressed to them and broadcasts;
 administrators also those published for administrators. Messages from the client are ignored.
+When the credentials that opened the stream end (auth/live_connections.py), it is closed with
+code 1008.
 
 Authentication happens before the upgrade: an API token (Authorization / X-API-Key header, or
 `?token=` since browsers cannot set headers on a WebSocket), or the session cookie of a page of
@@ -19,6 +21,7 @@ from flask import Blueprint, g, request
 from flask_login import current_user
 from flask_sock import Sock
 
+from ..auth import live_connections
 from ..errors import ApiError, Unauthorized
 from ..events import subscribe, unsubscribe
 from ..extensions import db
@@ -30,6 +33,8 @@ PATH = "/api/v1/ws"
 POLL_SECONDS = 1.0
 #: WebSocket pings keep proxies from closing an idle stream and find dead clients
 PING_SECONDS = 25
+#: the close code of a stream whose credentials ended (RFC 6455: policy violation)
+CREDENTIALS_ENDED = 1008
 
 bp = Blueprint("events_ws", __name__)
 sock = Sock()
@@ -62,6 +67,7 @@ def authenticate_socket() -> None:
             "Authentication required: send 'Authorization: Bearer <token>' or ?token=<token>."
         )
     g.socket_user = (user.id, user.is_admin)
+    g.socket_credentials = live_connections.credentials_of(user)
     db.session.close()  # a stream lasts hours: it must not keep a database connection
 
 
@@ -75,8 +81,12 @@ def event_stream(ws) -> None:
     user_id, is_admin = g.socket_user
     subscription = subscribe(user_id, is_admin)
     try:
-        ws.send(_frame({"event": "connected", "time": isoformat(utcnow()), "user_id": user_id}))
-        while ws.connected:
+        if live_connections.register(subscription, g.socket_credentials, subscription.end):
+            hello = {"event": "connected", "time": isoformat(utcnow()), "user_id": user_id}
+            ws.send(_frame(hello))
+        else:
+            subscription.end()  # its credentials ended while it connected
+        while ws.connected and not subscription.ended:
             body = subscription.get(timeout=POLL_SECONDS)
             dropped = subscription.take_dropped()
             if dropped:
@@ -86,7 +96,10 @@ def event_stream(ws) -> None:
                 ws.send(_frame(body))
             while ws.receive(timeout=0) is not None:
                 pass  # nothing to answer; read so that a chatty client cannot pile up memory
+        if subscription.ended:
+            ws.close(reason=CREDENTIALS_ENDED, message="The credentials ended.")
     finally:
+        live_connections.unregister(subscription)
         unsubscribe(subscription)
 
 

@@ -12,16 +12,15 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from .. import __version__
 from ..auth.accounts import authenticate
 from ..errors import wants_json
 from ..extensions import limiter
-from ..security import public
+from ..security import public, sign_in, sign_out
 from .forms import LoginForm
 
 bp = Blueprint("web", __name__)
@@ -53,8 +52,7 @@ def login_page():
     if user is None:
         form.password.errors.append("Wrong email or password.")
         return render_template("auth/login.html", form=form), 401
-    session.clear()  # a fresh session on sign-in: no fixation of a pre-login session
-    login_user(user, remember=form.remember.data)
+    sign_in(user, remember=form.remember.data)
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -62,8 +60,7 @@ def login_page():
 @public
 def logout():
     if current_user.is_authenticated:
-        logout_user()
-        session.clear()
+        sign_out()  # every session of the user ends, not only this browser's
         flash("You have been signed out.", "info")
     return redirect(url_for("web.login_page"))
 

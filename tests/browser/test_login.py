@@ -5,24 +5,35 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import EMAIL, sign_in
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
 LOGIN = re.compile(r"/login(\?.*)?$")
 
 
-def test_sign_in_see_the_dashboard_and_sign_out(anonymous_page):
+def test_sign_in_see_the_dashboard_and_sign_out(anonymous_page, browser_server):
+    # A user of its own: signing out ends every session of the user, and the other tests share
+    # the administrator's.
+    email, password = "signs-out@example.com", "signs-out-password"
+    created = requests.post(
+        f"{browser_server.url}/api/v1/users",
+        json={"email": email, "password": password},
+        headers=browser_server.headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
     page = anonymous_page
     page.goto("/")
     expect(page).to_have_url(LOGIN)
 
-    sign_in(page)
+    sign_in(page, email, password)
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
-    expect(page.get_by_role("banner")).to_contain_text(EMAIL)
+    expect(page.get_by_role("banner")).to_contain_text(email)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(LOGIN)
     expect(page.get_by_text("You have been signed out.")).to_be_visible()

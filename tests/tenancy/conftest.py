@@ -18,7 +18,11 @@ import requests
 from tests.live import LiveServer
 
 #: settings of the tenancy server (environment variables, as an operator would set them)
-TENANCY_ENV: dict[str, str] = {}
+TENANCY_ENV: dict[str, str] = {
+    # Tests sign in many users from one address (test_credentials.py); the limit is tested on
+    # servers of its own (tests/hardening/test_security_sessions.py).
+    "SYNCAPP_SECURITY_LOGIN_RATE_LIMIT": "1000 per minute",
+}
 
 
 @dataclass
