@@ -62,6 +62,8 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
     user.role, user.active = role, active
     if "full_name" in changes:
         user.full_name = changes["full_name"]
+    if "sync_roots" in changes:
+        user.sync_roots = changes["sync_roots"]
     if changes.get("password"):
         user.set_password(changes["password"])
     db.session.commit()
