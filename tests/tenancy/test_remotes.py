@@ -22,7 +22,9 @@ from tests.tenancy.syncjobs import (
 
 
 def add_remote(tenants: Tenants, kind: str, settings: dict, grants: list | None = None) -> dict:
-    body = {"name": unique("nas"), "kind": kind, "settings": settings, "grants": grants or []}
+    body = {"name": unique("nas"), "kind": kind, "settings": settings}
+    if grants:
+        body["grants"] = grants
     reply = tenants.call(tenants.admin, "POST", "/api/v1/remotes", json=body)
     assert reply.status_code == 201, reply.json()
     return reply.json()
