@@ -17,8 +17,9 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from .models import ApiToken, User
 
-#: tables whose rows go with their user without leaving anything behind
-DISPOSABLE = frozenset({ApiToken.__tablename__})
+#: tables whose rows go with their user without leaving anything behind (a remote's grant is
+#: a permission, not data)
+DISPOSABLE = frozenset({ApiToken.__tablename__, "remote_grants"})
 
 
 def get_user(user_id: int) -> User:
