@@ -96,5 +96,15 @@ def run(tenants: Tenants, who: Tenant, job_id: int) -> dict:
     return ended
 
 
+def moving_job(tenants: Tenants, who: Tenant, files: dict[str, bytes]) -> tuple[Path, Path, int]:
+    """A job moving `files` from a new folder into another (delete_after_sync), run once:
+    (source, destination, job id)."""
+    source, destination = folder(tenants, who, files), folder(tenants, who)
+    job_id = new_job(tenants, who, source, destination, delete_after_sync=True)
+    assert run(tenants, who, job_id)["files_copied"] == len(files)
+    assert snapshot(source) == {} and snapshot(destination) == files
+    return source, destination, job_id
+
+
 def status(tenants: Tenants, who: Tenant, job_id: int) -> dict:
     return tenants.get(who, f"/api/v1/syncs/{job_id}/status").json()

@@ -19,6 +19,7 @@ from tests.tenancy.syncjobs import (
     home,
     instance,
     make_tree,
+    moving_job,
     new_job,
     outside,
     run,
@@ -166,10 +167,7 @@ def test_a_source_folder_swapped_for_a_link_is_not_read(tenants):
 
 def test_a_folder_inside_the_source_swapped_for_a_link_is_not_followed(tenants):
     b = tenants.b
-    source = folder(tenants, b, {"sub/one.txt": b"one"})
-    destination = folder(tenants, b)
-    job_id = new_job(tenants, b, source, destination, delete_after_sync=True)
-    run(tenants, b, job_id)
+    source, destination, job_id = moving_job(tenants, b, {"sub/one.txt": b"one"})
     elsewhere = outside(tenants, {"shadow": b"not b's"})
     swap_for_link(source / "sub", elsewhere)
     (source / "top.txt").write_bytes(b"top")
@@ -198,10 +196,7 @@ def test_a_destination_folder_swapped_for_a_link_is_not_written(tenants):
 
 def test_a_folder_inside_the_destination_swapped_for_a_link_is_not_written(tenants):
     b = tenants.b
-    source = folder(tenants, b, {"sub/one.txt": b"one"})
-    destination = folder(tenants, b)
-    job_id = new_job(tenants, b, source, destination, delete_after_sync=True)
-    run(tenants, b, job_id)
+    source, destination, job_id = moving_job(tenants, b, {"sub/one.txt": b"one"})
     elsewhere = outside(tenants)
     swap_for_link(destination / "sub", elsewhere)
     (source / "sub" / "two.txt").write_bytes(b"two")
@@ -226,10 +221,7 @@ def test_a_destination_that_does_not_exist_is_refused_and_never_created(tenants)
 
 def test_a_removed_destination_waits_and_deletes_nothing(tenants):
     a = tenants.a
-    source = folder(tenants, a, {"first.txt": b"first"})
-    destination = folder(tenants, a)
-    job_id = new_job(tenants, a, source, destination, delete_after_sync=True)
-    assert run(tenants, a, job_id)["files_copied"] == 1
+    source, destination, job_id = moving_job(tenants, a, {"first.txt": b"first"})
     shutil.rmtree(destination)
     (source / "second.txt").write_bytes(b"second")
     ended = run(tenants, a, job_id)
@@ -240,10 +232,7 @@ def test_a_removed_destination_waits_and_deletes_nothing(tenants):
 
 def test_a_destination_without_its_marker_waits_and_copies_nothing(tenants):
     a = tenants.a
-    source = folder(tenants, a, {"first.txt": b"first"})
-    destination = folder(tenants, a)
-    job_id = new_job(tenants, a, source, destination, delete_after_sync=True)
-    run(tenants, a, job_id)
+    source, destination, job_id = moving_job(tenants, a, {"first.txt": b"first"})
     (destination / MARKER).unlink()
     (source / "second.txt").write_bytes(b"second")
     ended = run(tenants, a, job_id)
