@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from syncapp.config import ConfigError, load_settings
 from syncapp.extensions import db
 from syncapp.syncs.models import SyncFile, SyncIndexEntry, SyncJob
 from syncapp.syncs.runner import run_now
@@ -269,3 +270,9 @@ def test_requests_are_rate_limited_per_user(make_app, sync_root):
         200, 200, 200, 429
     ]  # fmt: skip
     assert client.get("/api/v1/syncs", headers=bob).status_code == 200
+
+
+@pytest.mark.parametrize("entry", ["/srv/{user}", "/srv/{user_id", "/srv/{user_id}/../x"])
+def test_a_root_with_an_unknown_placeholder_stops_start_up(entry):
+    with pytest.raises(ConfigError, match="allowed_roots"):
+        load_settings({"sync": {"allowed_roots": ["/srv/sync", entry]}}, environ={})
