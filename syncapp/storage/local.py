@@ -491,8 +491,7 @@ class ConfinedLocalRemote(Remote):
         try:
             if not S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device: not a file
                 raise RemoteNotFound(rel)
-            os.set_blocking(fd, True)
-            return os.fdopen(fd, "rb")
+            return os.fdopen(fd, "rb")  # O_NONBLOCK changes nothing for a regular file
         except BaseException:
             os.close(fd)
             raise
