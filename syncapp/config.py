@@ -68,7 +68,10 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_retries": (int, 3),
         "retry_delay": (Seconds, Seconds(10)),
         "batch_size": (int, 100),  # files per database commit during a run
-        "allowed_roots": (list, []),  # empty: only <instance>/sync
+        # Folders sync jobs may use. An entry with {user_id} is a personal root (each user
+        # gets their own); one without is shared by administrators only. Empty: <instance>/sync
+        # (shared) and <instance>/sync/users/{user_id}. Admins grant more per user (sync_roots).
+        "allowed_roots": (list, []),
         "default_workers": (int, 8),  # parallel copies per job unless the job says otherwise
         "max_concurrent_jobs": (int, 4),
         "dispatch_interval": (Seconds, Seconds(1)),  # how often due jobs are looked for
@@ -205,6 +208,24 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
+#: in a `sync.allowed_roots` entry: replaced by the user's id, making the entry a personal root
+SYNC_ROOT_PLACEHOLDER = "{user_id}"
+
+
+def _check_sync_roots(entries: list) -> None:
+    for entry in entries:
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigError(f"'sync.allowed_roots' entries must be folder paths, got {entry!r}")
+        rest = entry.replace(SYNC_ROOT_PLACEHOLDER, "")
+        if "{" in rest or "}" in rest:
+            raise ConfigError(
+                f"'sync.allowed_roots': {entry!r} may hold no placeholder but "
+                f"{SYNC_ROOT_PLACEHOLDER} (e.g. /srv/sync/users/{SYNC_ROOT_PLACEHOLDER})"
+            )
+        if ".." in Path(entry).parts:
+            raise ConfigError(f"'sync.allowed_roots': {entry!r} may not contain '..'")
+
+
 def parse_size(value: Any) -> Size:
     if isinstance(value, bool):
         raise ValueError("a size, not a boolean")
@@ -330,4 +351,5 @@ def load_settings(
         # Lower-case keys are settings sections; upper-case ones are raw Flask config (create_app).
         sections = {k: v for k, v in overrides.items() if not k.isupper()}
         _merge(settings, sections, "overrides")
+    _check_sync_roots(settings["sync"]["allowed_roots"])
     return settings

@@ -1,4 +1,5 @@
-"""One contract, six backends: every test here runs against each backend on its real server."""
+"""One contract, six backends (local also confined): every test here runs against each backend
+on its real server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from syncapp.storage import ChecksumMismatch, RemoteError, RemoteNotFound
 from syncapp.storage.base import TEMP_PREFIX
 from tests.streams import PatternStream, md5_of_stream, pattern_md5
 
-BACKENDS = ["local", "smb", "webdav", "s3", "azure", "gdrive"]
+BACKENDS = ["local", "local_confined", "smb", "webdav", "s3", "azure", "gdrive"]
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.peer

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from ..fields import StrictBoolean, UtcDateTime
+from ..syncs.paths import granted_root
 from ..tenancy import ScopeError, parse_scopes
 from .models import ROLES
 
@@ -78,6 +79,7 @@ class UserInfo(Schema):
     full_name = fields.String()
     role = fields.String()
     active = fields.Boolean()
+    sync_roots = fields.List(fields.String())
     created_at = UtcDateTime()
 
 
@@ -96,3 +98,21 @@ class UserUpdate(Schema):
         validate=validate.Length(min=8),
         metadata={"description": "A new password (leave out to keep the current one)."},
     )
+    sync_roots = fields.List(
+        fields.String(validate=validate.Length(min=1, max=1024)),
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "Folders on this server granted to the user for sync jobs, besides "
+            "their personal ones (absolute paths); replaces the list."
+        },
+    )
+
+    @post_load
+    def _normalise_sync_roots(self, data: dict, **_: object) -> dict:
+        if "sync_roots" in data:
+            try:
+                roots = [granted_root(path) for path in data["sync_roots"]]
+            except ValueError as exc:
+                raise ValidationError({"sync_roots": [str(exc)]}) from None
+            data["sync_roots"] = list(dict.fromkeys(roots))
+        return data

@@ -22,8 +22,9 @@ from ..extensions import db
 from . import live_connections
 from .models import ApiToken, User
 
-#: tables whose rows go with their user without leaving anything behind
-DISPOSABLE = frozenset({ApiToken.__tablename__})
+#: tables whose rows go with their user without leaving anything behind (a remote's grant is
+#: a permission, not data)
+DISPOSABLE = frozenset({ApiToken.__tablename__, "remote_grants"})
 
 
 def get_user(user_id: int) -> User:
@@ -69,6 +70,8 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
     user.role, user.active = role, active
     if "full_name" in changes:
         user.full_name = changes["full_name"]
+    if "sync_roots" in changes:
+        user.sync_roots = changes["sync_roots"]
     if changes.get("password"):
         user.set_password(changes["password"])
     if ends_sessions:

@@ -52,8 +52,9 @@ def get_account(user_id: int):
 @bp.response(200, UserInfo)
 @admin_required
 def update_account(data, user_id: int):
-    """Change a user's name, role, state or password. Nobody demotes or deactivates their own
-    account, and the last active administrator stays one (409)."""
+    """Change a user's name, role, state, password or granted sync folders (`sync_roots`).
+    Nobody demotes or deactivates their own account, and the last active administrator stays
+    one (409)."""
     return users.update_user(users.get_user(user_id), data, actor_id=_actor_id())
 
 

@@ -3,7 +3,9 @@
 Users see, run and tune their own pollers (another user's is a 404); administrators see all.
 Where a poller reads from (remote, folder, file) is chosen by an administrator only: stored
 remotes are shared, admin-managed locations, and a poller imports whatever file it names into
-snapshots its owner can download, so a free choice would let any user read any file there.
+snapshots its owner can download, so a free choice would let any user read any file there. And
+the remote must be granted to the poller's owner for "cordiax" (remotes' `grants`): a remote not
+theirs to use is answered like one that does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..errors import BadRequest, Forbidden, NotFound
 from ..extensions import db
+from ..remotes.catalog import may_use
 from ..remotes.models import StoredRemote
 from ..security import admin_required
 from .models import CordiaxPoller
@@ -39,10 +42,14 @@ def _find(poller_id: int) -> CordiaxPoller:
     return poller
 
 
-def _check_remote(remote_id: int) -> None:
+def _check_remote(remote_id: int, owner_id: int) -> None:
     remote = db.session.get(StoredRemote, remote_id)
-    if remote is None:
-        raise BadRequest(f"No stored remote with id {remote_id}.", code="invalid_remote")
+    if remote is None or not may_use(remote, db.session.get(User, owner_id), "cordiax"):
+        raise BadRequest(
+            f"No stored remote with id {remote_id} that the poller's owner may use "
+            "(grant it to them for cordiax).",
+            code="invalid_remote",
+        )
     if remote.kind not in SOURCE_KINDS:
         raise BadRequest(
             f"A poller reads from a {', '.join(SOURCE_KINDS)} remote; "
@@ -77,9 +84,9 @@ def list_pollers():
 @admin_required
 def create_poller(data):
     """Create a poller (administrators: they choose the stored remote it reads)."""
-    _check_remote(data["remote_id"])
     owner = data.get("user_id", current_user.id)
     _check_owner(owner)
+    _check_remote(data["remote_id"], owner)
     poller = CordiaxPoller(
         user_id=owner,
         name=data["name"],
@@ -108,10 +115,10 @@ def update_poller(data, poller_id: int):
     """Change a poller; only administrators change where it reads from or who owns it."""
     poller = _find(poller_id)
     _require_admin_for_source(data)
-    if "remote_id" in data:
-        _check_remote(data["remote_id"])
     if "user_id" in data:
         _check_owner(data["user_id"])
+    if "remote_id" in data or "user_id" in data:  # the owner must be allowed the remote
+        _check_remote(data.get("remote_id", poller.remote_id), data.get("user_id", poller.user_id))
     if "path" in data:
         data["path"] = normalise_folder(data["path"])
     moved = any(

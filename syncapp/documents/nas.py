@@ -12,7 +12,6 @@ at the target name is never overwritten (the document then gets `<stem>-<id><ext
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import posixpath
@@ -34,13 +33,13 @@ from ..storage import (
 )
 from ..storage.base import CHUNK_SIZE, TEMP_PREFIX
 from ..storage.local import LocalRemote
+from ..storage.mounts import MARKER, holds_share, mark_share
 from ..timeutil import isoformat, utcnow
 from ..transfer import RetryPolicy, copy_verified
 from .models import Document
 
 log = logging.getLogger(__name__)
 
-MARKER = ".syncapp-nas"
 FOLDER_NAMES = {
     "en": {"receipt": "receipts", "invoice": "invoices", "payslip": "salaries", "other": "others"},
     "fr": {"receipt": "tickets", "invoice": "factures", "payslip": "salaires", "other": "autres"},
@@ -123,7 +122,7 @@ class MountTarget:
         self.path = os.path.abspath(path)
 
     def _is_nas(self) -> bool:
-        return os.path.ismount(self.path) or os.path.isfile(os.path.join(self.path, MARKER))
+        return holds_share(self.path)
 
     def check(self, *, probe: bool = False) -> TargetState:
         exists = os.path.isdir(self.path)
@@ -162,9 +161,7 @@ class MountTarget:
         return os.path.join(self.path, *rel.split("/"))
 
     def mark(self, remote: Remote) -> None:
-        if remote.stat(MARKER) is None:
-            body = b"syncapp NAS target: documents are synced here (see README, Documents).\n"
-            remote.write(MARKER, io.BytesIO(body), size=len(body))
+        mark_share(remote, "documents are synced here (see README, Documents).")
 
     def close(self) -> None:
         return None

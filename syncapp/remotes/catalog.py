@@ -8,11 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..auth.models import User
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..extensions import db
 from ..security import decrypt_secret, encrypt_secret
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
-from .models import StoredRemote
+from ..storage.local import ConfinedLocalRemote
+from .models import GRANT_FEATURES, RemoteGrant, StoredRemote
+from .named import NamedRemote, named_error
 
 
 def _split_settings(kind: str, settings: dict[str, Any]) -> tuple[dict, dict]:
@@ -69,22 +72,33 @@ def find_remote(name: str) -> StoredRemote | None:
     return db.session.scalar(select(StoredRemote).where(StoredRemote.name == name))
 
 
-def create_remote(name: str, kind: str, settings: dict[str, Any]) -> StoredRemote:
+def create_remote(
+    name: str, kind: str, settings: dict[str, Any], grants: list[dict] | None = None
+) -> StoredRemote:
     if find_remote(name) is not None:
         raise Conflict(f"A remote named {name!r} exists already.", code="remote_exists")
     plain, secret = _split_settings(kind, settings)
     _check_required(kind, {**plain, **secret})
     remote = StoredRemote(name=name, kind=kind, settings=plain)
     _store_secrets(remote, secret)
+    if grants:
+        set_grants(remote, grants)
     db.session.add(remote)
     db.session.commit()
     return remote
 
 
 def update_remote(
-    remote: StoredRemote, *, name: str | None = None, settings: dict[str, Any] | None = None
+    remote: StoredRemote,
+    *,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    grants: list[dict] | None = None,
 ) -> StoredRemote:
-    """Given settings replace the stored ones; a secret left out keeps its stored value."""
+    """Given settings replace the stored ones; a secret left out keeps its stored value. Given
+    grants replace the stored ones."""
+    if grants is not None:
+        set_grants(remote, grants)
     if name is not None and name != remote.name:
         if find_remote(name) is not None:
             raise Conflict(f"A remote named {name!r} exists already.", code="remote_exists")
@@ -118,6 +132,70 @@ def delete_remote(remote: StoredRemote) -> None:
 def open_stored(remote: StoredRemote) -> Remote:
     """A live Remote for a stored one; the caller closes it."""
     return open_remote(remote.kind, **remote.settings, **secrets_of(remote))
+
+
+def open_for_user(remote: StoredRemote) -> Remote:
+    """A stored remote for what a user owns (a sync job's destination): its errors name it and
+    never say where it is (named.py), and a local one is confined beneath its folder, which must
+    exist (never created: an unmounted share would become a local folder)."""
+    try:
+        if remote.kind == "local":
+            opened: Remote = ConfinedLocalRemote.open(str(remote.settings.get("root", "")))
+        else:
+            opened = open_stored(remote)
+    except Exception as exc:
+        raise named_error(exc, remote.name, "") from None
+    return NamedRemote(opened, remote.name)
+
+
+# --- who may use a remote ----------------------------------------------------------------------
+
+
+def set_grants(remote: StoredRemote, grants: list[dict]) -> None:
+    """Replace the remote's access list with `grants` ({"user_id", "feature"} each)."""
+    wanted = {(grant["user_id"], grant["feature"]) for grant in grants}
+    for user_id in sorted({user_id for user_id, _ in wanted}):
+        if db.session.get(User, user_id) is None:
+            raise BadRequest(f"No user with id {user_id}.", code="invalid_grant")
+    kept = [g for g in remote.grants if (g.user_id, g.feature) in wanted]
+    present = {(g.user_id, g.feature) for g in kept}
+    added = [RemoteGrant(user_id=u, feature=f) for u, f in sorted(wanted - present)]
+    remote.grants = kept + added  # the others are deleted with the list (delete-orphan)
+
+
+def may_use(remote: StoredRemote, user: User | None, feature: str) -> bool:
+    """Administrators use every remote; a user one granted to them for `feature`."""
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    query = select(RemoteGrant.id).where(
+        RemoteGrant.remote_id == remote.id,
+        RemoteGrant.user_id == user.id,
+        RemoteGrant.feature == feature,
+    )
+    return db.session.scalar(query) is not None
+
+
+def usable_remote(name: str, user: User, feature: str) -> StoredRemote | None:
+    """The remote called `name` if `user` may use it for `feature`; None alike when there is
+    no such remote and when it is not theirs to use, so that nobody learns other names."""
+    remote = find_remote(name)
+    return remote if remote is not None and may_use(remote, user, feature) else None
+
+
+def usable_remotes(user: User) -> list[tuple[StoredRemote, list[str]]]:
+    """The remotes `user` may use, each with the features it is granted for."""
+    remotes = db.session.scalars(select(StoredRemote).order_by(StoredRemote.name)).all()
+    if user.is_admin:
+        return [(remote, list(GRANT_FEATURES)) for remote in remotes]
+    rows = db.session.execute(
+        select(RemoteGrant.remote_id, RemoteGrant.feature).where(RemoteGrant.user_id == user.id)
+    ).all()
+    features: dict[int, list[str]] = {}
+    for remote_id, feature in rows:
+        features.setdefault(remote_id, []).append(feature)
+    return [(remote, sorted(features[remote.id])) for remote in remotes if remote.id in features]
 
 
 def feature_remote(section: str, default_root: str) -> Remote:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..timeutil import UtcDateTime, utcnow
+
+#: what a grant lets a user use a remote for: a sync job's destination, a Cordiax poller's share
+GRANT_FEATURES = ("syncs", "cordiax")
 
 
 class StoredRemote(db.Model):
@@ -25,6 +28,10 @@ class StoredRemote(db.Model):
     secret_names: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    #: which users may use it, for what (administrators need no grant)
+    grants: Mapped[list[RemoteGrant]] = relationship(
+        cascade="all, delete-orphan", order_by="RemoteGrant.id"
+    )
 
 
 class RemoteGrant(db.Model):
@@ -38,5 +45,5 @@ class RemoteGrant(db.Model):
     remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     #: what the user may use it for: "syncs" (a job's destination) or "cordiax" (a poller's share)
-    feature: Mapped[str] = mapped_column(String(16))
+    feature: Mapped[str] = mapped_column(String(16))  # one of GRANT_FEATURES
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

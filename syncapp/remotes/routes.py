@@ -1,4 +1,5 @@
-"""/api/v1/remotes: stored storage locations (administrators only)."""
+"""/api/v1/remotes: stored storage locations, managed by administrators, who also say which
+users may use each one (`grants`); users list the remotes granted to them (`/granted`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from sqlalchemy import select
 from ..extensions import db
 from ..security import admin_required
 from ..storage import RemoteError
+from ..tenancy import caller
 from . import catalog
 from .models import StoredRemote
-from .schemas import ProbeReply, RemoteCreate, RemoteInfo, RemoteUpdate
+from .schemas import ProbeReply, RemoteCreate, RemoteInfo, RemoteUpdate, UsableRemote
 
 bp = Blueprint(
-    "remotes", __name__, url_prefix="/api/v1/remotes", description="Stored remotes (admin)"
+    "remotes",
+    __name__,
+    url_prefix="/api/v1/remotes",
+    description="Stored remotes (administrators), and the ones granted to the caller",
 )
 
 
@@ -29,7 +34,17 @@ def list_remotes():
 @bp.response(201, RemoteInfo)
 @admin_required
 def create_remote(data):
-    return catalog.create_remote(data["name"], data["kind"], data["settings"])
+    return catalog.create_remote(data["name"], data["kind"], data["settings"], data["grants"])
+
+
+@bp.route("/granted", methods=["GET"])
+@bp.response(200, UsableRemote(many=True))
+def list_granted_remotes():
+    """The remotes the caller may use (name, kind, for what); administrators: every remote."""
+    return [
+        {"name": remote.name, "kind": remote.kind, "features": features}
+        for remote, features in catalog.usable_remotes(caller())
+    ]
 
 
 @bp.route("/<int:remote_id>", methods=["GET"])
@@ -45,7 +60,10 @@ def get_remote(remote_id: int):
 @admin_required
 def update_remote(data, remote_id: int):
     return catalog.update_remote(
-        catalog.get_remote(remote_id), name=data.get("name"), settings=data.get("settings")
+        catalog.get_remote(remote_id),
+        name=data.get("name"),
+        settings=data.get("settings"),
+        grants=data.get("grants"),
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import posixpath
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISREG
 from typing import BinaryIO
 
 from .base import (
@@ -66,7 +67,10 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
             advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
-def _fsync_now(folder: str | Path) -> None:
+def _fsync_now(folder: str | Path | int) -> None:
+    if isinstance(folder, int):  # an open folder of a confined remote
+        os.fsync(folder)
+        return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -87,7 +91,7 @@ class _FolderSync:
         self.running = False
         self.users = 0
 
-    def sync(self, folder: str | Path) -> None:
+    def sync(self, folder: str | Path | int) -> None:
         with self.cond:
             needed = self.started + 1  # one in progress began before our rename: not enough
             while self.done < needed:
@@ -107,11 +111,11 @@ class _FolderSync:
                 self.done = max(self.done, generation)
 
 
-_folder_syncs: dict[str | Path, _FolderSync] = {}
+_folder_syncs: dict[str | Path | int, _FolderSync] = {}
 _folder_syncs_lock = threading.Lock()
 
 
-def _fsync_dir(folder: str | Path) -> None:
+def _fsync_dir(folder: str | Path | int) -> None:
     with _folder_syncs_lock:
         state = _folder_syncs.setdefault(folder, _FolderSync())
         state.users += 1
@@ -134,9 +138,34 @@ def _create(path: str) -> int:
         return os.open(path, flags, 0o644)
 
 
-def _discard(path: str) -> None:
+def _discard(path: str, folder_fd: int | None = None) -> None:
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+        os.unlink(path, dir_fd=folder_fd)
+
+
+def _fill(
+    fd: int,
+    reader: HashingReader,
+    rel: str,
+    size: int | None,
+    md5: str | None,
+    modified: datetime | None,
+) -> None:
+    """Write a new file's bytes, check them and make them durable; the caller renames it."""
+    _write_all(fd, reader)
+    if size is not None and reader.bytes_read != size:
+        raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
+    verify_md5(rel, md5, reader.md5)
+    if modified is not None:
+        stamp = modified.timestamp()
+        os.utime(fd, (stamp, stamp))
+    os.fsync(fd)
+
+
+def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
+    return Entry(
+        path=rel, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC), md5=md5
+    )
 
 
 class LocalRemote(Remote):
@@ -164,10 +193,6 @@ class LocalRemote(Remote):
         """The path on disk, as a string, of an already cleaned relative path."""
         return self._prefix + rel if rel else self._prefix
 
-    def _entry(self, rel: str, st: os.stat_result) -> Entry:
-        modified = datetime.fromtimestamp(st.st_mtime, UTC)
-        return Entry(path=rel, size=st.st_size, modified=modified)
-
     def stat(self, path: str) -> Entry | None:
         rel = clean_path(path)
         try:
@@ -176,7 +201,7 @@ class LocalRemote(Remote):
             return None
         except OSError as exc:
             raise _os_error(exc, rel) from exc
-        return None if S_ISDIR(st.st_mode) else self._entry(rel, st)
+        return None if S_ISDIR(st.st_mode) else _entry(rel, st)
 
     def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
         rel_base = clean_path(prefix)
@@ -196,7 +221,7 @@ class LocalRemote(Remote):
                 if item.is_dir(follow_symlinks=False):
                     stack.append((rel + "/", item.path))
                 elif item.is_file(follow_symlinks=False):
-                    yield self._entry(rel, item.stat(follow_symlinks=False))
+                    yield _entry(rel, item.stat(follow_symlinks=False))
 
     def open_read(self, path: str) -> BinaryIO:
         rel = clean_path(path)
@@ -223,16 +248,9 @@ class LocalRemote(Remote):
         try:
             fd = _create(temp)
             try:
-                _write_all(fd, reader)
-                os.fsync(fd)
+                _fill(fd, reader, rel, size, md5, modified)
             finally:
                 os.close(fd)
-            if size is not None and reader.bytes_read != size:
-                raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
-            verify_md5(rel, md5, reader.md5)
-            if modified is not None:
-                stamp = modified.timestamp()
-                os.utime(temp, (stamp, stamp))
             os.replace(temp, final)
             _fsync_dir(os.path.dirname(final))
         except OSError as exc:
@@ -243,13 +261,7 @@ class LocalRemote(Remote):
             raise
         finally:
             reader.close()  # ends HashingReader's hashing thread now, also after a failure
-        st = os.stat(final)
-        return Entry(
-            path=rel,
-            size=st.st_size,
-            modified=datetime.fromtimestamp(st.st_mtime, UTC),
-            md5=reader.md5,
-        )
+        return _entry(rel, os.stat(final), reader.md5)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
@@ -275,4 +287,286 @@ class LocalRemote(Remote):
             st = os.stat(target)
         except OSError as exc:
             raise _os_error(exc, clean_path(src)) from exc
-        return self._entry(clean_path(dst), st)
+        return _entry(clean_path(dst), st)
+
+
+# --- confined: every path opened beneath a folder, symbolic links never followed -------------
+
+#: a folder below a confined root: O_NOFOLLOW refuses a link where the folder should be
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: O_NONBLOCK: a FIFO swapped in for a file must not block the reader until a writer comes
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class PathRefused(RemoteError):
+    """A symbolic link, or a file, where a folder (or a file) of a confined path should be:
+    following it could leave the root, so the path is refused."""
+
+
+def _refused(exc: OSError, rel: str) -> RemoteError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return PathRefused(f"{rel}: a symbolic link or a file is where a folder should be: refused")
+    return _os_error(exc, rel)
+
+
+def _split(rel: str) -> tuple[str, str]:
+    folder, _, name = rel.rpartition("/")
+    return folder, name
+
+
+def _open_child(parent: int, name: str, rel: str, *, create: bool) -> int:
+    """The folder `name` inside the open folder `parent`, never through a link."""
+    try:
+        return os.open(name, _FOLDER, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            raise RemoteNotFound(rel) from None
+    except OSError as exc:
+        raise _refused(exc, rel) from exc
+    try:
+        os.mkdir(name, dir_fd=parent)
+    except FileExistsError:
+        pass  # made by another thread meanwhile
+    except OSError as exc:
+        raise _refused(exc, rel) from exc
+    try:
+        return os.open(name, _FOLDER, dir_fd=parent)
+    except OSError as exc:
+        raise _refused(exc, rel) from exc
+
+
+def _listing(folder_fd: int, rel: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder_fd) as items:
+            return list(items)
+    except OSError as exc:
+        raise _os_error(exc, rel or ".") from exc
+
+
+class ConfinedLocalRemote(Remote):
+    """A local folder reached only through descriptors opened beneath it (sync jobs' folders).
+
+    Every path component is opened relative to its parent's descriptor with O_NOFOLLOW, so a
+    folder swapped for a symbolic link after the job was created (to /etc, to another user's
+    folder) is refused, never followed; a name never holds "/" or "..". A folder's descriptor is
+    opened once and reused for every file in it until close(), so the per-file cost is one
+    system call, as with plain paths. The folder itself must exist: it is opened, never created
+    (an unmounted share is an empty local folder); folders inside it are made as files need them.
+    """
+
+    kind = "local"
+
+    def __init__(self, folder_fd: int, name: str) -> None:
+        self.name = name
+        self._folders: dict[str, int] = {"": folder_fd}
+        self._retired: list[int] = []  # replaced while other threads may still use them
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, root: str, folder: str = "") -> ConfinedLocalRemote:
+        """`folder` (relative, "/"-separated) inside the folder `root`. The root's own path is the
+        operator's and is opened as it is; below it no link is followed. RemoteNotFound when a
+        folder is missing, PathRefused when a link or a file stands in the way."""
+        rel = clean_path(folder)
+        try:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _os_error(exc, root) from exc
+        done: list[str] = []
+        try:
+            for name in rel.split("/") if rel else ():
+                done.append(name)
+                child = _open_child(fd, name, "/".join(done), create=False)
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, os.path.join(root, rel) if rel else root)
+
+    @property
+    def folder_fd(self) -> int:
+        """The descriptor of the folder itself (e.g. for mounts.holds_share)."""
+        return self._folders[""]
+
+    def describe(self) -> str:
+        return f"local folder {self.name}"
+
+    def _folder(self, rel: str, *, create: bool = False) -> int:
+        fd = self._folders.get(rel)
+        if fd is not None:
+            return fd
+        with self._lock:
+            return self._open_locked(rel, create)
+
+    def _open_locked(self, rel: str, create: bool) -> int:
+        fd = self._folders.get(rel)
+        if fd is None:
+            parent, name = _split(rel)
+            fd = _open_child(self._open_locked(parent, create), name, rel, create=create)
+            self._folders[rel] = fd
+        return fd
+
+    def _reopen(self, rel: str) -> int:
+        """`rel` again from the top, after it (or a parent) was removed since it was opened."""
+        with self._lock:
+            for cached in [k for k in self._folders if k and (rel + "/").startswith(k + "/")]:
+                self._retired.append(self._folders.pop(cached))
+            return self._open_locked(rel, True)
+
+    def file_stat(self, path: str) -> os.stat_result | None:
+        """The stat of the regular file at `path`; None for nothing, a folder or a link."""
+        rel = clean_path(path)
+        folder, name = _split(rel)
+        if not name:
+            return None
+        try:
+            st = os.stat(name, dir_fd=self._folder(folder), follow_symlinks=False)
+        except (RemoteNotFound, FileNotFoundError):
+            return None
+        except OSError as exc:
+            raise _refused(exc, rel) from exc
+        return st if S_ISREG(st.st_mode) else None
+
+    def stat(self, path: str) -> Entry | None:
+        st = self.file_stat(path)
+        return None if st is None else _entry(clean_path(path), st)
+
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, os.stat_result]]:
+        """(path, stat) of every regular file below `prefix`; links are never followed. Each
+        folder is listed through a descriptor of its own (a cached one's offset is shared)."""
+        base = clean_path(prefix)
+        try:
+            top = os.open(".", _FOLDER, dir_fd=self._folder(base))
+        except RemoteNotFound:
+            return
+        except OSError as exc:
+            raise _refused(exc, base) from exc
+        stack: list[tuple[str, int, Iterator[os.DirEntry]]] = []
+        opened: int | None = top
+        try:
+            stack.append((f"{base}/" if base else "", top, iter(_listing(top, base))))
+            opened = None
+            while stack:
+                rel_folder, fd, items = stack[-1]
+                item = next(items, None)
+                if item is None:
+                    os.close(stack.pop()[1])
+                    continue
+                rel = rel_folder + item.name
+                if item.is_dir(follow_symlinks=False):
+                    try:
+                        opened = os.open(item.name, _FOLDER, dir_fd=fd)
+                    except OSError:
+                        continue  # removed, or swapped for a link, since it was listed
+                    stack.append((rel + "/", opened, iter(_listing(opened, rel))))
+                    opened = None
+                elif item.is_file(follow_symlinks=False):
+                    try:
+                        yield rel, item.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+        finally:
+            for _, fd, _ in stack:
+                os.close(fd)
+            if opened is not None:  # opened, then its listing failed
+                os.close(opened)
+
+    def _iter_files(self, prefix: str = "") -> Iterator[Entry]:
+        for rel, st in self.walk(prefix):
+            yield _entry(rel, st)
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = clean_path(path)
+        folder, name = _split(rel)
+        if not name:
+            raise RemoteNotFound(rel)
+        try:
+            fd = os.open(name, _READ, dir_fd=self._folder(folder))
+        except FileNotFoundError:
+            raise RemoteNotFound(rel) from None
+        except OSError as exc:
+            raise _refused(exc, rel) from exc
+        try:
+            if not S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device: not a file
+                raise RemoteNotFound(rel)
+            return os.fdopen(fd, "rb")  # O_NONBLOCK changes nothing for a regular file
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def write(
+        self,
+        path: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        modified: datetime | None = None,
+    ) -> Entry:
+        rel = clean_path(path)
+        folder, name = _split(rel)
+        if not name:
+            raise RemoteError("a file needs a name")
+        temp = posixpath.basename(temp_name(rel))
+        folder_fd = self._folder(folder, create=True)
+        reader = HashingReader(stream)
+        try:
+            try:
+                fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
+            except FileNotFoundError:  # the folder was removed since it was opened
+                folder_fd = self._reopen(folder)
+                fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
+            try:
+                _fill(fd, reader, rel, size, md5, modified)
+            finally:
+                os.close(fd)
+            os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+            _fsync_dir(folder_fd)
+            st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+        except OSError as exc:
+            _discard(temp, folder_fd)
+            raise _refused(exc, rel) from exc
+        except BaseException:
+            _discard(temp, folder_fd)
+            raise
+        finally:
+            reader.close()
+        return _entry(rel, st, reader.md5)
+
+    def delete(self, path: str) -> None:
+        rel = clean_path(path)
+        folder, name = _split(rel)
+        try:
+            os.unlink(name, dir_fd=self._folder(folder))
+        except IsADirectoryError:
+            raise RemoteNotFound(rel) from None
+        except OSError as exc:
+            raise _refused(exc, rel) from exc
+
+    def checksum(self, path: str) -> str | None:
+        if self.file_stat(path) is None:
+            raise RemoteNotFound(clean_path(path))
+        return None  # as LocalRemote: verification uses the write's own hash
+
+    def move(self, src: str, dst: str) -> Entry:
+        source, target = clean_path(src), clean_path(dst)
+        (src_folder, src_name), (dst_folder, dst_name) = _split(source), _split(target)
+        try:
+            src_fd = self._folder(src_folder)
+            dst_fd = self._folder(dst_folder, create=True)
+            os.replace(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            _fsync_dir(dst_fd)
+            st = os.stat(dst_name, dir_fd=dst_fd, follow_symlinks=False)
+        except OSError as exc:
+            raise _refused(exc, source) from exc
+        return _entry(target, st)
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in [*self._folders.values(), *self._retired]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._folders.clear()
+            self._retired.clear()

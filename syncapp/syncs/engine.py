@@ -9,7 +9,6 @@ at any moment finds every file either recorded as copied or still queued.
 from __future__ import annotations
 
 import logging
-import os
 import posixpath
 import queue
 import threading
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
 from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
-from ..storage.local import LocalRemote
+from ..storage.local import ConfinedLocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
@@ -48,6 +47,11 @@ class DestinationUnavailable(Exception):
 
 class SourceMissing(Exception):
     """The source folder is gone or unreadable."""
+
+
+class JobRefused(Exception):
+    """The job may no longer use a folder or a remote: outside its owner's roots now, a link
+    where a folder should be, a remote no longer granted. Nothing is read or written."""
 
 
 @dataclass
@@ -114,7 +118,7 @@ class Outcome:
 class RunContext:
     job: SyncJob
     run: SyncRun
-    source: LocalRemote
+    source: ConfinedLocalRemote
     destination: Destination
     cancel: threading.Event
     unavailable: list[str] = field(default_factory=list)
@@ -143,6 +147,7 @@ class SyncEngine:
     def __init__(
         self,
         session: Session,
+        open_source: Callable[[SyncJob], ConfinedLocalRemote],
         open_destination: Callable[[SyncJob], Destination],
         *,
         retry: RetryPolicy,
@@ -153,6 +158,7 @@ class SyncEngine:
         on_outcome: Callable[[Outcome, SyncJob], None] | None = None,
     ) -> None:
         self.session = session
+        self.open_source = open_source
         self.open_destination = open_destination
         self.retry = retry
         self.owner = owner
@@ -173,14 +179,17 @@ class SyncEngine:
         session.commit()
         self.on_event("run_started", {"run_id": run.id, "reason": run.reason}, job)
         log.info("sync run %d of job %d started (%s)", run.id, job.id, run.reason, extra=_tag(job))
+        source: ConfinedLocalRemote | None = None
         destination: Destination | None = None
         try:
-            source = LocalRemote(root=job.source_path, create_root=False)
+            source = self.open_source(job)  # opened again at every run: see folders.py
             destination = self.open_destination(job)
             ctx = RunContext(job, run, source, destination, cancel or threading.Event())
             self._execute(ctx)
         except DestinationUnavailable as exc:
             self._finish_later(job, run, "waiting_destination", str(exc))
+        except JobRefused as exc:
+            self._finish_later(job, run, "failed", str(exc), state="error")
         except (SourceMissing, RemoteError, OSError) as exc:
             # e.g. a removable disk or a share not mounted yet: tried again, less and less often
             self._finish_later(job, run, "failed", f"{type(exc).__name__}: {exc}", state="error")
@@ -201,20 +210,20 @@ class SyncEngine:
         finally:
             if destination is not None:
                 destination.close()
+            if source is not None:
+                source.close()
         return run
 
     def _execute(self, ctx: RunContext) -> None:
         job, run = ctx.job, ctx.run
-        if not os.path.isdir(job.source_path):
-            raise SourceMissing(f"source folder {job.source_path} does not exist")
         try:
             landed = ctx.destination.listing()
         except (RemoteUnavailable, RemoteFull) as exc:
             raise DestinationUnavailable(str(exc)) from exc
         try:
-            scanned = scan_source(job.source_path, job.include or [], job.exclude or [])
-        except OSError as exc:
-            raise SourceMissing(f"cannot read {job.source_path}: {exc.strerror}") from exc
+            scanned = scan_source(ctx.source, job.include or [], job.exclude or [])
+        except RemoteError as exc:
+            raise SourceMissing(f"cannot read {job.source_path}: {exc}") from exc
         run.files_scanned = len(scanned)
         index = {
             path: (size, mtime)
@@ -347,11 +356,11 @@ class SyncEngine:
         if ctx.cancel.is_set() or ctx.unavailable:
             return Outcome(item, "cancelled")
         try:
-            st = os.stat(ctx.source.os_path(item.path), follow_symlinks=False)
-        except FileNotFoundError:
+            st = ctx.source.file_stat(item.path)
+        except RemoteError as exc:
+            return Outcome(item, "failed", error=str(exc))
+        if st is None:
             return Outcome(item, "vanished")
-        except OSError as exc:
-            return Outcome(item, "failed", error=exc.strerror)
         if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
             return Outcome(item, "waiting", error="still being written")
         transfer = move_verified if ctx.delete_after_sync else copy_verified

@@ -7,12 +7,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from ..auth.models import User
 from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
-from ..remotes.catalog import find_remote
+from ..remotes.catalog import usable_remote
 from ..remotes.models import StoredRemote
+from .folders import check_source, locate_for, prepare_destination
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
-from .paths import allowed_roots, check_local_folder, check_not_overlapping, check_remote_folder
+from .paths import check_not_overlapping, check_remote_folder
 from .runner import cancel_local
 
 #: changing one of these points the job somewhere else: what it copied before no longer counts
@@ -56,16 +58,19 @@ def _defaults() -> dict[str, Any]:
     }
 
 
-def _resolve_locations(values: dict[str, Any], job: SyncJob | None) -> dict[str, Any]:
-    """Check source, destination and remote as they will be after the change."""
-    roots = allowed_roots(current_app.config["SYNCAPP"]["sync"], current_app.instance_path)
+def _resolve_locations(values: dict[str, Any], job: SyncJob | None, owner: User) -> dict[str, Any]:
+    """Check source, destination and remote as they will be after the change, against the
+    owner's folders and remotes (an administrator editing a user's job acts within the user's).
+    Everything that needs no disk is checked first; then the disk, and the destination is
+    marked as the share (folders.py)."""
     resolved: dict[str, Any] = {}
-    source = values.get("source_path", job.source_path if job else None)
-    resolved["source_path"] = check_local_folder(source, roots, "source_path")
+    source = locate_for(
+        owner, values.get("source_path", job.source_path if job else None), "source_path"
+    )
     if "destination_remote" in values:
         name = values["destination_remote"]
-        remote = find_remote(name) if name else None
-        if name and remote is None:
+        remote = usable_remote(name, owner, "syncs") if name else None
+        if name and remote is None:  # unknown, or not the owner's to use: the same answer
             raise BadRequest(
                 f"No stored remote named {name!r}.",
                 code="unknown_remote",
@@ -77,10 +82,15 @@ def _resolve_locations(values: dict[str, Any], job: SyncJob | None) -> dict[str,
     resolved["destination_remote_id"] = remote_id
     destination = values.get("destination_path", job.destination_path if job else None)
     if remote_id is None:
-        resolved["destination_path"] = check_local_folder(destination, roots, "destination_path")
-        check_not_overlapping(resolved["source_path"], resolved["destination_path"])
+        local = locate_for(owner, destination, "destination_path")
+        check_not_overlapping(source.path, local.path)
+        check_source(source)
+        prepare_destination(local)
+        resolved["destination_path"] = local.path
     else:
         resolved["destination_path"] = check_remote_folder(destination, "destination_path")
+        check_source(source)
+    resolved["source_path"] = source.path
     return resolved
 
 
@@ -93,7 +103,8 @@ def _check_name(owner_id: int, name: str, job: SyncJob | None) -> None:
 
 def create_job(owner_id: int, values: dict[str, Any]) -> SyncJob:
     _check_name(owner_id, values["name"], None)
-    fields = {**_defaults(), **values, **_resolve_locations(values, None)}
+    owner = db.session.get(User, owner_id)
+    fields = {**_defaults(), **values, **_resolve_locations(values, None, owner)}
     fields.pop("destination_remote", None)
     job = SyncJob(owner_id=owner_id, **fields)
     job.state = "idle" if job.enabled else "stopped"
@@ -107,7 +118,7 @@ def update_job(job: SyncJob, values: dict[str, Any]) -> SyncJob:
         _check_name(job.owner_id, values["name"], job)
     changes = {k: v for k, v in values.items() if k != "destination_remote"}
     if {"source_path", "destination_path", "destination_remote"} & set(values):
-        changes.update(_resolve_locations(values, job))
+        changes.update(_resolve_locations(values, job, db.session.get(User, job.owner_id)))
     moved = any(getattr(job, key) != changes[key] for key in _LOCATION if key in changes)
     for key, value in changes.items():
         setattr(job, key, value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import current_app, request
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -10,6 +12,8 @@ from sqlalchemy import func, select
 from ..events import publish
 from ..extensions import db, limiter
 from ..security import owner_scope
+from ..tenancy import caller
+from .folders import roots_of
 from .jobs import (
     create_job,
     delete_job,
@@ -34,6 +38,7 @@ from .schemas import (
     SyncJobInfo,
     SyncJobList,
     SyncJobUpdate,
+    SyncRoots,
 )
 
 bp = Blueprint("syncs", __name__, url_prefix="/api/v1/syncs", description="Sync jobs (seed 000)")
@@ -78,6 +83,20 @@ def _info(job: SyncJob) -> SyncJob:
 def list_syncs():
     jobs = [_info(job) for job in list_jobs(_scope())]
     return {"syncs": jobs, "total": len(jobs)}
+
+
+@bp.route("/roots", methods=["GET"])
+@bp.response(200, SyncRoots)
+def list_roots():
+    """The folders the caller's jobs may use (source_path and destination_path lie inside)."""
+    _scope()
+    roots = roots_of(caller())
+    return {
+        "roots": [
+            {"path": root.path, "kind": root.kind, "exists": os.path.isdir(root.path)}
+            for root in roots
+        ]
+    }
 
 
 @bp.route("", methods=["POST"])

@@ -19,24 +19,41 @@ from pathlib import Path
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
+from ..auth.models import User
 from ..events import publish
 from ..extensions import db
-from ..remotes.catalog import get_remote, open_stored
+from ..remotes.catalog import get_remote, may_use, open_for_user
+from ..storage import RemoteNotFound, RemoteUnavailable
 from ..storage.base import owner_is_dead, owner_tag
-from ..storage.local import LocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy
 from . import metrics
-from .engine import LEASE, Destination, Outcome, SyncEngine
+from .engine import (
+    LEASE,
+    Destination,
+    DestinationUnavailable,
+    JobRefused,
+    Outcome,
+    SyncEngine,
+)
+from .folders import open_local_destination, open_source
 from .models import SyncJob, SyncRun
 
 log = logging.getLogger(__name__)
 
 
 def open_destination(job: SyncJob) -> Destination:
+    """The job's destination, checked again at every run: a local folder beneath its owner's
+    root that must be the share it was (folders.py), or a stored remote still granted to them."""
     if job.destination_remote_id is None:
-        return Destination(LocalRemote(root=job.destination_path))
-    return Destination(open_stored(get_remote(job.destination_remote_id)), job.destination_path)
+        return Destination(open_local_destination(job))
+    stored = get_remote(job.destination_remote_id)
+    if not may_use(stored, db.session.get(User, job.owner_id), "syncs"):
+        raise JobRefused(f"the stored remote {stored.name!r} is no longer available to this job")
+    try:
+        return Destination(open_for_user(stored), job.destination_path)
+    except (RemoteNotFound, RemoteUnavailable) as exc:
+        raise DestinationUnavailable(str(exc)) from None
 
 
 def _announce(name: str, payload: dict, job: SyncJob) -> None:
@@ -52,6 +69,7 @@ def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
     settings = current_app.config["SYNCAPP"]
     return SyncEngine(
         db.session,
+        open_source,
         open_destination,
         retry=RetryPolicy.from_settings(settings["transfer"]),
         owner=owner or owner_tag(),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..storage import Entry
 from ..storage.base import TEMP_PREFIX
+from ..storage.local import ConfinedLocalRemote
+from ..storage.mounts import MARKER
 
 #: a destination file within this many seconds of the source's mtime counts as the same version
 #: (SMB and WebDAV keep whole seconds only)
@@ -36,26 +37,19 @@ def _selected(path: str, include: list[str], exclude: list[str]) -> bool:
     return (not include or hit(include)) and not hit(exclude)
 
 
-def scan_source(root: str, include: list[str], exclude: list[str]) -> dict[str, SourceFile]:
-    """Every regular file below `root` that the job's globs select. Symbolic links are never
-    followed (one could lead outside the allowed roots), and syncapp's own temp files are skipped.
-    """
+def scan_source(
+    source: ConfinedLocalRemote, include: list[str], exclude: list[str]
+) -> dict[str, SourceFile]:
+    """Every regular file of the source that the job's globs select. The folder is walked by
+    descriptor and symbolic links are never followed (one could lead outside the job's roots);
+    syncapp's own temp files and the share marker at the top (the source may be another job's
+    destination) are skipped."""
     found: dict[str, SourceFile] = {}
-    stack = [("", root)]
-    while stack:
-        rel_folder, folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for item in entries:
-                rel = f"{rel_folder}{item.name}"
-                if item.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", item.path))
-                elif (
-                    item.is_file(follow_symlinks=False)
-                    and not item.name.startswith(TEMP_PREFIX)
-                    and _selected(rel, include, exclude)
-                ):
-                    st = item.stat(follow_symlinks=False)
-                    found[rel] = SourceFile(rel, st.st_size, st.st_mtime_ns)
+    for rel, st in source.walk():
+        name = rel.rsplit("/", 1)[-1]
+        if name.startswith(TEMP_PREFIX) or rel == MARKER or not _selected(rel, include, exclude):
+            continue
+        found[rel] = SourceFile(rel, st.st_size, st.st_mtime_ns)
     return found
 
 

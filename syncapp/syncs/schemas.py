@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from ..fields import MAX_INT, StrictBoolean, UtcDateTime
 from .models import FILE_STATES, JOB_STATES, RUN_STATUSES
+from .paths import GRANTED, PERSONAL, SHARED
 
 _GLOBS = fields.List(
     fields.String(validate=validate.Length(min=1, max=255)), validate=validate.Length(max=100)
@@ -143,3 +144,19 @@ class RunAccepted(Schema):
     job_id = fields.Integer()
     run_id = fields.Integer()
     requeued = fields.Integer(metadata={"description": "Failed files queued again (retry)"})
+
+
+class SyncRoot(Schema):
+    path = fields.String()
+    kind = fields.String(
+        metadata={
+            "enum": [PERSONAL, GRANTED, SHARED],
+            "description": "personal: yours alone ({user_id} in sync.allowed_roots); granted: "
+            "given to you by an administrator; shared: administrators' (no placeholder)",
+        }
+    )
+    exists = fields.Boolean()
+
+
+class SyncRoots(Schema):
+    roots = fields.List(fields.Nested(SyncRoot))

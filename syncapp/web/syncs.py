@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
+from ..remotes.catalog import usable_remotes
 from ..remotes.models import StoredRemote
+from ..syncs.folders import roots_of
 from ..syncs.jobs import job_status, list_jobs
-from ..syncs.paths import allowed_roots
 
 
 def page_context(user: User) -> dict[str, Any]:
@@ -32,8 +33,10 @@ def page_context(user: User) -> dict[str, Any]:
             }
             for job in jobs
         ],
-        # Non-administrators cannot list remotes through the API, but may name one in a job.
-        "remotes": sorted(remotes.values()),
+        # the remotes the user may send a job to: the others' names stay unknown to them
+        "remotes": sorted(
+            remote.name for remote, features in usable_remotes(user) if "syncs" in features
+        ),
         "options": options,
-        "roots": [str(root) for root in allowed_roots(options, current_app.instance_path)],
+        "roots": [root.path for root in roots_of(user)],
     }

@@ -167,12 +167,13 @@ def test_the_last_active_administrator_stays_one(make_app):
 
 
 def test_a_user_who_owns_data_is_not_deleted(app, client, admin_token, user):
+    alice = user_id(app, user)
     remote = client.post(
         "/api/v1/remotes",
         headers=bearer(admin_token),
-        json={"name": "box", "kind": "local", "settings": {"root": str(app.instance_path)}},
-    ).get_json()
-    alice = user_id(app, user)
+        json={"name": "box", "kind": "local", "settings": {"root": str(app.instance_path)},
+              "grants": [{"user_id": alice, "feature": "cordiax"}]},  # a poller of alice's
+    ).get_json()  # fmt: skip
     poller = client.post(
         "/api/v1/cordiax/pollers",
         headers=bearer(admin_token),

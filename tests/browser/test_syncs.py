@@ -20,6 +20,7 @@ FILES = {
 def test_create_force_and_watch_a_run_finish(page, sync_root):
     source, destination = sync_root / "browser-source", sync_root / "browser-destination"
     write_tree(source, FILES)
+    destination.mkdir()  # a destination must exist: syncapp never creates one
     page.goto("/syncs")
     form = page.locator("#sync-form")
     form.get_by_label("Name").fill("Browser job")

@@ -35,12 +35,11 @@ FILE = "cordiax_sync/cordiax_sync.zip"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def create_remote(client, admin_token, kind: str, settings: dict) -> int:
-    response = client.post(
-        "/api/v1/remotes",
-        headers=bearer(admin_token),
-        json={"name": f"share-{uuid.uuid4().hex[:8]}", "kind": kind, "settings": settings},
-    )
+def create_remote(client, admin_token, kind: str, settings: dict, grants=()) -> int:
+    body = {"name": f"share-{uuid.uuid4().hex[:8]}", "kind": kind, "settings": settings}
+    if grants:  # users a poller of whom may read it
+        body["grants"] = [{"user_id": user_id, "feature": "cordiax"} for user_id in grants]
+    response = client.post("/api/v1/remotes", headers=bearer(admin_token), json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
@@ -181,7 +180,9 @@ def people(app, folder):
 
 @pytest.fixture
 def local_remote_id(client, people, folder) -> int:
-    return create_remote(client, people["admin"], "local", {"root": str(folder)})
+    return create_remote(
+        client, people["admin"], "local", {"root": str(folder)}, grants=[people["alice_id"]]
+    )
 
 
 def test_the_interval_is_at_least_60_seconds(client, people, local_remote_id):

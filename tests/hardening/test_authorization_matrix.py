@@ -35,6 +35,7 @@ from syncapp.extensions import db
 from tests.backups.helpers import make_archive
 from tests.conftest import PASSWORD, bearer, make_settings, make_token
 from tests.cordiax.payloads import encrypted_database
+from tests.syncs.helpers import grant_folders
 
 MARK = "alicemark"  # in every name A owns; B must never see it
 ROLES = ("anonymous", "revoked", "user_b", "user_a", "admin")
@@ -138,6 +139,7 @@ def build_world(folder: Path) -> World:
     with app.app_context():
         db.create_all()
     a_id = add_user(app, "alice@example.com")
+    grant_folders(app, "alice@example.com", root)  # the shared root is for administrators
     add_user(app, "bob@example.com")
     add_user(app, "root@example.com", role="admin")
     ids_c = add_user(app, "carol@example.com")  # owns nothing: the one an admin may delete
@@ -212,6 +214,7 @@ def build_world(folder: Path) -> World:
                 "username": "poller",
                 "password": REMOTE_PASSWORD,
             },
+            "grants": [{"user_id": a_id, "feature": "cordiax"}],  # a's poller reads it
         },
     )
     assert remote.status_code == 201, remote.get_json()
@@ -344,9 +347,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("cloud_conflicts.list_conflicts", "GET"): Row("user", 200, "/api/v1/conflicts"),
     ("syncs.list_syncs", "GET"): Row("user", 200, "/api/v1/syncs"),
+    ("syncs.list_roots", "GET"): Row("user", 200, "/api/v1/syncs/roots"),
+    ("remotes.list_granted_remotes", "GET"): Row("user", 200, "/api/v1/remotes/granted"),
     ("syncs.create_sync", "POST"): Row(
         "user",
-        400,  # the caller's own job; a source outside sync.allowed_roots is refused
+        403,  # the caller's own job; a source outside the caller's sync folders is refused
         "/api/v1/syncs",
         _json({"name": "x", "source_path": "/etc", "destination_path": "/tmp/x"}),
     ),

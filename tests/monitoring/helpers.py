@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import bearer, make_token, make_user
+from tests.syncs.helpers import grant_folders
 
 
 def client_of(app, email: str, role: str = "user"):
-    """A test client carrying a token of a new user (or administrator)."""
+    """A test client carrying a token of a new user (or administrator), granted the app's sync
+    roots (shared roots are for administrators only)."""
     make_user(app, email, role=role)
+    grant_folders(app, email, *app.config["SYNCAPP"]["sync"]["allowed_roots"])
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app, email))["Authorization"]
     return client

@@ -40,6 +40,12 @@ def server(tmp_path_factory) -> Iterator[Server]:
     live.ana = live.add_user("ana@example.com")
     live.bob = live.add_user("bob@example.com")
     live.start()
+    users = requests.get(f"{live.url}/api/v1/users", headers=live.headers, timeout=10).json()
+    for user in users:  # a shared root is for administrators: grant it to the users
+        if user["role"] == "user":
+            grant = {"sync_roots": [str(base / "roots")]}
+            url = f"{live.url}/api/v1/users/{user['id']}"
+            assert requests.patch(url, json=grant, headers=live.headers, timeout=10).ok
     yield live
     live.stop()
 

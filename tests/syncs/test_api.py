@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from syncapp.config import ConfigError, load_settings
 from syncapp.extensions import db
 from syncapp.syncs.models import SyncFile, SyncIndexEntry, SyncJob
 from syncapp.syncs.runner import run_now
@@ -110,24 +111,30 @@ def test_missing_fields_are_named(sync_client):
     assert {"source_path", "destination_path"} <= set(reply.json["errors"])
 
 
-def _refused(client, source, destination, field):
+def _refused(client, source, destination, field, status=400, code="invalid_path"):
     reply = client.post(
         "/api/v1/syncs",
         json={"name": "x", "source_path": str(source), "destination_path": str(destination)},
     )
-    assert reply.status_code == 400, reply.json
-    assert reply.json["error"] == "invalid_path" and reply.json["field"] == field
+    assert reply.status_code == status, reply.json
+    assert reply.json["error"] == code and reply.json["field"] == field
     return reply.json["message"]
 
 
-def test_paths_outside_the_allowed_roots_are_refused(sync_client, sync_root, tmp_path):
+def test_paths_outside_the_users_folders_are_refused_whether_they_exist_or_not(
+    sync_client, sync_root, tmp_path
+):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    assert "outside the allowed roots" in _refused(
-        sync_client, outside, sync_root / "dst", "source_path"
-    )
-    _refused(sync_client, sync_root / "src", outside, "destination_path")
-    _refused(sync_client, "/etc", sync_root / "dst", "source_path")
+    not_allowed = {"status": 403, "code": "folder_not_allowed"}
+    message = _refused(sync_client, outside, sync_root / "dst", "source_path", **not_allowed)
+    assert "not in a sync folder" in message
+    missing = tmp_path / "elsewhe_"
+    assert _refused(
+        sync_client, missing, sync_root / "dst", "source_path", **not_allowed
+    ) == message.replace(str(outside), str(missing))
+    _refused(sync_client, sync_root / "src", outside, "destination_path", **not_allowed)
+    _refused(sync_client, "/etc", sync_root / "dst", "source_path", **not_allowed)
 
 
 def test_dot_dot_and_relative_paths_are_refused(sync_client, sync_root):
@@ -153,7 +160,7 @@ def test_overlapping_source_and_destination_are_refused(sync_client, sync_root):
 def test_an_update_is_checked_like_a_creation(sync_client, sync_root, tmp_path):
     job_id = new_job(sync_client, sync_root)["id"]
     reply = sync_client.put(f"/api/v1/syncs/{job_id}", json={"destination_path": str(tmp_path)})
-    assert reply.status_code == 400 and reply.json["field"] == "destination_path"
+    assert reply.status_code == 403 and reply.json["field"] == "destination_path"
     assert sync_client.get(f"/api/v1/syncs/{job_id}").json["destination_path"].endswith("dst")
 
 
@@ -263,3 +270,9 @@ def test_requests_are_rate_limited_per_user(make_app, sync_root):
         200, 200, 200, 429
     ]  # fmt: skip
     assert client.get("/api/v1/syncs", headers=bob).status_code == 200
+
+
+@pytest.mark.parametrize("entry", ["/srv/{user}", "/srv/{user_id", "/srv/{user_id}/../x"])
+def test_a_root_with_an_unknown_placeholder_stops_start_up(entry):
+    with pytest.raises(ConfigError, match="allowed_roots"):
+        load_settings({"sync": {"allowed_roots": ["/srv/sync", entry]}}, environ={})

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from syncapp.extensions import db
-from syncapp.storage.local import LocalRemote
+from syncapp.storage.local import ConfinedLocalRemote
 from syncapp.syncs.models import SyncFile, SyncJob, SyncRun
 from syncapp.syncs.runner import recover_stale, run_now, start_dispatcher, stop_dispatcher
 from tests.conftest import make_settings
@@ -75,7 +75,7 @@ def test_a_file_being_written_is_not_copied_half_written(
     src, dst = sync_root / "src", sync_root / "dst"
     write_tree(src, {"growing.log": b"first half\n", "done.txt": b"complete"})
     job_id = new_job(sync_client, sync_root)["id"]
-    real_open = LocalRemote.open_read
+    real_open = ConfinedLocalRemote.open_read  # sources are read confined
 
     def writer_appends_while_read(self, path):
         reader = real_open(self, path)
@@ -84,16 +84,16 @@ def test_a_file_being_written_is_not_copied_half_written(
                 log.write(b"second half\n")
         return reader
 
-    monkeypatch.setattr(LocalRemote, "open_read", writer_appends_while_read)
+    monkeypatch.setattr(ConfinedLocalRemote, "open_read", writer_appends_while_read)
     busy = run(sync_app, job_id)
     assert (busy.status, busy.files_copied, busy.files_waiting) == ("partial", 1, 1)
     assert not (dst / "growing.log").exists()
-    assert [p.name for p in dst.iterdir()] == ["done.txt"]  # no temp file left either
+    assert list(tree_digests(dst)) == ["done.txt"]  # no temp file left either
     with sync_app.app_context():
         waiting = db.session.query(SyncFile).filter_by(job_id=job_id).one()
         assert (waiting.path, waiting.state) == ("growing.log", "waiting")
 
-    monkeypatch.setattr(LocalRemote, "open_read", real_open)  # the writer has finished
+    monkeypatch.setattr(ConfinedLocalRemote, "open_read", real_open)  # the writer has finished
     settled = run(sync_app, job_id)
     assert settled.status == "completed" and settled.files_copied == 1
     assert (dst / "growing.log").read_bytes() == b"first half\nsecond half\n"

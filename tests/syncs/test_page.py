@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 
+from syncapp.auth.accounts import find_user
 from syncapp.extensions import socketio
 from syncapp.remotes.catalog import create_remote
 from syncapp.syncs.runner import run_now
 from tests.conftest import make_token, make_user
-from tests.syncs.helpers import write_tree
+from tests.syncs.helpers import grant_folders, write_tree
 from tests.web.test_cordiax_page import scripts_of
 from tests.web.test_pages import HTML, csrf_from, sign_in
 
@@ -25,6 +26,7 @@ FIELDS = (
 def job_values(root, name: str, **extra) -> dict:
     source = root / "src" / name
     source.mkdir(parents=True, exist_ok=True)
+    (root / "dst" / name).mkdir(parents=True, exist_ok=True)  # a destination must exist
     return {"name": name, "source_path": str(source), "destination_path": str(root / "dst" / name),
             "enabled": False, **extra}  # fmt: skip
 
@@ -45,10 +47,12 @@ def test_the_page_needs_a_session(client):
 
 def test_the_empty_state_shows_how_to_create_a_job_with_curl(app, user):
     _, page = page_of(app, user)
-    root = os.path.realpath(os.path.join(app.instance_path, "sync"))  # the default allowed root
+    # the default personal root: <instance>/sync/users/<id>
+    root = os.path.realpath(os.path.join(app.instance_path, "sync", "users"))
     assert "No sync jobs yet" in page
     assert "curl -X POST" in page and "http://localhost/api/v1/syncs" in page
-    assert f'"source_path": "{root}/documenti"' in page and '"delete_after_sync": true' in page
+    assert re.search(rf'"source_path": "{re.escape(root)}/\d+/documenti"', page)
+    assert '"delete_after_sync": true' in page
     assert 'id="sync-jobs"' not in page
 
 
@@ -93,6 +97,7 @@ def test_the_scripts_are_served(client):
 
 def test_the_page_lists_the_users_jobs_with_their_last_run(sync_app, sync_client, sync_root):
     make_user(sync_app, "bob@example.com")
+    grant_folders(sync_app, "bob@example.com", sync_root)
     bobs = make_token(sync_app, "bob@example.com")
     values = job_values(sync_root, "photos", sync_interval=42, realtime=True)
     write_tree(sync_root / "src" / "photos", {"a.jpg": b"a" * 3000})
@@ -127,13 +132,27 @@ def test_an_administrator_sees_every_users_jobs_with_their_owner(sync_app, sync_
     assert "every user's jobs are listed" in page
 
 
-def test_the_destination_select_offers_the_stored_remotes_to_every_user(
+def test_the_destination_select_offers_only_the_remotes_granted_to_the_user(
     sync_app, sync_client, sync_root
 ):
     with sync_app.app_context():
-        create_remote("office-nas", "local", {"root": str(sync_root / "dst")})
+        ana_id = find_user(ANA).id
+        create_remote(
+            "office-nas",
+            "local",
+            {"root": str(sync_root / "dst")},
+            [{"user_id": ana_id, "feature": "syncs"}],
+        )
+        create_remote("admins-nas", "local", {"root": str(sync_root / "dst")})
+        create_remote(
+            "pollers-share",
+            "local",
+            {"root": str(sync_root / "dst")},
+            [{"user_id": ana_id, "feature": "cordiax"}],
+        )
     _, page = page_of(sync_app, ANA)
     assert '<option value="office-nas">remote office-nas</option>' in page
+    assert "admins-nas" not in page and "pollers-share" not in page
     assert f"<code>{sync_root}</code>" in page  # where folders may be
 
 
@@ -182,4 +201,4 @@ def test_the_errors_the_form_shows_beside_its_fields(sync_app, sync_client, sync
     assert set(body["errors"]) == {"sync_interval", "workers"}
     outside = {**job_values(sync_root, "y"), "destination_path": "/etc"}
     body = sync_client.post("/api/v1/syncs", json=outside).get_json()
-    assert body["error"] == "invalid_path" and body["field"] == "destination_path"
+    assert body["error"] == "folder_not_allowed" and body["field"] == "destination_path"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from syncapp.auth.accounts import find_user
 from syncapp.remotes.catalog import create_remote
 from syncapp.storage import open_remote
 from syncapp.storage.base import TEMP_PREFIX
@@ -56,13 +57,14 @@ class Target:
 
 
 @pytest.fixture(params=["smb", "webdav"])
-def target(request, sync_app):
+def target(request, sync_app, sync_client):
     kind = request.param
     peer = request.getfixturevalue(f"{kind}_server")
     share = Path(getattr(peer, SHARE_ON_DISK[kind]))
     top = f"sync-{uuid.uuid4().hex[:12]}"
     with sync_app.app_context():
-        create_remote(REMOTE, kind, dict(peer.settings))
+        ana = find_user("ana@example.com").id  # the user of sync_client, granted the remote
+        create_remote(REMOTE, kind, dict(peer.settings), [{"user_id": ana, "feature": "syncs"}])
     found = Target(kind, peer, f"{top}/mirror", share / top / "mirror")
     try:
         yield found
