@@ -223,9 +223,11 @@ def test_retention_keeps_the_last_and_one_per_day(store):
     made = [
         store.store(store.user_id, "pc", encrypted_database(100, seed=n)).snapshot for n in range(6)
     ]
-    # spread them over days: two per day for three days, newest last
+    # spread them over days: two per day (noon and an hour before) for three days, newest last;
+    # fixed hours, so that the pairs never straddle a midnight whatever time the test runs
+    noon = made[-1].received_at.replace(hour=12, minute=0, second=0) - timedelta(days=1)
     for index, snapshot in enumerate(made):
-        snapshot.received_at -= timedelta(days=(5 - index) // 2, hours=5 - index)
+        snapshot.received_at = noon - timedelta(days=(5 - index) // 2, hours=(5 - index) % 2)
     db.session.commit()
     removed = store.apply_retention(keep_last=1, keep_daily_days=30)
     kept = {s.id for s in store.versions(store.user_id, "pc")}
