@@ -50,7 +50,7 @@ def create_token_command(email: str, name: str, scopes: tuple[str, ...]) -> None
     if user is None:
         raise click.ClickException(f"no user with the email {email}")
     try:
-        bound = parse_scopes(scopes)
+        bound = parse_scopes(scopes or None)
     except ScopeError as exc:
         raise click.ClickException(str(exc)) from None
     token, raw = issue_token(user, name)

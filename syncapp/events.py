@@ -27,7 +27,7 @@ from flask_socketio import Namespace, join_room
 from sqlalchemy.exc import OperationalError
 
 # Modules, not names: security -> live_connections -> events -> security is a cycle.
-from . import security
+from . import security, tenancy
 from .auth import live_connections
 from .extensions import socketio
 from .timeutil import isoformat, utcnow
@@ -282,7 +282,9 @@ def socket_user(auth: dict | None):
     header = request.headers.get("Authorization", "")
     if not raw and header.lower().startswith("bearer "):
         raw = header[7:].strip()
-    return security.user_for_token(raw) if isinstance(raw, str) and raw else None
+    user = security.user_for_token(raw) if isinstance(raw, str) and raw else None
+    # a machine's token bound to other features (a backup profile, a device) hears no events
+    return user if user is not None and tenancy.scope_allows("events") else None
 
 
 def socket_error(exc: Exception) -> dict[str, Any]:

@@ -39,7 +39,8 @@ class ScopeError(ValueError):
 
 
 def parse_scopes(entries: Iterable[str] | None) -> list[str] | None:
-    """Validate `entries` ("feature" or "feature:name"); None or [] means unrestricted."""
+    """Validate `entries` ("feature" or "feature:name"); None means unrestricted. An empty list
+    is refused: read as "nothing" by one person and as "everything" by another, it is neither."""
     if entries is None:
         return None
     scopes: list[str] = []
@@ -52,7 +53,12 @@ def parse_scopes(entries: Iterable[str] | None) -> list[str] | None:
             raise ScopeError(f"Scope {entry!r}: {feature} takes no name.")
         if entry not in scopes:
             scopes.append(entry)
-    return scopes or None
+    if not scopes:
+        raise ScopeError(
+            "A scoped token needs at least one scope; leave `scopes` out for a token that may "
+            "do everything its user may."
+        )
+    return scopes
 
 
 # --- the caller's token ----------------------------------------------------------------------

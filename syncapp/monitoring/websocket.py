@@ -26,6 +26,7 @@ from ..errors import ApiError, Unauthorized
 from ..events import subscribe, unsubscribe
 from ..extensions import db
 from ..security import is_token_request, public, user_for_token
+from ..tenancy import scope_allows
 from ..timeutil import isoformat, utcnow
 
 PATH = "/api/v1/ws"
@@ -51,11 +52,14 @@ def _same_origin() -> bool:
 
 
 def socket_caller():
-    """The user opening the stream, or None."""
+    """The user opening the stream, or None. A machine's token bound to other features (a
+    backup profile, a device) opens no stream: it hears no events."""
+    user = None
     if current_user.is_authenticated and (is_token_request() or _same_origin()):
-        return current_user._get_current_object()
-    raw = request.args.get("token")
-    return user_for_token(raw) if raw else None
+        user = current_user._get_current_object()
+    elif request.args.get("token"):
+        user = user_for_token(request.args["token"])
+    return user if user is not None and scope_allows("events") else None
 
 
 @bp.before_request

@@ -39,6 +39,7 @@ def test_a_created_token_carries_its_scopes_and_lists_show_them(app, client, tok
         (["documents:mine"], "documents takes no name"),
         (["backups:"], "backups takes no name"),
         ("backups", "Not a valid list"),
+        ([], "needs at least one scope"),
     ],
 )
 def test_a_scope_that_means_nothing_is_400_with_the_reason(app, client, token, scopes, reason):
@@ -115,3 +116,21 @@ def test_the_cli_makes_scoped_tokens_and_refuses_unknown_scopes(app, user):
     assert refused.exit_code != 0 and "Unknown scope 'backup'" in refused.output
     with app.app_context():
         assert db.session.query(ApiToken).filter_by(name="bad").count() == 0
+
+
+def test_only_a_token_allowed_events_hears_them(app, client, token):
+    from syncapp.extensions import socketio
+
+    backups_only = scoped_token(client, token, "backups:web-01")
+    events = scoped_token(client, token, "events")
+    # /api/v1/ws authenticates before the upgrade: refused, or 426 "upgrade" once admitted
+    assert client.get(f"/api/v1/ws?token={backups_only}").status_code == 401
+    assert client.get("/api/v1/ws", headers=bearer(backups_only)).status_code == 403
+    assert client.get("/api/v1/ws", headers=bearer(events)).status_code == 426
+    refused = socketio.test_client(app, namespace="/events", auth={"token": backups_only})
+    admitted = socketio.test_client(app, namespace="/events", auth={"token": events})
+    try:
+        assert not refused.is_connected("/events")
+        assert admitted.is_connected("/events")
+    finally:
+        admitted.disconnect(namespace="/events")
