@@ -228,7 +228,10 @@ def check_connection(remote: Remote, poller: CordiaxPoller) -> ConnectionCheck:
         folder = normalise_folder(poller.path)
         others = next(iter(remote.iter_entries(folder)), None) is not None
     except RemoteError as exc:
-        return ConnectionCheck(False, f"{where}: {exc}")
+        message = str(exc)  # a named remote's errors name it already (remotes/named.py)
+        return ConnectionCheck(
+            False, message if message.startswith(where) else f"{where}: {message}"
+        )
     if others:
         return ConnectionCheck(
             True, f"{where}: connected; {folder or '/'} holds files but no {poller.filename} yet"
@@ -263,12 +266,12 @@ def _publish(poller: CordiaxPoller, version: str | None) -> None:
 def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
     """Poll with the app's stored remote and snapshot store (inside an app context)."""
     from ..extensions import db
-    from ..remotes.catalog import get_remote, open_stored
+    from ..remotes.catalog import open_granted
     from .store import snapshot_store
 
     return poll(
         poller,
-        open_source=lambda: open_stored(get_remote(poller.remote_id)),
+        open_source=lambda: open_granted(poller.remote_id, poller.user_id, "cordiax"),
         open_store=snapshot_store,
         session=db.session,
         notify=_publish,
@@ -277,10 +280,10 @@ def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
 
 def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
     from ..errors import ApiError
-    from ..remotes.catalog import get_remote, open_stored
+    from ..remotes.catalog import open_granted
 
     try:
-        remote = open_stored(get_remote(poller.remote_id))
+        remote = open_granted(poller.remote_id, poller.user_id, "cordiax")
     except (RemoteError, ApiError, ValueError) as exc:
         return ConnectionCheck(False, str(getattr(exc, "message", exc)))
     with remote:

@@ -184,6 +184,19 @@ def usable_remote(name: str, user: User, feature: str) -> StoredRemote | None:
     return remote if remote is not None and may_use(remote, user, feature) else None
 
 
+def open_granted(remote_id: int, owner_id: int, feature: str) -> Remote:
+    """A stored remote opened for what `owner_id` owns (a poller's share), checked at every use:
+    an administrator may have taken the grant back since the thing was made. A remote gone or
+    no longer granted is one same NotFound; the opened remote's errors name it (open_for_user)."""
+    remote = db.session.get(StoredRemote, remote_id)
+    owner = db.session.get(User, owner_id)
+    if remote is None or not may_use(remote, owner, feature):
+        raise NotFound(
+            "The stored remote is gone or no longer yours to use.", code="unknown_remote"
+        )
+    return open_for_user(remote)
+
+
 def usable_remotes(user: User) -> list[tuple[StoredRemote, list[str]]]:
     """The remotes `user` may use, each with the features it is granted for."""
     remotes = db.session.scalars(select(StoredRemote).order_by(StoredRemote.name)).all()

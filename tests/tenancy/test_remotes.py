@@ -166,3 +166,25 @@ def test_a_poller_reads_only_a_remote_granted_to_its_owner(tenants):
     )
     assert handed.status_code == 400 and handed.json()["error"] == "invalid_remote"
     assert tenants.get(b, "/api/v1/cordiax/pollers").json() == []
+
+
+def test_a_poller_whose_grant_was_taken_back_reads_nothing_and_tells_no_address(tenants):
+    admin, a = tenants.admin, tenants.a
+    remote, root = local_remote(tenants, {}, [grant(a, "cordiax")])
+    body = {"name": unique("poller"), "remote_id": remote["id"], "user_id": a.id,
+            "enabled": False}  # fmt: skip
+    created = tenants.call(admin, "POST", "/api/v1/cordiax/pollers", json=body)
+    assert created.status_code == 201, created.json()
+    poller = created.json()["id"]
+    working = tenants.call(a, "POST", f"/api/v1/cordiax/pollers/{poller}/test")
+    assert working.status_code == 200 and working.json()["success"] is True, working.json()
+    assert str(root) not in json.dumps(working.json())  # the remote's folder is not A's to know
+
+    taken = tenants.call(admin, "PATCH", f"/api/v1/remotes/{remote['id']}", json={"grants": []})
+    assert taken.status_code == 200, taken.json()
+    tested = tenants.call(a, "POST", f"/api/v1/cordiax/pollers/{poller}/test")
+    assert tested.json()["success"] is False
+    ran = tenants.call(admin, "POST", f"/api/v1/cordiax/pollers/{poller}/run").json()
+    assert ran["last_error"] and "no longer yours" in ran["last_error"]
+    for answer in (tested.json(), ran):
+        assert str(root) not in json.dumps(answer)
