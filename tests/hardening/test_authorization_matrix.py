@@ -613,3 +613,118 @@ def test_changing_route_answers_each_role_and_b_changes_nothing_of_a(worlds, key
     check(world, "user_a", method, row)
     admin_world = worlds("admin") if row.mutates else world
     check(admin_world, "admin", method, row)
+
+
+# --- through names ---------------------------------------------------------------------------
+# Some things are reached by name, not id: backups (type and file name), Cordiax devices,
+# folders, stored remotes. The rows above name A's with `?owner=`; here B uses A's very names
+# in B's own namespace (no ?owner), where they must mean nothing: the answer is exactly the one
+# a name nobody has gets, and A's things are unchanged afterwards.
+
+NAMED = sorted(
+    key for key in TABLE if "?owner={user_a}" in TABLE[key].path and TABLE[key].access != "admin"
+)
+UNKNOWN = {"device": f"{MARK}-nobody-pc", "backup_name": "full_1999-01-01_00-00-00.tar.gz"}
+
+
+def _in_own_namespace(row: Row, names: dict[str, str] | None = None) -> Row:
+    path = row.path.replace("?owner={user_a}", "")
+    for key, value in (names or {}).items():
+        path = path.replace("{" + key + "}", value)
+    return Row(row.access, row.ok, path, row.kwargs, row.page, row.mutates)
+
+
+def _shape(response) -> tuple[int, str | None]:
+    body = response.get_json(silent=True) or {}
+    return response.status_code, body.get("error")
+
+
+@pytest.mark.parametrize("key", NAMED, ids=_name)
+def test_b_using_as_names_in_bs_own_namespace_finds_nothing(worlds, key):
+    world = worlds("names")
+    before = world.owned_by_a()
+    method, row = key[1], TABLE[key]
+    as_names = call(world, "user_b", method, _in_own_namespace(row))
+    nobodys = call(world, "user_b", method, _in_own_namespace(row, UNKNOWN))
+    assert as_names.status_code == 404, (row.path, as_names.get_data(as_text=True)[:300])
+    # the same answer as for a name nobody has: existence is not revealed
+    assert _shape(as_names) == _shape(nobodys)
+    body = as_names.data.replace(world.ids["device"].encode(), b"")
+    assert MARK.encode() not in body.replace(b"alicemark-document", b"")
+    assert world.owned_by_a() == before
+
+
+def grant_b_own_folders(world: World) -> None:
+    from tests.syncs.helpers import grant_folders
+
+    grant_folders(world.app, "bob@example.com", world.root / "b-src", world.root / "b-dst")
+
+
+def test_b_cannot_use_as_folders_for_a_sync_job(worlds):
+    world = worlds("folders")
+    grant_b_own_folders(world)
+    before = world.owned_by_a()
+    a_source, a_destination = world.root / "a-src", world.root / "a-dst"
+    nowhere = world.root / f"{MARK}-does-not-exist"
+    answers = []
+    for source, destination in (
+        (a_source, world.root / "b-dst"),  # A's files taken (delete_after_sync)
+        (world.root / "b-src", a_destination),  # A's destination overwritten
+        (world.root, world.root / "b-dst"),  # the whole shared root
+        (nowhere, world.root / "b-dst"),
+    ):
+        answer = world.call(
+            "user_b",
+            "POST",
+            "/api/v1/syncs",
+            json={
+                "name": f"b-job-{len(answers)}",
+                "source_path": str(source),
+                "destination_path": str(destination),
+                "delete_after_sync": True,
+                "enabled": True,
+            },
+        )
+        assert answer.status_code in (400, 403), answer.get_json()
+        answers.append(_shape(answer))
+    # A's folder is refused exactly like a folder that does not exist
+    assert answers[0] == answers[3]
+    assert world.owned_by_a() == before
+    assert (a_source / f"{MARK}.txt").read_bytes() == b"a's file to sync"
+    assert world.call("user_b", "GET", "/api/v1/syncs").get_json()["syncs"] == []
+    own = world.call(
+        "user_b",
+        "POST",
+        "/api/v1/syncs",
+        json={"name": "b-own", "source_path": str(world.root / "b-src"),
+              "destination_path": str(world.root / "b-dst"), "enabled": False},
+    )  # fmt: skip
+    assert own.status_code == 201, own.get_json()  # B's own folders work: not a blanket refusal
+
+
+def test_b_cannot_use_nor_find_a_remote_granted_to_a(worlds):
+    world = worlds("remotes")
+    grant_b_own_folders(world)
+    (world.root / "b-src" / "b.txt").write_bytes(b"b's file")
+
+    def job_to(remote: str):
+        return world.call(
+            "user_b",
+            "POST",
+            "/api/v1/syncs",
+            json={
+                "name": f"to-{remote}",
+                "source_path": str(world.root / "b-src"),
+                "destination_path": "inbox",
+                "destination_remote": remote,
+            },
+        )
+
+    granted_to_a, nobodys = job_to("share"), job_to("no-such-remote")
+    assert granted_to_a.status_code == 400
+    assert _shape(granted_to_a) == _shape(nobodys)
+    assert granted_to_a.get_json()["message"].replace("share", "X") == nobodys.get_json()[
+        "message"
+    ].replace("no-such-remote", "X")
+    listed = world.call("user_b", "GET", "/api/v1/remotes/granted")
+    assert listed.status_code == 200 and "share" not in listed.get_data(as_text=True)
