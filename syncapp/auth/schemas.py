@@ -54,6 +54,9 @@ class UserInfo(Schema):
     role = fields.String()
     active = fields.Boolean()
     created_at = UtcDateTime()
+    quota_bytes = fields.Integer(
+        allow_none=True, metadata={"description": "null: the server's quota.per_user"}
+    )
 
 
 class NewUser(Registration):
@@ -70,4 +73,13 @@ class UserUpdate(Schema):
         load_only=True,
         validate=validate.Length(min=8),
         metadata={"description": "A new password (leave out to keep the current one)."},
+    )
+    quota_bytes = fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=2**63 - 1),
+        metadata={
+            "description": "Bytes the user may keep across features (GET /api/v1/quota); "
+            "null: the server's quota.per_user."
+        },
     )

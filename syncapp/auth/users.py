@@ -64,6 +64,8 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
         user.full_name = changes["full_name"]
     if changes.get("password"):
         user.set_password(changes["password"])
+    if "quota_bytes" in changes:
+        user.quota_bytes = changes["quota_bytes"]
     db.session.commit()
     return user
 
