@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from syncapp import create_app
 from syncapp.auth.accounts import create_user
@@ -66,18 +66,24 @@ def test_a_deleted_rows_id_is_not_handed_out_again(any_schema):
         assert db.session.get(User, gone_user) is None
 
 
-def test_every_sqlite_table_says_autoincrement(any_schema):
-    """Every table whose key the database generates, not only the two above: a row of any of
-    them can be named by id in a log line, an event or a URL."""
+def test_every_generated_key_never_goes_back(any_schema):
+    """Every table whose key the database generates, not only the two above (a row of any of
+    them can be named by id in a log line, an event or a URL): AUTOINCREMENT on SQLite, a
+    sequence (which never hands a number out twice) on PostgreSQL."""
     with any_schema.app_context():
-        if db.engine.dialect.name != "sqlite":
-            pytest.skip("PostgreSQL sequences never go back; nothing to declare")
-        rows = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type='table'"))
-        made = {name: sql for name, sql in rows}
         generated = [t for t in db.metadata.sorted_tables if t.autoincrement_column is not None]
         assert {"users", "sync_jobs", "documents", "cloud_files"} <= {t.name for t in generated}
+        if db.engine.dialect.name == "sqlite":
+            tables = text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            made = {name: sql for name, sql in db.session.execute(tables)}
+            for table in generated:
+                assert "AUTOINCREMENT" in made[table.name].upper(), table.name
+            return
+        schema = inspect(db.engine)
         for table in generated:
-            assert "AUTOINCREMENT" in made[table.name].upper(), table.name
+            columns = {c["name"]: c for c in schema.get_columns(table.name)}
+            key = columns[table.autoincrement_column.name]
+            assert key.get("identity") or "nextval(" in str(key.get("default")), table.name
 
 
 # --- the live attack: B's new job, A's old log lines ---------------------------------------------
