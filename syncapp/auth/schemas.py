@@ -52,11 +52,11 @@ class UserInfo(Schema):
     email = fields.String()
     full_name = fields.String()
     role = fields.String()
-    active = fields.Boolean()
-    created_at = UtcDateTime()
     quota_bytes = fields.Integer(
         allow_none=True, metadata={"description": "null: the server's quota.per_user"}
     )
+    active = fields.Boolean()
+    created_at = UtcDateTime()
 
 
 class NewUser(Registration):
@@ -66,14 +66,6 @@ class NewUser(Registration):
 class UserUpdate(Schema):
     full_name = fields.String(validate=validate.Length(max=255))
     role = fields.String(validate=validate.OneOf(ROLES))
-    active = StrictBoolean(
-        metadata={"description": "An inactive user cannot sign in, and their tokens stop working."}
-    )
-    password = fields.String(
-        load_only=True,
-        validate=validate.Length(min=8),
-        metadata={"description": "A new password (leave out to keep the current one)."},
-    )
     quota_bytes = fields.Integer(
         allow_none=True,
         strict=True,
@@ -82,4 +74,12 @@ class UserUpdate(Schema):
             "description": "Bytes the user may keep across features (GET /api/v1/quota); "
             "null: the server's quota.per_user."
         },
+    )
+    active = StrictBoolean(
+        metadata={"description": "An inactive user cannot sign in, and their tokens stop working."}
+    )
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=8),
+        metadata={"description": "A new password (leave out to keep the current one)."},
     )

@@ -60,12 +60,12 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
         _check_not_self(user, actor_id, "deactivate")
     _check_keeps_an_admin(user, role=role, active=active)
     user.role, user.active = role, active
+    if "quota_bytes" in changes:
+        user.quota_bytes = changes["quota_bytes"]
     if "full_name" in changes:
         user.full_name = changes["full_name"]
     if changes.get("password"):
         user.set_password(changes["password"])
-    if "quota_bytes" in changes:
-        user.quota_bytes = changes["quota_bytes"]
     db.session.commit()
     return user
 

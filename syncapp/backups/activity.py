@@ -49,7 +49,7 @@ def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[
 
 def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -> None:
     """Keep `result` (report.verify's answer) as the last verification of each profile it
-    concerns, and tell the dashboards of the archives' owners and of administrators."""
+    concerns, and tell every dashboard (backups are shared by all users)."""
     missing = sum(len(v["missing_remote"]) for v in result["verification"].values())
     counts = _profiles_of(result, archives)
     now = utcnow()
@@ -71,16 +71,16 @@ def record_verification(result: dict[str, Any], archives: list[BackupArchive]) -
         )
     db.session.commit()
     if counts:
-        body = {
-            "profiles": sorted(counts),
-            "sync_status": result["sync_status"],
-            "missing": missing,
-            "synced": sum(c[0] for c in counts.values()),
-            "mismatched": sum(c[1] for c in counts.values()),
-        }
-        # To the owners of the archives it named (and administrators), never to everyone.
-        for owner_id in sorted({a.owner_id for a in archives if a.profile in counts}):
-            publish("backup_verified", body, user_id=owner_id, admins=True)
+        publish(
+            "backup_verified",
+            {
+                "profiles": sorted(counts),
+                "sync_status": result["sync_status"],
+                "missing": missing,
+                "synced": sum(c[0] for c in counts.values()),
+                "mismatched": sum(c[1] for c in counts.values()),
+            },
+        )
 
 
 def last_verifications() -> dict[str, BackupVerification]:
@@ -98,6 +98,4 @@ def announce_upload(archive: BackupArchive) -> None:
             "size": archive.size,
             "uploaded_at": isoformat(archive.uploaded_at),
         },
-        user_id=archive.owner_id,
-        admins=True,
     )
