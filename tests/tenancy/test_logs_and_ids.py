@@ -89,8 +89,9 @@ def test_every_generated_key_never_goes_back(any_schema):
 # --- the live attack: B's new job, A's old log lines ---------------------------------------------
 
 
-def _job_folders(tenants: Tenants, name: str) -> tuple[Path, Path]:
-    root = Path(tenants.server.workdir) / "instance" / "sync" / name
+def _job_folders(tenants: Tenants, who: Tenant, name: str) -> tuple[Path, Path]:
+    """Folders in `who`'s own sync root (the default `instance/sync/users/<id>`)."""
+    root = Path(tenants.server.workdir) / "instance" / "sync" / "users" / str(who.id) / name
     (root / "src").mkdir(parents=True)
     (root / "dst").mkdir()
     return root / "src", root / "dst"
@@ -112,7 +113,7 @@ def _logs(tenants: Tenants, who: Tenant, **query) -> list[dict]:
 def test_b_never_sees_the_log_lines_of_as_deleted_job(tenants: Tenants):
     a, b, admin = tenants.a, tenants.b, tenants.admin
     secret = unique("a-payslip") + ".pdf"
-    src, dst = _job_folders(tenants, unique("a-job"))
+    src, dst = _job_folders(tenants, a, unique("a-job"))
     (src / secret).write_bytes(b"A's salary")
     (dst / secret).mkdir()  # a folder where the copy must go: the run logs the file's name
     a_job = _create_job(tenants, a, unique("a-job"), src, dst)
@@ -123,7 +124,7 @@ def test_b_never_sees_the_log_lines_of_as_deleted_job(tenants: Tenants):
     wait_until(a_run_logged_the_name, 60, "A's first run to log the file it could not copy")
     assert tenants.call(a, "DELETE", f"/api/v1/syncs/{a_job}").status_code in (200, 204)
 
-    b_src, b_dst = _job_folders(tenants, unique("b-job"))
+    b_src, b_dst = _job_folders(tenants, b, unique("b-job"))
     b_job = _create_job(tenants, b, unique("b-job"), b_src, b_dst)
     assert b_job > a_job  # a new id, never the deleted one's
 
