@@ -201,6 +201,7 @@ def register_blueprints(app: Flask) -> None:
     from .monitoring.routes import bp as monitoring
     from .monitoring.status_routes import bp as service
     from .monitoring.websocket import bp as events_ws
+    from .quota_routes import bp as quota
     from .remotes.routes import bp as remotes
     from .syncs.routes import bp as syncs
     from .web.dashboard_api import bp as dashboard
@@ -222,6 +223,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(cloud_conflicts)
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
+    api.register_blueprint(quota)
     app.register_blueprint(web)
     app.register_blueprint(settings_pages)
     app.register_blueprint(prometheus)

@@ -1,4 +1,9 @@
-"""Structured logging: one JSON object per line, with the request id, to stderr and a file."""
+"""Structured logging: one JSON object per line, with the request id, to stderr and a file.
+
+Every record also names its owner when it is about one user's things (`owner`, a user id):
+GET /api/v1/logs shows a user only their own records, and records without an owner only to
+administrators. See `owner_of` for where the owner comes from.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ import logging.handlers
 import re
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect as sa_inspect
 
 from .timeutil import isoformat
 
@@ -36,9 +45,72 @@ def redact(text: str) -> str:
     return text
 
 
+# --- whose record it is ----------------------------------------------------------------------
+
+#: the user a piece of background work acts for (set with `working_for`)
+_WORKING_FOR: ContextVar[int | None] = ContextVar("syncapp_log_owner", default=None)
+#: record attribute -> the owner of the thing it names, e.g. "job" -> the sync job's owner
+_OWNER_LOOKUPS: dict[str, Callable[[Any], int | None]] = {}
+#: loggers of the features that keep users' things: only their records take an owner from the
+#: context (the request's user, `working_for`). A storage, transfer or error-handler record can
+#: name hosts, remotes or internals that are not the user's to see: it needs an explicit owner.
+FEATURE_LOGGERS = ("syncapp.syncs", "syncapp.documents", "syncapp.cloud", "syncapp.backups",
+                   "syncapp.cordiax")  # fmt: skip
+
+
+@contextmanager
+def working_for(user_id: int | None) -> Iterator[None]:
+    """Feature records logged inside belong to `user_id` (for work outside a user's request)."""
+    token = _WORKING_FOR.set(user_id)
+    try:
+        yield
+    finally:
+        _WORKING_FOR.reset(token)
+
+
+def register_owner_lookup(attribute: str, lookup: Callable[[Any], int | None]) -> None:
+    """Records carrying `attribute` (logging's `extra`) belong to `lookup(value)`'s user. The
+    lookup runs while logging: it must answer from memory, never from the database."""
+    _OWNER_LOOKUPS[attribute] = lookup
+
+
+def _signed_in_user_id() -> int | None:
+    """The user this request was authenticated as, if authentication already ran: a log line
+    never loads a user (that would query the database, maybe while it is down)."""
+    if not has_request_context():
+        return None
+    user = g.get("_login_user")  # where Flask-Login keeps current_user once it is loaded
+    # The row's key, read without touching an attribute (an expired row would be refreshed);
+    # an anonymous user is no row at all.
+    state = sa_inspect(user, raiseerr=False) if user is not None else None
+    return state.identity[0] if state is not None and state.identity else None
+
+
+def owner_of(record: logging.LogRecord) -> int | None:
+    """In order: an explicit `extra={"owner": user_id}`; the owner of the thing the record names
+    (`extra={"job": id}`: the sync job's); then, for feature loggers only, the user background
+    work is `working_for`, else the signed-in user of the request. None: administrators only."""
+    owner = getattr(record, "owner", None)
+    if owner is not None:
+        return owner
+    for attribute, lookup in _OWNER_LOOKUPS.items():
+        value = getattr(record, attribute, None)
+        if value is not None and (owner := lookup(value)) is not None:
+            return owner
+    if not record.name.startswith(FEATURE_LOGGERS):
+        return None
+    owner = _WORKING_FOR.get()
+    return owner if owner is not None else _signed_in_user_id()
+
+
 class RequestContextFilter(logging.Filter):
+    """Adds the request id and the owner to each record (every handler has one: the first sets
+    them, on the record the handlers share)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if getattr(record, "owner", None) is None:
+            record.owner = owner_of(record)
         return True
 
 
@@ -51,8 +123,8 @@ def structured(record: logging.LogRecord) -> dict[str, Any]:
         "message": redact(record.getMessage()),
         "request_id": getattr(record, "request_id", "-"),
     }
-    for key in ("job", "event", "path"):
-        if hasattr(record, key):
+    for key in ("owner", "job", "event", "path"):
+        if getattr(record, key, None) is not None:
             entry[key] = getattr(record, key)
     if record.exc_info:
         entry["exception"] = redact(_EXCEPTIONS.formatException(record.exc_info))
@@ -73,7 +145,10 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(app: Flask) -> None:
+    from .monitoring.log_owners import job_owner
     from .monitoring.logbuffer import LogBuffer
+
+    register_owner_lookup("job", job_owner)
 
     options = app.config["SYNCAPP"]["logging"]
     formatter: logging.Formatter = (

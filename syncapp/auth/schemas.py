@@ -78,6 +78,9 @@ class UserInfo(Schema):
     email = fields.String()
     full_name = fields.String()
     role = fields.String()
+    quota_bytes = fields.Integer(
+        allow_none=True, metadata={"description": "null: the server's quota.per_user"}
+    )
     active = fields.Boolean()
     sync_roots = fields.List(fields.String())
     created_at = UtcDateTime()
@@ -90,6 +93,15 @@ class NewUser(Registration):
 class UserUpdate(Schema):
     full_name = fields.String(validate=validate.Length(max=255))
     role = fields.String(validate=validate.OneOf(ROLES))
+    quota_bytes = fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=2**63 - 1),
+        metadata={
+            "description": "Bytes the user may keep across features (GET /api/v1/quota); "
+            "null: the server's quota.per_user."
+        },
+    )
     active = StrictBoolean(
         metadata={"description": "An inactive user cannot sign in, and their tokens stop working."}
     )

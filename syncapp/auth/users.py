@@ -68,6 +68,8 @@ def update_user(user: User, changes: dict[str, Any], *, actor_id: int | None) ->
     ends_sessions = (user.active and not active) or bool(changes.get("password"))
     closes_connections = ends_sessions or role != user.role
     user.role, user.active = role, active
+    if "quota_bytes" in changes:
+        user.quota_bytes = changes["quota_bytes"]
     if "full_name" in changes:
         user.full_name = changes["full_name"]
     if "sync_roots" in changes:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..events import publish
 from ..extensions import db
+from ..logs import working_for
 from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteUnavailable
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, copy_verified
@@ -201,16 +202,20 @@ class CloudReplicator:
         if copy is None or copy.status != "running":
             return CopyResult(copy_id, copy.target if copy else "?", "skipped")
         claim = _Claim(copy_id, copy.target, copy.wanted_version, copy.job_id)
+        owner_id = self.session.scalar(
+            select(CloudFile.owner_id).where(CloudFile.id == copy.file_id)
+        )
         self._report(claim.job_id)
-        try:
-            return self._replicate(claim, copy)
-        except TRANSIENT as exc:
-            return self._failed(claim, exc, permanent=False)
-        except RemoteError as exc:
-            return self._failed(claim, exc, permanent=True)
-        except Exception as exc:  # a bug must not leave the row claimed until its lease ends
-            log.exception("cloud copy %d to %s failed unexpectedly", copy_id, claim.target)
-            return self._failed(claim, exc, permanent=False)
+        with working_for(owner_id):  # what is logged about the copy is its owner's to read
+            try:
+                return self._replicate(claim, copy)
+            except TRANSIENT as exc:
+                return self._failed(claim, exc, permanent=False)
+            except RemoteError as exc:
+                return self._failed(claim, exc, permanent=True)
+            except Exception as exc:  # a bug must not leave the row claimed until its lease ends
+                log.exception("cloud copy %d to %s failed unexpectedly", copy_id, claim.target)
+                return self._failed(claim, exc, permanent=False)
 
     def _replicate(self, claim: _Claim, copy: CloudCopy) -> CopyResult:
         file = self.session.get(CloudFile, copy.file_id)

@@ -13,6 +13,7 @@ from ..auth.models import User
 from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, public, streams_body
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..storage.local import LocalRemote
@@ -196,6 +197,7 @@ def upload_file():
     owner_id = caller_id(WHAT)
     store = cloud_store()
     refuse_declared_size(request.content_length, store.max_size)
+    refuse_declared(db.session, owner_id, request.content_length)
     staged, targets = _receive(store, owner_id)
     if staged is None:
         raise BadRequest("No file was sent: use -F 'file=@report.pdf'.", code="no_file")

@@ -1,9 +1,11 @@
 """CloudStore: the users' cloud files and each kept version, on the feature's Remote.
 
-An upload streams into a staging name while it is counted and hashed (refused past `max_size`,
-nothing kept). Only then can it be told whether it is a new file, a new version, or the content
-the current version already has. A version's bytes live at `<owner>/<file id>/v<n>-<safe name>`;
-the name the user gave is kept in the database for display and download.
+An upload streams into a staging name while it is counted and hashed (refused past `max_size`
+or past what its owner's quota leaves, nothing kept). Only then can it be told whether it is a
+new file, a new version, or the content the current version already has. A version's bytes live
+at `<owner>/<file id>/v<n>-<safe name>`; the name the user gave is kept in the database for
+display and download. Every kept version counts towards its owner's quota, checked again before
+a new one is recorded.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..documents.store import clean_filename
 from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import TEMP_PREFIX
 from ..timeutil import utcnow
@@ -89,8 +92,9 @@ class CloudStore:
     ) -> Staged:
         name = display_name(filename)
         path = f"{STAGING}/{owner_id}/{uuid.uuid4().hex}"
+        counted = within_quota(self.session, owner_id, chunks)
         try:
-            received = receive_into(self.remote, path, chunks, limit=self.max_size)
+            received = receive_into(self.remote, path, counted, limit=self.max_size)
         except RemoteFull as exc:
             raise InsufficientStorage(f"The cloud file store is full: {exc}") from None
         kind = (content_type or "application/octet-stream")[:127]
@@ -151,6 +155,7 @@ class CloudStore:
             current = self.current(file)
             if current.md5 == staged.md5 and current.size == staged.size:
                 return Outcome(file, current, created=False)
+        hold_quota(self.session, owner_id, staged.size)  # a new version: its bytes count
         number = max([file.current_version, *(v.number for v in file.versions)]) + 1
         version = CloudVersion(
             file_id=file.id,
@@ -284,6 +289,19 @@ class CloudStore:
                 "with keep_cloud_copies=true to leave those copies in the cloud.",
                 code="cloud_unavailable",
             )
+
+
+def cloud_usage(session: Session, user_id: int) -> int:
+    """Bytes of every version `user_id` keeps here (their cloud copies are not counted)."""
+    total = (
+        select(func.coalesce(func.sum(CloudVersion.size), 0))
+        .join(CloudFile, CloudFile.id == CloudVersion.file_id)
+        .where(CloudFile.owner_id == user_id)
+    )
+    return session.scalar(total) or 0
+
+
+register_usage("cloud", cloud_usage)
 
 
 def _may_hold_bytes(copy: CloudCopy) -> bool:

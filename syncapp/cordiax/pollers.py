@@ -185,6 +185,7 @@ def poll(
         session.commit()
         session.refresh(poller)
         started = utcnow()
+        owned = {"owner": poller.user_id}  # what is logged is the poller's owner's (logs.py)
         version: str | None = None
         try:
             store = open_store()
@@ -196,9 +197,9 @@ def poll(
         except Exception as exc:  # recorded on the poller: a poll must never break its caller
             session.rollback()
             if isinstance(exc, RemoteError | PollError | SnapshotRefused):
-                log.warning("poller %s (%s): %s", poller.id, poller.name, exc)
+                log.warning("poller %s (%s): %s", poller.id, poller.name, exc, extra=owned)
             else:
-                log.exception("poller %s (%s) failed", poller.id, poller.name)
+                log.exception("poller %s (%s) failed", poller.id, poller.name, extra=owned)
             result, error = ERROR, _describe_error(exc)
         poller.last_run = started
         poller.last_result = result[:255]
@@ -206,8 +207,9 @@ def poll(
         session.commit()
         if version:
             log.info(
-                "poller %s imported %s/%s %s", poller.id, poller.user_id, poller.device, version
-            )
+                "poller %s imported %s/%s %s", poller.id, poller.user_id, poller.device, version,
+                extra=owned,
+            )  # fmt: skip
         if notify is not None:
             notify(poller, version)
     return poller

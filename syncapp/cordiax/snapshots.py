@@ -254,8 +254,9 @@ class SnapshotStore:
                 self._remove(written)
                 raise
         log.info(
-            "snapshot %s/%s %s stored (%s, %d bytes)", user_id, device, version, kind, len(data)
-        )
+            "snapshot %s/%s %s stored (%s, %d bytes)", user_id, device, version, kind, len(data),
+            extra={"owner": user_id},
+        )  # fmt: skip
         return StoreResult(snapshot, created=True)
 
     def _extract(self, data: bytes, members: list[zipfile.ZipInfo], folder: str) -> list[str]:

@@ -408,7 +408,10 @@ class NasSync:
     def _failed(self, document: Document, message: str) -> None:
         document.last_error = message
         self.session.commit()
-        log.warning("NAS sync of document %d failed: %s", document.id, message)
+        log.warning(
+            "NAS sync of document %d failed: %s", document.id, message,
+            extra={"owner": document.owner_id},
+        )  # fmt: skip
         self._on_result(document, message)
 
     def _sync(self, document: Document, remote: Remote) -> str:

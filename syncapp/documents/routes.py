@@ -20,6 +20,7 @@ from ..errors import (
 )
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..quotas import refuse_declared
 from ..remotes.catalog import feature_remote, find_remote, open_stored
 from ..security import caller_id, owner_scope, streams_body
 from ..storage import Remote
@@ -159,6 +160,7 @@ def upload_document():
     owner_id = _me()
     store = document_store()
     refuse_declared_size(request.content_length, store.max_size)
+    refuse_declared(db.session, owner_id, request.content_length)
     stored, fields = _receive(store, owner_id)
     if stored is None:
         raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")

@@ -1,6 +1,7 @@
 """DocumentStore: the users' documents on a storage Remote (`<owner id>/<uuid><ext>`), indexed in
 the database. Uploads stream straight into their final name (the write is atomic); a document
-whose fields turn out invalid is removed again before anything is recorded."""
+whose fields turn out invalid, or that does not fit in its owner's quota, is removed again
+before anything is recorded. Every document's size counts towards its owner's quota."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import BadRequest, InsufficientStorage, NotFound
+from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteFull, RemoteNotFound
 from ..timeutil import utcnow
 from ..uploads import Received, receive_into
@@ -43,9 +45,7 @@ def parse_date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        raise BadRequest(
-            f"Invalid date {value!r}: use YYYY-MM-DD.", code="invalid_date"
-        ) from None
+        raise BadRequest(f"Invalid date {value!r}: use YYYY-MM-DD.", code="invalid_date") from None
 
 
 def clean_filename(filename: str | None) -> str:
@@ -76,8 +76,9 @@ class DocumentStore:
         name = clean_filename(filename)
         ext = posixpath.splitext(name)[1]
         path = f"{owner_id}/{uuid.uuid4().hex}{ext.lower() if _EXTENSION.match(ext) else ''}"
+        counted = within_quota(self.session, owner_id, chunks)
         try:
-            received = receive_into(self.remote, path, chunks, limit=self.max_size)
+            received = receive_into(self.remote, path, counted, limit=self.max_size)
         except RemoteFull as exc:
             raise InsufficientStorage(f"The document store is full: {exc}") from None
         return Stored(path, name, (content_type or "application/octet-stream")[:127], received)
@@ -89,21 +90,29 @@ class DocumentStore:
     def create(
         self, owner_id: int, stored: Stored, *, kind: str, document_date: date | None
     ) -> Document:
+        """Record the received file as a document; if it cannot be (over quota, a database
+        error), the file is removed: nothing unrecorded stays in the store."""
         now = utcnow()
-        document = Document(
-            owner_id=owner_id,
-            type=kind,
-            document_date=document_date or now.date(),
-            filename=stored.filename,
-            content_type=stored.content_type,
-            stored_path=stored.path,
-            size=stored.received.size,
-            md5=stored.received.md5,
-            uploaded_at=now,
-            synced_to_nas=False,
-        )
-        self.session.add(document)
-        self.session.commit()
+        try:
+            hold_quota(self.session, owner_id, stored.received.size)
+            document = Document(
+                owner_id=owner_id,
+                type=kind,
+                document_date=document_date or now.date(),
+                filename=stored.filename,
+                content_type=stored.content_type,
+                stored_path=stored.path,
+                size=stored.received.size,
+                md5=stored.received.md5,
+                uploaded_at=now,
+                synced_to_nas=False,
+            )
+            self.session.add(document)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            self.discard(stored)
+            raise
         return document
 
     def get(self, document_id: int, *, owner_id: int | None) -> Document:
@@ -141,3 +150,12 @@ class DocumentStore:
             self.remote.delete(document.stored_path)
         self.session.delete(document)
         self.session.commit()
+
+
+def documents_usage(session: Session, user_id: int) -> int:
+    """Bytes of `user_id`'s documents in the store (their copies on the NAS are not counted)."""
+    total = select(func.coalesce(func.sum(Document.size), 0)).where(Document.owner_id == user_id)
+    return session.scalar(total) or 0
+
+
+register_usage("documents", documents_usage)

@@ -21,6 +21,11 @@ class BufferedRecord:
     def job(self) -> Any:
         return self.entry.get("job")
 
+    @property
+    def owner(self) -> int | None:
+        """The user whose things the record is about (logs.owner_of); None: the service's."""
+        return self.entry.get("owner")
+
 
 class LogBuffer(logging.Handler):
     """A bounded ring of structured records: the oldest go when it is full."""

@@ -98,7 +98,9 @@ class LogQuery(Schema):
     level = fields.String(
         validate=_level, metadata={"description": "Minimum level", "enum": list(LEVELS)}
     )
-    job = fields.Integer(metadata={"description": "Only records of this sync job"})
+    job = fields.Integer(
+        metadata={"description": "Only records of this sync job (404 if it is not yours)"}
+    )
     since = fields.AwareDateTime(
         default_timezone=UTC, metadata={"description": "ISO 8601 time (UTC if no offset)"}
     )
@@ -111,10 +113,13 @@ class LogRecord(Schema):
     logger = fields.String()
     message = fields.String()
     request_id = fields.String()
+    owner = fields.Integer(
+        metadata={"description": "The user whose things the record is about; absent: the service's"}
+    )
     job = fields.Raw()
     event = fields.Raw()
     path = fields.Raw()
-    exception = fields.String()
+    exception = fields.String(metadata={"description": "Administrators only"})
 
 
 class LogList(Schema):

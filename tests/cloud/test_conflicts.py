@@ -23,6 +23,7 @@ from tests.cloud.clouds import (  # noqa: F401  (fixtures)
     md5_of,
 )
 from tests.cloud.conftest import CloudUser
+from tests.quota_helpers import set_quota
 
 pytestmark = pytest.mark.peer
 
@@ -143,6 +144,29 @@ def test_keep_both_downloads_the_cloud_copy_as_a_conflict_file(clouds: Clouds):
     assert theirs.modified_at == parse_iso(view["remote"]["modified"])  # the cloud's own time
     names = {f["filename"] for f in clouds.user.get("/api/v1/files").get_json()["files"]}
     assert names == {"report.pdf", kept["filename"]}
+
+
+def test_keeping_the_clouds_copy_must_fit_in_the_quota(clouds: Clouds):
+    """Bringing the cloud's copy back keeps its bytes here: over the quota, 507 and the conflict
+    stays open, with nothing kept and the cloud's copy untouched."""
+    made = make_conflict(clouds)
+    used = len(ORIGINAL) + len(LOCAL)
+    set_quota(clouds.app, clouds.user.id, used + len(REMOTE) - 1)
+
+    for body in ({"policy": "keep-both"}, {"policy": "manual", "keep": "remote"}):
+        response = resolve(clouds, made.conflict_id, **body)
+        assert response.status_code == 507, response.get_json()
+        assert response.get_json()["error"] == "quota_exceeded"
+    view = clouds.user.get(f"/api/v1/conflicts/{made.conflict_id}").get_json()
+    assert view["resolved"] is False
+    assert [f["filename"] for f in clouds.user.get("/api/v1/files").get_json()["files"]] == [
+        "report.pdf"
+    ]
+    assert [v.number for v in clouds.versions(made.file_id)] == [1, 2]
+    assert clouds.cloud_md5(made.file_id, "s3") == md5_of(REMOTE)
+    assert clouds.user.get("/api/v1/quota").get_json()["used_bytes"] == used
+    set_quota(clouds.app, clouds.user.id, used + len(REMOTE))  # exactly enough
+    assert resolved(clouds, made.conflict_id, policy="keep-both")["outcome"]["winner"] == "both"
 
 
 @pytest.mark.parametrize(

@@ -333,6 +333,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("service.get_status", "GET"): Row("user", 200, "/api/v1/status"),
     ("service.get_metrics", "GET"): Row("user", 200, "/api/v1/metrics"),
     ("service.get_logs", "GET"): Row("user", 200, "/api/v1/logs"),
+    ("quota.get_quota", "GET"): Row("user", 200, "/api/v1/quota"),
     ("prometheus.prometheus_metrics", "GET"): Row("user", 200, "/metrics"),
     ("dashboard.get_dashboard", "GET"): Row("user", 200, "/api/v1/dashboard"),
     ("auth_api.list_tokens", "GET"): Row("user", 200, "/api/v1/tokens"),

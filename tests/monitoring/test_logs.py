@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from syncapp.auth.accounts import find_user
+from syncapp.logs import working_for
 from syncapp.syncs.runner import run_now
 from tests.conftest import bearer, make_token, make_user
 from tests.monitoring.helpers import client_of, make_job
@@ -68,11 +70,79 @@ def test_a_user_sees_only_their_jobs_records(sync_app, sync_client, sync_root):
 
     assert [r["message"] for r in _records(sync_client, level="WARNING")] == ["about mine"]
     assert [r["message"] for r in _records(bob, level="WARNING")] == ["about theirs"]
-    assert _records(bob, job=mine["id"]) == []
     admin = client_of(sync_app, "root@example.com", role="admin")
     assert [r["message"] for r in _records(admin, level="WARNING")] == [
         "about mine", "about theirs", "about the service",
     ]  # fmt: skip
+    owners = [r.get("owner") for r in _records(admin, level="WARNING")]
+    assert owners == [mine["owner_id"], theirs["owner_id"], None]
+
+
+def test_another_users_job_answers_like_a_missing_one(sync_app, sync_client, sync_root):
+    mine = make_job(sync_client, sync_root, "mine")
+    bob = client_of(sync_app, "bob@example.com")
+    log.warning("about %s", mine["name"], extra={"job": mine["id"]})
+    theirs = bob.get("/api/v1/logs", query_string={"job": mine["id"]})
+    missing = bob.get("/api/v1/logs", query_string={"job": mine["id"] + 1000})
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json["error"] == missing.json["error"] == "sync_not_found"
+    assert str(mine["id"]) in theirs.json["message"] and "mine" not in theirs.get_data(True)
+    assert [r["message"] for r in _records(sync_client, job=mine["id"])] == ["about mine"]
+
+
+def test_a_deleted_jobs_records_stay_their_owners(sync_app, sync_client, sync_root):
+    """The id of a deleted job is never another user's: its records stay with its owner."""
+    gone = make_job(sync_client, sync_root, "gone")
+    log.warning("about gone.txt", extra={"job": gone["id"]})
+    assert sync_client.delete(f"/api/v1/syncs/{gone['id']}").status_code in (200, 204)
+    bob = client_of(sync_app, "bob@example.com")
+    new = make_job(bob, sync_root, "new")
+    assert new["id"] != gone["id"]
+    assert _records(bob) == []
+    assert bob.get("/api/v1/logs", query_string={"job": gone["id"]}).status_code == 404
+    assert [r["message"] for r in _records(sync_client)] == ["about gone.txt"]
+
+
+def test_feature_records_in_a_request_belong_to_its_user(sync_app, sync_client):
+    """A feature's record logged while a user's request runs is that user's; a record of the
+    service's own machinery (errors, storage) stays with administrators, as do tracebacks."""
+    feature = logging.getLogger("syncapp.documents.tests")
+    service = logging.getLogger("syncapp.storage.tests")
+
+    @sync_app.route("/api/v1/test-logging")
+    def log_in_a_request():
+        feature.warning("stored invoice.pdf")
+        service.warning("s3 endpoint http://10.0.0.5:9000 answered 500")
+        try:
+            raise ValueError("in the code")
+        except ValueError:
+            feature.exception("could not keep receipt.pdf")
+        return {}
+
+    assert sync_client.get("/api/v1/test-logging").status_code == 200
+    mine = _records(sync_client)
+    assert [r["message"] for r in mine] == ["stored invoice.pdf", "could not keep receipt.pdf"]
+    assert all("exception" not in r for r in mine)
+    bob = client_of(sync_app, "bob@example.com")
+    assert _records(bob) == []
+    admin = client_of(sync_app, "root@example.com", role="admin")
+    every = _records(admin)
+    assert [r["message"] for r in every][:3] == [
+        "stored invoice.pdf", "s3 endpoint http://10.0.0.5:9000 answered 500",
+        "could not keep receipt.pdf",
+    ]  # fmt: skip
+    assert "ValueError: in the code" in every[2]["exception"]
+
+
+def test_background_work_logs_for_the_user_it_works_for(sync_app, sync_client):
+    bob = client_of(sync_app, "bob@example.com")
+    with sync_app.app_context():
+        bob_id = find_user("bob@example.com").id
+    with working_for(bob_id):
+        logging.getLogger("syncapp.cloud.tests").warning("copied report.pdf to s3")
+        log.warning("not a feature's record")
+    assert [r["message"] for r in _records(bob)] == ["copied report.pdf to s3"]
+    assert _records(sync_client) == []
 
 
 def test_secrets_are_masked_in_the_buffer(make_app):
