@@ -11,7 +11,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from marshmallow import INCLUDE, Schema, fields
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -19,13 +19,14 @@ class Base(DeclarativeBase):
     pass
 
 
-@event.listens_for(Base.metadata, "before_create")
-def _never_reuse_ids(metadata, connection, **kwargs) -> None:
+@event.listens_for(Table, "before_create")
+def _never_reuse_ids(table: Table, connection, **kwargs) -> None:
     """SQLite hands a deleted row's id to the next row unless a table says AUTOINCREMENT: a new
     job of user B took the id of A's deleted job and, with it, A's log lines. PostgreSQL's
-    sequences never go back. Migration 0011 does the same for databases made before."""
-    for table in metadata.tables.values():
-        table.dialect_kwargs["sqlite_autoincrement"] = True
+    sequences never go back. Every table created (create_all, and the copies a batch migration
+    makes, which would otherwise lose it) says so; SQLite applies it only where the key is one
+    integer. Migration 0011 did the same for databases made before."""
+    table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 class _LoginManager(LoginManager):

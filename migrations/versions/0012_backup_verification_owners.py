@@ -21,7 +21,10 @@ def upgrade():
     # owners (or keyed "<owner>:<profile>" in between) are dropped rather than guessed; the
     # next /verify of each client records it again.
     op.execute("DELETE FROM backup_verifications")
-    with op.batch_alter_table('backup_verifications', schema=None) as batch_op:
+    # table_kwargs: the re-created table keeps AUTOINCREMENT (0011) on SQLite
+    with op.batch_alter_table(
+        'backup_verifications', schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
         batch_op.add_column(sa.Column('owner_id', sa.Integer(), nullable=False))
         batch_op.create_index(batch_op.f('ix_backup_verifications_owner_id'), ['owner_id'], unique=False)
         batch_op.create_foreign_key('fk_backup_verifications_owner_id_users', 'users', ['owner_id'], ['id'], ondelete='CASCADE')
@@ -29,7 +32,9 @@ def upgrade():
 
 def downgrade():
     op.execute("DELETE FROM backup_verifications")
-    with op.batch_alter_table('backup_verifications', schema=None) as batch_op:
+    with op.batch_alter_table(
+        'backup_verifications', schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
         batch_op.drop_constraint('fk_backup_verifications_owner_id_users', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_backup_verifications_owner_id'))
         batch_op.drop_column('owner_id')
