@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import IntegerConverter, Map
 
 from .timeutil import isoformat
@@ -40,4 +40,14 @@ class StrictBoolean(fields.Boolean):
         # An isinstance check: 0 == False and 1 == True, so sets of allowed values would not do.
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
+        return value
+
+
+class FullMatch(validate.Regexp):
+    """marshmallow's Regexp matches at the start only: `$` lets a final newline through and an
+    unanchored pattern any tail. Here the whole value must match."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
         return value

@@ -188,7 +188,7 @@ def configure_logging(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        g.request_id = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
 
     @app.after_request
     def echo_request_id(response):

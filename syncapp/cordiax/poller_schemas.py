@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ..fields import MAX_INT, StrictBoolean, UtcDateTime
+from ..fields import MAX_INT, FullMatch, StrictBoolean, UtcDateTime
 from ..storage import RemoteError
 from ..storage.base import clean_path
 from .pollers import DEFAULT_FILENAME, DEFAULT_INTERVAL, DEFAULT_PATH, MIN_INTERVAL
@@ -16,12 +16,12 @@ _INTERVAL = validate.Range(
     error=f"The interval must be from {MIN_INTERVAL} to {MAX_INT} seconds.",
 )
 _ID = validate.Range(min=1, max=MAX_INT)  # beyond, no row has it (and the database overflows)
-_DEVICE = validate.Regexp(
+_DEVICE = FullMatch(
     DEVICE_PATTERN,
     error="Use up to 64 letters, digits, '.', '_' and '-' (a letter or digit first).",
 )
-_FILENAME = validate.Regexp(
-    r"^[^/\\\x00]{1,255}$", error="A plain file name, e.g. cordiax_sync.zip or cordiax_sync.db."
+_FILENAME = FullMatch(
+    r"[^/\\\x00-\x1f]{1,255}", error="A plain file name, e.g. cordiax_sync.zip or cordiax_sync.db."
 )
 
 

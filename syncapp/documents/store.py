@@ -75,7 +75,7 @@ class DocumentStore:
     ) -> Stored:
         name = clean_filename(filename)
         ext = posixpath.splitext(name)[1]
-        path = f"{owner_id}/{uuid.uuid4().hex}{ext.lower() if _EXTENSION.match(ext) else ''}"
+        path = f"{owner_id}/{uuid.uuid4().hex}{ext.lower() if _EXTENSION.fullmatch(ext) else ''}"
         counted = within_quota(self.session, owner_id, chunks)
         try:
             received = receive_into(self.remote, path, counted, limit=self.max_size)

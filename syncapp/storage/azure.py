@@ -100,7 +100,7 @@ class AzureRemote(Remote):
         block_size = number_setting("block_size", block_size)
         max_concurrency = number_setting("max_concurrency", max_concurrency)
         timeout = number_setting("timeout", timeout, float)
-        if not (container == "$root" or _CONTAINER_NAME.match(container or "")):
+        if not (container == "$root" or _CONTAINER_NAME.fullmatch(container or "")):
             raise RemoteConfigError(
                 f"invalid container name {container!r}: 3-63 lowercase letters, digits and "
                 "single hyphens"

@@ -80,7 +80,7 @@ def _strip_etag(etag: str | None) -> str | None:
 def _etag_md5(etag: str | None) -> str | None:
     """A plain PutObject's ETag is the MD5; a multipart ETag ("...-N") is not."""
     value = (_strip_etag(etag) or "").lower()
-    return value if _HEX32.match(value) else None
+    return value if _HEX32.fullmatch(value) else None
 
 
 class _Body(io.RawIOBase):
@@ -277,7 +277,7 @@ class S3Remote(Remote):
     def _entry(self, rel: str, head: dict[str, Any]) -> Entry:
         metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
         md5 = (metadata.get("md5") or "").lower()
-        if not _HEX32.match(md5):
+        if not _HEX32.fullmatch(md5):
             # With SSE-KMS or SSE-C the ETag is not the MD5 of the content.
             encrypted = head.get("ServerSideEncryption") == "aws:kms" or head.get(
                 "SSECustomerAlgorithm"

@@ -220,6 +220,23 @@ def test_only_webdav_smb_or_local_remotes_are_accepted(client, people):
     assert missing.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("device", "office-pc\n"),  # `$` in a pattern lets a final newline through
+        ("device", "office-pc/../other"),  # an unanchored pattern, any tail
+        ("filename", "cordiax_sync.zip\n"),
+        ("filename", "cordiax\tsync.zip"),
+    ],
+)
+def test_a_device_or_file_name_must_match_whole(client, people, local_remote_id, field, value):
+    body = {"name": "x", "remote_id": local_remote_id, field: value}
+    answer = client.post(API, headers=bearer(people["admin"]), json=body)
+    assert answer.status_code == 400, answer.get_json()
+    assert field in answer.get_json()["errors"]
+    assert client.get(API, headers=bearer(people["admin"])).get_json() == []
+
+
 def test_a_path_leaving_the_remote_is_refused(client, people, local_remote_id):
     body = {"name": "x", "remote_id": local_remote_id, "path": "cordiax/../../etc"}
     assert client.post(API, headers=bearer(people["admin"]), json=body).status_code == 400
