@@ -25,6 +25,7 @@ from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
 from ..storage.local import ConfinedLocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
+from .history import record_end
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .scan import SourceFile, plan_run, scan_source
 
@@ -156,6 +157,7 @@ class SyncEngine:
         owner: str,
         batch_size: int = 100,
         max_backoff: float = 300.0,
+        keep_runs: int = 0,
         on_event: EventCallback | None = None,
         on_outcome: Callable[[Outcome, SyncJob], None] | None = None,
     ) -> None:
@@ -166,6 +168,7 @@ class SyncEngine:
         self.owner = owner
         self.batch_size = max(1, batch_size)
         self.max_backoff = max_backoff
+        self.keep_runs = keep_runs
         self.on_event = on_event or (lambda name, payload, job: None)
         self.on_outcome = on_outcome or (lambda outcome, job: None)
 
@@ -470,6 +473,15 @@ class SyncEngine:
 
     # --- ending a run ------------------------------------------------------------------------
 
+    def _tidy_history(self, run: SyncRun) -> None:
+        """After the run's end is committed: a failure here must not leave it unrecorded."""
+        try:
+            record_end(self.session, run, self.keep_runs)
+            self.session.commit()
+        except Exception:  # tried again at the job's next run
+            self.session.rollback()
+            log.exception("could not tidy the run history of job %d", run.job_id)
+
     def _finish_later(
         self, job: SyncJob, run: SyncRun, status: str, reason: str, *, state: str | None = None
     ) -> None:
@@ -491,6 +503,7 @@ class SyncEngine:
         delay: float | None = None,
     ) -> None:
         session = self.session
+        session.expire(job, ["enabled", "sync_interval"])  # either may have changed meanwhile
         run.status, run.error, run.finished_at = status, error, utcnow()
         if delay is None:
             job.destination_failures = 0
@@ -502,6 +515,7 @@ class SyncEngine:
         if job.lease_owner == self.owner:
             job.lease_owner, job.lease_until = None, None
         session.commit()
+        self._tidy_history(run)
         summary = {
             "run_id": run.id,
             "status": status,
