@@ -77,6 +77,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "dispatch_interval": (Seconds, Seconds(1)),  # how often due jobs are looked for
         "realtime_debounce": (Seconds, Seconds(0.5)),  # quiet time after a change before a run
         "max_destination_backoff": (Seconds, Seconds(300)),
+        # Runs kept in each job's history; older ones are deleted, their counts kept in the
+        # job's totals. 0 keeps every run. Runs that did nothing keep one row per stretch.
+        "keep_runs": (int, 1000),
     },
     "monitoring": {
         "enable_metrics": (bool, True),

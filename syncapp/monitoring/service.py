@@ -17,6 +17,7 @@ from .. import __version__
 from ..extensions import db
 from ..scheduled_runs import latest_by_job
 from ..scheduler import leader_elsewhere
+from ..syncs.history import LISTED
 from ..syncs.models import FILE_STATES, JOB_STATES, RUN_STATUSES, SyncFile, SyncJob, SyncRun
 from ..timeutil import isoformat, utcnow
 
@@ -125,7 +126,7 @@ def _runs_by_status(owner_id: int | None) -> dict[int, dict[str, int]]:
     found: dict[int, dict[str, int]] = {}
     rows = db.session.execute(
         select(SyncRun.job_id, SyncRun.status, func.count())
-        .where(SyncRun.job_id.in_(scoped_job_ids(owner_id)))
+        .where(SyncRun.job_id.in_(scoped_job_ids(owner_id)), LISTED)
         .group_by(SyncRun.job_id, SyncRun.status)
     )
     for job_id, status, count in rows:
@@ -144,8 +145,9 @@ def _last_finished_runs(owner_id: int | None) -> dict[int, SyncRun]:
 
 
 def job_metrics(owner_id: int | None) -> dict[str, Any]:
-    """Per job and in total: files and bytes copied, failures, runs by status, the last run's
-    duration and the queue length, summed over every run the database holds."""
+    """Per job and in total: files and bytes copied, failures, the last run's duration and the
+    queue length, summed over every run of the job (those no longer kept too: syncs/history.py),
+    and the runs its history holds, by status."""
     query = select(SyncJob).order_by(SyncJob.id)
     if owner_id is not None:
         query = query.where(SyncJob.owner_id == owner_id)

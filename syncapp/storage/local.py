@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import posixpath
 import threading
@@ -37,6 +38,38 @@ def _os_error(exc: OSError, path: str) -> RemoteError:
     if exc.errno in (errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.EHOSTDOWN, errno.ENOTCONN):
         return RemoteUnavailable(f"{path}: {exc.strerror}")
     return RemoteError(f"{path}: {exc.strerror or exc}")
+
+
+class _LocalFile(io.FileIO):
+    """A file opened for reading whose read errors (a failing disk, a share gone) are storage
+    errors naming the file: read while another remote writes it, they must not pass for the
+    writer's own."""
+
+    def __init__(self, file: str | int, rel: str) -> None:
+        super().__init__(file, "rb")
+        self.rel = rel
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return super().read(size)
+        except OSError as exc:
+            raise _os_error(exc, self.rel) from exc
+
+    def readall(self) -> bytes:
+        try:
+            return super().readall()
+        except OSError as exc:
+            raise _os_error(exc, self.rel) from exc
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        try:
+            return super().readinto(buffer)
+        except OSError as exc:
+            raise _os_error(exc, self.rel) from exc
+
+
+def _reader(file: str | int, rel: str) -> BinaryIO:
+    return io.BufferedReader(_LocalFile(file, rel))  # type: ignore[return-value]
 
 
 #: Every this many bytes written, the kernel is asked to start writing them to the disk.
@@ -139,7 +172,10 @@ def _create(path: str) -> int:
 
 
 def _discard(path: str, folder_fd: int | None = None) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Remove a failed write's temp file. Best effort: whatever stopped the write (a file where
+    a folder should be, a name too long) may stop this too, the caller reports the write's own
+    error, and a temp file left behind is removed later as debris."""
+    with contextlib.suppress(OSError):
         os.unlink(path, dir_fd=folder_fd)
 
 
@@ -162,6 +198,21 @@ def _fill(
     os.fsync(fd)
 
 
+def _look(item: os.DirEntry, rel: str) -> tuple[bool, os.stat_result | None]:
+    """(is it a folder, the stat of a regular file) for a listed entry; a link is neither, nor
+    is an entry removed since its folder was listed."""
+    try:
+        if item.is_dir(follow_symlinks=False):
+            return True, None
+        return False, item.stat(follow_symlinks=False) if item.is_file(
+            follow_symlinks=False
+        ) else None
+    except FileNotFoundError:
+        return False, None
+    except OSError as exc:
+        raise _os_error(exc, rel) from exc
+
+
 def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
     return Entry(
         path=rel, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC), md5=md5
@@ -174,7 +225,10 @@ class LocalRemote(Remote):
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
         if create_root:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _os_error(exc, str(self.root)) from exc
         elif not self.root.is_dir():
             raise RemoteConfigError(f"folder does not exist: {self.root}")
         # plain strings on the per-file paths: pathlib's joins cost more CPU than the syscalls
@@ -218,15 +272,16 @@ class LocalRemote(Remote):
                 raise _os_error(exc, folder) from exc
             for item in items:
                 rel = rel_folder + item.name
-                if item.is_dir(follow_symlinks=False):
+                folder, st = _look(item, rel)
+                if folder:
                     stack.append((rel + "/", item.path))
-                elif item.is_file(follow_symlinks=False):
-                    yield _entry(rel, item.stat(follow_symlinks=False))
+                elif st is not None:
+                    yield _entry(rel, st)
 
     def open_read(self, path: str) -> BinaryIO:
         rel = clean_path(path)
         try:
-            return open(self.os_path(rel), "rb")
+            return _reader(self.os_path(rel), rel)
         except IsADirectoryError:
             raise RemoteNotFound(rel) from None
         except OSError as exc:
@@ -253,6 +308,7 @@ class LocalRemote(Remote):
                 os.close(fd)
             os.replace(temp, final)
             _fsync_dir(os.path.dirname(final))
+            st = os.stat(final)
         except OSError as exc:
             _discard(temp)
             raise _os_error(exc, rel) from exc
@@ -261,7 +317,7 @@ class LocalRemote(Remote):
             raise
         finally:
             reader.close()  # ends HashingReader's hashing thread now, also after a failure
-        return _entry(rel, os.stat(final), reader.md5)
+        return _entry(rel, st, reader.md5)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
@@ -286,7 +342,7 @@ class LocalRemote(Remote):
             _fsync_dir(target.parent)
             st = os.stat(target)
         except OSError as exc:
-            raise _os_error(exc, clean_path(src)) from exc
+            raise _os_error(exc, f"{clean_path(src)} -> {clean_path(dst)}") from exc
         return _entry(clean_path(dst), st)
 
 
@@ -455,18 +511,16 @@ class ConfinedLocalRemote(Remote):
                     os.close(stack.pop()[1])
                     continue
                 rel = rel_folder + item.name
-                if item.is_dir(follow_symlinks=False):
+                folder, st = _look(item, rel)
+                if folder:
                     try:
                         opened = os.open(item.name, _FOLDER, dir_fd=fd)
                     except OSError:
                         continue  # removed, or swapped for a link, since it was listed
                     stack.append((rel + "/", opened, iter(_listing(opened, rel))))
                     opened = None
-                elif item.is_file(follow_symlinks=False):
-                    try:
-                        yield rel, item.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
+                elif st is not None:
+                    yield rel, st
         finally:
             for _, fd, _ in stack:
                 os.close(fd)
@@ -491,7 +545,10 @@ class ConfinedLocalRemote(Remote):
         try:
             if not S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device: not a file
                 raise RemoteNotFound(rel)
-            return os.fdopen(fd, "rb")  # O_NONBLOCK changes nothing for a regular file
+            return _reader(fd, rel)  # O_NONBLOCK changes nothing for a regular file
+        except OSError as exc:
+            os.close(fd)
+            raise _os_error(exc, rel) from exc
         except BaseException:
             os.close(fd)
             raise

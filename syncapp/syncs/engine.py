@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
@@ -25,6 +25,7 @@ from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
 from ..storage.local import ConfinedLocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
+from .history import record_end
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .scan import SourceFile, plan_run, scan_source
 
@@ -128,12 +129,14 @@ class RunContext:
     job_id: int = field(init=False)
     run_id: int = field(init=False)
     workers: int = field(init=False)
+    max_retries: int = field(init=False)
     #: the run's counters, written to its row with each batch
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.delete_after_sync = self.job.delete_after_sync
         self.job_id, self.run_id, self.workers = self.job.id, self.run.id, self.job.workers
+        self.max_retries = self.job.max_retries
         self.counts = dict.fromkeys(
             ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
         )
@@ -154,6 +157,7 @@ class SyncEngine:
         owner: str,
         batch_size: int = 100,
         max_backoff: float = 300.0,
+        keep_runs: int = 0,
         on_event: EventCallback | None = None,
         on_outcome: Callable[[Outcome, SyncJob], None] | None = None,
     ) -> None:
@@ -164,6 +168,7 @@ class SyncEngine:
         self.owner = owner
         self.batch_size = max(1, batch_size)
         self.max_backoff = max_backoff
+        self.keep_runs = keep_runs
         self.on_event = on_event or (lambda name, payload, job: None)
         self.on_outcome = on_outcome or (lambda outcome, job: None)
 
@@ -321,6 +326,7 @@ class SyncEngine:
         for thread in threads:
             thread.start()
         running, batch = len(threads), []
+        crash: BaseException | None = None
         flushed = checked = time.monotonic()
         try:
             while running:
@@ -329,8 +335,11 @@ class SyncEngine:
                 except queue.Empty:
                     outcome = False
                 if isinstance(outcome, BaseException):
-                    raise outcome
-                if outcome is None:
+                    # the other threads stop after their file; what came back is still recorded,
+                    # so that the run's totals hold what it did before it failed
+                    crash = crash or outcome
+                    stop.set()
+                elif outcome is None:
                     running -= 1
                 elif outcome:
                     batch.append(outcome)
@@ -351,6 +360,8 @@ class SyncEngine:
             for thread in threads:
                 thread.join()
         self._flush(ctx, batch)
+        if crash is not None:
+            raise crash
 
     def _copy_one(self, ctx: RunContext, item: SourceFile) -> Outcome:
         if ctx.cancel.is_set() or ctx.unavailable:
@@ -409,9 +420,7 @@ class SyncEngine:
             self._forget(INDEX, ctx.job_id, deleted)
         if finished:
             self._forget(QUEUE, ctx.job_id, finished)
-        for outcome in outcomes:
-            if outcome.status in ("waiting", "failed"):
-                self._mark_queued(job, outcome)
+        self._mark_queued(ctx, [o for o in outcomes if o.status in ("waiting", "failed")])
         counts["files_copied"] += len(copied)
         counts["files_deleted"] += len(deleted)
         counts["bytes_copied"] += sum(o.file.size for o in copied)
@@ -427,18 +436,25 @@ class SyncEngine:
     def _forget(self, table, job_id: int, paths: list[str]) -> None:
         self.session.execute(delete(table).where(table.c.job_id == job_id, table.c.path.in_(paths)))
 
-    def _mark_queued(self, job: SyncJob, outcome: Outcome) -> None:
-        row = self.session.scalar(
-            select(SyncFile).where(SyncFile.job_id == job.id, SyncFile.path == outcome.file.path)
-        )
-        if row is None:
-            return
-        row.last_error = outcome.error
-        if outcome.status == "failed":
-            row.attempts += 1
-            row.state = "failed" if row.attempts >= job.max_retries else "pending"
-        else:
-            row.state = "waiting"
+    def _mark_queued(self, ctx: RunContext, outcomes: list[Outcome]) -> None:
+        """Files that stay queued: one that failed counts an attempt and, after `max_retries`,
+        waits for /retry; one still being written waits for the next run. One statement per
+        kind of outcome and error, not per file (a full disk fails every file alike)."""
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for outcome in outcomes:
+            groups.setdefault((outcome.status, outcome.error), []).append(outcome.file.path)
+        attempts = QUEUE.c.attempts + 1
+        for (status, error), paths in groups.items():
+            values: dict = {"last_error": error, "state": "waiting"}
+            if status == "failed":
+                given_up = case((attempts >= ctx.max_retries, "failed"), else_="pending")
+                values.update(attempts=attempts, state=given_up)
+            for chunk in _chunks(paths, 500):
+                self.session.execute(
+                    update(QUEUE)
+                    .where(QUEUE.c.job_id == ctx.job_id, QUEUE.c.path.in_(chunk))
+                    .values(**values)
+                )
 
     def _announce(self, job: SyncJob, run: SyncRun, outcome: Outcome) -> None:
         self.on_outcome(outcome, job)
@@ -456,6 +472,15 @@ class SyncEngine:
             self.on_event("file_failed", {**payload, "error": outcome.error}, job)
 
     # --- ending a run ------------------------------------------------------------------------
+
+    def _tidy_history(self, run: SyncRun) -> None:
+        """After the run's end is committed: a failure here must not leave it unrecorded."""
+        try:
+            record_end(self.session, run, self.keep_runs)
+            self.session.commit()
+        except Exception:  # tried again at the job's next run
+            self.session.rollback()
+            log.exception("could not tidy the run history of job %d", run.job_id)
 
     def _finish_later(
         self, job: SyncJob, run: SyncRun, status: str, reason: str, *, state: str | None = None
@@ -478,6 +503,7 @@ class SyncEngine:
         delay: float | None = None,
     ) -> None:
         session = self.session
+        session.expire(job, ["enabled", "sync_interval"])  # either may have changed meanwhile
         run.status, run.error, run.finished_at = status, error, utcnow()
         if delay is None:
             job.destination_failures = 0
@@ -489,6 +515,7 @@ class SyncEngine:
         if job.lease_owner == self.owner:
             job.lease_owner, job.lease_until = None, None
         session.commit()
+        self._tidy_history(run)
         summary = {
             "run_id": run.id,
             "status": status,

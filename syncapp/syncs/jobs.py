@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -13,6 +14,7 @@ from ..extensions import db
 from ..remotes.catalog import usable_remote
 from ..remotes.models import StoredRemote
 from .folders import check_source, locate_for, prepare_destination
+from .history import LISTED, files_synced
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .paths import check_not_overlapping, check_remote_folder
 from .runner import cancel_local
@@ -120,14 +122,25 @@ def update_job(job: SyncJob, values: dict[str, Any]) -> SyncJob:
     if {"source_path", "destination_path", "destination_remote"} & set(values):
         changes.update(_resolve_locations(values, job, db.session.get(User, job.owner_id)))
     moved = any(getattr(job, key) != changes[key] for key in _LOCATION if key in changes)
+    interval = job.sync_interval
     for key, value in changes.items():
         setattr(job, key, value)
     if moved:
         forget_progress(job)
+    if job.sync_interval != interval:
+        _reschedule(job, interval)
     if "enabled" in values and job.state in ("idle", "stopped", "error", "queued"):
         job.state = "idle" if job.enabled else "stopped"
     db.session.commit()
     return job
+
+
+def _reschedule(job: SyncJob, old_interval: int) -> None:
+    """The next run follows the new interval from the end of the last run (due at once when that
+    time has passed). A run queued or running keeps its turn (a running one schedules the next
+    with the new interval), and so does the backoff after a run that could not work."""
+    if job.next_run_at is not None and job.state in ("idle", "stopped"):
+        job.next_run_at += timedelta(seconds=job.sync_interval - old_interval)
 
 
 def forget_progress(job: SyncJob) -> None:
@@ -180,13 +193,13 @@ def job_status(job: SyncJob) -> dict[str, Any]:
     )
     runs = db.session.scalars(
         select(SyncRun)
-        .where(SyncRun.job_id == job.id, SyncRun.status != "queued")
+        .where(SyncRun.job_id == job.id, SyncRun.status != "queued", LISTED)
         .order_by(SyncRun.id.desc())
         .limit(2)
     ).all()
     current = next((r for r in runs if r.status == "running"), None)
     last = next((r for r in runs if r.status != "running"), None)
-    synced = db.session.scalar(
+    in_index = db.session.scalar(
         select(func.count()).select_from(SyncIndexEntry).where(SyncIndexEntry.job_id == job.id)
     )
     return {
@@ -199,7 +212,7 @@ def job_status(job: SyncJob) -> dict[str, Any]:
         "last_run": last,
         "pending_files": counts.get("pending", 0) + counts.get("waiting", 0),
         "failed_files": counts.get("failed", 0),
-        "files_synced": synced,
+        "files_synced": files_synced(db.session, job.id, in_index),
         "next_run_at": job.next_run_at,
         "last_error": job.last_error,
     }

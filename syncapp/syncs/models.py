@@ -18,6 +18,9 @@ RUN_STATUSES = (
     "queued", "running", "completed", "partial", "failed", "waiting_destination", "interrupted",
     "cancelled",
 )  # fmt: skip
+#: status (and reason) of a job's one summary row: the totals of its runs no longer kept
+#: (history.py); it has no start or end, and lists of runs leave it out
+RUN_SUMMARY = "summary"
 #: pending: to copy in the next run · waiting: was still being written when looked at ·
 #: failed: failed max_retries times, copied again only after POST /retry
 FILE_STATES = ("pending", "waiting", "failed")

@@ -14,6 +14,7 @@ from ..extensions import db, limiter
 from ..security import owner_scope
 from ..tenancy import caller
 from .folders import roots_of
+from .history import LISTED
 from .jobs import (
     create_job,
     delete_job,
@@ -196,7 +197,7 @@ def sync_files(filters, job_id: int):
 @bp.response(200, RunHistory)
 def sync_history(page, job_id: int):
     job = _job(job_id)
-    query = select(SyncRun).where(SyncRun.job_id == job.id)
+    query = select(SyncRun).where(SyncRun.job_id == job.id, LISTED)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     runs = db.session.scalars(
         query.order_by(SyncRun.id.desc()).limit(page["limit"]).offset(page["offset"])

@@ -75,6 +75,7 @@ def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
         owner=owner or owner_tag(),
         batch_size=settings["sync"]["batch_size"],
         max_backoff=settings["sync"]["max_destination_backoff"],
+        keep_runs=settings["sync"]["keep_runs"],
         on_event=hooks.pop("on_event", _announce),
         on_outcome=hooks.pop("on_outcome", _count),
     )

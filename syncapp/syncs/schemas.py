@@ -101,7 +101,12 @@ class JobStatus(Schema):
     last_run = fields.Nested(RunInfo, allow_none=True)
     pending_files = fields.Integer()
     failed_files = fields.Integer()
-    files_synced = fields.Integer(metadata={"description": "Files in the job's index"})
+    files_synced = fields.Integer(
+        metadata={
+            "description": "Files copied and still in the source, plus files moved "
+            "(delete_after_sync) by every run of the job"
+        }
+    )
     next_run_at = UtcDateTime(allow_none=True)
     last_error = fields.String(allow_none=True)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pytest
 
 from syncapp.config import ConfigError, load_settings
 from syncapp.extensions import db
 from syncapp.syncs.models import SyncFile, SyncIndexEntry, SyncJob
-from syncapp.syncs.runner import run_now
+from syncapp.syncs.runner import run_now, start_dispatcher, stop_dispatcher
 from tests.conftest import bearer, make_token, make_user
+from tests.peers.process import wait_until
 from tests.syncs.helpers import write_tree
 
 SEED_FIELDS = {"name", "source_path", "destination_path", "delete_after_sync", "sync_interval",
@@ -194,6 +196,33 @@ def test_moving_the_destination_forgets_what_was_copied(sync_app, sync_client, s
         assert db.session.query(SyncIndexEntry).filter_by(job_id=job_id).count() == 0
         run = run_now(job_id)
     assert run.files_copied == 2 and (sync_root / "dst2" / "a").read_bytes() == b"1"
+
+
+def test_a_new_interval_reschedules_the_next_run(sync_app, sync_client, sync_root):
+    """The next run follows a changed sync_interval from the end of the last run, shorter or
+    longer (issue 17 item 16: it stayed an hour away)."""
+    write_tree(sync_root / "src", {"a.txt": b"a"})
+    job = new_job(sync_client, sync_root, sync_interval=3600)
+    base = f"/api/v1/syncs/{job['id']}"
+
+    def runs() -> list[dict]:
+        return sync_client.get(f"{base}/history").json["runs"]
+
+    def next_run_in(reply: dict) -> float:
+        [last] = [r for r in runs() if r["status"] != "queued"][:1]
+        finished = datetime.fromisoformat(last["finished_at"])
+        return (datetime.fromisoformat(reply["next_run_at"]) - finished).total_seconds()
+
+    start_dispatcher(sync_app)
+    try:
+        wait_until(lambda: runs()[0]["status"] == "completed", timeout=60)
+        first = runs()[0]["id"]
+        assert next_run_in(sync_client.get(base).json) == 3600
+        assert next_run_in(sync_client.put(base, json={"sync_interval": 7200}).json) == 7200
+        assert next_run_in(sync_client.put(base, json={"sync_interval": 1}).json) == 1
+        wait_until(lambda: runs()[0]["id"] != first and runs()[0]["finished_at"], timeout=60)
+    finally:
+        stop_dispatcher(sync_app)
 
 
 def test_endpoints_need_a_token(client):
