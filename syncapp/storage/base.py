@@ -24,6 +24,8 @@ CHUNK_SIZE = 1024 * 1024
 PROBE_NAME = ".syncapp-probe"
 #: Uploads in progress carry this prefix; listings skip them and clean-ups may remove them.
 TEMP_PREFIX = ".syncapp-tmp-"
+#: the longest file name (in bytes) the file systems and servers we write to accept
+NAME_MAX = 255
 # Host names may contain dots and dashes; temp names use both as separators.
 _HOST = socket.gethostname().replace(".", "_").replace("-", "_")[:40] or "host"
 
@@ -95,7 +97,12 @@ def temp_name(path: str) -> str:
     told apart from uploads still in progress (`is_dead_temp`).
     """
     folder, name = posixpath.split(path)
-    return posixpath.join(folder, f"{TEMP_PREFIX}{owner_tag()}.{uuid.uuid4().hex[:12]}-{name}")
+    head = f"{TEMP_PREFIX}{owner_tag()}.{uuid.uuid4().hex[:12]}-"
+    # The file's name is kept for whoever looks at a folder mid-copy, cut so that the whole stays
+    # within the 255 bytes a name may have (a long name could otherwise never be written).
+    room = max(0, NAME_MAX - len(head.encode()))
+    tail = name.encode()[:room].decode(errors="ignore")
+    return posixpath.join(folder, head + tail)
 
 
 def is_temp(path: str) -> bool:

@@ -57,11 +57,18 @@ def test_moving_below_a_file_is_a_storage_error_and_keeps_the_source(world):
     assert files_in(folder) == {"d": b"a file where a folder is wanted", "m.txt": b"moved"}
 
 
-@pytest.mark.parametrize("length", [230, 256])
-def test_a_name_too_long_for_the_disk_is_a_storage_error_and_leaves_nothing(world, length):
+@pytest.mark.parametrize("name", ["n" * 230, "n" * 255, "é" * 127])
+def test_a_long_name_the_disk_takes_is_written_despite_the_temp_names_prefix(world, name):
+    folder, remote = world
+    remote.write(name, io.BytesIO(b"long"))
+    assert files_in(folder)[name] == b"long"
+    assert not any(name.startswith(TEMP_PREFIX) for name in files_in(folder))
+
+
+def test_a_name_too_long_for_the_disk_is_a_storage_error_and_leaves_nothing(world):
     folder, remote = world
     with pytest.raises(RemoteError) as raised:
-        remote.write("n" * length, io.BytesIO(b"x"))
+        remote.write("n" * 256, io.BytesIO(b"x"))
     assert "too long" in str(raised.value).lower()
     assert not any(name.startswith(TEMP_PREFIX) for name in files_in(folder))
 
