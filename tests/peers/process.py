@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -13,11 +14,22 @@ from pathlib import Path
 
 import pytest
 
+#: Servers listen below the kernel's ephemeral range (32768-60999 here): a port the kernel
+#: picked (bind to 0) is also where it puts outgoing connections, and a test holding a thousand
+#: client sockets took the port a server was about to bind ("Address already in use").
+LISTEN_PORTS = range(20000, 32000)
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, chosen at random among LISTEN_PORTS."""
+    for port in random.sample(LISTEN_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

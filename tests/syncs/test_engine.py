@@ -126,29 +126,30 @@ def test_delete_after_sync_removes_only_verified_copies(sync_app, sync_client, s
 def test_files_that_cannot_be_written_fail_alone_and_count_their_attempts(
     sync_app, sync_client, sync_root
 ):
-    """A file where the source has a folder, a name too long for the destination's disk: the
-    other files are copied and deleted and counted, the two fail and count their attempts, and
-    after max_retries they wait for /retry (issue 17 item 15)."""
+    """A file where the source has a folder, a folder where the source has a file: the other
+    files are copied and deleted and counted, the two fail and count their attempts, and after
+    max_retries they wait for /retry (issue 17 item 15)."""
     src, dst = sync_root / "src", sync_root / "dst"
-    long_name = "n" * 230  # fits the source; the write's temp name is too long for the disk
-    write_tree(src, {"a.txt": b"a", "b.txt": b"bb", "d/x.txt": b"x", long_name: b"long"})
+    write_tree(src, {"a.txt": b"a", "b.txt": b"bb", "d/x.txt": b"x", "e.txt": b"e"})
     (dst / "d").write_bytes(b"a file where the source has a folder")
+    (dst / "e.txt").mkdir()
+    (dst / "e.txt" / "kept").write_bytes(b"a folder where the source has a file")
     job_id = new_job(sync_client, sync_root, delete_after_sync=True, max_retries=2)["id"]
     first = run(sync_app, job_id)
     assert (first.status, first.error) == ("partial", None)
     assert (first.files_copied, first.files_deleted, first.files_failed) == (2, 2, 2)
-    assert sorted(tree_digests(src)) == ["d/x.txt", long_name]
+    assert sorted(tree_digests(src)) == ["d/x.txt", "e.txt"]
     assert (dst / "a.txt").read_bytes() == b"a" and (dst / "b.txt").read_bytes() == b"bb"
 
     def queued() -> list[tuple[str, str, int]]:
         files = sync_client.get(f"/api/v1/syncs/{job_id}/files").json["files"]
         assert all(f["last_error"] for f in files)
-        return [(f["path"], f["state"], f["attempts"]) for f in files]
+        return sorted((f["path"], f["state"], f["attempts"]) for f in files)
 
-    assert queued() == [("d/x.txt", "pending", 1), (long_name, "pending", 1)]
+    assert queued() == [("d/x.txt", "pending", 1), ("e.txt", "pending", 1)]
     second = run(sync_app, job_id)
     assert (second.status, second.files_failed) == ("partial", 2)
-    assert queued() == [("d/x.txt", "failed", 2), (long_name, "failed", 2)]
+    assert queued() == [("d/x.txt", "failed", 2), ("e.txt", "failed", 2)]
     third = run(sync_app, job_id)  # both given up: nothing is tried until /retry
     assert (third.status, third.files_failed, third.files_copied) == ("completed", 0, 0)
     assert sync_client.get(f"/api/v1/syncs/{job_id}/status").json["failed_files"] == 2
@@ -158,7 +159,8 @@ def test_files_that_cannot_be_written_fail_alone_and_count_their_attempts(
     retried = run(sync_app, job_id)
     assert (retried.files_copied, retried.files_deleted, retried.files_failed) == (1, 1, 1)
     assert (dst / "d" / "x.txt").read_bytes() == b"x" and not (src / "d" / "x.txt").exists()
-    assert queued() == [(long_name, "pending", 1)]
+    assert queued() == [("e.txt", "pending", 1)]
+    assert (dst / "e.txt" / "kept").read_bytes() == b"a folder where the source has a file"
 
 
 def test_a_job_never_runs_twice_at_once(sync_app, sync_client, sync_root):
