@@ -71,6 +71,7 @@ def test_anonymous_backup_networks_use_the_forwarded_address(make_app, trusted, 
         server={"trusted_proxies": trusted},
         backups={"allow_anonymous": True, "anonymous_networks": ["10.9.0.0/16"]},
     )
+    make_user(app, "owner@example.com", role="admin")  # anonymous archives go to the install owner
     response = app.test_client().post(
         "/upload",
         data={"file": (io.BytesIO(make_archive(31)), "full_31.tar.gz")},

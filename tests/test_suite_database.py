@@ -162,9 +162,7 @@ def test_a_value_postgresql_refuses_is_a_400_envelope_not_a_500(make_app, postgr
     app = make_app(database={"url": postgres_url})
     make_user(app, "root@example.com", role="admin")
     token = make_token(app, "root@example.com")
-    response = app.test_client().get(
-        "/api/v1/cordiax/devices/x%00/snapshots", headers=bearer(token)
-    )
+    response = app.test_client().get("/api/v1/status/x%00", headers=bearer(token))
     assert response.status_code == 400
     assert response.get_json()["status"] == "error"
     assert response.get_json()["error"] == "invalid_value"
