@@ -1,7 +1,8 @@
 """One error envelope for the API, HTML pages for browsers.
 
-API errors look like `{"status": "error", "error": "<code>", "message": "<sentence>"}` (DESIGN.md
-section 6); seed-defined routes may add their own fields through `ApiError.extra`.
+API errors look like `{"status": "error", "error": "<code>", "message": "<sentence>"}`
+(docs/architecture.md, "HTTP conventions"); seed-defined routes may add their own fields through
+`ApiError.extra`.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ login_manager = _LoginManager()
 # Checks run from security.enforce_csrf, which knows when a request is token-authenticated.
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-# threading mode: every storage SDK works unpatched under gunicorn's gthread worker (DESIGN.md 5).
+# threading mode: every storage SDK works unpatched under gunicorn's gthread worker
+# (docs/architecture.md, "Socket.IO and events").
 socketio = SocketIO()
 
 

@@ -1,4 +1,5 @@
-"""Times are UTC everywhere; JSON shows them as ISO 8601 with a trailing Z (DESIGN.md 4)."""
+"""Times are UTC everywhere; JSON shows them as ISO 8601 with a trailing Z (docs/architecture.md,
+"The database")."""
 
 from __future__ import annotations
 
