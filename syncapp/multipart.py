@@ -1,9 +1,10 @@
 """A streaming multipart/form-data reader: file parts are read straight from the socket.
 
 Werkzeug's form parser spools every file to a temporary file before the view runs, and parses at a
-fraction of the speed of the network (PEERS.md). This reader instead hands out each part as a
-stream, finding boundaries with `bytes.find` over large buffers, so an upload can be hashed and
-written to its destination while it arrives, with memory bounded by one buffer.
+fraction of the speed of the network (0.14-0.24 GB/s where gunicorn reads a 1 GiB body at
+0.9-1.05 GB/s, measured over loopback on a 2-core EPYC VM). This reader instead hands out each
+part as a stream, finding boundaries with `bytes.find` over large buffers, so an upload can be
+hashed and written to its destination while it arrives, with memory bounded by one buffer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures that start REAL servers for the tests (see ../shared/PEERS.md).
+"""Fixtures that start REAL servers for the tests (see docs/test-peers.md).
 
 Each module starts (or finds) one kind of server on 127.0.0.1, waits until it answers, yields its
 connection settings, and stops what it started. Add a module here and list it in PEER_PLUGINS.

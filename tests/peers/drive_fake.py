@@ -1,7 +1,7 @@
 """A wire-level fake of the Google Drive v3 API, the only fake peer in the project.
 
 No Drive server can run on a test machine, so this one speaks the subset of the REST protocol that
-google-api-python-client sends for syncapp's Drive backend (see PEERS.md "Google Drive"): file
+google-api-python-client sends for syncapp's Drive backend (see docs/test-peers.md): file
 listing with `q`, metadata get/create/update/delete, media download with `Range`, multipart and
 resumable uploads, and Google's OAuth endpoints (oauth_fake.py: the authorization endpoint and
 the token endpoint, so that the app's whole "connect Google Drive" flow runs against it). It is

@@ -1,4 +1,4 @@
-"""A real Samba smbd for the smb backend (recipe: PEERS.md, "Samba details").
+"""A real Samba smbd for the smb backend (recipe: docs/test-peers.md).
 
 smbd runs with a private smb.conf whose every state folder lives under the test session's temp
 dir, listening on 127.0.0.1 on a free port. The share is a folder on disk, so its files survive a

@@ -47,7 +47,7 @@ simple_dc:
         password: "{password}"
 # Nextcloud keeps the X-OC-Mtime header of a PUT as the file's mtime; so does this peer.
 honor_mtime_header: true
-# Without the browser, a HEAD/GET on a folder gets 403 (PEERS.md).
+# Without the browser, a HEAD/GET on a folder gets 403 (docs/test-peers.md).
 dir_browser:
   enable: true
 """
