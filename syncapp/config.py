@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -95,6 +96,11 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "token_rate_limit": (str, "30 per minute"),
         "login_token_hours": (int, 24),
         "session_cookie_secure": (bool, False),
+    },
+    "cors": {
+        # Sites (scheme://host[:port]) whose scripts may call the API with a token; none by
+        # default. Cookies never count cross-origin (syncapp/cors.py). Seed 004: CORS_ORIGINS.
+        "origins": (list, []),
     },
     "socketio": {
         "message_queue": (str, None),
@@ -208,6 +214,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "GOOGLE_CLIENT_ID": ("google", "client_id"),  # seed 004's names
     "GOOGLE_CLIENT_SECRET": ("google", "client_secret"),
     "GOOGLE_REDIRECT_URI": ("google", "redirect_uri"),
+    "CORS_ORIGINS": ("cors", "origins"),
 }
 
 
@@ -227,6 +234,30 @@ def _check_sync_roots(entries: list) -> None:
             )
         if ".." in Path(entry).parts:
             raise ConfigError(f"'sync.allowed_roots': {entry!r} may not contain '..'")
+
+
+def _check_cors_origins(origins: list) -> list[str]:
+    """Each entry is scheme://host[:port], as browsers send Origin; '*' is refused because
+    listing the sites is the whole protection."""
+    cleaned = []
+    for origin in origins:
+        text = str(origin).strip().rstrip("/")
+        parts = urlsplit(text)
+        if (
+            text == "*"
+            or parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                f"'cors.origins' (CORS_ORIGINS): {origin!r} is not an origin; list each site "
+                "as scheme://host[:port], e.g. http://localhost:3000 ('*' is not accepted)"
+            )
+        cleaned.append(text.lower())
+    return cleaned
 
 
 def parse_size(value: Any) -> Size:
@@ -355,4 +386,5 @@ def load_settings(
         sections = {k: v for k, v in overrides.items() if not k.isupper()}
         _merge(settings, sections, "overrides")
     _check_sync_roots(settings["sync"]["allowed_roots"])
+    settings["cors"]["origins"] = _check_cors_origins(settings["cors"]["origins"])
     return settings
