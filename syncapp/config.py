@@ -88,6 +88,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "log_buffer_size": (int, 2000),  # records kept in memory for GET /api/v1/logs
     },
     "security": {
+        # seed 000's key; only true is accepted (false stops start-up with the reason)
         "enable_auth": (bool, True),
         "api_key": (str, None),
         "secret_key": (str, None),
@@ -220,6 +221,20 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 
 #: in a `sync.allowed_roots` entry: replaced by the user's id, making the entry a personal root
 SYNC_ROOT_PLACEHOLDER = "{user_id}"
+
+
+def _check_authentication(security: dict[str, Any]) -> None:
+    """Seed 000's `security.enable_auth: false` is refused rather than obeyed or ignored: every
+    user's data is theirs alone, so a request nobody can be told apart on would act for no one
+    (or, worse, for everyone)."""
+    if not security["enable_auth"]:
+        raise ConfigError(
+            "'security.enable_auth: false' is not supported: syncapp always authenticates, "
+            "because each user's backups, documents, sync jobs and files are theirs alone. "
+            "Remove the key (or set it to true). For seed 000's single shared key, set "
+            "'security.api_key' and send it as 'X-API-Key'; for unmodified backup scripts on a "
+            "closed network, see 'backups.allow_anonymous' and 'backups.anonymous_networks'."
+        )
 
 
 def _check_sync_roots(entries: list) -> None:
@@ -386,5 +401,6 @@ def load_settings(
         sections = {k: v for k, v in overrides.items() if not k.isupper()}
         _merge(settings, sections, "overrides")
     _check_sync_roots(settings["sync"]["allowed_roots"])
+    _check_authentication(settings["security"])
     settings["cors"]["origins"] = _check_cors_origins(settings["cors"]["origins"])
     return settings
