@@ -10,8 +10,8 @@ import pytest
 
 from syncapp.config import ConfigError
 from syncapp.monitoring import checks
-from tests.conftest import bearer, make_token, make_user
-from tests.web.test_pages import sign_in
+from tests.conftest import PASSWORD, bearer, make_token, make_user
+from tests.web.test_pages import csrf_from, sign_in
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 FRONTEND = "http://localhost:3000"  # seed 004's CORS_ORIGINS example
@@ -76,6 +76,9 @@ def test_a_listed_origin_gets_its_preflight_and_reads_answers(cors_client):
     assert answer.headers["Access-Control-Allow-Origin"] == FRONTEND
     assert "Origin" in answer.headers["Vary"]
     assert "Access-Control-Allow-Credentials" not in answer.headers  # cookies never count
+    refused = cors_client.get("/api/v1/files", headers={"Origin": FRONTEND})
+    assert refused.status_code == 401  # and the app may read why: error answers carry CORS too
+    assert refused.headers["Access-Control-Allow-Origin"] == FRONTEND
 
 
 def test_another_origin_is_refused(cors_client):
@@ -102,8 +105,15 @@ def test_a_browser_without_a_session_is_sent_to_sign_in_then_back(client, user):
     target = urlsplit(response.headers["Location"])
     assert target.path == "/login"
     assert dict(parse_qsl(target.query))["next"] == "/auth/google/start?user_id=1"
+    # signing in on that page leads back to where the browser was going
+    page = client.get(response.headers["Location"], headers=BROWSER)
+    form = {"email": user, "password": PASSWORD, "csrf_token": csrf_from(page.data)}
+    signed_in = client.post(response.headers["Location"], headers=BROWSER, data=form)
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == "/auth/google/start?user_id=1"
     # scripts keep their JSON 401
-    script = client.get("/auth/google/start", headers={"Accept": "application/json"})
+    anonymous = client.application.test_client()
+    script = anonymous.get("/auth/google/start", headers={"Accept": "application/json"})
     assert script.status_code == 401 and script.get_json()["error"] == "unauthorized"
 
 
