@@ -21,6 +21,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `overrides`: lower-case keys are settings sections (as in config.yaml),
     upper-case keys go straight into Flask's config (tests use both)."""
     from .config import load_settings
+    from .cors import init_cors
     from .headers import init_headers
     from .logs import configure_logging
 
@@ -41,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
 
     configure_logging(app)
+    init_cors(app)  # before authentication: preflights come without credentials
     register_extensions(app)
     init_headers(app)  # security headers; Secure cookies over HTTPS (syncapp/headers.py)
     register_blueprints(app)
@@ -206,6 +208,7 @@ def register_blueprints(app: Flask) -> None:
     from .syncs.routes import bp as syncs
     from .web.dashboard_api import bp as dashboard
     from .web.routes import bp as web
+    from .web.seed_paths import bp as seed_paths
     from .web.settings import bp as settings_pages
 
     api.register_blueprint(auth_api)
@@ -225,6 +228,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
     app.register_blueprint(web)
+    app.register_blueprint(seed_paths)
     app.register_blueprint(settings_pages)
     app.register_blueprint(prometheus)
     app.register_blueprint(events_ws)

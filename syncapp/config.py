@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -87,6 +88,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "log_buffer_size": (int, 2000),  # records kept in memory for GET /api/v1/logs
     },
     "security": {
+        # seed 000's key; only true is accepted (false stops start-up with the reason)
         "enable_auth": (bool, True),
         "api_key": (str, None),
         "secret_key": (str, None),
@@ -95,6 +97,11 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "token_rate_limit": (str, "30 per minute"),
         "login_token_hours": (int, 24),
         "session_cookie_secure": (bool, False),
+    },
+    "cors": {
+        # Sites (scheme://host[:port]) whose scripts may call the API with a token; none by
+        # default. Cookies never count cross-origin (syncapp/cors.py). Seed 004: CORS_ORIGINS.
+        "origins": (list, []),
     },
     "socketio": {
         "message_queue": (str, None),
@@ -208,11 +215,26 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "GOOGLE_CLIENT_ID": ("google", "client_id"),  # seed 004's names
     "GOOGLE_CLIENT_SECRET": ("google", "client_secret"),
     "GOOGLE_REDIRECT_URI": ("google", "redirect_uri"),
+    "CORS_ORIGINS": ("cors", "origins"),
 }
 
 
 #: in a `sync.allowed_roots` entry: replaced by the user's id, making the entry a personal root
 SYNC_ROOT_PLACEHOLDER = "{user_id}"
+
+
+def _check_authentication(security: dict[str, Any]) -> None:
+    """Seed 000's `security.enable_auth: false` is refused rather than obeyed or ignored: every
+    user's data is theirs alone, so a request nobody can be told apart on would act for no one
+    (or, worse, for everyone)."""
+    if not security["enable_auth"]:
+        raise ConfigError(
+            "'security.enable_auth: false' is not supported: syncapp always authenticates, "
+            "because each user's backups, documents, sync jobs and files are theirs alone. "
+            "Remove the key (or set it to true). For seed 000's single shared key, set "
+            "'security.api_key' and send it as 'X-API-Key'; for unmodified backup scripts on a "
+            "closed network, see 'backups.allow_anonymous' and 'backups.anonymous_networks'."
+        )
 
 
 def _check_sync_roots(entries: list) -> None:
@@ -227,6 +249,30 @@ def _check_sync_roots(entries: list) -> None:
             )
         if ".." in Path(entry).parts:
             raise ConfigError(f"'sync.allowed_roots': {entry!r} may not contain '..'")
+
+
+def _check_cors_origins(origins: list) -> list[str]:
+    """Each entry is scheme://host[:port], as browsers send Origin; '*' is refused because
+    listing the sites is the whole protection."""
+    cleaned = []
+    for origin in origins:
+        text = str(origin).strip().rstrip("/")
+        parts = urlsplit(text)
+        if (
+            text == "*"
+            or parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                f"'cors.origins' (CORS_ORIGINS): {origin!r} is not an origin; list each site "
+                "as scheme://host[:port], e.g. http://localhost:3000 ('*' is not accepted)"
+            )
+        cleaned.append(text.lower())
+    return cleaned
 
 
 def parse_size(value: Any) -> Size:
@@ -355,4 +401,6 @@ def load_settings(
         sections = {k: v for k, v in overrides.items() if not k.isupper()}
         _merge(settings, sections, "overrides")
     _check_sync_roots(settings["sync"]["allowed_roots"])
+    _check_authentication(settings["security"])
+    settings["cors"]["origins"] = _check_cors_origins(settings["cors"]["origins"])
     return settings

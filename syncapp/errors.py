@@ -1,8 +1,10 @@
 """One error envelope for the API, HTML pages for browsers.
 
-API errors look like `{"status": "error", "error": "<code>", "message": "<sentence>"}`
-(docs/architecture.md, "HTTP conventions"); seed-defined routes may add their own fields through
-`ApiError.extra`.
+API errors look like `{"status": "error", "error": "<code>", "message": "<sentence>",
+"detail": "<sentence>"}` (docs/architecture.md, "HTTP conventions"); seed-defined routes may add
+their own fields through `ApiError.extra`. `detail` repeats `message`: seed 004's clients (FastAPI)
+read the human text from `detail`, the other seeds' from `message`, and both must keep working
+unchanged.
 """
 
 from __future__ import annotations
@@ -69,16 +71,21 @@ class ServiceUnavailable(ApiError):
     status_code, code = 503, "service_unavailable"
 
 
+#: under /auth/ but reached by a browser following a link (seed 004 sets window.location to
+#: /auth/google/start): these negotiate, so a browser without a session gets the login page
+BROWSER_AUTH_PATHS = frozenset({"/auth/google/start", "/auth/google/callback"})
+
+
 def wants_json() -> bool:
     """API clients (curl's */*, scripts, fetch) get JSON; browsers asking for HTML get pages."""
-    if request.path.startswith(("/api/", "/auth/")) and request.path != "/auth/google/callback":
+    if request.path.startswith(("/api/", "/auth/")) and request.path not in BROWSER_AUTH_PATHS:
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best != "text/html" or request.accept_mimetypes["text/html"] < 1
 
 
 def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"status": "error", "error": code, "message": message, **extra}
+    return {"status": "error", "error": code, "message": message, "detail": message, **extra}
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response | tuple:

@@ -70,6 +70,9 @@ class ErrorEnvelope(Schema):
     status = fields.String(required=True, metadata={"enum": ["error"]})
     error = fields.String(required=True, metadata={"description": "A machine-readable code"})
     message = fields.String(required=True)
+    detail = fields.String(
+        required=True, metadata={"description": "The same text as message (seed 004's field)"}
+    )
     errors = fields.Dict(metadata={"description": "Messages per field, when input was invalid"})
 
 

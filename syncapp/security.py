@@ -233,8 +233,8 @@ def _unauthorized_message() -> str:
 
 
 def caller_id(what: str) -> int:
-    """The signed-in user's id, for views whose `what` belong to a user (security.enable_auth
-    may be off, so a view cannot take a user for granted)."""
+    """The signed-in user's id, for views whose `what` belong to a user (a view reachable
+    anonymously, e.g. from `anonymous_networks`, cannot take a user for granted)."""
     if not current_user.is_authenticated:
         raise Unauthorized(f"Authentication required: {what} belong to a user.")
     return current_user.id
@@ -253,8 +253,6 @@ def is_token_request() -> bool:
 def enforce_authentication():
     """before_request: deny by default; views opt out with @public, opt in to roles."""
     if request.endpoint is None or request.endpoint == "static" or _view_attr("is_public"):
-        return None
-    if not current_app.config["SYNCAPP"]["security"]["enable_auth"]:
         return None
     if not current_user.is_authenticated:
         if _anonymous_allowed():

@@ -66,6 +66,19 @@ def test_a_bad_key_or_type_names_the_key(tmp_path, text, named):
         load_settings(environ=write_config(tmp_path, text))
 
 
+def test_seed_000_enable_auth_false_stops_start_up_with_the_reason(tmp_path, monkeypatch):
+    # seed 000's config.yaml, as written there
+    text = "security:\n  enable_auth: false\n  api_key: your-secret-key\n"
+    monkeypatch.setenv("SYNCAPP_CONFIG", write_config(tmp_path, text)["SYNCAPP_CONFIG"])
+    with pytest.raises(ConfigError) as refused:
+        create_app(make_settings(tmp_path))
+    reason = str(refused.value)
+    assert "security.enable_auth: false' is not supported" in reason
+    assert "security.api_key" in reason and "X-API-Key" in reason  # what to do instead
+    monkeypatch.setenv("SYNCAPP_SECURITY_ENABLE_AUTH", "true")  # the environment overrides it
+    create_app(make_settings(tmp_path))
+
+
 def test_a_bad_config_file_stops_app_start_up(tmp_path, monkeypatch):
     monkeypatch.setenv(
         "SYNCAPP_CONFIG", write_config(tmp_path, "sync:\n  intervall: 5\n")["SYNCAPP_CONFIG"]

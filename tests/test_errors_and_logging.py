@@ -30,6 +30,7 @@ def test_an_unexpected_error_is_a_json_500_and_rolls_back(make_app):
         "status": "error",
         "error": "internal_error",
         "message": "An internal error occurred; it has been logged.",
+        "detail": "An internal error occurred; it has been logged.",  # seed 004's field
     }
     with app.app_context():
         assert db.session.query(User).filter_by(email="half@example.com").count() == 0

@@ -1,4 +1,4 @@
-"""One contract, six backends (local also confined): every test here runs against each backend
+"""One contract, seven backends (local also confined): every test here runs against each backend
 on its real server."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from syncapp.storage import ChecksumMismatch, RemoteError, RemoteNotFound
 from syncapp.storage.base import TEMP_PREFIX
 from tests.streams import PatternStream, md5_of_stream, pattern_md5
 
-BACKENDS = ["local", "local_confined", "smb", "webdav", "s3", "azure", "gdrive"]
+# gcs: the s3 backend with Google Cloud Storage's settings, against the S3 peer (storage/gcs.py)
+BACKENDS = ["local", "local_confined", "smb", "webdav", "s3", "gcs", "azure", "gdrive"]
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.peer

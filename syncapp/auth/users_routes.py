@@ -19,7 +19,7 @@ bp = Blueprint(
 
 
 def _actor_id() -> int | None:
-    # With security.enable_auth off nobody is signed in, and there is no "own account".
+    # Administrators only, so somebody is signed in; None would mean "nobody's own account".
     return current_user.id if current_user.is_authenticated else None
 
 

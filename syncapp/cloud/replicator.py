@@ -264,12 +264,17 @@ class CloudReplicator:
         self.session.rollback()
         copy = self.session.get(CloudCopy, claim.copy_id)
         attempts = (copy.attempts if copy else 0) + 1
-        error = f"{claim.target}: {exc}"[:2000]
+        # The copy's row names its target; the job's error_message prefixes it (jobs.py), so
+        # the text stays without one ("s3: s3: ..." otherwise).
+        error = str(exc)[:2000]
         if permanent or attempts >= self.max_attempts:
             status, when = "failed", None
         else:
             status, when = "pending", utcnow() + timedelta(seconds=self.backoff(attempts))
-        log.warning("cloud copy %d, attempt %d: %s (%s)", claim.copy_id, attempts, error, status)
+        log.warning(
+            "cloud copy %d to %s, attempt %d: %s (%s)",
+            claim.copy_id, claim.target, attempts, error, status,
+        )  # fmt: skip
         self._settle(
             claim, status=status, attempts=attempts, last_error=error, next_attempt_at=when
         )

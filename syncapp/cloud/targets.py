@@ -60,8 +60,9 @@ def open_target(target: str, user_id: int) -> Remote:
     name = stored_remote_name(target, user_id)
     stored = find_remote(name) if name else None
     if stored is None:
+        # Whoever shows this names the target first ("s3: not set up: ..."), so it does not.
         raise TargetUnavailable(
-            f"{target} is not set up: an administrator sets cloud.{target}_remote to the name of "
+            f"not set up: an administrator sets cloud.{target}_remote to the name of "
             f"a stored remote{f' (no remote named {name!r} exists)' if name else ''}"
         )
     return open_stored(stored)

@@ -28,6 +28,7 @@ from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from . import events
+from .messages import localized
 from .models import DOCUMENT_TYPES
 from .nas import (
     DISK_FULL,
@@ -121,11 +122,16 @@ def _scope() -> int | None:
 
 
 def _sync_failure(exc: DocumentSyncError) -> ApiError:
+    message = localized(exc.message)
     if exc.message == DISK_FULL:
-        return InsufficientStorage(exc.message, code="nas_full", success=False)
+        return InsufficientStorage(message, code="nas_full", success=False)
     if exc.fatal:
-        return ServiceUnavailable(exc.message, code="nas_unavailable", success=False)
-    return ApiError(exc.message, status=502, code="sync_failed", success=False)
+        return ServiceUnavailable(message, code="nas_unavailable", success=False)
+    return ApiError(message, status=502, code="sync_failed", success=False)
+
+
+def _not_configured(exc: NasNotConfigured, **extra) -> BadRequest:
+    return BadRequest(localized(str(exc)), code="nas_not_configured", **extra)
 
 
 # --- documents -------------------------------------------------------------------------------
@@ -177,9 +183,9 @@ def upload_document():
         with nas_sync() as service:
             try:
                 path = service.sync_document(document)
-                outcome = {"success": True, "message": SYNCED_TO.format(path=path)}
+                outcome = {"success": True, "message": localized(SYNCED_TO.format(path=path))}
             except (NasNotConfigured, DocumentSyncError) as exc:
-                outcome = {"success": False, "message": str(exc)}
+                outcome = {"success": False, "message": localized(str(exc))}
     document.sync = outcome  # not a column: rides along for the reply only
     return document, 201
 
@@ -254,7 +260,8 @@ def sync_status():
 def sync_config():
     _me()
     with nas_sync() as service:
-        return service.config()
+        config = service.config()
+    return {**config, "message": localized(config.get("message"))}
 
 
 @sync_bp.route("/test", methods=["POST"])
@@ -263,7 +270,7 @@ def test_nas():
     _me()
     with nas_sync() as service:
         success, message = service.test()
-    return {"success": success, "message": message}
+    return {"success": success, "message": localized(message)}
 
 
 @sync_bp.route("/run", methods=["POST"])
@@ -274,12 +281,12 @@ def run_sync():
         try:
             result = service.run(scope)
         except NasNotConfigured as exc:
-            raise BadRequest(str(exc), code="nas_not_configured") from None
+            raise _not_configured(exc) from None
     return {
         "total": result.total,
         "synced": result.synced,
         "failed": result.failed,
-        "errors": result.errors,
+        "errors": [localized(error) for error in result.errors],
     }
 
 
@@ -290,24 +297,25 @@ def sync_one_document(document_id: int):
     try:
         document = store.get(document_id, owner_id=_scope())
     except NotFound as exc:
-        raise NotFound(exc.message, code=exc.code, success=False) from None
+        raise NotFound(localized(exc.message), code=exc.code, success=False) from None
     with nas_sync() as service:
         try:
             service.require_configured()
         except NasNotConfigured as exc:
-            raise BadRequest(str(exc), code="nas_not_configured", success=False) from None
+            raise _not_configured(exc, success=False) from None
         if store.remote.stat(document.stored_path) is None:
             document.last_error = SOURCE_MISSING
             db.session.commit()
             events.sync_result(document, SOURCE_MISSING)
-            raise BadRequest(SOURCE_MISSING, code="no_file", success=False)
+            raise BadRequest(localized(SOURCE_MISSING), code="no_file", success=False)
         try:
             path = service.sync_document(document)
         except NasNotConfigured as exc:
-            raise BadRequest(str(exc), code="nas_not_configured", success=False) from None
+            raise _not_configured(exc, success=False) from None
         except DocumentSyncError as exc:
             raise _sync_failure(exc) from None
-    return {"success": True, "message": SYNCED_TO.format(path=path)}
+    # seed 001: "Synchronized to ..." / "Synchronisé vers ..." by the caller's Accept-Language
+    return {"success": True, "message": localized(SYNCED_TO.format(path=path))}
 
 
 def auto_sync() -> object:

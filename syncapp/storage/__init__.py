@@ -44,6 +44,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "smb": ("smb", "SmbRemote", "pysmb"),
     "webdav": ("webdav", "WebDavRemote", "requests"),
     "s3": ("s3", "S3Remote", "boto3"),
+    "gcs": ("gcs", "GcsRemote", "boto3"),  # GCS's XML API is S3's protocol (storage/gcs.py)
     "azure": ("azure", "AzureRemote", "azure-storage-blob"),
     "gdrive": ("gdrive", "DriveRemote", "google-api-python-client"),
 }

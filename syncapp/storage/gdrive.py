@@ -2,7 +2,8 @@
 
 Drive has no paths, only files with parent folders, so a path "a/b/c.txt" below the root folder
 is the folder "a" in the root, the folder "b" in "a" and the file "c.txt" in "b". Folders are
-found (or created) one segment at a time and their ids cached. Drive allows several files with
+found (or created) one segment at a time and their ids cached; clients creating one folder at
+the same moment all keep the oldest copy (`_create_shared_folder`). Drive allows several files with
 the same name in one folder; when that happens (briefly during an overwrite, or after a writer
 died between its steps) the most recently created one is the file at that path.
 """
@@ -108,6 +109,11 @@ def _is_file(item: dict) -> bool:
 
 def _newest(items: list[dict]) -> dict | None:
     return max(items, key=lambda item: (item.get("createdTime", ""), item["id"]), default=None)
+
+
+def _oldest(items: list[dict]) -> dict | None:
+    """Of folders with one name, the one every client keeps: the first created (ties by id)."""
+    return min(items, key=lambda item: (item.get("createdTime", ""), item["id"]), default=None)
 
 
 def _http_error(exc: HttpError, what: str) -> RemoteError:
@@ -374,13 +380,12 @@ class DriveRemote(Remote):
             return None
         with self._folder_lock:  # one creator per process, so that a folder is made once
             if folder not in self._folders:
-                found = self._named(parent, name, folders=True)
+                found = _oldest(self._named(parent, name, folders=True))
                 if found:
                     # Two processes may have raced to create it: all agree on the oldest one.
-                    oldest = min(found, key=lambda item: (item.get("createdTime", ""), item["id"]))
-                    self._folders[folder] = oldest["id"]
+                    self._folders[folder] = found["id"]
                 elif create:
-                    self._folders[folder] = self._make_folder(parent, name)
+                    self._folders[folder] = self._create_shared_folder(parent, name)
                 else:
                     return None
             return self._folders[folder]
@@ -392,6 +397,27 @@ class DriveRemote(Remote):
                 fields="id", supportsAllDrives=True,
             ).execute()
         return item["id"]
+
+    def _create_shared_folder(self, parent: str, name: str) -> str:
+        """Create the folder, then look again: other processes (or other Remote instances) may
+        have found nothing and created the same folder at the same moment. Every creator keeps
+        the oldest of them, so all files land in one folder; the folder made here, when it lost,
+        is deleted while still empty (no client picks a newer duplicate), else left alone."""
+        made = self._make_folder(parent, name)
+        kept = _oldest(self._named(parent, name, folders=True))
+        if kept is None or kept["id"] == made:  # not listed yet, or ours is the oldest
+            return made
+        log.info("Drive folder %r was created by another client at the same time: using %s, "
+                 "removing the duplicate %s", name, kept["id"], made)
+        self._discard_if_empty(made)
+        return kept["id"]
+
+    def _discard_if_empty(self, folder_id: str) -> None:
+        q = f"{_quote(folder_id)} in parents and trashed = false"
+        if next(iter(self._list(q, folder_id)), None) is None:
+            self._discard(folder_id)
+        else:  # deleting a Drive folder deletes what is in it: never with files inside
+            log.warning("duplicate Drive folder %s is not empty: left in place", folder_id)
 
     def ensure_folder(self, path: str) -> str:
         """The Drive id of the folder at `path` below the root, created when missing."""

@@ -17,5 +17,5 @@ bp = Blueprint("dashboard", __name__, url_prefix="/api/v1", description="Dashboa
 def get_dashboard():
     """Backups per profile, devices, documents, sync jobs, cloud replication, storage, recent
     events and chart series: the caller's own (everyone's for an administrator)."""
-    caller_id("dashboards")  # security.enable_auth may be off: a dashboard is somebody's
+    caller_id("dashboards")  # a dashboard is somebody's
     return summary(current_user)

@@ -162,5 +162,7 @@ def service_description() -> dict:
             "POST /auth/login": "Exchange email and password for an access token",
             "GET /api/v1/openapi.json": "The API description",
             "GET /docs": "Interactive API documentation",
+            "GET /redoc": "The same API documentation, as ReDoc",
+            "GET /health": "Liveness: the process answers (no checks, no authentication)",
         },
     }

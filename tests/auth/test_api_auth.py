@@ -11,6 +11,7 @@ from tests.conftest import PASSWORD, bearer, make_token, make_user
 
 PUBLIC_ENDPOINTS = {
     "monitoring.health",
+    "seed_paths.liveness",  # seed 004's /health: liveness only, no checks
     "auth_api.login",
     "auth_api.register",
     "web.index",

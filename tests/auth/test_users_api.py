@@ -147,23 +147,25 @@ def test_another_admin_can_be_demoted_while_one_remains(app, client, admin, admi
     assert response.status_code == 200 and response.get_json()["role"] == "user"
 
 
-def test_the_last_active_administrator_stays_one(make_app):
-    # Without authentication nobody is "self": only the last-admin rule protects the account.
-    app = make_app(security={"enable_auth": False})
-    client = app.test_client()
+def test_the_last_active_administrator_stays_one(app):
+    # Acted on by nobody's own account (actor_id=None): only the last-admin rule protects it.
+    from syncapp.auth import users
+    from syncapp.errors import Conflict
+
     make_user(app, "only-admin@example.com", role="admin")
     make_user(app, "retired-admin@example.com", role="admin")
-    url = f"/api/v1/users/{user_id(app, 'only-admin@example.com')}"
-    retired = f"/api/v1/users/{user_id(app, 'retired-admin@example.com')}"
-    assert client.patch(retired, json={"active": False}).status_code == 200  # one remains
-
-    for method, body in [("patch", {"role": "user"}), ("patch", {"active": False})]:
-        response = getattr(client, method)(url, json=body)
-        assert response.status_code == 409 and response.get_json()["error"] == "last_admin"
-    response = client.delete(url)
-    assert response.status_code == 409 and response.get_json()["error"] == "last_admin"
-    only = client.get(url).get_json()
-    assert only["role"] == "admin" and only["active"]
+    with app.app_context():
+        only = users.get_user(user_id(app, "only-admin@example.com"))
+        retired = users.get_user(user_id(app, "retired-admin@example.com"))
+        users.update_user(retired, {"active": False}, actor_id=None)  # one admin remains
+        for change in ({"role": "user"}, {"active": False}):
+            with pytest.raises(Conflict) as refused:
+                users.update_user(only, change, actor_id=None)
+            assert refused.value.code == "last_admin"
+        with pytest.raises(Conflict) as refused:
+            users.delete_user(only, actor_id=None)
+        assert refused.value.code == "last_admin"
+        assert only.role == "admin" and only.active
 
 
 def test_a_user_who_owns_data_is_not_deleted(app, client, admin_token, user):

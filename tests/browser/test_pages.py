@@ -63,3 +63,13 @@ def test_every_page_of_the_navigation_is_checked(page):
     links = page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
     paths = {urlsplit(link).path for link in links}
     assert paths and paths <= {*MAIN_PAGES.values(), "/dashboard"}, paths - {*MAIN_PAGES.values()}
+
+
+def test_redoc_renders_the_api_reference_from_local_files(page):
+    # seed 000's /redoc: ReDoc draws the OpenAPI document; the conftest checks fail the test on
+    # a CSP violation (a console error) or on any request leaving 127.0.0.1 (a CDN).
+    response = page.goto("/redoc")
+    assert response is not None and response.ok, response and response.status
+    expect(page.locator("h1").first).to_contain_text("syncapp", timeout=30_000)
+    expect(page.get_by_text("Service health").first).to_be_attached()  # a tag of the API
+    screenshot(page, "api-redoc")

@@ -32,3 +32,14 @@ def test_a_shared_remote_that_does_not_exist_is_not_offered(make_cloud_app):
     ana = CloudUser(app, "ana@example.com")
     with app.app_context():
         assert configured_targets(ana.id) == {"google": False, "azure": False, "s3": False}
+
+
+def test_a_target_that_is_not_set_up_is_named_once_in_its_message(make_cloud_app):
+    # Its message is shown after the target's name ("s3: <message>"): it must not name it again.
+    from syncapp.cloud.targets import TargetUnavailable, open_target
+
+    app = make_cloud_app(s3_remote="no-such-remote")
+    ana = CloudUser(app, "ana@example.com")
+    with app.app_context(), pytest.raises(TargetUnavailable) as refused:
+        open_target("s3", ana.id)
+    assert str(refused.value).startswith("not set up: an administrator sets cloud.s3_remote")

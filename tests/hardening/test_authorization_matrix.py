@@ -306,6 +306,7 @@ POLLER_UPDATE = {"name": f"{MARK}-renamed", "interval": 600}
 TABLE: dict[tuple[str, str], Row] = {
     # public
     ("monitoring.health", "GET"): Row("public", 200, "/api/v1/health"),
+    ("seed_paths.liveness", "GET"): Row("public", 200, "/health"),  # seed 004's path
     ("web.index", "GET"): Row("public", 200, "/"),  # JSON clients: the service description
     ("web.login_page", "GET"): Row("public", 200, "/login"),
     ("web.login_page", "POST"): Row("public", 400, "/login", _json({})),
@@ -495,6 +496,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.syncs_page", "GET"): Row("user", 200, "/syncs", page=True),
     ("web.cloud_page", "GET"): Row("user", 200, "/cloud", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
+    ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
     ("settings.index", "GET"): Row("user", 200, "/settings", page=True),
     ("settings.nas", "GET"): Row("user", 200, "/settings/nas", page=True),
     ("settings.tokens", "GET"): Row("user", 200, "/settings/tokens", page=True),

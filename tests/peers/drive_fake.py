@@ -582,11 +582,15 @@ class DriveHandler(BaseHTTPRequestHandler):
             self._send_json(200, select(resource, self._fields()))
 
     def create_file(self) -> None:
-        resource = self.store.new_resource(self._json_body())
-        if resource["mimeType"] != FOLDER_MIME:
-            self.store.blob(resource["id"]).touch()
-            resource.update(size="0", md5Checksum=hashlib.md5().hexdigest())
-        self.store.save(resource)
+        metadata = self._json_body()
+        # As on Drive, a file is listed from the moment its createdTime says: stamped and
+        # saved at once, so creators racing each other see the same order of creation.
+        with self.store.lock:
+            resource = self.store.new_resource(metadata)
+            if resource["mimeType"] != FOLDER_MIME:
+                self.store.blob(resource["id"]).touch()
+                resource.update(size="0", md5Checksum=hashlib.md5().hexdigest())
+            self.store.save(resource)
         self._send_json(200, select(resource, self._fields()))
 
     def update_file(self) -> None:

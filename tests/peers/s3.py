@@ -137,3 +137,26 @@ def s3_remote(s3_server: Peer) -> Iterator[Any]:
         remote.close()
         if s3_server.process.running:
             empty_prefix(s3_server.settings, prefix + "/")
+
+
+def gcs_settings(peer: Peer) -> dict[str, Any]:
+    """What an administrator types for a `gcs` remote (an HMAC key's access id and secret, the
+    bucket), aimed at the S3 peer instead of https://storage.googleapis.com."""
+    return {
+        "bucket": peer.settings["bucket"],
+        "access_key_id": peer.settings["access_key_id"],
+        "secret_access_key": peer.settings["secret_access_key"],
+        "endpoint_url": peer.settings["endpoint_url"],
+    }
+
+
+@pytest.fixture
+def gcs_remote(s3_server: Peer) -> Iterator[Any]:
+    prefix = f"gcs-{uuid.uuid4().hex[:12]}"
+    remote = open_remote("gcs", prefix=prefix, **gcs_settings(s3_server))
+    try:
+        yield remote
+    finally:
+        remote.close()
+        if s3_server.process.running:
+            empty_prefix(s3_server.settings, prefix + "/")

@@ -17,6 +17,7 @@ from syncapp.storage import (
     RemoteUnavailable,
     open_remote,
 )
+from syncapp.storage.gdrive import DriveRemote
 from tests.peers.gdrive import fake_stats, make_drive_folder, set_fake_quota
 from tests.peers.process import free_port
 from tests.streams import PatternStream, md5_of_stream, pattern_md5
@@ -215,6 +216,51 @@ def test_threads_share_one_remote_and_create_each_folder_once(gdrive_server):
         with open_remote("gdrive", **settings) as fresh:
             for name in names:
                 assert fresh.stat(name).size == len(name)
+
+
+def test_remotes_creating_one_folder_at_once_all_keep_the_oldest(gdrive_server, monkeypatch):
+    # Issue 17 item 20: several Remote instances (several processes) find no folder "inbox" and
+    # each create one. A barrier holds every creator until all of them have looked and found
+    # nothing, so they really race; afterwards all must use one folder and no duplicate stays.
+    root = make_drive_folder(gdrive_server)
+    settings = {**gdrive_server.settings, "root_folder_id": root}
+    creators = 4
+    everyone_looked = threading.Barrier(creators, timeout=60)
+    make_folder = DriveRemote._make_folder
+
+    def make_once_everyone_looked(self, parent: str, name: str) -> str:
+        everyone_looked.wait()
+        return make_folder(self, parent, name)
+
+    monkeypatch.setattr(DriveRemote, "_make_folder", make_once_everyone_looked)
+    remotes = [open_remote("gdrive", **settings) for _ in range(creators)]
+    used: dict[int, str] = {}
+    failures: list[BaseException] = []
+
+    def create_and_write(index: int) -> None:
+        try:
+            used[index] = remotes[index].ensure_folder("inbox")
+            remotes[index].write(f"inbox/from-{index}.txt", io.BytesIO(b"x" * index))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create_and_write, args=(i,), daemon=True)
+               for i in range(creators)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    for remote in remotes:
+        remote.close()
+    monkeypatch.undo()
+    assert not failures and len(used) == creators
+    assert len(set(used.values())) == 1, used  # every creator kept the same folder
+    with open_remote("gdrive", **settings) as fresh:
+        folders = fresh._named(root, "inbox", folders=True)
+        assert [item["id"] for item in folders] == list(set(used.values()))  # no duplicate left
+        assert {e.path for e in fresh.iter_entries()} == {
+            f"inbox/from-{i}.txt" for i in range(creators)}
 
 
 def test_move_is_a_rename_on_drive_not_a_copy(gdrive_server):

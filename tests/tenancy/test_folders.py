@@ -51,7 +51,8 @@ def test_b_cannot_take_the_source_of_a_job_of_a_and_learns_nothing_of_it(tenants
     missing = a_source.parent / unique("never-there")
     ghost = create_job(tenants, b, missing, b_destination, delete_after_sync=True)
     assert ghost.status_code == 403  # the same answer whether A's folder exists or not
-    assert ghost.json() == {**body, "message": body["message"].replace(str(a_source), str(missing))}
+    text = body["message"].replace(str(a_source), str(missing))
+    assert ghost.json() == {**body, "message": text, "detail": text}
 
     b_source = folder(tenants, b, {"b.txt": b"b's"})
     job_id = new_job(tenants, b, b_source, b_destination, delete_after_sync=True)

@@ -103,6 +103,7 @@ def test_browsers_get_html_error_pages_and_scripts_get_json(client, user):
         "status": "error",
         "error": "not_found",
         "message": api.get_json()["message"],
+        "detail": api.get_json()["message"],
     }
 
 
