@@ -166,9 +166,11 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
     options = app.config["SYNCAPP"]["socketio"]
-    # A Cordiax push is hex: twice the snapshot limit, plus framing. Below that, engine.io would
-    # drop an over-size message silently instead of letting the namespace answer sync_error.
-    cordiax_hex = 2 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
+    # A Cordiax push is hex: twice its size, plus framing. engine.io drops a message above its
+    # buffer silently (the client reconnects and pushes the same bytes again, forever), so the
+    # buffer takes pushes up to 1.5 times the snapshot limit: those reach the namespace and get
+    # a `sync_error` saying the limit instead.
+    cordiax_hex = 3 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
     socketio.init_app(
         app,
         async_mode="threading",
