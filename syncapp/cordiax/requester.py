@@ -112,14 +112,16 @@ class SyncRequester:
                 if client is None:
                     continue
                 # The first request is followed by a check: asked again only if nothing came
-                # back; after that, the interval applies.
-                if client.requests == 1 and client.pushed:
+                # back. Requests otherwise go out every interval from the first one.
+                checking = client.requests == 1 and self.interval > RETRY_DELAY
+                if checking and client.pushed:
                     client.requests += 1
-                    self._schedule(sid, self.interval)
+                    self._schedule(sid, self.interval - RETRY_DELAY)
                     continue
                 client.requests += 1
                 client.pushed = False
-                self._schedule(sid, RETRY_DELAY if client.requests == 1 else self.interval)
+                first = client.requests == 1 and self.interval > RETRY_DELAY
+                self._schedule(sid, RETRY_DELAY if first else self.interval)
                 if client.paused:
                     continue
                 return sid
