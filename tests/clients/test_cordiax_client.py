@@ -214,6 +214,9 @@ def test_50_connected_clients_reconnect_after_a_restart(server, replicas, tmp_pa
     before = log.stat().st_size
 
     server.stop()
+    # gunicorn ended by itself (0), not killed when ServerProcess's 10 s ran out (-9): the
+    # connected clients no longer hold the worker for its 60 s graceful timeout.
+    assert server.process.proc.returncode == 0
     server.start()
 
     def all_reconnected() -> bool:
