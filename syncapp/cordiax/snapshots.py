@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -307,11 +307,12 @@ class SnapshotStore:
 
     def _with_content(self, user_id: int, device: str, sha256: str) -> CordiaxSnapshot | None:
         """The device's version holding exactly these bytes, however old."""
+        return self._one(user_id, device, CordiaxSnapshot.sha256 == sha256)
+
+    def _one(self, user_id: int, device: str, criterion: Any) -> CordiaxSnapshot | None:
         return self.session.scalar(
             select(CordiaxSnapshot).where(
-                CordiaxSnapshot.user_id == user_id,
-                CordiaxSnapshot.device == device,
-                CordiaxSnapshot.sha256 == sha256,
+                CordiaxSnapshot.user_id == user_id, CordiaxSnapshot.device == device, criterion
             )
         )
 
@@ -382,13 +383,7 @@ class SnapshotStore:
         return dict(found)
 
     def get(self, user_id: int, device: str, version: str) -> CordiaxSnapshot | None:
-        return self.session.scalar(
-            select(CordiaxSnapshot).where(
-                CordiaxSnapshot.user_id == user_id,
-                CordiaxSnapshot.device == device,
-                CordiaxSnapshot.version == version,
-            )
-        )
+        return self._one(user_id, device, CordiaxSnapshot.version == version)
 
     def delete(self, snapshot: CordiaxSnapshot) -> None:
         folder = posixpath.dirname(snapshot.path)

@@ -134,13 +134,17 @@ def stored_database(server: LiveServer, device: str) -> bytes:
         return bundle.read("cordiax.db")
 
 
-def test_a_1_mib_database_reaches_the_server_on_its_own(server, replicas, tmp_path):
-    database = sqlite_database(1 * MiB, seed=1)
-    start(server, replicas, data_dir(tmp_path / "small", database), "small-pc")
+@pytest.mark.parametrize("size", [1 * MiB, 90 * MiB], ids=["1MiB", "90MiB"])
+def test_a_database_reaches_the_server_on_its_own(server, replicas, tmp_path, size):
+    """1 MiB: zipped before the client counts as connected, so before the fix neither its own
+    push nor the server's early sync_request sent anything. 90 MiB: the largest case here."""
+    database = sqlite_database(size, seed=size)
+    device = f"db-{size // MiB}-mib"
+    start(server, replicas, data_dir(tmp_path / device, database), device)
 
-    wait_until(lambda: versions(server, "small-pc"), 60, "the 1 MiB database to arrive")
+    wait_until(lambda: versions(server, device), 300, f"the {size // MiB} MiB database")
 
-    assert stored_database(server, "small-pc") == database
+    assert stored_database(server, device) == database
 
 
 def test_a_change_is_pushed_within_the_sync_request_interval(server, replicas, tmp_path):
@@ -155,15 +159,6 @@ def test_a_change_is_pushed_within_the_sync_request_interval(server, replicas, t
 
     assert stored_database(server, "changing-pc") == changed
     assert replica.count("sync_request") >= 2
-
-
-def test_a_90_mib_database_reaches_the_server(server, replicas, tmp_path):
-    database = sqlite_database(90 * MiB, seed=4)
-    start(server, replicas, data_dir(tmp_path / "large", database), "large-pc")
-
-    wait_until(lambda: versions(server, "large-pc"), 300, "the 90 MiB database to arrive")
-
-    assert stored_database(server, "large-pc") == database
 
 
 def test_a_120_mib_push_gets_sync_error_and_is_not_uploaded_again(server, replicas, tmp_path):
@@ -226,8 +221,5 @@ def test_50_connected_clients_reconnect_after_a_restart(server, replicas, tmp_pa
     stop_log = log.read_bytes()[before:].decode(errors="replace")
     assert "cannot schedule new futures" not in stop_log and "Traceback" not in stop_log
     # They push again once reconnected; identical content adds no version.
-    wait_until(
-        lambda: all(replica.count("pushed", name) >= 2 for name in names), 120, "pushes"
-    )
+    wait_until(lambda: all(replica.count("pushed", name) >= 2 for name in names), 120, "pushes")
     assert all(len(versions(server, name)) == 1 for name in sorted(names)[:5])
-
