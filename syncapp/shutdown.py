@@ -44,9 +44,7 @@ def close_sockets_on_sigterm() -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> Any:
-        threading.Thread(
-            target=close_socket_connections, name="close-sockets", daemon=True
-        ).start()
+        threading.Thread(target=close_socket_connections, name="close-sockets", daemon=True).start()
         if callable(previous):
             return previous(signum, frame)
         return None

@@ -30,6 +30,7 @@ from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
 from .store import snapshot_store
+from .transport import OVERSIZE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def too_large(size: int, max_size: int) -> SnapshotRefused:
 def decode_payload(data: Any, max_size: int) -> bytes:
     """Accept {"data": hex}, {"data": bytes} and raw bytes; never more copies than needed."""
     if isinstance(data, dict):
+        if isinstance(data.get(OVERSIZE_KEY), int):  # dropped by the transport (transport.py)
+            raise too_large(data[OVERSIZE_KEY] // 2, max_size)
         data = data.get("data")
     if isinstance(data, bytes | bytearray):
         if len(data) > max_size:
