@@ -97,7 +97,11 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """Crash recovery and the scheduler start in the serving process, never in CLI commands."""
+    """Crash recovery and the scheduler start in the serving process, never in CLI commands.
+    A stop (SIGTERM) closes the worker's WebSockets at once (syncapp/shutdown.py) instead of
+    waiting the graceful timeout out for clients that never leave."""
     from syncapp import run_startup_tasks
+    from syncapp.shutdown import close_sockets_on_sigterm
 
     run_startup_tasks(worker.wsgi)
+    close_sockets_on_sigterm()

@@ -168,8 +168,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
     options = app.config["SYNCAPP"]["socketio"]
-    # A Cordiax push is hex: twice the snapshot limit, plus framing. Below that, engine.io would
-    # drop an over-size message silently instead of letting the namespace answer sync_error.
+    # A Cordiax push is hex: twice the snapshot limit, plus framing. A larger push is answered
+    # `sync_error` too_large by the namespace (cordiax/transport.py), not dropped by engine.io.
     cordiax_hex = 2 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
     socketio.init_app(
         app,
@@ -179,10 +179,13 @@ def register_extensions(app: Flask) -> None:
         max_http_buffer_size=max(options["max_http_buffer_size"], cordiax_hex),
         cors_allowed_origins=options["cors_allowed_origins"] or None,
         ping_timeout=options["ping_timeout"],
-        # Accept first, then run the connect handler: Cordiax expects the `sync_request` emitted
-        # by that handler to arrive after the connection is established, not before.
+        # Accept first, then run the connect handler: a refusal then reaches the client as a
+        # `sync_error` on an established connection (cordiax/requester.py on `sync_request`).
         always_connect=True,
     )
+    from .cordiax.transport import answer_oversize_pushes
+
+    answer_oversize_pushes(socketio.server.eio)
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
 

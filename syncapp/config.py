@@ -147,6 +147,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "keep_daily_days": (int, 30),
         "retention_interval": (int, 3600),
         "poll_check_interval": (int, 30),
+        # seconds between the server's `sync_request`s to each connected client: the desktop
+        # client has no timer of its own in Socket.IO mode, so this is how often changes arrive
+        "sync_request_interval": (int, 300),
     },
     "documents": {
         "root": (str, None),  # default: <instance>/documents

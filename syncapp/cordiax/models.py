@@ -17,6 +17,9 @@ class CordiaxSnapshot(db.Model):
     __tablename__ = "cordiax_snapshots"
     __table_args__ = (
         UniqueConstraint("user_id", "device", "version", name="uq_cordiax_snapshot_version"),
+        # One copy of each content per device, enforced by the database: two processes
+        # receiving the same push at once cannot both keep it (the second insert fails).
+        UniqueConstraint("user_id", "device", "sha256", name="uq_cordiax_snapshot_content"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,6 +33,27 @@ class CordiaxSnapshot(db.Model):
     encrypted: Mapped[bool] = mapped_column(default=False)
     source: Mapped[str] = mapped_column(String(64), default="socketio")
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class CordiaxRefusal(db.Model):
+    """A Cordiax client the server refused (bad token, a device it may not push as, a push too
+    large...): the desktop client shows none of these, so the administrator must see them.
+    One row per (address, device, reason), counted; the table is kept short (refusals.py)."""
+
+    __tablename__ = "cordiax_refusals"
+    __table_args__ = (
+        UniqueConstraint("address", "device", "reason", name="uq_cordiax_refusal_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))  # as the client named it; may be ""
+    reason: Mapped[str] = mapped_column(String(64))  # the sync_error code
+    message: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(default=1)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class CordiaxPoller(db.Model):

@@ -26,25 +26,40 @@ from ..security import user_for_token
 from ..storage import RemoteError, RemoteFull
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
+from .refusals import record_refusal
+from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
 from .store import snapshot_store
+from .transport import OVERSIZE_KEY
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/cordiax-sync/"
 
 
+def too_large(size: int, max_size: int) -> SnapshotRefused:
+    """The refusal of an over-size push; the client is not asked again on this connection."""
+    return SnapshotRefused(
+        "too_large",
+        f"The snapshot ({size} bytes) exceeds this server's limit of {max_size} bytes "
+        "(cordiax.max_snapshot_size); nothing was stored. Make the data smaller or ask the "
+        "administrator to raise the limit, then reconnect to push again.",
+    )
+
+
 def decode_payload(data: Any, max_size: int) -> bytes:
     """Accept {"data": hex}, {"data": bytes} and raw bytes; never more copies than needed."""
     if isinstance(data, dict):
+        if isinstance(data.get(OVERSIZE_KEY), int):  # dropped by the transport (transport.py)
+            raise too_large(data[OVERSIZE_KEY] // 2, max_size)
         data = data.get("data")
     if isinstance(data, bytes | bytearray):
         if len(data) > max_size:
-            raise SnapshotRefused("too_large", f"The snapshot exceeds {max_size} bytes.")
+            raise too_large(len(data), max_size)
         return bytes(data)
     if isinstance(data, str):
         if len(data) > 2 * max_size:
-            raise SnapshotRefused("too_large", f"The snapshot exceeds {max_size} bytes.")
+            raise too_large(len(data) // 2, max_size)
         try:
             return bytes.fromhex(data)
         except ValueError:
@@ -120,6 +135,34 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "database_unavailable", "The database cannot be reached; try again later."
 
 
+def _requester() -> SyncRequester:
+    """This app's SyncRequester (one per process), started with the first connection."""
+    requester = current_app.extensions.get("syncapp.cordiax_requester")
+    if requester is None:
+        from ..extensions import socketio
+
+        def send(sid: str) -> None:
+            socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
+
+        interval = current_app.config["SYNCAPP"]["cordiax"]["sync_request_interval"]
+        requester = current_app.extensions.setdefault(
+            "syncapp.cordiax_requester", SyncRequester(send, interval)
+        )
+    return requester
+
+
+def _refused(code: str, message: str, device: str | None, user_id: int | None = None) -> None:
+    log.info("refused a Cordiax client from %s (%s): %s", request.remote_addr, code, message)
+    record_refusal(
+        db.session,
+        address=request.remote_addr,
+        device=device,
+        reason=code,
+        message=message,
+        user_id=user_id,
+    )
+
+
 class CordiaxNamespace(GuardedNamespace):
     def __init__(self, namespace: str = NAMESPACE) -> None:
         super().__init__(namespace)
@@ -136,7 +179,7 @@ class CordiaxNamespace(GuardedNamespace):
                 else ("A token is required: add ?token=<token> to the server URL.")
             )
             emit("sync_error", {"error": "unauthorized", "message": reason})
-            log.info("refused a Cordiax client from %s: %s", request.remote_addr, reason)
+            _refused("unauthorized", reason, request.args.get("device"))
             disconnect()
             return
         token = g.get("api_token")
@@ -144,6 +187,7 @@ class CordiaxNamespace(GuardedNamespace):
             device = _device_name(auth, token.name if token else f"anonymous-{request.remote_addr}")
         except SnapshotRefused as exc:
             emit("sync_error", {"error": exc.code, "message": exc.message})
+            _refused(exc.code, exc.message, request.args.get("device"), user.id)
             disconnect()
             return
         if not register_socket(NAMESPACE, request.sid, user):
@@ -151,7 +195,8 @@ class CordiaxNamespace(GuardedNamespace):
             return
         with self._guard:
             self._clients[request.sid] = (user.id, device)
-        emit("sync_request", {})
+        # Not emitted here: the client could not answer yet (requester.py says why).
+        _requester().connected(request.sid)
         publish("cordiax_connected", {"device": device}, user_id=user.id)
 
     def on_sync_data(self, data: Any = None) -> dict[str, Any]:
@@ -174,12 +219,16 @@ class CordiaxNamespace(GuardedNamespace):
             # sync_request, so a full disk or a storage/database outage is an answer, not a crash.
             db.session.rollback()
             code, message = _failure(exc)
+            _requester().pushed(request.sid, refused_size=code == "too_large")
+            if isinstance(exc, SnapshotRefused):
+                _refused(code, message, device, user_id)
             publish(
                 "cordiax_error",
                 {"device": device, "error": code, "message": message},
                 user_id=user_id,
             )
             return self._refuse(code, message)
+        _requester().pushed(request.sid)
         snapshot = result.snapshot
         ack = {
             "status": "ok",
@@ -197,6 +246,7 @@ class CordiaxNamespace(GuardedNamespace):
 
     def on_disconnect(self, reason: Any = None) -> None:
         unregister_socket(NAMESPACE, request.sid)
+        _requester().disconnected(request.sid)
         with self._guard:
             identity = self._clients.pop(request.sid, None)
         if identity is not None:

@@ -6,10 +6,12 @@ from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from ..errors import NotFound
+from ..extensions import db
 from ..security import admin_required
 from .devices import device_owner, visible_devices
 from .models import CordiaxSnapshot
-from .schemas import DeviceInfo, OwnerQuery, SnapshotInfo
+from .refusals import recent_refusals
+from .schemas import DeviceInfo, OwnerQuery, RefusalInfo, SnapshotInfo
 from .snapshots import EXTENSIONS
 from .store import snapshot_store
 
@@ -99,3 +101,13 @@ def download_latest(_query: dict, device: str):
 @admin_required
 def delete_snapshot(_query: dict, device: str, version: str):
     snapshot_store().delete(_find(device, version))
+
+
+@bp.route("/refused")
+@bp.response(200, RefusalInfo(many=True))
+@admin_required
+def list_refused():
+    """Clients the server refused (a wrong or missing token, a device the token may not push
+    as, a push too large or of an unknown format), newest first, at most 200: the Cordiax
+    client does not show the server's `sync_error`, so this is where such mistakes appear."""
+    return recent_refusals(db.session)

@@ -36,3 +36,14 @@ class DeviceInfo(Schema):
     )
     snapshots = fields.Integer()
     latest = fields.Nested(SnapshotInfo, allow_none=True)
+
+
+class RefusalInfo(Schema):
+    address = fields.String(metadata={"description": "The client's address"})
+    device = fields.String(metadata={"description": "The device it named (may be empty)"})
+    reason = fields.String(metadata={"description": "The sync_error code it was sent"})
+    message = fields.String()
+    user_id = fields.Integer(allow_none=True, metadata={"description": "Whose token, if valid"})
+    count = fields.Integer()
+    first_at = UtcDateTime()
+    last_at = UtcDateTime()

@@ -2,8 +2,8 @@
 
 Layout under the store's root: `<user>/<device>/<version>.<db|zip|bin>` with a sidecar
 `<version>.json`, the contents of a ZIP bundle in `<version>/`, and `latest.json`, rewritten
-only after a snapshot is complete, so it always names a whole one. A push identical to the
-latest version creates nothing new.
+only after a snapshot is complete, so it always names a whole one. A push identical to any
+stored version of the device creates nothing new (that version becomes the latest again).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..storage import Remote, RemoteError, RemoteNotFound
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ZIP_MAGIC = b"PK\x03\x04"
+#: Cordiax's encrypted database (modules/encryption.py): a 16-byte salt, then a Fernet token,
+#: which is URL-safe base64 of a version byte 0x80 and a timestamp: it starts "gAAAAA"
+FERNET_SALT = 16
+FERNET_PREFIX = b"gAAAAA"
+BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 EXTENSIONS = {"sqlite": "db", "zip": "zip", "encrypted": "bin"}
 #: used with fullmatch: `$` would also match before a final newline
 DEVICE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -149,7 +155,20 @@ def classify(data: bytes, limits: Limits) -> tuple[str, bool, list[zipfile.ZipIn
     if data.startswith(ZIP_MAGIC):
         members, encrypted = inspect_zip(data, limits)
         return "zip", encrypted, members
-    return "encrypted", True, []
+    if is_cordiax_encrypted(data):
+        return "encrypted", True, []
+    raise SnapshotRefused(
+        "unknown_format",
+        "The snapshot is neither a ZIP bundle, nor an SQLite database, nor a database "
+        "encrypted by Cordiax (16-byte salt and a Fernet token); nothing was stored.",
+    )
+
+
+def is_cordiax_encrypted(data: bytes) -> bool:
+    """Salt, then a whole Fernet token: every byte after the salt is URL-safe base64
+    (bytes.translate runs in C: a 100 MB check costs a fraction of the hashing)."""
+    token = data[FERNET_SALT:]
+    return token.startswith(FERNET_PREFIX) and not token.translate(None, BASE64URL)
 
 
 class _Bounded(io.RawIOBase):
@@ -204,9 +223,9 @@ class SnapshotStore:
         kind, encrypted, members = classify(data, self.limits)
         sha256 = hashlib.sha256(data).hexdigest()
         with _device_lock(user_id, device):
-            latest = self.latest(user_id, device)
-            if latest is not None and latest.sha256 == sha256:
-                return StoreResult(latest, created=False)
+            existing = self._with_content(user_id, device, sha256)
+            if existing is not None:
+                return StoreResult(self._make_latest(existing), created=False)
             if self.quota is not None:
                 # what this push puts on the disk: the payload and a ZIP's extracted copy
                 self.quota(user_id, len(data) + sum(m.file_size for m in members))
@@ -240,6 +259,15 @@ class SnapshotStore:
                 # latest.json naming the previous, whole version, never one without a row.
                 self.session.add(snapshot)
                 self.session.commit()
+            except IntegrityError:
+                # Another process stored the same content meanwhile (the unique constraint on
+                # user, device and sha256): its copy stands, this one goes.
+                self.session.rollback()
+                self._remove(written)
+                existing = self._with_content(user_id, device, sha256)
+                if existing is None:
+                    raise
+                return StoreResult(self._make_latest(existing), created=False)
             except BaseException:
                 self.session.rollback()
                 self._remove(written)
@@ -276,6 +304,30 @@ class SnapshotStore:
             self._remove(written)
             raise
         return written
+
+    def _with_content(self, user_id: int, device: str, sha256: str) -> CordiaxSnapshot | None:
+        """The device's version holding exactly these bytes, however old."""
+        return self._one(user_id, device, CordiaxSnapshot.sha256 == sha256)
+
+    def _one(self, user_id: int, device: str, criterion: Any) -> CordiaxSnapshot | None:
+        return self.session.scalar(
+            select(CordiaxSnapshot).where(
+                CordiaxSnapshot.user_id == user_id, CordiaxSnapshot.device == device, criterion
+            )
+        )
+
+    def _make_latest(self, snapshot: CordiaxSnapshot) -> CordiaxSnapshot:
+        """A push equal to an older version (A, B, then A again) keeps no second copy: that
+        version becomes the latest again, as the device's data now is."""
+        latest = self.latest(snapshot.user_id, snapshot.device)
+        if latest is not None and latest.id != snapshot.id:
+            snapshot.received_at = utcnow()
+            self.session.commit()
+            self._write_json(
+                f"{posixpath.dirname(snapshot.path)}/latest.json",
+                {"version": snapshot.version, "path": snapshot.path},
+            )
+        return snapshot
 
     def _remove(self, paths: list[str]) -> None:
         for path in paths:
@@ -331,13 +383,7 @@ class SnapshotStore:
         return dict(found)
 
     def get(self, user_id: int, device: str, version: str) -> CordiaxSnapshot | None:
-        return self.session.scalar(
-            select(CordiaxSnapshot).where(
-                CordiaxSnapshot.user_id == user_id,
-                CordiaxSnapshot.device == device,
-                CordiaxSnapshot.version == version,
-            )
-        )
+        return self._one(user_id, device, CordiaxSnapshot.version == version)
 
     def delete(self, snapshot: CordiaxSnapshot) -> None:
         folder = posixpath.dirname(snapshot.path)

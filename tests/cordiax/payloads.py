@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import random
@@ -16,7 +17,11 @@ def sqlite_database(size: int, seed: int = 0) -> bytes:
 
 
 def encrypted_database(size: int, seed: int = 0) -> bytes:
-    return b"\x8a\x01CDXENC" + random.Random(seed).randbytes(size - 8)
+    """Cordiax's encrypted format: a 16-byte salt, then a Fernet token (URL-safe base64 that
+    starts "gAAAAA"); random bytes stand for the ciphertext."""
+    rng = random.Random(seed)
+    token = b"gAAAAA" + base64.urlsafe_b64encode(rng.randbytes(size))
+    return rng.randbytes(16) + token[: size - 16]
 
 
 def zip_bundle(members: dict[str, bytes]) -> bytes:

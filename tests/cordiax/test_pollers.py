@@ -337,7 +337,8 @@ class GrowingFileRemote(LocalRemote):
     def open_read(self, path: str):
         reader = super().open_read(path)
         with open(self.local_path(path), "ab") as handle:
-            handle.write(b"more bytes from the writer")
+            # more of the token (base64 like the rest: a valid Cordiax file, only longer)
+            handle.write(b"moreBytesFromTheWriter")
         return reader
 
 

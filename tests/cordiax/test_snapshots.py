@@ -54,9 +54,58 @@ def test_plaintext_sqlite_is_stored_unencrypted_with_sidecar_and_latest(store):
     assert latest == {"version": snap.version, "path": snap.path}
 
 
-def test_an_unknown_payload_is_kept_as_an_encrypted_database(store):
+def test_cordiax_encrypted_format_is_stored_as_an_encrypted_database(store):
     snap = store.store(store.user_id, "pc", encrypted_database(5000)).snapshot
     assert snap.kind == "encrypted" and snap.encrypted is True and snap.path.endswith(".bin")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"deadbeef",
+        bytes(range(256)) * 20,  # random-looking bytes
+        b"0123456789abcdef" + b"gAAAAA" + b"not base64 \x00\xff" * 10,  # a salt, then no token
+        b"0123456789abcdef" + b"hAAAAA" + b"A" * 100,  # base64, but not a Fernet token
+    ],
+)
+def test_bytes_that_are_no_known_format_are_refused_and_nothing_is_kept(store, payload):
+    with pytest.raises(SnapshotRefused) as refused:
+        store.store(store.user_id, "pc", payload)
+    assert refused.value.code == "unknown_format"
+    assert store.versions(store.user_id, "pc") == [] and files(store) == set()
+
+
+def test_a_push_equal_to_an_older_version_keeps_no_second_copy_and_becomes_latest(store):
+    a, b = encrypted_database(5000, seed=11), encrypted_database(5000, seed=12)
+    first = store.store(store.user_id, "pc", a).snapshot
+    store.store(store.user_id, "pc", b)
+    before = files(store)
+    again = store.store(store.user_id, "pc", a)
+    assert again.created is False and again.snapshot.version == first.version
+    assert files(store) == before and len(store.versions(store.user_id, "pc")) == 2
+    assert store.latest(store.user_id, "pc").sha256 == sha256(a)
+    latest = json.loads(store.remote.open_read(f"{store.user_id}/pc/latest.json").read())
+    assert latest["version"] == first.version
+
+
+def test_the_database_keeps_one_copy_when_another_process_stored_the_same_push(store, monkeypatch):
+    """Two processes receiving the same push at once: their locks are their own, so both see
+    no copy and both write one. Here the other process's row lands between this process's
+    check and its insert; the unique (user, device, sha256) constraint must refuse the second
+    row, and this process must keep the other's copy and remove its own files."""
+    data = encrypted_database(5000, seed=13)
+    other = store.store(store.user_id, "pc", data).snapshot
+    before = files(store)
+    checks = iter([None])  # the first look finds nothing: the other had not committed yet
+    real = SnapshotStore._with_content
+    monkeypatch.setattr(
+        SnapshotStore,
+        "_with_content",
+        lambda self, *key: next(checks, None) or real(self, *key),
+    )
+    result = store.store(store.user_id, "pc", data)
+    assert result.created is False and result.snapshot.version == other.version
+    assert len(store.versions(store.user_id, "pc")) == 1 and files(store) == before
 
 
 def test_an_identical_push_creates_no_version(store):

@@ -462,6 +462,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("google_oauth.status", "GET"): Row("self", 200, "/auth/google/status/{user_a}"),
     # administrators only
     ("users.list_users", "GET"): Row("admin", 200, "/api/v1/users"),
+    ("cordiax.list_refused", "GET"): Row("admin", 200, "/api/v1/cordiax/refused"),
     ("users.create_account", "POST"): Row(
         "admin", 201, "/api/v1/users", _json({"email": "c@example.com", "password": "long1234"})
     ),

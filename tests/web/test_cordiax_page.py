@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from syncapp.auth.accounts import find_user
 from syncapp.cordiax.store import snapshot_store
@@ -109,3 +110,20 @@ def test_the_page_is_in_the_navigation_and_needs_a_sign_in(client, user):
     assert client.get("/cordiax", headers=HTML).status_code == 302
     sign_in(client, user)
     assert 'href="/cordiax"' in client.get("/dashboard", headers=HTML).get_data(as_text=True)
+
+
+def test_the_setup_instructions_stay_once_devices_exist_and_read_as_the_readme(app, client, user):
+    """Issue 17 item 8: they vanished with the first device, and spelled the token command
+    differently from the README."""
+    store_snapshot(app, user, "laptop", encrypted_database(1024, seed=8))
+    sign_in(client, user)
+
+    page = html.unescape(client.get("/cordiax", headers=HTML).get_data(as_text=True))
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = ".venv/bin/flask --app app tokens create --email you@example.com --name laptop"
+    assert command in " ".join(page.split()) and command in " ".join(readme.split())
+    assert "http://localhost?token=<token>&device=<name>" in page
+    assert "`http://HOST:PORT?token=<token>&device=<name>`" in readme
+    assert "<code>/cordiax-sync/</code>" in page and "| Namespace | `/cordiax-sync/` |" in readme
+    assert 'data-device="laptop"' in page

@@ -60,7 +60,8 @@ def snapshot(user_id: int, device: str, size: int, when: datetime) -> CordiaxSna
     version = when.strftime("%Y%m%dT%H%M%SZ") + "_" + uuid.uuid4().hex[:8]
     return CordiaxSnapshot(
         user_id=user_id, device=device, version=version, path=f"{device}/{version}.db",
-        sha256="0" * 64, size=size, kind="encrypted", encrypted=True, received_at=when,
+        sha256=uuid.uuid4().hex * 2,  # distinct: one row per content and device
+        size=size, kind="encrypted", encrypted=True, received_at=when,
     )  # fmt: skip
 
 
