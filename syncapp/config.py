@@ -46,6 +46,12 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "public_url": (str, None),
         # How many proxies (nginx) in front set X-Forwarded-For/-Proto/-Host; 0 = trust none.
         "trusted_proxies": (int, 0),
+        # Seconds a client has to send a request's line and headers (nginx's
+        # client_header_timeout); until then it waits in the event loop, not in a thread.
+        "header_timeout": (Seconds, Seconds(10)),
+        # Open connections per process (gunicorn's worker_connections): idle and half-sent ones
+        # cost a file descriptor each, not a thread. Beyond it the process stops accepting.
+        "max_connections": (int, 10000),
     },
     "database": {
         "url": (str, None),  # default: SQLite in the instance folder
