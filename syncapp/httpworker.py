@@ -15,6 +15,7 @@ gthread's own path, which reads in the thread.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import resource
 import selectors
@@ -92,19 +93,13 @@ class HeadFirstWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
     def _drop(self, conn: TConn, answer: bytes | None = None) -> None:
-        try:
+        with contextlib.suppress(OSError, KeyError, ValueError):
             self.poller.unregister(conn.sock)
-        except (OSError, KeyError, ValueError):
-            pass
-        try:
+        with contextlib.suppress(ValueError):
             self.reading_heads.remove(conn)
-        except ValueError:
-            pass
         if answer is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.sock.send(answer)
-            except OSError:
-                pass
         self.nr_conns -= 1
         util.close(conn.sock)
 
