@@ -181,6 +181,9 @@ def register_extensions(app: Flask) -> None:
         # by that handler to arrive after the connection is established, not before.
         always_connect=True,
     )
+    from .socket_guard import install as guard_sockets
+
+    guard_sockets(app, socketio)
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
 

@@ -109,6 +109,12 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_http_buffer_size": (Size, Size(210 * 1024**2)),
         "cors_allowed_origins": (list, []),
         "ping_timeout": (int, 30),
+        # Sessions opened without credentials (a token sent only in the CONNECT packet) wait
+        # this long to authenticate, this many at once, with messages up to this size
+        # (syncapp/socket_guard.py): anonymous clients cannot hold the threads.
+        "auth_timeout": (Seconds, Seconds(5)),
+        "unauthenticated_sessions": (int, 32),
+        "unauthenticated_max_message": (Size, Size(64 * 1024)),
     },
     "transfer": {
         "attempts": (int, 5),
