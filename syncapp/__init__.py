@@ -34,6 +34,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    from .extensions import UntrustedJSONProvider
+
+    app.json = UntrustedJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_settings(overrides)
     app.config["SYNCAPP"] = settings
