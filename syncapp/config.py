@@ -91,6 +91,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "enable_metrics": (bool, True),
         "enable_health": (bool, True),
         "log_buffer_size": (int, 2000),  # records kept in memory for GET /api/v1/logs
+        # Sync destinations are probed in the background this often; health shows the result.
+        "destination_check_interval": (Seconds, Seconds(60)),
     },
     "security": {
         "enable_auth": (bool, True),

@@ -37,6 +37,7 @@ from urllib.parse import parse_qs
 import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from .logs import redact
 
@@ -84,8 +85,11 @@ class SessionGuard:
     def admit(self, environ: dict[str, Any]) -> str | None:
         """ "trusted", "pending" or None (refuse) for a new session. Wrong credentials wait
         like none: the namespace then tells the client why (Cordiax expects a sync_error)."""
-        if self.credentials(environ):
-            return "trusted"
+        try:
+            if self.credentials(environ):
+                return "trusted"
+        except SQLAlchemyError as exc:  # the namespace tells the client (database_unavailable)
+            log.warning("Socket.IO handshake: database unavailable (%s)", type(exc).__name__)
         with self.lock:
             return "pending" if len(self.pending) < self.limit else None
 

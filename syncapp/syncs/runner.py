@@ -42,14 +42,19 @@ from .models import SyncJob, SyncRun
 log = logging.getLogger(__name__)
 
 
-def open_destination(job: SyncJob) -> Destination:
+def open_destination(job: SyncJob, *, release_database: bool = False) -> Destination:
     """The job's destination, checked again at every run: a local folder beneath its owner's
-    root that must be the share it was (folders.py), or a stored remote still granted to them."""
+    root that must be the share it was (folders.py), or a stored remote still granted to them.
+    With `release_database`, the rows it needs are detached and the database connection goes
+    back to the pool before the remote is reached: a stalled remote must not hold it."""
     if job.destination_remote_id is None:
         return Destination(open_local_destination(job))
     stored = get_remote(job.destination_remote_id)
     if not may_use(stored, db.session.get(User, job.owner_id), "syncs"):
         raise JobRefused(f"the stored remote {stored.name!r} is no longer available to this job")
+    if release_database:
+        db.session.expunge(stored)
+        db.session.rollback()  # reads only: ends the transaction, returns the connection
     try:
         return Destination(open_for_user(stored), job.destination_path)
     except (RemoteNotFound, RemoteUnavailable) as exc:
