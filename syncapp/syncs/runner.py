@@ -52,11 +52,12 @@ def open_destination(job: SyncJob, *, release_database: bool = False) -> Destina
     stored = get_remote(job.destination_remote_id)
     if not may_use(stored, db.session.get(User, job.owner_id), "syncs"):
         raise JobRefused(f"the stored remote {stored.name!r} is no longer available to this job")
+    path = job.destination_path
     if release_database:
         db.session.expunge(stored)
         db.session.rollback()  # reads only: ends the transaction, returns the connection
     try:
-        return Destination(open_for_user(stored), job.destination_path)
+        return Destination(open_for_user(stored), path)
     except (RemoteNotFound, RemoteUnavailable) as exc:
         raise DestinationUnavailable(str(exc)) from None
 
