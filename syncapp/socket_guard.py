@@ -130,6 +130,18 @@ class SessionGuard:
             trusted = sid in self.trusted
         return self.eio.max_http_buffer_size if trusted else self.small
 
+    def drop(self, sid: str) -> None:
+        """Close session `sid` at once. engine.io's disconnect() waits until its queue has been
+        sent, which a client that reads nothing never lets happen: the reaper hung on the
+        first such session and reaped no other."""
+        session = self.eio.sockets.pop(sid, None)
+        if session is None:
+            return
+        try:
+            session.close(wait=False, abort=True)
+        except Exception:  # closing anyway; nothing left to tell the client
+            log.debug("closing a Socket.IO session failed", exc_info=True)
+
     # --- closing the late ------------------------------------------------------------------
 
     def _start_reaper(self) -> None:
@@ -153,10 +165,7 @@ class SessionGuard:
                 log.info("closed a Socket.IO session that did not authenticate in time")
                 if ws is not None:
                     ws.abort()  # frees the thread blocked reading it
-                try:
-                    self.eio.disconnect(sid)
-                except Exception:  # already gone
-                    log.debug("disconnect of a late session failed", exc_info=True)
+                self.drop(sid)
             if idle:
                 with self.lock:
                     if not self.pending:
@@ -282,10 +291,7 @@ def install(app: Flask, socketio: Any) -> SessionGuard:
             log.warning(
                 "closed a Socket.IO session whose packet does not parse: %s", _one_line(exc)
             )
-            try:
-                eio.disconnect(sid)
-            except Exception:  # already gone
-                log.debug("disconnect after a bad packet failed", exc_info=True)
+            guard.drop(sid)
             return None
 
     handlers.update(connect=connect, disconnect=disconnect, message=message)
