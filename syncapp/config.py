@@ -113,7 +113,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "ping_timeout": (int, 30),
         # Sessions opened without credentials (a token sent only in the CONNECT packet) wait
         # this long to authenticate, this many at once, with messages up to this size
-        # (syncapp/socket_guard.py): anonymous clients cannot hold the threads.
+        # (syncapp/socket_guard.py): anonymous clients cannot hold the threads. The number is
+        # also held to a quarter of server.threads.
         "auth_timeout": (Seconds, Seconds(5)),
         "unauthenticated_sessions": (int, 32),
         "unauthenticated_max_message": (Size, Size(64 * 1024)),

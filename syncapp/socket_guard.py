@@ -54,7 +54,10 @@ class SessionGuard:
         options = app.config["SYNCAPP"]["socketio"]
         self.app = app
         self.eio = eio
-        self.limit = int(options["unauthenticated_sessions"])
+        # Each such session may hold a thread: never more than a quarter of them, or the
+        # handshakes that would be refused wait for a thread behind the sessions themselves.
+        threads = int(app.config["SYNCAPP"]["server"]["threads"])
+        self.limit = max(1, min(int(options["unauthenticated_sessions"]), threads // 4))
         self.auth_timeout = float(options["auth_timeout"])
         self.small = int(options["unauthenticated_max_message"])
         self.lock = threading.Lock()

@@ -10,8 +10,10 @@ own address behind nginx (its limit_conn counts per address), like an attacker's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +22,7 @@ from tests.cordiax.client import CordiaxLikeClient
 from tests.cordiax.payloads import encrypted_database, sha256
 from tests.hostile.attacks import ATTACKS, Address, hold, memory_kib, release, worker_pids
 from tests.live import LiveServer
+from tests.peers.process import wait_until
 
 HOSTILE = 1000
 PUSH_SIZE = 10 * 1024 * 1024
@@ -32,6 +35,7 @@ class Setup:
     token: str
     hostile: Address
     masters: list[int]
+    logs: list[Path]
 
     @property
     def headers(self) -> dict[str, str]:
@@ -48,7 +52,11 @@ def embedded(tmp_path_factory) -> Iterator[Setup]:
     server.start()
     try:
         yield Setup(
-            server.url, server.token, Address("127.0.0.1", server.port), [server.process.proc.pid]
+            server.url,
+            server.token,
+            Address("127.0.0.1", server.port),
+            [server.process.proc.pid],
+            [server.process.log_path],
         )
     finally:
         server.stop()
@@ -61,6 +69,7 @@ def proxied(cluster) -> Setup:
         cluster.token,
         Address("127.0.0.1", cluster.nginx.port, source="127.0.77.1"),
         [node.process.proc.pid for node in cluster.nodes],
+        [node.process.log_path for node in cluster.nodes],
     )
 
 
@@ -108,3 +117,28 @@ def test_users_are_served_while_hostile_clients_hold_connections(setup, kind):
     finally:
         release(held)
     users_are_served(setup)
+
+
+#: engine.io v4 polling: packets separated by \x1e, binary ones as "b" + base64
+NESTED = "42" + "[" * 20000
+BAD_ATTACHMENT = '451-["x",{"_placeholder":true,"num":9}]\x1ebAAAA'
+
+
+@pytest.mark.parametrize("packet", [NESTED, BAD_ATTACHMENT], ids=["nested", "binary"])
+def test_a_packet_that_does_not_parse_is_one_log_line(embedded, packet):
+    log = embedded.logs[0]
+    start = log.stat().st_size
+    session = requests.Session()
+    opened = session.get(f"{embedded.url}/socket.io/?EIO=4&transport=polling", timeout=30)
+    assert opened.status_code == 200, opened.text
+    sid = json.loads(opened.text[opened.text.index("{") :])["sid"]
+    url = f"{embedded.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    assert session.post(url, data="40", timeout=30).status_code == 200
+    session.post(url, data=packet, timeout=30)
+
+    def logged() -> str:
+        return log.read_bytes()[start:].decode(errors="replace")
+
+    wait_until(lambda: "does not parse" in logged() or "Traceback" in logged(), 30, "a log line")
+    assert "Traceback" not in logged()
+    assert logged().count("does not parse") == 1
