@@ -102,7 +102,7 @@ def run(setup: str, args: argparse.Namespace, workdir: Path) -> None:
         print(f"  deflate bombs: {rss_per_bomb(address, server.process.proc.pid, args.bombs)}")
         for kind in ("partial_head", "idle_engineio"):
             found = threshold(url, address, kind, args.steps, args.samples)
-            print(f"  {kind}: health p99 > 1 s at {found}", flush=True)
+            print(f"  {kind}: health p99 past 1 s: {found}", flush=True)
     finally:
         if nginx is not None:
             nginx.stop()
