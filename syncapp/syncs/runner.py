@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -76,7 +77,9 @@ def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
     return SyncEngine(
         db.session,
         open_source,
-        open_destination,
+        # the run's first remote I/O (listing the destination) happens with no database
+        # connection held: a destination that accepts and never answers must not hold one
+        partial(open_destination, release_database=True),
         retry=RetryPolicy.from_settings(settings["transfer"]),
         owner=owner or owner_tag(),
         batch_size=settings["sync"]["batch_size"],

@@ -17,10 +17,17 @@ from tests.syncs.helpers import grant_folders
 ONE_CONNECTION = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
 
 
-def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
+def stalled_job(make_app, tmp_path) -> tuple:
+    """An app with a pool of one connection and ana's job syncing to a WebDAV server that
+    accepts connections and never answers; (app, ana's client, the stalled listener)."""
     root = tmp_path / "roots"
     (root / "src").mkdir(parents=True)
-    app = make_app(sync={"allowed_roots": [str(root)]}, SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION)
+    (root / "src" / "a.txt").write_text("a")
+    app = make_app(
+        sync={"allowed_roots": [str(root)]},
+        transfer={"attempts": 1},
+        SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION,
+    )
     make_user(app, "ana@example.com")
     grant_folders(app, "ana@example.com", root)
     client = app.test_client()
@@ -28,6 +35,7 @@ def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
         "Authorization"
     ]
     stalled = socket.create_server(("127.0.0.1", free_port()))  # accepts, never answers
+    stalled.settimeout(30)
     url = f"http://127.0.0.1:{stalled.getsockname()[1]}/dav"
     with app.app_context():
         ana = find_user("ana@example.com").id
@@ -37,17 +45,25 @@ def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
         )  # fmt: skip
     body = {"name": "j", "source_path": str(root / "src"), "destination_remote": "nas",
             "destination_path": "d"}  # fmt: skip
-    assert client.post("/api/v1/syncs", json=body).status_code == 201
+    created = client.post("/api/v1/syncs", json=body)
+    assert created.status_code == 201
+    return app, client, stalled, created.get_json()["id"]
 
+
+def users_get_the_connection(client) -> None:
+    listed = client.get("/api/v1/syncs")
+    assert listed.status_code == 200, listed.get_json()
+    health = client.get("/api/v1/health")
+    assert health.status_code == 200, health.get_json()
+
+
+def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
+    app, client, stalled, _ = stalled_job(make_app, tmp_path)
     check = threading.Thread(target=DestinationWatch.of(app).refresh, daemon=True)
     check.start()
-    stalled.settimeout(30)
     probe, _ = stalled.accept()  # the check is now waiting on the stalled server
     try:
-        listed = client.get("/api/v1/syncs")
-        assert listed.status_code == 200, listed.get_json()
-        health = client.get("/api/v1/health")
-        assert health.status_code == 200, health.get_json()
+        users_get_the_connection(client)
     finally:
         probe.close()
         stalled.close()
@@ -55,3 +71,24 @@ def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
     assert not check.is_alive()
     [job] = client.get("/api/v1/health").get_json()["checks"]["sync_destinations"]["jobs"]
     assert job["status"] == "error"
+
+
+def test_a_sync_run_waiting_on_a_stalled_destination_holds_no_connection(make_app, tmp_path):
+    from syncapp.syncs.runner import run_now
+
+    app, client, stalled, job_id = stalled_job(make_app, tmp_path)
+
+    def run() -> None:
+        with app.app_context():
+            run_now(job_id)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    peer, _ = stalled.accept()  # the run is now waiting on the stalled server
+    try:
+        users_get_the_connection(client)
+    finally:
+        peer.close()
+        stalled.close()
+    runner.join(60)
+    assert not runner.is_alive()
