@@ -9,6 +9,7 @@ import os
 from gunicorn.glogging import Logger
 
 from syncapp.config import load_settings
+from syncapp.httpworker import HeadFirstWorker
 from syncapp.logs import redact
 
 _server = load_settings()["server"]
@@ -17,7 +18,11 @@ bind = f"{_server['host']}:{_server['port']}"
 # One process per host: Socket.IO sessions live in the process that accepted them (threading
 # mode). Scale out with more processes behind nginx (sticky) and a Redis message queue.
 workers = _server["workers"]
-worker_class = "gthread"
+# gthread, except that request heads are read in the event loop with a deadline
+# (server.header_timeout): a client sending half a request holds no thread (syncapp/httpworker.py).
+worker_class = "syncapp.httpworker.HeadFirstWorker"
+HeadFirstWorker.header_timeout = float(_server["header_timeout"])
+worker_connections = _server["max_connections"]
 # Every WebSocket client holds a thread under gthread: keep this above clients + requests.
 threads = _server["threads"]
 # gthread's timeout is the worker's heartbeat (a hung process), not a per-request limit: a 500 MB

@@ -35,6 +35,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    from .extensions import UntrustedJSONProvider
+
+    app.json = UntrustedJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_settings(overrides)
     app.config["SYNCAPP"] = settings
@@ -184,8 +187,10 @@ def register_extensions(app: Flask) -> None:
         always_connect=True,
     )
     from .cordiax.transport import answer_oversize_pushes
+    from .socket_guard import install as guard_sockets
 
-    answer_oversize_pushes(socketio.server.eio)
+    guard_sockets(app, socketio)
+    answer_oversize_pushes(socketio.server.eio)  # over the guard's WebSocket adapter
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
 

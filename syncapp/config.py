@@ -47,6 +47,12 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "public_url": (str, None),
         # How many proxies (nginx) in front set X-Forwarded-For/-Proto/-Host; 0 = trust none.
         "trusted_proxies": (int, 0),
+        # Seconds a client has to send a request's line and headers (nginx's
+        # client_header_timeout); until then it waits in the event loop, not in a thread.
+        "header_timeout": (Seconds, Seconds(10)),
+        # Open connections per process (gunicorn's worker_connections): idle and half-sent ones
+        # cost a file descriptor each, not a thread. Beyond it the process stops accepting.
+        "max_connections": (int, 10000),
     },
     "database": {
         "url": (str, None),  # default: SQLite in the instance folder
@@ -86,6 +92,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "enable_metrics": (bool, True),
         "enable_health": (bool, True),
         "log_buffer_size": (int, 2000),  # records kept in memory for GET /api/v1/logs
+        # Sync destinations are probed in the background this often; health shows the result.
+        "destination_check_interval": (Seconds, Seconds(60)),
     },
     "security": {
         # seed 000's key; only true is accepted (false stops start-up with the reason)
@@ -110,6 +118,13 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_http_buffer_size": (Size, Size(210 * 1024**2)),
         "cors_allowed_origins": (list, []),
         "ping_timeout": (int, 30),
+        # Sessions opened without credentials (a token sent only in the CONNECT packet) wait
+        # this long to authenticate, this many at once, with messages up to this size
+        # (syncapp/socket_guard.py): anonymous clients cannot hold the threads. The number is
+        # also held to a quarter of server.threads.
+        "auth_timeout": (Seconds, Seconds(5)),
+        "unauthenticated_sessions": (int, 32),
+        "unauthenticated_max_message": (Size, Size(64 * 1024)),
     },
     "transfer": {
         "attempts": (int, 5),

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from . import security, tenancy
 from .auth import live_connections
 from .extensions import socketio
+from .socket_guard import mark_authenticated
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
@@ -340,6 +341,7 @@ class EventsNamespace(GuardedNamespace):
             return False
         if not live_connections.register_socket(self.namespace, request.sid, user):
             return False  # its credentials ended while it connected
+        mark_authenticated()
         join_room(f"user:{user.id}")
         if user.is_admin:
             join_room("admins")

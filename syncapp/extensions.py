@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -13,6 +18,7 @@ from flask_wtf import CSRFProtect
 from marshmallow import INCLUDE, Schema, fields
 from sqlalchemy import Table, event
 from sqlalchemy.orm import DeclarativeBase
+from webargs.flaskparser import FlaskParser
 
 
 class Base(DeclarativeBase):
@@ -80,9 +86,40 @@ class _Api(Api):
     ERROR_SCHEMA = ErrorEnvelope
 
 
+@contextmanager
+def untrusted_json() -> Iterator[None]:
+    """Bodies come from anyone: input nested past the recursion limit ('[' * 100000) or holding
+    a number too long to convert raises RecursionError or a bare ValueError, which the callers
+    (Flask's get_json, webargs) do not catch (500). As JSONDecodeError it is a 400."""
+    try:
+        yield
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:100]
+        raise json.JSONDecodeError(f"Invalid JSON: {reason}", "<body>", 0) from None
+
+
+class UntrustedJSONProvider(DefaultJSONProvider):
+    """request.get_json and every other flask.json.loads of this app."""
+
+    def loads(self, s, **kwargs):
+        with untrusted_json():
+            return super().loads(s, **kwargs)
+
+
+class _ArgumentsParser(FlaskParser):
+    """webargs parses request bodies with json.loads itself, not through Flask."""
+
+    def _raw_load_json(self, req):
+        with untrusted_json():
+            return super()._raw_load_json(req)
+
+
 # Generates /api/v1/openapi.json from the marshmallow schemas that validate the requests.
 api = _Api()
 # Invalid input answers 400 validation_error (errors.handle_http_exception), not webargs' 422:
 # the document says so. Read when a route is decorated, and route modules import this first.
+Blueprint.ARGUMENTS_PARSER = _ArgumentsParser()
 Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 Blueprint.PAGINATION_ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400

@@ -23,6 +23,7 @@ from ..auth.models import User
 from ..events import GuardedNamespace, publish, socket_error
 from ..extensions import db
 from ..security import user_for_token
+from ..socket_guard import mark_authenticated
 from ..storage import RemoteError, RemoteFull
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
@@ -193,6 +194,7 @@ class CordiaxNamespace(GuardedNamespace):
         if not register_socket(NAMESPACE, request.sid, user):
             disconnect()  # its credentials ended while it connected
             return
+        mark_authenticated()
         with self._guard:
             self._clients[request.sid] = (user.id, device)
         # Not emitted here: the client could not answer yet (requester.py says why).

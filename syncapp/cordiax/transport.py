@@ -42,5 +42,8 @@ class OversizePushAnswered(SimpleWebSocketWSGI):
 def answer_oversize_pushes(engineio_server: Any) -> None:
     """Makes `engineio_server` (threading mode) use the wrapper for its WebSockets."""
     drivers = getattr(engineio_server, "_async", None)
-    if drivers and drivers.get("websocket") is SimpleWebSocketWSGI:
-        engineio_server._async = {**drivers, "websocket": OversizePushAnswered}
+    adapter = drivers.get("websocket") if drivers else None
+    if isinstance(adapter, type) and issubclass(adapter, SimpleWebSocketWSGI):
+        # over whatever adapter is installed (socket_guard.py's limits stay in force)
+        answering = type("OversizePushAnswered", (OversizePushAnswered, adapter), {})
+        engineio_server._async = {**drivers, "websocket": answering}

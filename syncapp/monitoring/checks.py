@@ -1,4 +1,5 @@
-"""The checks behind GET /api/v1/health: database, scheduler, sync job destinations.
+"""The checks behind GET /api/v1/health: database and scheduler (liveness, on every call) and
+sync job destinations (in the background, cached, shown to their owners).
 
 A check returns a detail string (healthy), or a CheckReport when it has more to say, and raises
 with the reason when the dependency failed.
@@ -6,7 +7,9 @@ with the reason when the dependency failed.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -21,6 +24,8 @@ from ..logs import redact
 from ..syncs.models import SyncJob
 from ..syncs.runner import open_destination
 from .service import scheduler_info
+
+log = logging.getLogger(__name__)
 
 #: the longest the destinations check waits for the slowest destination
 DESTINATION_TIMEOUT = 10.0
@@ -91,7 +96,7 @@ def destination_problem(job: SyncJob) -> str | None:
         if not os.access(path, os.W_OK | os.X_OK):
             return f"folder {path} is not writable"
         return None
-    destination = open_destination(job)
+    destination = open_destination(job, release_database=True)
     try:
         destination.remote.stat(destination.path(PROBE_NAME))
     finally:
@@ -110,17 +115,21 @@ def _probe(app: Flask, job_id: int) -> str | None:
             db.session.remove()
 
 
-@health_check("sync_destinations")
-def check_destinations() -> CheckReport:
-    jobs = db.session.execute(
-        select(SyncJob.id, SyncJob.owner_id, SyncJob.name)
-        .where(SyncJob.enabled.is_(True))
-        .order_by(SyncJob.id)
-    ).all()
+def probe_destinations(app: Flask) -> list[dict[str, Any]]:
+    """Every enabled job's destination, probed in parallel with a deadline: one dead server
+    must not hold up the others. Runs in the background (DestinationWatch), never in a
+    request: a public caller must not be able to make this process reach out."""
+    with app.app_context():
+        try:
+            jobs = db.session.execute(
+                select(SyncJob.id, SyncJob.owner_id, SyncJob.name)
+                .where(SyncJob.enabled.is_(True))
+                .order_by(SyncJob.id)
+            ).all()
+        finally:
+            db.session.remove()  # no connection held while the probes wait on remotes
     if not jobs:
-        return CheckReport("no enabled sync jobs")
-    app = current_app._get_current_object()
-    # In parallel and with a deadline: one dead server must not hold up the whole answer.
+        return []
     pool = ThreadPoolExecutor(min(8, len(jobs)), "health-destination")
     futures = {pool.submit(_probe, app, job.id): job for job in jobs}
     done, _ = wait(futures, timeout=DESTINATION_TIMEOUT)
@@ -138,6 +147,61 @@ def check_destinations() -> CheckReport:
                 "detail": problem or "reachable",
             }
         )
-    failing = sum(result["status"] == "error" for result in results)
-    detail = f"{len(jobs) - failing} of {len(jobs)} destination(s) reachable"
-    return CheckReport(detail, ok=not failing, jobs=results)
+    return results
+
+
+class DestinationWatch:
+    """The last destination results of this app, refreshed every
+    monitoring.destination_check_interval seconds by a background thread (not under TESTING:
+    tests call refresh() themselves)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.results: list[dict[str, Any]] | None = None
+        self.checked_at: float | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def of(cls, app: Flask) -> DestinationWatch:
+        return app.extensions.setdefault("syncapp.destination_watch", cls(app))
+
+    def refresh(self) -> list[dict[str, Any]]:
+        results = probe_destinations(self.app)
+        with self._lock:
+            self.results, self.checked_at = results, time.monotonic()
+        return results
+
+    def ensure_running(self) -> None:
+        if self.app.config.get("TESTING"):
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="health-destinations", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        interval = float(self.app.config["SYNCAPP"]["monitoring"]["destination_check_interval"])
+        while True:
+            try:
+                self.refresh()
+            except Exception:  # the database is down: the next round tries again
+                log.warning("destination checks failed", exc_info=True)
+            time.sleep(interval)  # the period between rounds, not synchronisation
+
+
+def destinations_report(owner_id: int | None) -> CheckReport:
+    """The cached results for `owner_id`'s jobs (None: an administrator, every job)."""
+    watch = DestinationWatch.of(current_app._get_current_object())
+    watch.ensure_running()
+    if watch.results is None:
+        return CheckReport("not checked yet: destinations are checked in the background")
+    mine = [job for job in watch.results if owner_id is None or job["owner_id"] == owner_id]
+    if not mine:
+        return CheckReport("no enabled sync jobs")
+    failing = sum(job["status"] == "error" for job in mine)
+    age = time.monotonic() - (watch.checked_at or 0)
+    detail = f"{len(mine) - failing} of {len(mine)} destination(s) reachable ({age:.0f} s ago)"
+    return CheckReport(detail, ok=not failing, jobs=mine)

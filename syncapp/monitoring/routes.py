@@ -1,11 +1,12 @@
 """Service health: /api/v1/health answers without authentication for load balancers.
 
-Anonymous callers get each check's status only; signed-in callers also the details, and the
-per-job results of their own jobs (administrators: of every job).
+Anonymous callers get each liveness check's status only; signed-in callers also the details, and
+the cached destination results of their own jobs (administrators: of every job).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -19,7 +20,7 @@ from ..errors import NotFound, Unauthorized
 from ..extensions import db
 from ..security import public
 from ..timeutil import isoformat, utcnow
-from .checks import HEALTH_CHECKS, CheckReport
+from .checks import HEALTH_CHECKS, CheckReport, destinations_report
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Service health")
 
@@ -61,9 +62,9 @@ class Health(Schema):
     message = fields.String()
 
 
-def run_check(name: str) -> dict[str, Any]:
+def run_check(name: str, check: Callable[[], str | CheckReport]) -> dict[str, Any]:
     try:
-        outcome = HEALTH_CHECKS[name]()
+        outcome = check()
     except Exception as exc:  # any failure of a dependency is reported, never raised
         db.session.rollback()
         current_app.logger.warning("health check %s failed: %s", name, exc)
@@ -83,27 +84,27 @@ def caller_signed_in() -> bool:
         return False
 
 
-def shown_to_caller(result: dict[str, Any], signed_in: bool) -> dict[str, Any]:
-    if not signed_in:
-        return {"status": result["status"]}  # paths and hosts are not for anyone who asks
-    if "jobs" in result:
-        scope = None if current_user.is_admin else current_user.id
-        mine = [job for job in result["jobs"] if scope is None or job["owner_id"] == scope]
-        result = {**result, "jobs": mine}
-    return result
-
-
 @bp.route("/health")
 @bp.response(200, Health)
 @bp.alt_response(503, schema=Health, description="A check failed")
 @public
 def health():
+    """Liveness (database, scheduler: this process and the database only) decides the status
+    code, for everyone; signed-in callers also get details and the last background results of
+    their own jobs' destinations, which never make the service unhealthy: a user's unreachable
+    server must not fail a load balancer's or Docker's check for everyone (issue 18)."""
     require_enabled("enable_health", "health")
-    results = {name: run_check(name) for name in HEALTH_CHECKS}
+    results = {name: run_check(name, check) for name, check in HEALTH_CHECKS.items()}
     failed = [name for name, result in results.items() if result["status"] != "ok"]
     signed_in = caller_signed_in()  # health must answer (503) even when the database is down
-    checks = {name: shown_to_caller(result, signed_in) for name, result in results.items()}
-    body = {"status": "ok", "version": __version__, "time": isoformat(utcnow()), "checks": checks}
+    if signed_in:
+        scope = None if current_user.is_admin else current_user.id
+        results["sync_destinations"] = run_check(
+            "sync_destinations", lambda: destinations_report(scope)
+        )
+    else:
+        results = {name: {"status": result["status"]} for name, result in results.items()}
+    body = {"status": "ok", "version": __version__, "time": isoformat(utcnow()), "checks": results}
     if failed:
         body.update(
             status="error", error="unhealthy", message=f"Failing check(s): {', '.join(failed)}"

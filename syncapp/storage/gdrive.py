@@ -103,8 +103,9 @@ def _usable_name(name: str) -> bool:
 
 
 def _is_file(item: dict) -> bool:
-    return (not item.get("mimeType", "").startswith(NATIVE_PREFIX)
-            and _usable_name(item.get("name", "")))
+    return not item.get("mimeType", "").startswith(NATIVE_PREFIX) and _usable_name(
+        item.get("name", "")
+    )
 
 
 def _newest(items: list[dict]) -> dict | None:
@@ -141,13 +142,16 @@ def _classify(exc: BaseException, what: str) -> RemoteError | None:
     if isinstance(exc, HttpError):
         return _http_error(exc, what)
     if isinstance(exc, RefreshError) and not exc.retryable:
-        return RemoteError(f"Drive refused the credentials: the access token could not be "
-                           f"refreshed ({exc}); reconnect the Google account")
+        return RemoteError(
+            f"Drive refused the credentials: the access token could not be "
+            f"refreshed ({exc}); reconnect the Google account"
+        )
     if isinstance(exc, GoogleAuthError):  # transport trouble while talking to the token endpoint
         return RemoteUnavailable(f"{what}: the Google token endpoint is unreachable ({exc})")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return RemoteError(f"{what}: the Drive endpoint's TLS certificate is not trusted "
-                           f"({exc.verify_message})")
+        return RemoteError(
+            f"{what}: the Drive endpoint's TLS certificate is not trusted ({exc.verify_message})"
+        )
     if isinstance(exc, httplib2.ServerNotFoundError):
         return RemoteUnavailable(f"{what}: {exc}")
     if isinstance(exc, OSError | httplib2.HttpLib2Error | http.client.HTTPException):
@@ -180,8 +184,7 @@ class _StreamingMedia(MediaUpload):
     "bytes a-b/total" range, and the size and MD5 checks run before the upload can complete.
     """
 
-    def __init__(self, reader: HashingReader, chunk_size: int, limit: int | None,
-                 on_eof) -> None:
+    def __init__(self, reader: HashingReader, chunk_size: int, limit: int | None, on_eof) -> None:
         super().__init__()
         self._reader = reader
         self._chunk = chunk_size
@@ -277,8 +280,10 @@ class DriveRemote(Remote):
         # Settings may come from a form or the database as strings.
         self.chunk_size = _number("chunk_size", chunk_size, int)
         if self.chunk_size <= 0 or self.chunk_size % DRIVE_GRANULE:
-            raise RemoteConfigError(f"chunk_size must be a positive multiple of 256 KiB "
-                                    f"(262144 bytes), not {chunk_size}")
+            raise RemoteConfigError(
+                f"chunk_size must be a positive multiple of 256 KiB "
+                f"(262144 bytes), not {chunk_size}"
+            )
         self.timeout = _number("timeout", timeout, float)
         if self.timeout <= 0:
             raise RemoteConfigError(f"timeout must be positive, not {timeout}")
@@ -287,8 +292,11 @@ class DriveRemote(Remote):
         self.ca_certs = ca_certs
         # Shared by every thread, so that one refresh serves them all.
         self._credentials = google.oauth2.credentials.Credentials(
-            token=access_token, refresh_token=refresh_token, client_id=client_id,
-            client_secret=client_secret, token_uri=token_uri,
+            token=access_token,
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_uri=token_uri,
         )
         # httplib2.Http is not thread-safe: each thread gets its own connection and service.
         self._local = threading.local()
@@ -315,8 +323,12 @@ class DriveRemote(Remote):
             options = {"api_endpoint": self.api_endpoint} if self.api_endpoint else None
             authorized = AuthorizedHttp(self._credentials, http=transport)
             service = build(
-                "drive", "v3", http=authorized,
-                static_discovery=True, cache_discovery=False, client_options=options,
+                "drive",
+                "v3",
+                http=authorized,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
             )
             with self._https_lock:
                 self._https.append(transport)
@@ -335,13 +347,20 @@ class DriveRemote(Remote):
         if self._root_id is None:
             try:
                 with _errors("root folder"):
-                    item = self._files().get(
-                        fileId=self.root_folder_id, fields="id,mimeType",
-                        supportsAllDrives=True,
-                    ).execute()
+                    item = (
+                        self._files()
+                        .get(
+                            fileId=self.root_folder_id,
+                            fields="id,mimeType",
+                            supportsAllDrives=True,
+                        )
+                        .execute()
+                    )
             except RemoteNotFound:
-                raise RemoteError(f"Drive folder {self.root_folder_id!r} (root_folder_id) does "
-                                  f"not exist or is not shared with this account") from None
+                raise RemoteError(
+                    f"Drive folder {self.root_folder_id!r} (root_folder_id) does "
+                    f"not exist or is not shared with this account"
+                ) from None
             if item.get("mimeType") != FOLDER_MIME:
                 raise RemoteConfigError(f"root_folder_id {self.root_folder_id!r} is not a folder")
             self._root_id = item["id"]  # "root" is an alias: keep the real id
@@ -351,10 +370,18 @@ class DriveRemote(Remote):
         token = None
         while True:
             with _errors(what):
-                reply = self._files().list(
-                    q=q, fields=LIST_FIELDS, pageSize=1000, pageToken=token,
-                    supportsAllDrives=True, includeItemsFromAllDrives=True,
-                ).execute()
+                reply = (
+                    self._files()
+                    .list(
+                        q=q,
+                        fields=LIST_FIELDS,
+                        pageSize=1000,
+                        pageToken=token,
+                        supportsAllDrives=True,
+                        includeItemsFromAllDrives=True,
+                    )
+                    .execute()
+                )
             yield from reply.get("files", [])
             token = reply.get("nextPageToken")
             if not token:
@@ -362,8 +389,10 @@ class DriveRemote(Remote):
 
     def _named(self, parent: str, name: str, *, folders: bool) -> list[dict]:
         kind = "=" if folders else "!="
-        q = (f"{_quote(parent)} in parents and name = {_quote(name)} and trashed = false "
-             f"and mimeType {kind} '{FOLDER_MIME}'")
+        q = (
+            f"{_quote(parent)} in parents and name = {_quote(name)} and trashed = false "
+            f"and mimeType {kind} '{FOLDER_MIME}'"
+        )
         items = list(self._list(q, name))
         return items if folders else [item for item in items if _is_file(item)]
 
@@ -392,10 +421,15 @@ class DriveRemote(Remote):
 
     def _make_folder(self, parent: str, name: str) -> str:
         with _errors(name):
-            item = self._files().create(
-                body={"name": name, "mimeType": FOLDER_MIME, "parents": [parent]},
-                fields="id", supportsAllDrives=True,
-            ).execute()
+            item = (
+                self._files()
+                .create(
+                    body={"name": name, "mimeType": FOLDER_MIME, "parents": [parent]},
+                    fields="id",
+                    supportsAllDrives=True,
+                )
+                .execute()
+            )
         return item["id"]
 
     def _create_shared_folder(self, parent: str, name: str) -> str:
@@ -433,10 +467,13 @@ class DriveRemote(Remote):
         return _newest(self._versions(rel)[1])
 
     def _entry(self, rel: str, item: dict) -> Entry:
-        return Entry(path=rel, size=int(item.get("size") or 0),
-                     modified=_parse_time(item.get("modifiedTime")),
-                     md5=item.get("md5Checksum"),
-                     etag=item["id"])  # every write makes a new file, so the id names the version
+        return Entry(
+            path=rel,
+            size=int(item.get("size") or 0),
+            modified=_parse_time(item.get("modifiedTime")),
+            md5=item.get("md5Checksum"),
+            etag=item["id"],
+        )  # every write makes a new file, so the id names the version
 
     def _discard(self, file_id: str) -> None:
         """Best-effort delete for clean-ups: a leftover is harmless, a masked error is not."""
@@ -534,31 +571,51 @@ class DriveRemote(Remote):
         uploaded = self._upload(rel, parent, reader, size, check_stream, modified)
         temp_id = uploaded["id"]
         try:
-            if (uploaded.get("md5Checksum") != reader.md5
-                    or int(uploaded.get("size") or -1) != reader.bytes_read):
+            if (
+                uploaded.get("md5Checksum") != reader.md5
+                or int(uploaded.get("size") or -1) != reader.bytes_read
+            ):
                 raise ChecksumMismatch(
                     f"{rel}: Drive stored {uploaded.get('size')} bytes with MD5 "
                     f"{uploaded.get('md5Checksum')}, {reader.bytes_read} bytes with MD5 "
                     f"{reader.md5} were sent"
                 )
-            previous = [item for item in self._named(parent, name, folders=False)
-                        if item["id"] != temp_id]
+            previous = [
+                item for item in self._named(parent, name, folders=False) if item["id"] != temp_id
+            ]
             changes: dict[str, str] = {"name": name}
             if modified is not None:
                 changes["modifiedTime"] = _rfc3339(modified)
             with _errors(rel):
-                final = self._files().update(fileId=temp_id, body=changes, fields=FILE_FIELDS,
-                                             supportsAllDrives=True).execute()
+                final = (
+                    self._files()
+                    .update(
+                        fileId=temp_id, body=changes, fields=FILE_FIELDS, supportsAllDrives=True
+                    )
+                    .execute()
+                )
         except BaseException:
             self._discard(temp_id)
             raise
         for item in previous:
             self._discard(item["id"])
-        return Entry(path=rel, size=reader.bytes_read, modified=_parse_time(
-            final.get("modifiedTime")), md5=reader.md5, etag=final["id"])
+        return Entry(
+            path=rel,
+            size=reader.bytes_read,
+            modified=_parse_time(final.get("modifiedTime")),
+            md5=reader.md5,
+            etag=final["id"],
+        )
 
-    def _upload(self, rel: str, parent: str, reader: HashingReader, size: int | None,
-                check_stream, modified: datetime | None) -> dict:
+    def _upload(
+        self,
+        rel: str,
+        parent: str,
+        reader: HashingReader,
+        size: int | None,
+        check_stream,
+        modified: datetime | None,
+    ) -> dict:
         metadata: dict[str, Any] = {
             "name": posixpath.basename(temp_name(rel)),
             "parents": [parent],
@@ -574,11 +631,19 @@ class DriveRemote(Remote):
                     # One multipart request instead of a session and a chunk: small files are
                     # common, and round trips dominate their cost.
                     whole = MediaInMemoryUpload(media.getbytes(0, total), mimetype=media.mimetype())
-                    return self._files().create(body=metadata, media_body=whole,
-                                                fields=FILE_FIELDS,
-                                                supportsAllDrives=True).execute()
-                request = self._files().create(body=metadata, media_body=media,
-                                               fields=FILE_FIELDS, supportsAllDrives=True)
+                    return (
+                        self._files()
+                        .create(
+                            body=metadata,
+                            media_body=whole,
+                            fields=FILE_FIELDS,
+                            supportsAllDrives=True,
+                        )
+                        .execute()
+                    )
+                request = self._files().create(
+                    body=metadata, media_body=media, fields=FILE_FIELDS, supportsAllDrives=True
+                )
                 response = None
                 while response is None:
                     _, response = request.next_chunk()
@@ -588,8 +653,9 @@ class DriveRemote(Remote):
             # The cached parent folder vanished (deleted elsewhere): forget the cache, so that
             # a retry finds or re-creates the folders.
             self._folders.clear()
-            raise RemoteUnavailable(f"{rel}: its Drive folder disappeared during the upload; "
-                                    f"retrying will re-create it") from None
+            raise RemoteUnavailable(
+                f"{rel}: its Drive folder disappeared during the upload; retrying will re-create it"
+            ) from None
         return response
 
     def delete(self, path: str) -> None:
@@ -621,16 +687,31 @@ class DriveRemote(Remote):
             return self._entry(rel_dst, item)
         dst_parent = self._folder(dst_folder, create=True)
         assert dst_parent is not None
-        replaced = [other for other in self._named(dst_parent, dst_name, folders=False)
-                    if other["id"] != item["id"]]
-        parents = ({"addParents": dst_parent, "removeParents": src_parent}
-                   if dst_parent != src_parent else {})
+        replaced = [
+            other
+            for other in self._named(dst_parent, dst_name, folders=False)
+            if other["id"] != item["id"]
+        ]
+        parents = (
+            {"addParents": dst_parent, "removeParents": src_parent}
+            if dst_parent != src_parent
+            else {}
+        )
         body = {"name": dst_name}
         if item.get("modifiedTime"):
             body["modifiedTime"] = item["modifiedTime"]  # a rename is not a content change
         with _errors(rel_src):
-            moved = self._files().update(fileId=item["id"], body=body, fields=FILE_FIELDS,
-                                         supportsAllDrives=True, **parents).execute()
+            moved = (
+                self._files()
+                .update(
+                    fileId=item["id"],
+                    body=body,
+                    fields=FILE_FIELDS,
+                    supportsAllDrives=True,
+                    **parents,
+                )
+                .execute()
+            )
         for other in replaced + [v for v in versions if v["id"] != item["id"]]:
             self._discard(other["id"])
         return self._entry(rel_dst, moved)

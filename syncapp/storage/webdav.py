@@ -154,8 +154,7 @@ class _Props:
         self.md5 = _md5_from_checksums(prop)
 
     def entry(self, rel: str) -> Entry:
-        return Entry(path=rel, size=self.size, modified=self.modified, md5=self.md5,
-                     etag=self.etag)
+        return Entry(path=rel, size=self.size, modified=self.modified, md5=self.md5, etag=self.etag)
 
 
 def _parse_multistatus(chunks: Iterable[bytes]) -> list[_Props]:
@@ -250,8 +249,16 @@ class WebDavRemote(Remote):
         session.verify = verify_tls
         session.trust_env = False  # no ~/.netrc credentials or proxy variables sneaking in
         session.headers["User-Agent"] = "syncapp-webdav"
-        retry = Retry(total=2, connect=1, read=1, status=0, other=0, redirect=0,
-                      allowed_methods=RETRYABLE_METHODS, raise_on_status=False)
+        retry = Retry(
+            total=2,
+            connect=1,
+            read=1,
+            status=0,
+            other=0,
+            redirect=0,
+            allowed_methods=RETRYABLE_METHODS,
+            raise_on_status=False,
+        )
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -324,10 +331,14 @@ class WebDavRemote(Remote):
     def _auth_message(self, response: requests.Response) -> str:
         challenge = response.headers.get("WWW-Authenticate", "")
         if challenge and "basic" not in challenge.lower():
-            return (f"{self._origin} asks for {challenge.split()[0]} authentication; "
-                    "only Basic authentication is supported")
-        return (f"authentication failed for user {self.username!r} at {self._origin}: "
-                "check the username and password")
+            return (
+                f"{self._origin} asks for {challenge.split()[0]} authentication; "
+                "only Basic authentication is supported"
+            )
+        return (
+            f"authentication failed for user {self.username!r} at {self._origin}: "
+            "check the username and password"
+        )
 
     # -- PROPFIND -------------------------------------------------------------------------------
 
@@ -335,16 +346,20 @@ class WebDavRemote(Remote):
         """Found resources, or [] when the path does not exist."""
         url = self._url(full, folder=folder)
         headers = {"Depth": depth, "Content-Type": "application/xml; charset=utf-8"}
-        response = self._request("PROPFIND", url, rel, data=PROPFIND_BODY, headers=headers,
-                                 stream=True)
-        if response.is_redirect and not url.endswith("/") and (
-            response.headers.get("Location", "").endswith("/")
+        response = self._request(
+            "PROPFIND", url, rel, data=PROPFIND_BODY, headers=headers, stream=True
+        )
+        if (
+            response.is_redirect
+            and not url.endswith("/")
+            and (response.headers.get("Location", "").endswith("/"))
         ):
             # Some servers redirect a folder's plain name to its slash form: ask there.
             _drain(response)
             url += "/"
-            response = self._request("PROPFIND", url, rel, data=PROPFIND_BODY, headers=headers,
-                                     stream=True)
+            response = self._request(
+                "PROPFIND", url, rel, data=PROPFIND_BODY, headers=headers, stream=True
+            )
         if response.status_code in (404, 409):  # 409: a parent is missing or is a file
             _drain(response)
             return []
@@ -419,7 +434,10 @@ class WebDavRemote(Remote):
         if not rel:
             raise RemoteNotFound("/")
         response = self._request(
-            "GET", self._url(self._full(rel)), rel, stream=True,
+            "GET",
+            self._url(self._full(rel)),
+            rel,
+            stream=True,
             headers={"Accept-Encoding": "identity"},  # the stored bytes, nothing to decompress
         )
         if response.status_code in (301, 302, 307, 308, 409):
@@ -430,8 +448,9 @@ class WebDavRemote(Remote):
             raise self._fail(response, rel, "reading")
         return ChunkReader(self._body_chunks(response, rel), on_close=response.close)  # type: ignore[return-value]
 
-    def _body_chunks(self, response: requests.Response, rel: str,
-                     chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def _body_chunks(
+        self, response: requests.Response, rel: str, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         try:
             yield from response.iter_content(chunk_size)
         except (requests.RequestException, Urllib3Error, OSError) as exc:
@@ -501,11 +520,22 @@ class WebDavRemote(Remote):
         except BaseException:
             self._discard(temp)
             raise
-        return Entry(path=rel, size=reader.bytes_read, modified=stored.modified, md5=reader.md5,
-                     etag=stored.etag)
+        return Entry(
+            path=rel,
+            size=reader.bytes_read,
+            modified=stored.modified,
+            md5=reader.md5,
+            etag=stored.etag,
+        )
 
-    def _put(self, temp: str, rel: str, reader: HashingReader, size: int | None,
-             modified: datetime | None) -> None:
+    def _put(
+        self,
+        temp: str,
+        rel: str,
+        reader: HashingReader,
+        size: int | None,
+        modified: datetime | None,
+    ) -> None:
         headers = {"Content-Type": "application/octet-stream"}
         if modified is not None and modified.timestamp() >= 0:
             # Nextcloud/ownCloud (and WsgiDAV with honor_mtime_header) keep this as the mtime.
@@ -535,7 +565,9 @@ class WebDavRemote(Remote):
 
     def _move(self, temp: str, final: str, rel: str) -> None:
         response = self._request(
-            "MOVE", self._url(temp), rel,
+            "MOVE",
+            self._url(temp),
+            rel,
             headers={"Destination": self._url(final), "Overwrite": "T"},
         )
         if response.status_code not in (201, 204):
@@ -609,8 +641,15 @@ def _reason(exc: BaseException) -> str:
     verify = re.search(r"certificate verify failed: ([^(]+?)\s*(\(_ssl|'|\"|$)", text)
     if verify:
         return f"certificate verify failed: {verify.group(1).rstrip('.')}"
-    if any(sign in text for sign in ("NameResolutionError", "Name or service not known",
-                                     "nodename nor servname", "getaddrinfo failed")):
+    if any(
+        sign in text
+        for sign in (
+            "NameResolutionError",
+            "Name or service not known",
+            "nodename nor servname",
+            "getaddrinfo failed",
+        )
+    ):
         return "the host name does not resolve"
     if "Connection refused" in text:
         return "connection refused (is the server running, and is the port right?)"

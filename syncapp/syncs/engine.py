@@ -190,6 +190,9 @@ class SyncEngine:
             source = self.open_source(job)  # opened again at every run: see folders.py
             destination = self.open_destination(job)
             ctx = RunContext(job, run, source, destination, cancel or threading.Event())
+            # ctx holds what the run reads from its rows: end the transaction, so the first
+            # remote I/O (listing the destination) holds no database connection (issue 18)
+            session.commit()
             self._execute(ctx)
         except DestinationUnavailable as exc:
             self._finish_later(job, run, "waiting_destination", str(exc))

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -42,16 +43,22 @@ from .models import SyncJob, SyncRun
 log = logging.getLogger(__name__)
 
 
-def open_destination(job: SyncJob) -> Destination:
+def open_destination(job: SyncJob, *, release_database: bool = False) -> Destination:
     """The job's destination, checked again at every run: a local folder beneath its owner's
-    root that must be the share it was (folders.py), or a stored remote still granted to them."""
+    root that must be the share it was (folders.py), or a stored remote still granted to them.
+    With `release_database`, the rows it needs are detached and the database connection goes
+    back to the pool before the remote is reached: a stalled remote must not hold it."""
     if job.destination_remote_id is None:
         return Destination(open_local_destination(job))
     stored = get_remote(job.destination_remote_id)
     if not may_use(stored, db.session.get(User, job.owner_id), "syncs"):
         raise JobRefused(f"the stored remote {stored.name!r} is no longer available to this job")
+    path = job.destination_path
+    if release_database:
+        db.session.expunge(stored)
+        db.session.rollback()  # reads only: ends the transaction, returns the connection
     try:
-        return Destination(open_for_user(stored), job.destination_path)
+        return Destination(open_for_user(stored), path)
     except (RemoteNotFound, RemoteUnavailable) as exc:
         raise DestinationUnavailable(str(exc)) from None
 
@@ -70,7 +77,9 @@ def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
     return SyncEngine(
         db.session,
         open_source,
-        open_destination,
+        # the run's first remote I/O (listing the destination) happens with no database
+        # connection held: a destination that accepts and never answers must not hold one
+        partial(open_destination, release_database=True),
         retry=RetryPolicy.from_settings(settings["transfer"]),
         owner=owner or owner_tag(),
         batch_size=settings["sync"]["batch_size"],

@@ -70,8 +70,10 @@ def render_main(workdir: Path, site: str) -> str:
 {user}worker_processes 1;
 pid {workdir / "nginx.pid"};
 error_log {workdir / "error.log"} info;
+# tests/hostile holds thousands of idle client connections (two descriptors each once proxied)
+worker_rlimit_nofile 20000;
 events {{
-    worker_connections 1024;
+    worker_connections 8192;
 }}
 http {{
     log_format upstreams {_LOG_FORMAT};

@@ -152,7 +152,11 @@ def job_status(client, job_id: int) -> dict:
 
 
 def destinations_health(client) -> str | None:
-    """The status of /health's sync destinations check, None while the app has no such check."""
+    """The status of /health's sync destinations check after one round of the background
+    checks, None while the app has no such check."""
+    from syncapp.monitoring.checks import DestinationWatch
+
+    DestinationWatch.of(client.application).refresh()
     check = client.get("/api/v1/health").get_json()["checks"].get("sync_destinations")
     return None if check is None else check["status"]
 
