@@ -11,12 +11,18 @@ from ..extensions import db
 from ..timeutil import UtcDateTime, utcnow
 
 ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
+#: gzip integrity of a stored archive: checked whole while it arrived ("verified"), stored
+#: before that check existed ("unchecked": /verify checks it once), or found incomplete
+INTEGRITY_STATES = ("verified", "unchecked", "corrupt")
 
 
 class BackupArchive(db.Model):
     __tablename__ = "backup_archives"
     __table_args__ = (
-        UniqueConstraint("owner_id", "type", "name", name="uq_backup_archives_owner_type_name"),
+        # per profile: two hosts making full_<same second>.tar.gz under their own profiles
+        UniqueConstraint(
+            "owner_id", "type", "profile", "name", name="uq_backup_archives_owner_type_profile_name"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +39,10 @@ class BackupArchive(db.Model):
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: the FULL archive an INC or DIFF builds on (the profile's latest FULL when it arrived)
     base_archive: Mapped[str | None] = mapped_column(String(255))
+
+    integrity: Mapped[str] = mapped_column(
+        String(16), default="verified", server_default="unchecked"
+    )
 
     #: where the archive lies in the store: `<TYPE>/<name>` (the seed's layout) for the
     #: server's first administrator, `users/<owner id>/<TYPE>/<name>` for everyone else
@@ -53,4 +63,5 @@ class BackupArchive(db.Model):
             "uploaded_at": isoformat(self.uploaded_at),
             "uploader": self.uploader,
             "base_archive": self.base_archive,
+            "integrity": self.integrity,
         }
