@@ -184,8 +184,11 @@ def test_a_truncated_archive_is_refused_with_a_readable_reason_and_flagged(host)
     printed = output.split(f"(HTTP 400) : {cut.name}\n", 1)[1].splitlines()[0]
     assert "not a complete gzip stream" in printed
     verdict = host.verify()
-    assert shown_verdict(verdict) == "OUT_OF_SYNC" and f"Missing on remote: INC/{cut.name}" in verdict
-    assert "Synced: 1 fichiers" in verdict and good.name  # the FULL is in sync
+    assert shown_verdict(verdict) == "OUT_OF_SYNC"
+    assert f"Missing on remote: INC/{cut.name}" in verdict
+    full_part = verdict.split("\nFULL\n", 1)[1]
+    assert "Synced: 1 fichiers" in full_part.split("\n\n", 1)[0]  # the FULL is in sync
+    assert good.exists()
 
 
 def test_two_hosts_same_second_under_their_own_profiles_are_both_stored(server, tmp_path):
