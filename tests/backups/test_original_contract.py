@@ -275,3 +275,21 @@ def test_a_gzip_bomb_is_followed_in_bounded_steps():
     bomb = gzip.compress(b"\0" * (256 * 1024 * 1024), compresslevel=9)  # ~250 KiB
     follower.feed(bomb)
     follower.finish()
+
+
+def test_the_check_command_checks_unchecked_archives_and_names_the_corrupt(
+    app, client, token, store_root
+):
+    good, bad = make_archive(1), gzip.compress(os.urandom(20_000))
+    upload(client, token, good, "full_good.tar.gz")
+    path = upload(client, token, bad, NAME).get_json()["path"]
+    (store_root / path).write_bytes(bad[:-10])
+    with app.app_context():
+        db.session.query(BackupArchive).update({"integrity": "unchecked"})
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["backups", "check"])
+    assert result.exit_code == 1 and f"corrupt: {path}" in result.output
+    assert "2 archive(s), 1 corrupt" in result.output
+    with app.app_context():
+        states = {a.name: a.integrity for a in db.session.query(BackupArchive)}
+    assert states == {"full_good.tar.gz": "verified", NAME: "corrupt"}
