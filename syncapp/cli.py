@@ -114,8 +114,9 @@ def reindex_backups_command() -> None:
 
 @backups.command("check")
 def check_backups_command() -> None:
-    """Check every archive still "unchecked" (stored before uploads were followed to the end of
-    their gzip stream) now, rather than at the next /verify; exits 1 if any is corrupt."""
+    """Check every archive still "unverified" (stored before the gzip check existed, or whose
+    check a restart interrupted) now, rather than at the next /verify; exits 1 if any is
+    corrupt."""
     from .backups.routes import archive_store
 
     store = archive_store()

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
@@ -60,15 +60,6 @@ def form_body(required: list[str], **properties: dict) -> dict[str, Any]:
     return {
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     }
-
-
-class StreamCheck(Protocol):
-    """Follows an upload's bytes as they pass (e.g. backups.gzipcheck.GzipFollower); raising
-    from either method refuses the upload."""
-
-    def feed(self, data: bytes) -> None: ...
-
-    def finish(self) -> None: ...
 
 
 class UploadAborted(Exception):
@@ -167,14 +158,11 @@ def receive_into(
     limit: int | None = None,
     check_head: Callable[[bytes], None] | None = None,
     head_size: int = 2,
-    follow: StreamCheck | None = None,
 ) -> Received:
     """Stream `chunks` into `remote` at `path` atomically; raise and leave nothing on failure.
 
     `limit` (bytes) raises PayloadTooLarge as soon as it is passed; `check_head` sees the first
-    `head_size` bytes before anything is committed and may raise to refuse the upload;
-    `follow` sees every chunk, on this thread after the writer has it (so the check overlaps the
-    write), and its `finish` runs before the write is committed.
+    `head_size` bytes before anything is committed and may raise to refuse the upload.
     """
     writer = _Worker("upload-writer", lambda q: remote.write(path, _QueueReader(q)))  # type: ignore[arg-type]
     writer.start()
@@ -192,12 +180,8 @@ def receive_into(
                     check_head(head)
             writer.put(chunk)
             sha256.update(chunk)  # while the writer works on this chunk
-            if follow is not None:
-                follow.feed(chunk)
         if check_head is not None and len(head) < head_size:
             check_head(head)
-        if follow is not None:
-            follow.finish()
     except BaseException as exc:
         writer.abort(UploadAborted(str(exc) or type(exc).__name__))
         raise

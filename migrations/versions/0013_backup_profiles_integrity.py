@@ -17,12 +17,13 @@ depends_on = None
 
 
 def upgrade():
-    # Archives stored before the gzip check are 'unchecked': /verify checks each once.
+    # Archives stored before the gzip check start 'unverified': /verify (or `flask backups
+    # check`) checks each once.
     with op.batch_alter_table(
         'backup_archives', schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
         batch_op.add_column(
-            sa.Column('integrity', sa.String(length=16), nullable=False, server_default='unchecked')
+            sa.Column('integrity', sa.String(length=16), nullable=False, server_default='unverified')
         )
         batch_op.drop_constraint('uq_backup_archives_owner_type_name', type_='unique')
         batch_op.create_unique_constraint(

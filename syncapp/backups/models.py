@@ -11,9 +11,10 @@ from ..extensions import db
 from ..timeutil import UtcDateTime, utcnow
 
 ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
-#: gzip integrity of a stored archive: checked whole while it arrived ("verified"), stored
-#: before that check existed ("unchecked": /verify checks it once), or found incomplete
-INTEGRITY_STATES = ("verified", "unchecked", "corrupt")
+#: gzip integrity of a stored archive: "unverified" until checked whole, which starts right after
+#: the upload's reply (backups/integrity.py; rows of before the check start so too), then
+#: "verified" (a complete gzip stream) or "corrupt" (truncated or damaged)
+INTEGRITY_STATES = ("unverified", "verified", "corrupt")
 
 
 class BackupArchive(db.Model):
@@ -41,7 +42,7 @@ class BackupArchive(db.Model):
     base_archive: Mapped[str | None] = mapped_column(String(255))
 
     integrity: Mapped[str] = mapped_column(
-        String(16), default="verified", server_default="unchecked"
+        String(16), default="unverified", server_default="unverified"
     )
 
     #: where the archive lies in the store: `<TYPE>/<name>` (the seed's layout) for the

@@ -19,7 +19,7 @@ from ..security import admin_required, anonymous_from_networks, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
-from . import activity, report
+from . import activity, integrity, report
 from .owners import caller_namespace
 from .schemas import (
     ListFilters,
@@ -160,7 +160,9 @@ def upload_backup():
     if result.created:
         owner = db.session.get(User, result.archive.owner_id)
         activity.announce_upload(result.archive, owner.email if owner else None)
-        return _upload_reply(result, "Backup uploaded successfully"), 201
+        reply = _upload_reply(result, "Backup uploaded successfully")
+        integrity.check_later(current_app._get_current_object(), result.archive.id)
+        return reply, 201
     # 201 again (with already_stored): the original upload.sh counts only 201 as success, and
     # a re-run after a lost reply must not report the archive it has stored as failed.
     return _upload_reply(result, "Backup already stored with identical content"), 201

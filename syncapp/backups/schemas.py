@@ -24,9 +24,10 @@ class ArchiveItem(Schema):
     base_missing = fields.Boolean(metadata={"description": "INC/DIFF whose FULL is gone"})
     integrity = fields.String(
         metadata={
-            "enum": ["verified", "unchecked", "corrupt"],
-            "description": "verified: a complete gzip stream; unchecked: stored before that "
-            "check (the next /verify checks it); corrupt: truncated or damaged",
+            "enum": ["unverified", "verified", "corrupt"],
+            "description": "unverified: stored, its gzip stream not checked whole yet (the "
+            "check starts after the upload's reply; /verify finishes it); verified: a complete "
+            "gzip stream; corrupt: truncated or damaged, never counted in sync",
         }
     )
 

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound
@@ -36,7 +37,7 @@ from ..storage.base import is_dead_temp, owner_is_dead, owner_tag
 from ..tenancy import find_user_by_ref, install_owner_id
 from ..timeutil import isoformat, parse_iso, utcnow
 from ..uploads import Received, receive_into
-from .gzipcheck import GzipFollower, IncompleteGzip, check_complete
+from .gzipcheck import IncompleteGzip, check_complete
 from .models import ARCHIVE_TYPES, INTEGRITY_STATES, BackupArchive
 
 log = logging.getLogger(__name__)
@@ -112,14 +113,6 @@ def _check_gzip(head: bytes) -> None:
         raise BadRequest("The file is not a gzip archive (.tar.gz expected).", code="not_gzip")
 
 
-def incomplete(name: str, exc: IncompleteGzip) -> BadRequest:
-    return BadRequest(
-        f"{name} is not a complete gzip stream: {exc}. Nothing was stored; `gzip -t` on the "
-        "client shows the same (re-create the archive, then upload it again).",
-        code="incomplete_gzip",
-    )
-
-
 @dataclass(frozen=True)
 class Namespace:
     """Whose archives a request reaches: one owner's, narrowed to some profiles when the
@@ -190,23 +183,17 @@ class ArchiveStore:
     # --- receiving -------------------------------------------------------------------------------
 
     def receive(self, chunks: Iterable[bytes], filename: str | None) -> Staged:
-        """Stream an archive into `.incoming/`: size, gzip magic and the whole gzip stream
-        checked on the way (bench/backup_upload.py --gzip measured what the check costs)."""
+        """Stream an archive into `.incoming/`: size and gzip magic checked on the way. The
+        whole gzip stream is checked after the reply (check_integrity): inflating while
+        receiving made a compressible archive's upload 3.3 times slower (docs/benchmarks.md)."""
         name = check_name(filename)
         path = f"{INCOMING}/{owner_tag()}.{uuid.uuid4().hex}.tar.gz"
         try:
             received = receive_into(
-                self.remote,
-                path,
-                chunks,
-                limit=self.max_size,
-                check_head=_check_gzip,
-                follow=GzipFollower(),
+                self.remote, path, chunks, limit=self.max_size, check_head=_check_gzip
             )
         except RemoteFull as exc:
             raise InsufficientStorage(f"The backup store is full: {exc}") from None
-        except IncompleteGzip as exc:
-            raise incomplete(name, exc) from None
         return Staged(path=path, name=name, received=received)
 
     def discard(self, staged: Staged) -> None:
@@ -247,7 +234,11 @@ class ArchiveStore:
         owner_id = namespace.owner_id
         with _commit_lock:
             existing = self.get(owner_id, kind, staged.name, profile)
-            if existing is not None:
+            if existing is not None and existing.integrity == "corrupt" and (
+                existing.md5 != received.md5
+            ):
+                self.delete(existing)  # a damaged copy makes way for the re-created archive
+            elif existing is not None:
                 return self._same_as(existing, received.md5)
             self._check_quota(owner_id, profile, received.size)
             archive = BackupArchive(
@@ -263,7 +254,7 @@ class ArchiveStore:
                 uploader=uploader,
                 uploader_id=uploader_id,
                 base_archive=self._latest_full(owner_id, profile) if kind != "FULL" else None,
-                integrity="verified",  # receive() followed the whole gzip stream
+                integrity="unverified",  # until check_integrity, started after the reply
             )
             try:
                 self.remote.move(staged.path, archive.path)
@@ -282,6 +273,13 @@ class ArchiveStore:
         """An upload of a name the profile already has: the same bytes again are fine (the
         caller's token may write this profile: require_scope ran first)."""
         where = f"{existing.type}/{existing.name} (profile {existing.profile})"
+        if existing.md5 == md5 and existing.integrity == "corrupt":
+            raise BadRequest(
+                f"{where} was stored with these bytes and is not a complete gzip stream "
+                "(truncated or damaged); `gzip -t` on the client shows the same. Re-create the "
+                "archive and upload it again: it replaces the damaged copy.",
+                code="incomplete_gzip",
+            )
         if existing.md5 == md5:
             return CommitResult(existing, created=False)
         raise Conflict(
@@ -529,15 +527,15 @@ class ArchiveStore:
             # a sidecar of before the gzip check, or none: checked by the next /verify
             integrity=sidecar.get("integrity")
             if sidecar.get("integrity") in INTEGRITY_STATES
-            else "unchecked",
+            else "unverified",
         )
 
     def check_integrity(self, archives: Iterable[BackupArchive]) -> None:
-        """Check every "unchecked" archive among `archives` once (those stored before uploads
-        were followed to their end, or reindexed without a sidecar saying so): read it whole,
-        record "verified" or "corrupt" in its index row and sidecar."""
+        """Check every "unverified" archive among `archives`: read it whole, record "verified"
+        or "corrupt" in its index row (and "corrupt" in its sidecar too). Checking one twice at
+        once (the check after its upload and a /verify) records the same verdict twice."""
         for archive in archives:
-            if archive.integrity != "unchecked":
+            if archive.integrity != "unverified":
                 continue
             try:
                 with self.remote.open_read(archive.path) as reader:
@@ -549,9 +547,13 @@ class ArchiveStore:
             except RemoteNotFound:
                 log.warning("%s is listed but missing from the store", archive.path)
                 archive.integrity = "corrupt"
-            with contextlib.suppress(RemoteError):
-                self._write_sidecar(archive)
-            self.session.commit()
+            if archive.integrity == "corrupt":  # kept through a reindex; "verified" is not
+                with contextlib.suppress(RemoteError):  # worth rewriting every sidecar for
+                    self._write_sidecar(archive)
+            try:
+                self.session.commit()
+            except StaleDataError:  # deleted while it was read: no verdict to keep
+                self.session.rollback()
 
     def _hash(self, path: str) -> tuple[str, str]:
         import hashlib
