@@ -1,6 +1,6 @@
 """The gzip check of a new archive, run right after its upload's reply.
 
-Inflating the whole stream while it arrived made a compressible archive's upload 3.3 times
+Inflating the whole stream while it arrived made a compressible archive's upload 2.2-3.3 times
 slower (zlib inflates about 0.14 GB/s of such input per core, against 0.75 GB/s for MD5;
 docs/benchmarks.md), so the check runs after the reply: the archive is "unverified" until it
 passes, and /verify never counts an unverified or corrupt archive in sync (it finishes a pending

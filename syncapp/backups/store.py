@@ -185,7 +185,7 @@ class ArchiveStore:
     def receive(self, chunks: Iterable[bytes], filename: str | None) -> Staged:
         """Stream an archive into `.incoming/`: size and gzip magic checked on the way. The
         whole gzip stream is checked after the reply (check_integrity): inflating while
-        receiving made a compressible archive's upload 3.3 times slower (docs/benchmarks.md)."""
+        receiving made a compressible archive's upload 2.2-3.3 times slower (docs/benchmarks.md)."""
         name = check_name(filename)
         path = f"{INCOMING}/{owner_tag()}.{uuid.uuid4().hex}.tar.gz"
         try:

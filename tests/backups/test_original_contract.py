@@ -204,7 +204,7 @@ def integrity_of(client, token) -> dict[str, str]:
 def test_a_truncated_or_corrupt_archive_is_flagged_and_never_in_sync(
     client, token, store_root, damage
 ):
-    """Checked right after the reply (the check while receiving cost 3.3 times the upload's
+    """Checked right after the reply (the check while receiving cost 2.2-3.3 times the upload's
     time, docs/benchmarks.md): "unverified" until then, "corrupt" after, and never in sync."""
     damaged = damage(gzip.compress(os.urandom(200_000)))
     answer = upload(client, token, damaged, NAME)
