@@ -121,11 +121,6 @@ class Namespace:
     owner_id: int
     profiles: frozenset[str] | None = None
 
-    def shows(self, archive: BackupArchive) -> bool:
-        return archive.owner_id == self.owner_id and (
-            self.profiles is None or archive.profile in self.profiles
-        )
-
 
 def within(query: Select, namespace: Namespace | None) -> Select:
     """`query` narrowed to `namespace`; None is everyone's (administrators' pages, retention)."""
