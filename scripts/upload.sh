@@ -92,8 +92,10 @@ import json, sys
 raw = open(sys.argv[1], "rb").read()
 try:
     body = json.loads(raw)
-    parts = [str(body[k]) for k in ("error", "message") if isinstance(body, dict) and body.get(k)]
-    print(": ".join(parts) or raw.decode(errors="replace")[:300])
+    # `error` is the sentence on these routes (the original scripts print it), `code` the code
+    text = isinstance(body, dict) and (body.get("message") or body.get("error"))
+    code = isinstance(body, dict) and body.get("code")
+    print(f"{text} ({code})" if text and code else text or raw.decode(errors="replace")[:300])
 except ValueError:
     print(raw.decode(errors="replace").strip()[:300] or "(empty answer)")
 PY
@@ -151,7 +153,8 @@ import json, sys
 try:
     for kind, items in json.load(open(sys.argv[1]))["backups"].items():
         for item in items:
-            print(f"{kind}/{item['name']} {item['md5']}")
+            # names are unique per profile: another profile's archive of this name is no clash
+            print(f"{kind}/{item.get('profile', '')}/{item['name']} {item['md5']}")
 except (ValueError, KeyError, TypeError, AttributeError) as exc:
     sys.exit(f"cannot read the list of archives: {exc!r}")
 PY
@@ -182,7 +185,7 @@ for file in "${sorted[@]}"; do
   { printf '%s  %s\n' "$md5" "$name" >"$dir/$name.md5.tmp" &&
     mv "$dir/$name.md5.tmp" "$dir/$name.md5"; } 2>/dev/null ||
     echo "$PROG: warning: cannot write $dir/$name.md5" >&2
-  remote=$(awk -v key="$kind/$name" '$1 == key { print $2; exit }' "$work/remote")
+  remote=$(awk -v key="$kind/$profile/$name" '$1 == key { print $2; exit }' "$work/remote")
   if [ "$remote" = "$md5" ]; then
     echo "skip $kind/$name: already on the server"
     skipped=$((skipped + 1))
@@ -197,8 +200,13 @@ for file in "${sorted[@]}"; do
     -F "file=@$name;type=application/gzip" -F "type=$kind" -F "profile=$profile" \
     -F "md5=$md5" "$server_url/upload")
   case $code in
-    201) echo "uploaded $kind/$name ($md5)"; uploaded=$((uploaded + 1)) ;;
-    200) echo "skip $kind/$name: already on the server"; skipped=$((skipped + 1)) ;;
+    201 | 200)
+      # 201 with already_stored: another run stored it meanwhile (older servers said 200)
+      if [ "$code" = 200 ] || grep -q '"already_stored": *true' "$work/reply.json"; then
+        echo "skip $kind/$name: already on the server"; skipped=$((skipped + 1))
+      else
+        echo "uploaded $kind/$name ($md5)"; uploaded=$((uploaded + 1))
+      fi ;;
     401 | 403) refused "$code" "$work/reply.json" ;;
     *) fail "$kind/$name" "HTTP $code: $(server_message "$work/reply.json")" ;;
   esac

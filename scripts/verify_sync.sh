@@ -10,7 +10,8 @@ Usage: $PROG [--stats] [--json]
 
 Send the name, size and MD5 of every archive in \$BACKUP_DIR/FULL, INC and DIFF to the
 server's /verify and print, per type, what is synced, missing on the server, only on the
-server (extra, not an error) and mismatched (same name, different size or MD5).
+server (extra, not an error), mismatched (same name, different size or MD5) and corrupt
+(stored, but not a complete gzip stream: out of sync).
 An <archive>.md5 file is trusted only when it is newer than its archive.
   --stats  also print the server's statistics (GET /stats)
   --json   print the server's JSON answers as they come (verify, then stats)
@@ -97,8 +98,10 @@ import json, sys
 raw = open(sys.argv[1], "rb").read()
 try:
     body = json.loads(raw)
-    parts = [str(body[k]) for k in ("error", "message") if isinstance(body, dict) and body.get(k)]
-    print(": ".join(parts) or raw.decode(errors="replace")[:300])
+    # `error` is the sentence on these routes (the original scripts print it), `code` the code
+    text = isinstance(body, dict) and (body.get("message") or body.get("error"))
+    code = isinstance(body, dict) and body.get("code")
+    print(f"{text} ({code})" if text and code else text or raw.decode(errors="replace")[:300])
 except ValueError:
     print(raw.decode(errors="replace").strip()[:300] or "(empty answer)")
 PY
@@ -135,7 +138,8 @@ local = {"FULL": [], "INC": [], "DIFF": []}
 for line in open(sys.argv[1]):
     kind, name, size, md5 = line.rstrip("\n").split("\t")
     local[kind].append({"name": name, "size": int(size), "md5": md5})
-json.dump({"local_backups": local}, sys.stdout)
+# "ignore": archives only on the server are reported, not an error (old local ones get pruned)
+json.dump({"local_backups": local, "extra_remote": "ignore"}, sys.stdout)
 PY
 
 # --- ask the server -----------------------------------------------------------------------------
@@ -164,9 +168,10 @@ labels = [
     ("missing_remote", "missing on the server"),
     ("extra_remote", "only on the server"),
     ("mismatched", "MISMATCHED"),
+    ("corrupt", "CORRUPT ON THE SERVER"),
 ]
 for kind in ("FULL", "INC", "DIFF"):
-    item = reply["verification"][kind]
+    item = {"corrupt": [], **reply["verification"][kind]}
     counts = ", ".join(f"{len(item[key])} {label.lower()}" for key, label in labels)
     print(f"\n{kind}: {item['local_count']} local, {item['remote_count']} on the server: {counts}")
     for key, label in labels:

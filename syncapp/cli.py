@@ -112,6 +112,24 @@ def reindex_backups_command() -> None:
     click.echo(f"indexed {count} archive(s); removed {len(removed)} piece(s) of upload debris")
 
 
+@backups.command("check")
+def check_backups_command() -> None:
+    """Check every archive still "unverified" (stored before the gzip check existed, or whose
+    check a restart interrupted) now, rather than at the next /verify; exits 1 if any is
+    corrupt."""
+    from .backups.routes import archive_store
+
+    store = archive_store()
+    archives = store.archives(None)
+    store.check_integrity(archives)
+    corrupt = [a.path for a in archives if a.integrity == "corrupt"]
+    for path in corrupt:
+        click.echo(f"corrupt: {path}")
+    click.echo(f"{len(archives)} archive(s), {len(corrupt)} corrupt")
+    if corrupt:
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     from .remotes.cli import remotes
 

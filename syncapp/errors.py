@@ -4,7 +4,9 @@ API errors look like `{"status": "error", "error": "<code>", "message": "<senten
 "detail": "<sentence>"}` (docs/architecture.md, "HTTP conventions"); seed-defined routes may add
 their own fields through `ApiError.extra`. `detail` repeats `message`: seed 004's clients (FastAPI)
 read the human text from `detail`, the other seeds' from `message`, and both must keep working
-unchanged.
+unchanged. Blueprints listed in TEXT_ERROR_BLUEPRINTS (seed 003's backup API) carry the sentence
+in `error` and the code in `code` instead: their unmodified clients print
+`jq -r '.error // .message'`, so `error` must be readable text.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    has_request_context,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -84,7 +94,20 @@ def wants_json() -> bool:
     return best != "text/html" or request.accept_mimetypes["text/html"] < 1
 
 
+#: Blueprints whose `error` field carries the sentence and `code` the machine code (see above).
+TEXT_ERROR_BLUEPRINTS: set[str] = set()
+
+
 def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    if has_request_context() and request.blueprint in TEXT_ERROR_BLUEPRINTS:
+        return {
+            "status": "error",
+            "error": message,
+            "code": code,
+            "message": message,
+            "detail": message,
+            **extra,
+        }
     return {"status": "error", "error": code, "message": message, "detail": message, **extra}
 
 

@@ -74,7 +74,15 @@ class ErrorEnvelope(Schema):
         unknown = INCLUDE
 
     status = fields.String(required=True, metadata={"enum": ["error"]})
-    error = fields.String(required=True, metadata={"description": "A machine-readable code"})
+    error = fields.String(
+        required=True,
+        metadata={
+            "description": "A machine-readable code; on seed 003's backup routes (/upload, "
+            "/list, /verify, /stats, /download, /backups) the readable sentence, as its "
+            "scripts print it, with the code in `code`"
+        },
+    )
+    code = fields.String(metadata={"description": "The machine code, on seed 003's routes"})
     message = fields.String(required=True)
     detail = fields.String(
         required=True, metadata={"description": "The same text as message (seed 004's field)"}

@@ -63,6 +63,11 @@ def make_app(tmp_path):
         return app
 
     yield factory
+    # The gzip checks an upload queued (syncapp/backups/integrity.py) end before the database
+    # and the store they read go away.
+    from syncapp.backups.integrity import wait_idle
+
+    wait_idle()
     for app in apps:
         with app.app_context():
             db.session.remove()

@@ -1,7 +1,7 @@
 """cordiax: one snapshot per (owner, device, content), enforced by the database; refusals table
 
 Revision ID: 0014_cordiax_content_refusals
-Revises: 0012_backup_verification_owners
+Revises: 0013_backup_profiles_integrity
 Create Date: 2026-12-07 05:10:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0014_cordiax_content_refusals'
-down_revision = '0012_backup_verification_owners'
+down_revision = '0013_backup_profiles_integrity'
 branch_labels = None
 depends_on = None
 

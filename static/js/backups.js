@@ -61,7 +61,8 @@
     const link = field(row, "name");
     link.textContent = item.name;
     link.href = profiles.dataset.download.replace("__TYPE__", encodeURIComponent(item.type))
-      .replace("__NAME__", encodeURIComponent(item.name)) + (owner ? "?owner=" + owner.id : "");
+      .replace("__NAME__", encodeURIComponent(item.name)) + "?profile=" + encodeURIComponent(item.profile) +
+      (owner ? "&owner=" + owner.id : ""); // two profiles may hold one name
     field(row, "size").textContent = size(item.size); // as every page prints sizes
     field(row, "uploaded").replaceChildren(timeOf(item.modified));
     const md5 = field(row, "md5");
@@ -71,6 +72,7 @@
     if (item.type === "FULL") chain.textContent = "base";
     else if (item.base_missing) chain.replaceChildren(el("span", "FULL missing", "badge badge-danger"));
     else chain.textContent = "on " + item.base_archive;
+    if (item.integrity === "corrupt") chain.append(" ", el("span", "not a complete gzip", "badge badge-danger"));
     sectionOf(item.profile, owner).querySelector("tbody").prepend(row); // newest first
     document.getElementById("backups-empty").hidden = true;
   }

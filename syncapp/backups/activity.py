@@ -41,12 +41,13 @@ class BackupVerification(db.Model):
 
 
 def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[str, list[int]]:
-    """profile -> [synced, mismatched] for the stored archives the verification named."""
+    """profile -> [synced, mismatched] for the stored archives the verification named; a
+    corrupt archive counts as mismatched (it is not the client's archive any more)."""
     profile_of = {(a.type, a.name): a.profile for a in archives}
     counts: dict[str, list[int]] = {}
     for kind in ARCHIVE_TYPES:
         checked = result["verification"][kind]
-        for column, key in enumerate(("synced", "mismatched")):
+        for column, key in ((0, "synced"), (1, "mismatched"), (1, "corrupt")):
             for name in checked[key]:
                 counts.setdefault(profile_of[(kind, name)], [0, 0])[column] += 1
     return counts

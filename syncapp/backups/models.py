@@ -11,12 +11,19 @@ from ..extensions import db
 from ..timeutil import UtcDateTime, utcnow
 
 ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
+#: gzip integrity of a stored archive: "unverified" until checked whole, which starts right after
+#: the upload's reply (backups/integrity.py; rows of before the check start so too), then
+#: "verified" (a complete gzip stream) or "corrupt" (truncated or damaged)
+INTEGRITY_STATES = ("unverified", "verified", "corrupt")
 
 
 class BackupArchive(db.Model):
     __tablename__ = "backup_archives"
     __table_args__ = (
-        UniqueConstraint("owner_id", "type", "name", name="uq_backup_archives_owner_type_name"),
+        # per profile: two hosts making full_<same second>.tar.gz under their own profiles
+        UniqueConstraint(
+            "owner_id", "type", "profile", "name", name="uq_backup_archives_owner_type_profile_name"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +40,10 @@ class BackupArchive(db.Model):
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: the FULL archive an INC or DIFF builds on (the profile's latest FULL when it arrived)
     base_archive: Mapped[str | None] = mapped_column(String(255))
+
+    integrity: Mapped[str] = mapped_column(
+        String(16), default="unverified", server_default="unverified"
+    )
 
     #: where the archive lies in the store: `<TYPE>/<name>` (the seed's layout) for the
     #: server's first administrator, `users/<owner id>/<TYPE>/<name>` for everyone else
@@ -53,4 +64,5 @@ class BackupArchive(db.Model):
             "uploaded_at": isoformat(self.uploaded_at),
             "uploader": self.uploader,
             "base_archive": self.base_archive,
+            "integrity": self.integrity,
         }

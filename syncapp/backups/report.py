@@ -14,10 +14,11 @@ from .models import ARCHIVE_TYPES, BackupArchive
 from .store import human_size
 
 
-def archive_item(archive: BackupArchive, fulls: set[tuple[int, str]]) -> dict[str, Any]:
-    """One archive as /list shows it; `fulls` are the stored FULLs as (owner, name)."""
+def archive_item(archive: BackupArchive, fulls: set[tuple[int, str, str]]) -> dict[str, Any]:
+    """One archive as /list shows it; `fulls` are the stored FULLs as (owner, profile, name)."""
     return {
         "name": archive.name,
+        "filename": archive.name,  # the original server's sidecar field, which /list merged in
         "size": archive.size,
         "size_human": human_size(archive.size),
         "modified": isoformat(archive.uploaded_at.replace(microsecond=0)),
@@ -29,14 +30,16 @@ def archive_item(archive: BackupArchive, fulls: set[tuple[int, str]]) -> dict[st
         "uploader": archive.uploader,
         "base_archive": archive.base_archive,
         "base_missing": archive.type != "FULL"
-        and (archive.owner_id, archive.base_archive) not in fulls,
+        and (archive.owner_id, archive.profile, archive.base_archive) not in fulls,
+        "integrity": archive.integrity,
     }
 
 
 def grouped_items(
-    archives: list[BackupArchive], fulls: set[tuple[int, str]]
+    archives: list[BackupArchive], fulls: set[tuple[int, str, str]], kind: str | None = None
 ) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {kind: [] for kind in ARCHIVE_TYPES}
+    """The archives per type; only `kind`'s key when one was asked for, as the original did."""
+    grouped: dict[str, list[dict]] = {k: [] for k in ((kind,) if kind else ARCHIVE_TYPES)}
     for archive in archives:
         grouped[archive.type].append(archive_item(archive, fulls))
     return grouped
@@ -51,7 +54,7 @@ def owner_emails(ids: set[int]) -> dict[int, str]:
 def page_sections(archives: list[BackupArchive], viewer_id: int) -> list[dict[str, Any]]:
     """The Backups page: one section per (owner, profile), newest archive first; sections of
     other owners (an administrator's page) name their owner, and their links say `?owner=`."""
-    fulls = {(a.owner_id, a.name) for a in archives if a.type == "FULL"}
+    fulls = {(a.owner_id, a.profile, a.name) for a in archives if a.type == "FULL"}
     emails = owner_emails({a.owner_id for a in archives} - {viewer_id})
     sections: dict[tuple[int, str], dict[str, Any]] = {}
     for archive in sorted(archives, key=lambda a: (a.uploaded_at, a.id), reverse=True):
@@ -69,48 +72,71 @@ def page_sections(archives: list[BackupArchive], viewer_id: int) -> list[dict[st
     return sorted(sections.values(), key=lambda s: (s["profile"], s["owner"] or ""))
 
 
-def verify(local: dict[str, list[dict]], archives: list[BackupArchive]) -> dict[str, Any]:
+#: How /verify counts archives only on the server (`extra_remote` in the request)
+EXTRA_POLICIES = ("out_of_sync", "ignore")
+
+
+def verify(
+    local: dict[str, list[dict]], archives: list[BackupArchive], extra: str = "out_of_sync"
+) -> dict[str, Any]:
     """Compare a client's archives with the server's, type by type.
 
     Same name with a different size or MD5 is `mismatched` (not "missing": it is there, but not
-    the same). Archives only on the server are listed as `extra_remote` without making the state
-    OUT_OF_SYNC: clients commonly prune old local archives that the server keeps.
+    the same); a stored archive that is not a complete gzip stream is `corrupt`, never synced.
+    Archives only on the server are `extra_remote`. By default they make the state OUT_OF_SYNC,
+    as the original server did (its verify_sync.sh reports them so); a client that prunes old
+    local archives sends `"extra_remote": "ignore"`, or reads `local_in_sync`, which says
+    whether every local archive is stored intact whatever the server holds besides.
     """
-    remote: dict[str, dict[str, BackupArchive]] = defaultdict(dict)
+    remote: dict[str, dict[str, list[BackupArchive]]] = defaultdict(lambda: defaultdict(list))
     for archive in archives:
-        remote[archive.type][archive.name] = archive
-    verification, issues = {}, []
+        remote[archive.type][archive.name].append(archive)  # one per profile holding the name
+    verification, issues, local_in_sync = {}, [], True
     for kind in ARCHIVE_TYPES:
         mine = {item["name"]: item for item in local.get(kind, [])}
         theirs = remote[kind]
         synced, missing, mismatched = [], [], []
         for name, item in sorted(mine.items()):
-            stored = theirs.get(name)
-            if stored is None:
+            same = [a for a in theirs.get(name, []) if _same(item, a)]
+            if not theirs.get(name):
                 missing.append(name)
                 issues.append(f"Missing on remote: {kind}/{name}")
-            elif (item.get("md5") and item["md5"].lower() != stored.md5) or (
-                item.get("size") is not None and item["size"] != stored.size
-            ):
+            elif not same:
                 mismatched.append(name)
                 issues.append(f"Mismatched (size or MD5 differ): {kind}/{name}")
-            else:
+            elif any(a.integrity != "corrupt" for a in same):
                 synced.append(name)
+        corrupt = sorted({a.name for a in archives if a.type == kind and a.integrity == "corrupt"})
+        issues += [f"Corrupt on remote (not a complete gzip stream): {kind}/{n}" for n in corrupt]
+        extras = sorted(set(theirs) - set(mine))
+        if extra != "ignore":
+            issues += [f"Only on remote (not in the local folder): {kind}/{n}" for n in extras]
+        local_in_sync = local_in_sync and len(synced) == len(mine)
         verification[kind] = {
             "type": kind,
             "local_count": len(mine),
-            "remote_count": len(theirs),
+            "remote_count": sum(len(v) for v in theirs.values()),
             "synced": synced,
             "missing_remote": missing,
-            "extra_remote": sorted(set(theirs) - set(mine)),
+            "extra_remote": extras,
             "mismatched": mismatched,
+            "corrupt": corrupt,
         }
     return {
         "status": "success",
         "verification": verification,
         "sync_status": "OUT_OF_SYNC" if issues else "SYNCHRONIZED",
         "issues": issues,
+        "local_in_sync": local_in_sync,
+        "extra_remote": extra,
     }
+
+
+def _same(item: dict, archive: BackupArchive) -> bool:
+    """A local archive's description matches a stored one (what the client sent of it)."""
+    if item.get("md5") and item["md5"].lower() != archive.md5:
+        return False
+    return item.get("size") is None or item["size"] == archive.size
 
 
 def _figures(count: int, size: int) -> dict[str, Any]:

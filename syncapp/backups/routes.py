@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from .. import PROJECT_ROOT
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
+from ..errors import TEXT_ERROR_BLUEPRINTS, ApiError, BadRequest, Forbidden, PayloadTooLarge
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..remotes.catalog import feature_remote
@@ -19,7 +19,7 @@ from ..security import admin_required, anonymous_from_networks, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
-from . import activity, report
+from . import activity, integrity, report
 from .owners import caller_namespace
 from .schemas import (
     ListFilters,
@@ -33,6 +33,8 @@ from .schemas import (
 from .store import ArchiveStore, check_md5, check_name, check_profile, human_size, parse_type
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
+# The original scripts print `jq -r '.error // .message'`: `error` is the sentence here.
+TEXT_ERROR_BLUEPRINTS.add(bp.name)
 
 #: Room for the multipart framing around the file when Content-Length is checked up front.
 FORM_OVERHEAD = 64 * 1024
@@ -94,13 +96,19 @@ def _upload_reply(result, message: str) -> dict:
         "uploaded_at": archive.uploaded_at,
         "base_archive": archive.base_archive,
         "duplicate": not result.created,
+        "already_stored": not result.created,
+        "integrity": archive.integrity,
     }
+
+
+#: each form field's check, run as soon as the field arrives: a bad `type` sent before the file
+#: is refused before the file is read
+FIELD_CHECKS = {"type": parse_type, "profile": check_profile, "md5": check_md5}
 
 
 @bp.route("/upload", methods=["POST"])
 @bp.doc(**UPLOAD_BODY)
-@bp.response(201, UploadReply)
-@bp.alt_response(200, schema=UploadReply, description="Identical archive already stored")
+@bp.response(201, UploadReply, description="Stored, or already stored with these bytes")
 @streams_body
 @anonymous_from_networks("backups")
 def upload_backup():
@@ -119,8 +127,11 @@ def upload_backup():
             for part in form.parts():
                 if part.name == "file" and part.filename is not None and staged is None:
                     staged = store.receive(part.chunks(), part.filename)
-                elif part.name in ("type", "profile", "md5"):
+                elif part.name in FIELD_CHECKS:
                     fields[part.name] = part.read_text(limit=512)
+                    checked = FIELD_CHECKS[part.name](fields[part.name])
+                    if part.name == "profile" and staged is None:
+                        require_scope("backups", checked)  # before the file, too
         except BaseException:
             if staged is not None:
                 store.discard(staged)
@@ -149,17 +160,21 @@ def upload_backup():
     if result.created:
         owner = db.session.get(User, result.archive.owner_id)
         activity.announce_upload(result.archive, owner.email if owner else None)
-        return _upload_reply(result, "Backup uploaded successfully"), 201
-    return _upload_reply(result, "Backup already stored with identical content"), 200
+        reply = _upload_reply(result, "Backup uploaded successfully")
+        integrity.check_later(current_app._get_current_object(), result.archive.id)
+        return reply, 201
+    # 201 again (with already_stored): the original upload.sh counts only 201 as success, and
+    # a re-run after a lost reply must not report the archive it has stored as failed.
+    return _upload_reply(result, "Backup already stored with identical content"), 201
 
 
-def _listing(filters: dict) -> tuple[list, set[tuple[int, str]]]:
+def _listing(filters: dict) -> tuple[list, set[tuple[int, str, str]]]:
     store, namespace = archive_store(), caller_namespace()
-    kind = parse_type(filters["type"]) if filters.get("type") else None
+    kind = parse_type(filters["type"]) if "type" in filters else None
     archives = store.archives(namespace, kind, filters.get("profile"), filters.get("since"))
     if kind is None and not filters.get("profile") and not filters.get("since"):
         # no second query needed: an INC or DIFF builds on a FULL of its own profile
-        fulls = {(a.owner_id, a.name) for a in archives if a.type == "FULL"}
+        fulls = {(a.owner_id, a.profile, a.name) for a in archives if a.type == "FULL"}
     else:
         fulls = store.full_names(namespace.owner_id)
     return archives, fulls
@@ -175,7 +190,9 @@ def list_backups(filters):
     # time of /list. The schema still documents the reply.
     return jsonify(
         status="success",
-        backups=report.grouped_items(archives, fulls),
+        backups=report.grouped_items(
+            archives, fulls, parse_type(filters["type"]) if "type" in filters else None
+        ),
         total_count=len(archives),
     )
 
@@ -197,8 +214,10 @@ def list_backups_of_type(filters, backup_type: str):
 @anonymous_from_networks("backups")
 def verify_backups(body):
     namespace = caller_namespace()
-    archives = archive_store().archives(namespace)
-    result = report.verify(body["local_backups"], archives)
+    store = archive_store()
+    archives = store.archives(namespace)
+    store.check_integrity(archives)  # those stored before the gzip check: once each
+    result = report.verify(body["local_backups"], archives, body["extra_remote"])
     activity.record_verification(result, archives, namespace.owner_id)
     return jsonify(result)
 
@@ -221,7 +240,9 @@ def download_backup(backup_type: str, filename: str):
     store = archive_store()
     # A name no upload could have today (one stored before names were checked whole, with a
     # final newline) would break the headers: refused as the upload would be.
-    archive = store.require(caller_namespace(), backup_type, check_name(filename))
+    archive = store.require(
+        caller_namespace(), backup_type, check_name(filename), _profile_argument()
+    )
     content_md5 = base64.b64encode(bytes.fromhex(archive.md5)).decode()
     if isinstance(store.remote, LocalRemote):  # Werkzeug then handles Range and If-None-Match
         response = send_file(
@@ -257,7 +278,13 @@ def delete_backup(backup_type: str, filename: str):
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )
     store = archive_store()
-    store.delete(store.require(caller_namespace(), backup_type, filename))
+    store.delete(store.require(caller_namespace(), backup_type, filename, _profile_argument()))
+
+
+def _profile_argument() -> str | None:
+    """`?profile=`: which profile's archive, when several of the caller's hold the name."""
+    value = request.args.get("profile")
+    return None if value is None else check_profile(value)
 
 
 def startup(app) -> None:

@@ -10,6 +10,7 @@ from .models import ARCHIVE_TYPES
 
 class ArchiveItem(Schema):
     name = fields.String()
+    filename = fields.String(metadata={"description": "The name again, as the original listed it"})
     size = fields.Integer()
     size_human = fields.String()
     modified = fields.String(metadata={"description": "Upload time, ISO 8601 UTC"})
@@ -21,6 +22,14 @@ class ArchiveItem(Schema):
     uploader = fields.String()
     base_archive = fields.String(allow_none=True)
     base_missing = fields.Boolean(metadata={"description": "INC/DIFF whose FULL is gone"})
+    integrity = fields.String(
+        metadata={
+            "enum": ["unverified", "verified", "corrupt"],
+            "description": "unverified: stored, its gzip stream not checked whole yet (the "
+            "check starts after the upload's reply; /verify finishes it); verified: a complete "
+            "gzip stream; corrupt: truncated or damaged, never counted in sync",
+        }
+    )
 
 
 class UploadReply(Schema):
@@ -36,7 +45,11 @@ class UploadReply(Schema):
     path = fields.String()
     uploaded_at = UtcDateTime()
     base_archive = fields.String(allow_none=True)
-    duplicate = fields.Boolean()
+    duplicate = fields.Boolean(metadata={"description": "Same as already_stored"})
+    already_stored = fields.Boolean(
+        metadata={"description": "The profile already had this name with these bytes (201 too)"}
+    )
+    integrity = fields.String()
 
 
 class ListReply(Schema):
@@ -72,6 +85,15 @@ class VerifyRequest(Schema):
         values=fields.List(fields.Nested(LocalArchive)),
         required=True,
     )
+    extra_remote = fields.String(
+        load_default="out_of_sync",
+        validate=validate.OneOf(["out_of_sync", "ignore"]),
+        metadata={
+            "description": "out_of_sync (default, as the original server): archives only on "
+            "the server make the state OUT_OF_SYNC; ignore: clients that prune old local "
+            "archives"
+        },
+    )
 
 
 class TypeVerification(Schema):
@@ -82,6 +104,9 @@ class TypeVerification(Schema):
     missing_remote = fields.List(fields.String())
     extra_remote = fields.List(fields.String())
     mismatched = fields.List(fields.String())
+    corrupt = fields.List(
+        fields.String(), metadata={"description": "Stored, but not a complete gzip stream"}
+    )
 
 
 class VerifyReply(Schema):
@@ -89,6 +114,10 @@ class VerifyReply(Schema):
     verification = fields.Dict(keys=fields.String(), values=fields.Nested(TypeVerification))
     sync_status = fields.String()
     issues = fields.List(fields.String())
+    local_in_sync = fields.Boolean(
+        metadata={"description": "Every local archive is stored intact (extras aside)"}
+    )
+    extra_remote = fields.String(metadata={"description": "The policy applied"})
 
 
 class StatsReply(Schema):

@@ -67,35 +67,51 @@ def test_a_scoped_token_reaches_only_its_features(client, token):
         assert answer.get_json()["error"] == "token_scope"
     other = scoped_token(client, token, "documents")
     refused = client.get("/list", headers=bearer(other))
-    assert refused.status_code == 403 and refused.get_json()["error"] == "token_scope"
+    # seed 003's routes: `error` is the sentence its scripts print, the code is in `code`
+    assert refused.status_code == 403 and refused.get_json()["code"] == "token_scope"
 
 
 def test_a_profile_bound_token_writes_and_reads_its_profiles_only(app, client, token, tmp_path):
     full = scoped_token(client, token, "backups")
     web = scoped_token(client, token, "backups:web-01")
-    theirs, mine = make_archive(1), make_archive(2)
+    theirs, mine, own_db = make_archive(1), make_archive(2), make_archive(4)
     assert upload(client, full, theirs, "full_db.tar.gz", profile="db-01").status_code == 201
+    assert upload(client, full, theirs, "full_db_only.tar.gz", profile="db-01").status_code == 201
     assert upload(client, web, mine, "full_web.tar.gz", profile="web-01").status_code == 201
     before = store_tree(tmp_path / "remote_backups")
     refused = upload(client, web, make_archive(3), "full_x.tar.gz", profile="db-01")
-    assert refused.status_code == 403 and refused.get_json()["error"] == "token_scope"
-    same_name = upload(client, web, theirs, "full_db.tar.gz", profile="web-01")
-    assert same_name.status_code == 409 and "md5" not in same_name.get_json()
+    assert refused.status_code == 403 and refused.get_json()["code"] == "token_scope"
     assert store_tree(tmp_path / "remote_backups") == before
+    # Names are unique per profile: web-01's own full_db.tar.gz is stored beside db-01's,
+    # which it neither sees nor changes (it used to be 409, which told that db-01 had it).
+    same_name = upload(client, web, own_db, "full_db.tar.gz", profile="web-01")
+    assert same_name.status_code == 201 and same_name.get_json()["already_stored"] is False
+    assert {k: v for k, v in store_tree(tmp_path / "remote_backups").items() if k in before} == (
+        before
+    )
 
     listed = client.get("/list", headers=bearer(web)).get_json()
-    assert [i["name"] for items in listed["backups"].values() for i in items] == ["full_web.tar.gz"]
+    assert [i["name"] for items in listed["backups"].values() for i in items] == [
+        "full_web.tar.gz",
+        "full_db.tar.gz",
+    ]
     assert client.get("/list?profile=db-01", headers=bearer(web)).get_json()["total_count"] == 0
     stats = client.get("/stats", headers=bearer(web)).get_json()
     assert set(stats["profiles"]) == {"web-01"}
-    local = {"FULL": [{"name": "full_db.tar.gz", "md5": md5(theirs)}]}
+    local = {"FULL": [{"name": "full_db_only.tar.gz", "md5": md5(theirs)}]}
     verified = client.post("/verify", headers=bearer(web), json={"local_backups": local}).get_json()
-    assert verified["verification"]["FULL"]["missing_remote"] == ["full_db.tar.gz"]
-    assert verified["verification"]["FULL"]["extra_remote"] == ["full_web.tar.gz"]
-    hidden = client.get("/download/FULL/full_db.tar.gz", headers=bearer(web))
-    assert hidden.status_code == 404 and hidden.get_json()["error"] == "backup_not_found"
+    assert verified["verification"]["FULL"]["missing_remote"] == ["full_db_only.tar.gz"]
+    assert verified["verification"]["FULL"]["extra_remote"] == ["full_db.tar.gz", "full_web.tar.gz"]
+    hidden = client.get("/download/FULL/full_db_only.tar.gz", headers=bearer(web))
+    assert hidden.status_code == 404 and hidden.get_json()["code"] == "backup_not_found"
     assert client.get("/download/FULL/full_web.tar.gz", headers=bearer(web)).data == mine
-    assert client.get("/list", headers=bearer(full)).get_json()["total_count"] == 2
+    assert client.get("/download/FULL/full_db.tar.gz", headers=bearer(web)).data == own_db
+    assert client.get("/list", headers=bearer(full)).get_json()["total_count"] == 4
+    # The full token sees both full_db.tar.gz: which one is asked with ?profile=.
+    both = client.get("/download/FULL/full_db.tar.gz", headers=bearer(full))
+    assert both.status_code == 409 and both.get_json()["code"] == "ambiguous_archive"
+    one = client.get("/download/FULL/full_db.tar.gz?profile=db-01", headers=bearer(full))
+    assert one.data == theirs
 
 
 def test_the_cli_makes_scoped_tokens_and_refuses_unknown_scopes(app, user):

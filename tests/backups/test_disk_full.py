@@ -40,5 +40,5 @@ def test_a_full_disk_answers_507_and_leaves_nothing(make_app, small_disk):
     too_big = gzip.compress(os.urandom(2 * 1024 * 1024))  # random bytes do not compress
     response = upload(client, token, too_big, "full_big.tar.gz", md5=md5(too_big))
     assert response.status_code == 507
-    assert response.get_json()["error"] == "insufficient_storage"
+    assert response.get_json()["code"] == "insufficient_storage"
     assert store_tree(small_disk / "store") == before

@@ -99,7 +99,9 @@ def test_verify_reports_synchronized(client, token, stored):
         "missing_remote": [],
         "extra_remote": [],
         "mismatched": [],
+        "corrupt": [],
     }
+    assert body["local_in_sync"] is True and body["extra_remote"] == "out_of_sync"
 
 
 def test_verify_tells_missing_extra_and_mismatched_apart(client, token, stored):
@@ -165,7 +167,7 @@ def test_download_streams_the_archive_with_its_checksums(client, token, stored):
 
 def test_download_of_a_missing_archive_is_404_json(client, token, stored):
     response = client.get("/download/FULL/nothing.tar.gz", headers=bearer(token))
-    assert response.status_code == 404 and response.get_json()["error"] == "backup_not_found"
+    assert response.status_code == 404 and response.get_json()["code"] == "backup_not_found"
 
 
 def test_only_admins_delete_and_never_in_append_only_mode(make_app, tmp_path):
@@ -189,7 +191,7 @@ def test_only_admins_delete_and_never_in_append_only_mode(make_app, tmp_path):
     client = locked.test_client()
     upload(client, user, make_archive(6), FULL)
     response = client.delete(f"/backups/FULL/{FULL}", headers=bearer(admin))
-    assert response.status_code == 403 and response.get_json()["error"] == "append_only"
+    assert response.status_code == 403 and response.get_json()["code"] == "append_only"
 
 
 def test_root_answers_json_to_scripts(client):

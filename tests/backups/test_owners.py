@@ -72,7 +72,7 @@ def test_lists_stats_and_verify_answer_from_the_callers_namespace(world):
     assert verified["verification"]["FULL"]["missing_remote"] == ["full_alice.tar.gz"]
     assert verified["verification"]["FULL"]["extra_remote"] == ["full_bob.tar.gz"]
     missing = client.get("/download/FULL/full_alice.tar.gz", headers=bearer(tokens["bob"]))
-    assert missing.status_code == 404 and missing.get_json()["error"] == "backup_not_found"
+    assert missing.status_code == 404 and missing.get_json()["code"] == "backup_not_found"
 
 
 def test_administrators_name_an_owner_and_users_cannot(world):
@@ -91,7 +91,7 @@ def test_administrators_name_an_owner_and_users_cannot(world):
         for ref in ("alice@example.com", str(ids["alice"]), "nobody@example.com")
     ]
     assert {r.status_code for r in answers} == {404}
-    assert {r.get_json()["error"] for r in answers} == {"owner_not_found"}
+    assert {r.get_json()["code"] for r in answers} == {"owner_not_found"}
     assert "full_alice" not in "".join(r.get_data(as_text=True) for r in answers)
     # A user may name themselves.
     assert names(client, tokens["alice"], "?owner=alice@example.com") == {
@@ -181,7 +181,7 @@ def test_anonymous_uploads_belong_to_the_anonymous_owner(make_app):
     listed = client.get("/list", environ_base={"REMOTE_ADDR": "10.9.1.2"}).get_json()
     assert listed["total_count"] == 1  # the LAN client reads what it sent
     other = client.get("/list?owner=root@example.com", environ_base={"REMOTE_ADDR": "10.9.1.2"})
-    assert other.status_code == 404 and other.get_json()["error"] == "owner_not_found"
+    assert other.status_code == 404 and other.get_json()["code"] == "owner_not_found"
 
 
 @pytest.mark.parametrize("owner", [None, "nobody@example.com"])
@@ -191,7 +191,7 @@ def test_anonymous_uploads_nobody_can_own_are_refused_and_store_nothing(make_app
     answer = anonymous_upload(app.test_client(), 15, "full_lan.tar.gz")
     assert answer.status_code == 503
     body = answer.get_json()
-    assert body["error"] == "no_anonymous_owner" and "anonymous_owner" in body["message"]
+    assert body["code"] == "no_anonymous_owner" and "anonymous_owner" in body["message"]
     assert "nobody@example.com" not in body["message"]
     assert store_tree(tmp_path / "remote_backups") == {}
 
@@ -216,7 +216,7 @@ def test_the_per_user_quota_counts_the_owners_backups_only(make_app, tmp_path):
     assert upload(client, bob, big(17), "full_1.tar.gz").status_code == 201
     before = store_tree(tmp_path / "remote_backups")
     refused = upload(client, alice, big(18), "full_2.tar.gz", profile="other")
-    assert refused.status_code == 507 and refused.get_json()["error"] == "quota_exceeded"
+    assert refused.status_code == 507 and refused.get_json()["code"] == "quota_exceeded"
     assert store_tree(tmp_path / "remote_backups") == before
 
 
@@ -225,7 +225,7 @@ def test_the_profile_quota_is_per_owner(make_app):
     assert upload(client, alice, big(19), "full_1.tar.gz", profile="home").status_code == 201
     assert upload(client, bob, big(20), "full_2.tar.gz", profile="home").status_code == 201
     again = upload(client, alice, big(21), "full_3.tar.gz", profile="home")
-    assert again.status_code == 507 and again.get_json()["error"] == "quota_exceeded"
+    assert again.status_code == 507 and again.get_json()["code"] == "quota_exceeded"
 
 
 def test_a_chain_builds_on_its_owners_full_only(world):
@@ -251,7 +251,7 @@ def test_names_with_a_newline_are_refused(world, tmp_path, name):
     answer = client.post(
         "/upload", headers=bearer(tokens["alice"]), data=body, content_type=content_type
     )
-    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_name"
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_name"
     assert store_tree(tmp_path / "remote_backups") == {}
 
 
@@ -263,4 +263,4 @@ def test_a_stored_name_with_a_newline_downloads_as_a_clear_400(world, tmp_path):
         db.session.query(BackupArchive).update({BackupArchive.name: "full_ok.tar.gz\n"})
         db.session.commit()
     answer = client.get("/download/FULL/full_ok.tar.gz%0A", headers=bearer(tokens["alice"]))
-    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_name"
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_name"

@@ -55,13 +55,18 @@ def test_incremental_archives_record_the_full_they_build_on(client, token):
     assert body["base_archive"] == "full_b.tar.gz"
 
 
-def test_the_same_archive_again_is_200_and_rewrites_nothing(client, token, store_root):
+def test_the_same_archive_again_is_201_already_stored_and_rewrites_nothing(
+    client, token, store_root
+):
+    """201 again (it was 200): the original upload.sh counts only 201 as success (issue 17)."""
     data = make_archive(8)
-    assert upload(client, token, data, NAME).status_code == 201
+    first = upload(client, token, data, NAME)
+    assert first.status_code == 201 and first.get_json()["already_stored"] is False
     before = store_tree(store_root)
     again = upload(client, token, data, NAME, md5=md5(data))
-    assert again.status_code == 200
-    assert again.get_json()["duplicate"] is True and again.get_json()["md5"] == md5(data)
+    assert again.status_code == 201
+    assert again.get_json()["already_stored"] is True and again.get_json()["duplicate"] is True
+    assert again.get_json()["md5"] == md5(data)
     assert store_tree(store_root) == before
 
 
@@ -72,7 +77,7 @@ def test_the_same_name_with_other_content_is_409_and_keeps_the_stored_one(
     before = store_tree(store_root)
     response = upload(client, token, make_archive(10), NAME)
     assert response.status_code == 409
-    assert response.get_json()["error"] == "archive_exists"
+    assert response.get_json()["code"] == "archive_exists"
     assert store_tree(store_root) == before
 
 
@@ -91,12 +96,12 @@ def refused(client, token, store_root, status, **kwargs):
 
 def test_a_wrong_md5_is_400_and_stores_nothing(client, token, store_root):
     body = refused(client, token, store_root, 400, md5="0" * 32)
-    assert body["error"] == "md5_mismatch"
+    assert body["code"] == "md5_mismatch"
 
 
 @pytest.mark.parametrize("kind", ["WEEKLY", "full;rm"])
 def test_an_unknown_type_is_400(client, token, store_root, kind):
-    assert refused(client, token, store_root, 400, type=kind)["error"] == "invalid_type"
+    assert refused(client, token, store_root, 400, type=kind)["code"] == "invalid_type"
 
 
 @pytest.mark.parametrize(
@@ -104,17 +109,17 @@ def test_an_unknown_type_is_400(client, token, store_root, kind):
     ["../evil.tar.gz", "sub/dir.tar.gz", "has space.tar.gz", "archive.zip", ".hidden.tar.gz"],
 )
 def test_unsafe_or_wrong_file_names_are_400(client, token, store_root, name):
-    assert refused(client, token, store_root, 400, name=name)["error"] == "invalid_name"
+    assert refused(client, token, store_root, 400, name=name)["code"] == "invalid_name"
 
 
 def test_content_that_is_not_gzip_is_400(client, token, store_root):
     body = refused(client, token, store_root, 400, data=b"PK\x03\x04 not a tarball")
-    assert body["error"] == "not_gzip"
+    assert body["code"] == "not_gzip"
 
 
 @pytest.mark.parametrize("profile", ["a/b", "../x", "x" * 65, "semi;colon"])
 def test_unsafe_profiles_are_400(client, token, store_root, profile):
-    assert refused(client, token, store_root, 400, profile=profile)["error"] == "invalid_profile"
+    assert refused(client, token, store_root, 400, profile=profile)["code"] == "invalid_profile"
 
 
 def test_a_request_without_a_file_is_400(client, token):
@@ -122,7 +127,7 @@ def test_a_request_without_a_file_is_400(client, token):
         "/upload", headers=bearer(token), data={"type": "FULL"}, content_type="multipart/form-data"
     )
     assert response.status_code == 400
-    assert response.get_json()["error"] == "no_file"
+    assert response.get_json()["code"] == "no_file"
 
 
 def test_a_body_that_is_not_multipart_is_400(client, token):
@@ -175,7 +180,7 @@ def test_a_profile_over_its_quota_is_507(make_app, tmp_path):
         profile="small",
     )
     assert response.status_code == 507
-    assert response.get_json()["error"] == "quota_exceeded"
+    assert response.get_json()["code"] == "quota_exceeded"
     assert store_tree(tmp_path / "remote_backups") == before
     assert (
         upload(client, token, make_archive(16), "full_3.tar.gz", profile="other").status_code == 201

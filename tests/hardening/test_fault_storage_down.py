@@ -100,7 +100,7 @@ def outcome(response, success: int) -> tuple[bool, str | None]:
     body = response.get_json()
     assert body is not None and body["status"] == "error", response.data[:300]
     assert response.status_code == 503, (response.status_code, body)
-    return False, body["error"]
+    return False, body.get("code", body["error"])  # seed 003's routes: `code`
 
 
 FEATURES = {

@@ -63,7 +63,7 @@ def test_backup_names_with_folders_are_refused(tmp_path, client, token, name):
         client, "/upload", token, f"{name}.tar.gz", make_archive(1), type="FULL", profile="p"
     )
     assert response.status_code == 400
-    assert response.get_json()["error"] in ("invalid_name", "no_file")
+    assert response.get_json()["code"] in ("invalid_name", "no_file")  # seed 003: code
     assert evil_files(tmp_path) == []
 
 
@@ -78,7 +78,7 @@ def test_backup_profiles_with_folders_are_refused(tmp_path, client, token, profi
         type="FULL",
         profile=profile,
     )
-    assert response.status_code == 400 and response.get_json()["error"] == "invalid_profile"
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_profile"
     assert not any("evil" in name or name.startswith("..") for name in files_under(tmp_path))
 
 

@@ -85,7 +85,7 @@ def test_b_cannot_list_verify_stat_or_download_as_archives(tenants):
     hers = tenants.get(b, f"/download/FULL/{name}")
     nobodys = tenants.get(b, f"/download/FULL/{backup_name()}")
     assert hers.status_code == nobodys.status_code == 404
-    assert hers.json()["error"] == nobodys.json()["error"] == "backup_not_found"
+    assert hers.json()["code"] == nobodys.json()["code"] == "backup_not_found"
     assert tenants.call(b, "DELETE", f"/backups/FULL/{name}").status_code == 403
     a_still_has(tenants, name, data)
 
@@ -103,12 +103,12 @@ def test_bs_token_cannot_reach_as_namespace_through_owner(tenants):
         ]:
             answer = tenants.call(b, method, path, **kwargs)
             assert answer.status_code == 404, (method, path)
-            assert answer.json()["error"] == "owner_not_found" and name not in answer.text
+            assert answer.json()["code"] == "owner_not_found" and name not in answer.text
         overwrite = send(tenants, b, name, make_archive(103), query=f"?owner={ref}")
         assert overwrite.status_code == 404
     # the same answer as for an account that does not exist
     nobody = tenants.get(b, "/list?owner=nobody-" + uuid.uuid4().hex + "@example.com")
-    assert nobody.status_code == 404 and nobody.json()["error"] == "owner_not_found"
+    assert nobody.status_code == 404 and nobody.json()["code"] == "owner_not_found"
     a_still_has(tenants, name, data)
 
 
@@ -136,7 +136,7 @@ def test_a_profile_bound_token_writes_and_lists_its_profile_only(tenants):
     machine = Tenant(tenants.a.email, "", created.json()["token"], tenants.a.id)
 
     refused = send(tenants, machine, backup_name(), make_archive(104), profile=other_profile)
-    assert refused.status_code == 403 and refused.json()["error"] == "token_scope"
+    assert refused.status_code == 403 and refused.json()["code"] == "token_scope"
     own_name, own_data = backup_name(), make_archive(105)
     assert send(tenants, machine, own_name, own_data, profile=own_profile).status_code == 201
     assert listed(tenants, machine) == {own_name: md5(own_data)}
@@ -156,8 +156,8 @@ def test_names_ending_in_a_newline_are_refused(tenants):
         answer = tenants.call(
             tenants.a, "POST", "/upload", data=body, headers={"Content-Type": content_type}
         )
-        assert answer.status_code == 400 and answer.json()["error"] == "invalid_name"
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_name"
     download = tenants.get(tenants.a, f"/download/FULL/{name}%0A")
-    assert download.status_code == 400 and download.json()["error"] == "invalid_name"
+    assert download.status_code == 400 and download.json()["code"] == "invalid_name"
     assert listed(tenants, tenants.a) == before
     a_still_has(tenants, name, data)

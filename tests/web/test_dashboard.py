@@ -421,7 +421,13 @@ def test_the_last_verify_is_kept_per_profile_and_shown(app, client, user, token)
     upload(client, token, first, "full_a.tar.gz", type="FULL", profile="laptop")
     upload(client, token, second, "full_b.tar.gz", type="FULL", profile="server")
     local = {"FULL": [{"name": "full_a.tar.gz", "size": len(first), "md5": md5(first)}]}
+    # full_b (profile server) is only on the server: out of sync as the original server said,
+    # unless the client says it prunes (extra_remote: ignore); local_in_sync either way
     answer = client.post("/verify", json={"local_backups": local}, headers=bearer(token))
+    assert answer.get_json()["sync_status"] == "OUT_OF_SYNC"
+    assert answer.get_json()["local_in_sync"] is True
+    pruning = {"local_backups": local, "extra_remote": "ignore"}
+    answer = client.post("/verify", json=pruning, headers=bearer(token))
     assert answer.get_json()["sync_status"] == "SYNCHRONIZED"
     local["FULL"].append({"name": "full_new.tar.gz", "size": 1, "md5": "1" * 32})
     answer = client.post("/verify", json={"local_backups": local}, headers=bearer(token))
