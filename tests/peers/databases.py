@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from tests.peers.process import peer_missing, port_open
+from tests.peers.process import peer_missing, port_open, worker_index
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SYNCAPP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -200,12 +200,21 @@ def redis_server() -> str:
     return REDIS_URL
 
 
+def redis_database(first: int) -> int:
+    """Redis database `first` plus the pytest-xdist worker's number: each worker flushes only
+    its own (Redis has 16; 4 workers fit in each range the suite uses)."""
+    worker = worker_index()
+    if worker >= 4:
+        raise RuntimeError("the Redis fixtures give each of at most 4 xdist workers a database")
+    return first + worker
+
+
 @pytest.fixture
 def redis_url(redis_server):
     """A Redis database number of its own (flushed before and after) for one test."""
     import redis
 
-    url = f"{redis_server}/13"
+    url = f"{redis_server}/{redis_database(12)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
