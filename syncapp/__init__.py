@@ -174,6 +174,10 @@ def register_extensions(app: Flask) -> None:
     # A Cordiax push is hex: twice the snapshot limit, plus framing. A larger push is answered
     # `sync_error` too_large by the namespace (cordiax/transport.py), not dropped by engine.io.
     cordiax_hex = 2 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
+    # Flask-SocketIO keeps server_options from one init_app to the next: a second app in the
+    # same process (the tests build hundreds) kept the first one's message queue, and a test
+    # client then refused to run ("cannot be used with a message queue").
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",

@@ -8,6 +8,9 @@ Real-server fixtures live in tests/peers/ and are loaded as plugins.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from syncapp import create_app
@@ -34,6 +37,10 @@ def make_settings(tmp_path, **sections) -> dict:
     from tests.peers.databases import suite_database_url
 
     database = suite_database_url(str(tmp_path / "test.db")) or sqlite_url(tmp_path)
+    return _settings(tmp_path, database, **sections)
+
+
+def _settings(tmp_path, database: str, /, **sections) -> dict:
     overrides = {
         "instance_path": str(tmp_path / "instance"),
         "database": {"url": database},
@@ -50,15 +57,55 @@ def make_settings(tmp_path, **sections) -> dict:
     return overrides
 
 
+def _create_tables(workdir: Path, database: str) -> None:
+    """The app's tables in `database`, made as make_app made them for every app before."""
+    app = create_app(_settings(workdir, database))
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+
+
+_sqlite_tables: Path | None = None
+
+
+def _tables_made(tmp_path, tmp_path_factory) -> bool:
+    """Give tmp_path's database the app's tables without create_all, if it is new: a copy of a
+    SQLite file made once per session (per xdist worker), or on PostgreSQL a schema that has
+    them, emptied by the test that used it before (tests/peers/databases.py). create_all took
+    ~40 ms per app on SQLite, and 0.1-0.8 s on PostgreSQL plus ~0.1-0.3 s for the drop."""
+    global _sqlite_tables
+    from tests.peers.databases import SUITE_POSTGRES_URL, suite_database_with_tables
+
+    if SUITE_POSTGRES_URL:
+        return suite_database_with_tables(
+            str(tmp_path / "test.db"),
+            lambda url: _create_tables(tmp_path_factory.mktemp("tables"), url),
+        )
+    target = tmp_path / "test.db"
+    if target.exists():
+        return False
+    if _sqlite_tables is None:
+        workdir = tmp_path_factory.mktemp("tables")
+        _create_tables(workdir, sqlite_url(workdir))
+        _sqlite_tables = workdir / "test.db"
+    shutil.copyfile(_sqlite_tables, target)
+    return True
+
+
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(tmp_path, tmp_path_factory):
     """Build an app with extra settings: make_app(security={"registration_enabled": True})."""
     apps = []
 
     def factory(**sections):
+        database = sections.get("database")
+        own_url = isinstance(database, dict) and "url" in database
+        made = not own_url and _tables_made(tmp_path, tmp_path_factory)
         app = create_app(make_settings(tmp_path, **sections))
-        with app.app_context():
-            db.create_all()
+        if not made:
+            with app.app_context():
+                db.create_all()
         apps.append(app)
         return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,24 @@ from tests.peers.process import ServerProcess, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+#: Runs flask commands (a JSON list of argument lists) in one process with the app of app.py, as
+#: `flask --app app` would; prints a JSON list of {code, output}, stopping at the first failure.
+_BATCH = """
+import json, sys, traceback
+from app import app
+runner, outputs = app.test_cli_runner(), []
+for args in json.loads(sys.argv[1]):
+    result = runner.invoke(args=args)
+    output = result.stdout  # only that, as flask() returns
+    if result.exit_code != 0:
+        output += result.stderr + "".join(traceback.format_exception(result.exception))
+    outputs.append({"code": result.exit_code, "output": output})
+    if result.exit_code != 0:
+        break
+print(json.dumps(outputs))
+"""
 
 
 class LiveServer:
@@ -55,23 +74,33 @@ class LiveServer:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
 
+    def flask_batch(self, *commands: list[str]) -> list[str]:
+        """Several `flask` commands in one process, in order: each `flask` process spends seconds
+        importing and building the app on a loaded machine. The output of each; an error like
+        flask()'s if one fails (the rest are not run)."""
+        result = subprocess.run(
+            [str(BIN / "python"), "-c", _BATCH, json.dumps(commands)],
+            cwd=PROJECT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        outputs = json.loads(result.stdout.splitlines()[-1]) if result.returncode == 0 else None
+        if not outputs or len(outputs) < len(commands) or outputs[-1]["code"] != 0:
+            raise RuntimeError(f"flask batch {commands} failed:\n{result.stdout}{result.stderr}")
+        return [output["output"] for output in outputs]
+
     def prepare(self) -> None:
-        self.flask("db", "upgrade")
-        self.flask(
-            "users",
-            "create",
-            "--email",
-            "live@example.com",
-            "--password",
-            "live-password-123",
-            "--role",
-            "admin",
+        """`flask db upgrade`, then an admin and a token for it (in one process)."""
+        admin = ["--email", "live@example.com"]
+        *_, token = self.flask_batch(
+            ["db", "upgrade"],
+            ["users", "create", *admin, "--password", "live-password-123", "--role", "admin"],
+            ["tokens", "create", *admin, "--name", "live"],
         )
-        self.token = (
-            self.flask("tokens", "create", "--email", "live@example.com", "--name", "live")
-            .strip()
-            .splitlines()[-1]
-        )
+        self.token = token.strip().splitlines()[-1]
 
     def healthy(self) -> bool:
         try:

@@ -88,6 +88,10 @@ def scan_tree(root: Path, secrets: set[str] | None = None) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        # A pytest-xdist worker: its basetemp is a folder of the controller's, which scans it
+        # once every worker has finished (a worker's findings would not reach the report).
+        return
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None or getattr(factory, "_basetemp", None) is None:
         return  # no test used tmp_path: nothing was logged under basetemp

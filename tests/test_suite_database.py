@@ -166,3 +166,67 @@ def test_a_value_postgresql_refuses_is_a_400_envelope_not_a_500(make_app, postgr
     assert response.status_code == 400
     assert response.get_json()["status"] == "error"
     assert response.get_json()["error"] == "invalid_value"
+
+
+def _app_with_tables(folder: Path, tmp_path_factory):
+    """What make_app does for `folder`, without its teardown."""
+    from syncapp import create_app
+    from tests.conftest import _tables_made
+
+    assert _tables_made(folder, tmp_path_factory) is True  # new: tables made without create_all
+    return create_app(make_settings(folder))
+
+
+def _dispose(app) -> None:
+    from syncapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_make_app_on_sqlite_copies_a_file_that_has_the_tables(tmp_path, tmp_path_factory,
+                                                                monkeypatch):  # fmt: skip
+    from tests.conftest import _tables_made, make_user
+
+    monkeypatch.setattr(databases, "SUITE_POSTGRES_URL", "")
+    app = _app_with_tables(tmp_path, tmp_path_factory)
+    assert make_user(app, "a@example.com") == 1
+    _dispose(app)
+    assert _tables_made(tmp_path, tmp_path_factory) is False  # exists: left as it is
+    assert make_user(app, "b@example.com") == 2
+
+
+def test_a_schema_with_the_app_tables_is_emptied_for_the_next_test_unless_its_layout_changed(
+    tmp_path, tmp_path_factory, postgres_server, monkeypatch
+):
+    from tests.conftest import make_user
+
+    monkeypatch.setattr(databases, "SUITE_POSTGRES_URL", postgres_server)
+    monkeypatch.setattr(databases, "ISOLATION", "schema")
+    monkeypatch.setattr(databases, "_emptied", [])  # this test's own, not the suite's
+    names = []
+    try:
+        first = _app_with_tables(tmp_path / "first", tmp_path_factory)
+        [key] = [k for k in databases._scratch if k.startswith(str(tmp_path / "first"))]
+        names.append(databases._scratch[key].name)
+        assert make_user(first, "a@example.com") == 1
+        make_user(first, "b@example.com")
+        _dispose(first)
+        databases._drop([key])  # what the per-test fixture does when the test ends
+        assert exists(postgres_server, names[0])  # kept, emptied
+
+        second = _app_with_tables(tmp_path / "second", tmp_path_factory)
+        [key] = [k for k in databases._scratch if k.startswith(str(tmp_path / "second"))]
+        assert databases._scratch[key].name == names[0]  # the same schema, reused
+        assert make_user(second, "a@example.com") == 1  # no rows, identities back at 1
+        with engine_for(databases._scratch[key].url).connect() as conn:
+            conn.execute(text("CREATE TABLE extra (id integer)"))
+            conn.commit()
+        _dispose(second)
+        databases._drop([key])
+        assert not exists(postgres_server, names[0])  # a changed layout: dropped
+        assert databases._emptied == []
+    finally:
+        for name in names:
+            drop_scratch(postgres_server, name, "schema")

@@ -124,19 +124,23 @@ src = open_remote("local", root=settings.pop("root"))
 dst = open_remote("s3", prefix="memory-probe", **settings)
 dst.probe()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-result = copy_verified(src, "one-gib.bin", dst, "one-gib.bin")
+result = copy_verified(src, "big.bin", dst, "big.bin")
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-dst.delete("one-gib.bin")
+dst.delete("big.bin")
 print(json.dumps({"growth_kib": after - before, "md5": result.md5, "size": result.size}))
 """
 
 
-def test_a_1_gib_transfer_to_s3_keeps_memory_flat(tmp_path, s3_server):
-    """The one big-file case: streaming must keep memory growth under 100 MiB for 1 GiB."""
+def test_a_256_mib_transfer_to_s3_keeps_memory_flat(tmp_path, s3_server):
+    """The one big-file case: streaming must keep memory growth under 100 MiB for 256 MiB.
+
+    256 MiB, not 1 GiB (119 s on a loaded machine, mostly moto): a copy that held the file, or
+    any fixed share of it above 40 %, still grows past the limit, and the file is still 32 parts
+    of 8 MiB, 8 rounds of 4 concurrent uploads, so every buffer is refilled many times."""
     root = tmp_path / "src"
     root.mkdir()
-    size = 1024 * MiB
-    with open(root / "one-gib.bin", "wb") as handle:
+    size = 256 * MiB
+    with open(root / "big.bin", "wb") as handle:
         handle.truncate(size)  # sparse: the disk is not the subject here, memory is
     settings = {**s3_server.settings, "root": str(root)}
     output = subprocess.run(
@@ -146,7 +150,7 @@ def test_a_1_gib_transfer_to_s3_keeps_memory_flat(tmp_path, s3_server):
     ).stdout
     report = json.loads(output.strip().splitlines()[-1])
     assert report["size"] == size
-    assert report["md5"] == "cd573cfaace07e7949bc0c46028904ff"  # MD5 of 1 GiB of zero bytes
+    assert report["md5"] == "1f5039e50bd66b290c56684d8550c6c2"  # MD5 of 256 MiB of zero bytes
     assert report["growth_kib"] < 100 * 1024, report
 
 

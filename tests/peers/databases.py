@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from tests.peers.process import peer_missing, port_open
+from tests.peers.process import peer_missing, port_open, worker_index
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SYNCAPP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -66,9 +66,14 @@ class _Scratch:
     name: str
     url: str
     per_test: bool  # dropped when the test that made it ends; else at the end of the session
+    #: Set for a schema made with the app's tables (suite_database_with_tables): what its tables,
+    #: columns, indexes and sequences were then. Emptied and reused while they are the same.
+    layout: str = ""
 
 
 _scratch: dict[str, _Scratch] = {}
+#: Schemas with the app's tables, emptied, for the next suite_database_with_tables.
+_emptied: list[_Scratch] = []
 
 
 def _with_params(url: str, **params: str) -> str:
@@ -145,10 +150,85 @@ def suite_database_url(key: str, *, per_test: bool | None = None) -> str | None:
     return _scratch[key].url
 
 
+def suite_database_with_tables(key: str, create_tables: Callable[[str], None]) -> bool:
+    """suite_database_url for an app that needs the app's tables (make_app): True when the
+    database for `key` is new and has them now, without create_all. On PostgreSQL (schema
+    isolation, for one test) it is a schema a test before emptied, or a new one given its tables
+    by create_tables(url); False otherwise, and the caller makes the tables as before."""
+    per_test = all(scope == "function" for scope in _setting_up)
+    if not SUITE_POSTGRES_URL or ISOLATION != "schema" or key in _scratch or not per_test:
+        return False
+    if _emptied:
+        _scratch[key] = _emptied.pop()
+        return True
+    url = suite_database_url(key)
+    create_tables(url)
+    scratch = _scratch[key]
+    with _connect(scratch.server) as conn:
+        scratch.layout = _layout(conn, scratch.name)
+    return True
+
+
+def _connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+def _layout(conn, schema: str) -> str:
+    """A digest of a schema's relations (tables, indexes, sequences) and columns."""
+    relations = conn.execute(
+        "SELECT string_agg(relname::text || ':' || relkind::text, ',' ORDER BY relname)"
+        " FROM pg_class WHERE relnamespace = %s::regnamespace",
+        (schema,),
+    ).fetchone()[0]
+    columns = conn.execute(
+        "SELECT string_agg(concat_ws(':', table_name, column_name, data_type, column_default,"
+        " is_nullable), ',' ORDER BY table_name, column_name)"
+        " FROM information_schema.columns WHERE table_schema = %s",
+        (schema,),
+    ).fetchone()[0]
+    return f"{relations}|{columns}"
+
+
+def _empty(scratch: _Scratch) -> bool:
+    """Empty a schema made with the app's tables for the next test: every row gone, identities
+    back at 1, as in a new one. False (and left as it is) if a test changed its layout."""
+    with _connect(scratch.server) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (scratch.name,),
+        )
+        if _layout(conn, scratch.name) != scratch.layout:
+            return False
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (scratch.name,)
+            )
+        ]
+        if tables:
+            names = ", ".join(f'"{scratch.name}"."{table}"' for table in tables)
+            conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    return True
+
+
+def _emptied_for_reuse(scratch: _Scratch) -> bool:
+    import psycopg
+
+    try:
+        return _empty(scratch)
+    except psycopg.Error:  # dropped instead, as any other schema
+        return False
+
+
 def _drop(keys: list[str]) -> None:
     for key in keys:
         scratch = _scratch.pop(key)
-        drop_scratch(scratch.server, scratch.name, scratch.isolation)
+        if scratch.layout and scratch.per_test and _emptied_for_reuse(scratch):
+            _emptied.append(scratch)
+        else:
+            drop_scratch(scratch.server, scratch.name, scratch.isolation)
 
 
 @pytest.fixture(autouse=True)
@@ -163,6 +243,9 @@ def _drop_test_databases() -> Iterator[None]:
 def _drop_session_databases() -> Iterator[None]:
     yield
     _drop(list(_scratch))
+    while _emptied:
+        scratch = _emptied.pop()
+        drop_scratch(scratch.server, scratch.name, scratch.isolation)
 
 
 @pytest.fixture(scope="session")
@@ -200,12 +283,21 @@ def redis_server() -> str:
     return REDIS_URL
 
 
+def redis_database(first: int) -> int:
+    """Redis database `first` plus the pytest-xdist worker's number: each worker flushes only
+    its own (Redis has 16; 4 workers fit in each range the suite uses)."""
+    worker = worker_index()
+    if worker >= 4:
+        raise RuntimeError("the Redis fixtures give each of at most 4 xdist workers a database")
+    return first + worker
+
+
 @pytest.fixture
 def redis_url(redis_server):
     """A Redis database number of its own (flushed before and after) for one test."""
     import redis
 
-    url = f"{redis_server}/13"
+    url = f"{redis_server}/{redis_database(12)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

@@ -32,6 +32,12 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
+def worker_index() -> int:
+    """This pytest-xdist worker's number (gw0 -> 0, gw1 -> 1), 0 without xdist: for resources
+    every worker would otherwise share by name (each worker starts its own peers)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

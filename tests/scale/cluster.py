@@ -26,6 +26,7 @@ import requests
 import socketio
 
 from tests.live import LiveServer
+from tests.peers.databases import redis_database
 from tests.peers.nginx import MARKER_HEADER, NginxServer, session_from, start_nginx
 from tests.peers.process import Peer, wait_until
 from tests.peers.s3 import empty_prefix
@@ -172,7 +173,7 @@ def cluster(tmp_path_factory, postgres_server, redis_server, s3_server: Peer) ->
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     database_url = f"{postgres_server.rsplit('/', 1)[0]}/{name}"
-    redis_url = f"{redis_server}/11"
+    redis_url = f"{redis_server}/{redis_database(8)}"
     channel = f"syncapp-scale-{uuid.uuid4().hex[:8]}"
     prefix = f"scale-{uuid.uuid4().hex[:8]}"
     sync_root = workdir / "sync"
