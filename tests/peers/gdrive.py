@@ -83,7 +83,8 @@ def gdrive_server(tmp_path_factory):
         sys.executable, "-m", "tests.peers.drive_fake",
         "--port", str(port), "--cert", str(cert), "--key", str(key),
         "--data", str(base / "data"),
-        "--client-id", CLIENT_ID, "--client-secret", client_secret,
+        # `=`: a random secret may begin with '-', which argparse would take for an option
+        "--client-id", CLIENT_ID, f"--client-secret={client_secret}",
         "--refresh-token", refresh_token,
     ]
     # Ready when the fake answers over TLS with our certificate: a bare open port could be
