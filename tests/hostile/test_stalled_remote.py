@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import socket
 import threading
+from urllib.parse import urlsplit
 
 from syncapp.auth.accounts import find_user
 from syncapp.monitoring.checks import DestinationWatch
 from syncapp.remotes.catalog import create_remote
 from tests.conftest import bearer, make_token, make_user
 from tests.peers.process import free_port
+from tests.peers.tcp_proxy import StallingProxy, TcpProxy
 from tests.syncs.helpers import grant_folders
 
 ONE_CONNECTION = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
 
 
-def stalled_job(make_app, tmp_path) -> tuple:
+def stalled_job(make_app, tmp_path, webdav: dict | None = None, files: int = 1) -> tuple:
     """An app with a pool of one connection and ana's job syncing to a WebDAV server that
-    accepts connections and never answers; (app, ana's client, the stalled listener)."""
+    accepts connections and never answers (or to `webdav`'s settings); (app, ana's client,
+    the stalled listener, the job's id)."""
     root = tmp_path / "roots"
     (root / "src").mkdir(parents=True)
-    (root / "src" / "a.txt").write_text("a")
+    for name in "abcdefgh"[:files]:
+        (root / "src" / f"{name}.txt").write_text(name)
     app = make_app(
         sync={"allowed_roots": [str(root)]},
         transfer={"attempts": 1},
@@ -37,14 +41,15 @@ def stalled_job(make_app, tmp_path) -> tuple:
     stalled = socket.create_server(("127.0.0.1", free_port()))  # accepts, never answers
     stalled.settimeout(30)
     url = f"http://127.0.0.1:{stalled.getsockname()[1]}/dav"
+    settings = webdav or {"url": url, "username": "a", "password": "b"}
     with app.app_context():
         ana = find_user("ana@example.com").id
         create_remote(
-            "nas", "webdav", {"url": url, "username": "a", "password": "b"},
+            "nas", "webdav", settings,
             [{"user_id": ana, "feature": "syncs"}],
         )  # fmt: skip
     body = {"name": "j", "source_path": str(root / "src"), "destination_remote": "nas",
-            "destination_path": "d"}  # fmt: skip
+            "destination_path": "d", "workers": 1}  # fmt: skip
     created = client.post("/api/v1/syncs", json=body)
     assert created.status_code == 201
     return app, client, stalled, created.get_json()["id"]
@@ -73,22 +78,83 @@ def test_a_stalled_destination_holds_no_database_connection(make_app, tmp_path):
     assert job["status"] == "error"
 
 
-def test_a_sync_run_waiting_on_a_stalled_destination_holds_no_connection(make_app, tmp_path):
+def running(app, job_id: int, **hooks) -> threading.Thread:
     from syncapp.syncs.runner import run_now
-
-    app, client, stalled, job_id = stalled_job(make_app, tmp_path)
 
     def run() -> None:
         with app.app_context():
-            run_now(job_id)
+            run_now(job_id, **hooks)
 
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
+    return runner
+
+
+def through(proxy: TcpProxy, settings: dict) -> dict:
+    """A peer's settings with its URL pointed at `proxy`."""
+    url = urlsplit(settings["url"])
+    return {**settings, "url": url._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()}
+
+
+def test_a_sync_run_waiting_on_a_stalled_destination_holds_no_connection(make_app, tmp_path):
+    app, client, stalled, job_id = stalled_job(make_app, tmp_path)
+    runner = running(app, job_id)
     peer, _ = stalled.accept()  # the run is now waiting on the stalled server
     try:
         users_get_the_connection(client)
     finally:
         peer.close()
         stalled.close()
+    runner.join(60)
+    assert not runner.is_alive()
+
+
+def test_a_file_copy_stalled_by_its_destination_holds_no_connection(
+    make_app, tmp_path, webdav_server
+):
+    """The destination answers the listing, then hangs on the upload of the file."""
+    proxy = StallingProxy("127.0.0.1", urlsplit(webdav_server.settings["url"]).port, b"PUT ")
+    proxy.start()
+    settings = through(proxy, webdav_server.settings)
+    app, client, stalled, job_id = stalled_job(make_app, tmp_path, settings)
+    stalled.close()
+    runner = running(app, job_id)
+    try:
+        assert proxy.stalled.wait(30)  # the copy is now waiting on the stalled upload
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
+    runner.join(60)
+    assert not runner.is_alive()
+
+
+def test_a_copy_stalled_after_another_was_recorded_holds_no_connection(
+    make_app, tmp_path, webdav_server
+):
+    """a.txt is copied and its outcome recorded and announced; then b.txt's upload hangs. The
+    announcement reads the job again: that read must not keep a transaction open."""
+    from syncapp.syncs.runner import _announce
+
+    proxy = StallingProxy(
+        "127.0.0.1", urlsplit(webdav_server.settings["url"]).port, b"PUT ", skip=1
+    )
+    proxy.start()
+    settings = through(proxy, webdav_server.settings)
+    app, client, stalled, job_id = stalled_job(make_app, tmp_path, settings, files=2)
+    stalled.close()
+    announced = threading.Event()
+
+    def on_event(name: str, payload: dict, job) -> None:
+        _announce(name, payload, job)
+        if name == "file_synced":
+            announced.set()
+
+    runner = running(app, job_id, on_event=on_event)
+    try:
+        assert proxy.stalled.wait(30)  # b.txt's upload is now waiting on the stalled server
+        assert announced.wait(30)  # a.txt's outcome was recorded and announced
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
     runner.join(60)
     assert not runner.is_alive()
