@@ -4,14 +4,20 @@ on the stalled server, a user's request still gets that connection."""
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
+import uuid
 from urllib.parse import urlsplit
+
+import pytest
 
 from syncapp.auth.accounts import find_user
 from syncapp.monitoring.checks import DestinationWatch
 from syncapp.remotes.catalog import create_remote
+from syncapp.storage import open_remote
 from tests.conftest import bearer, make_token, make_user
+from tests.cordiax.payloads import cordiax_bundle
 from tests.peers.process import free_port
 from tests.peers.tcp_proxy import StallingProxy, TcpProxy
 from tests.syncs.helpers import grant_folders
@@ -158,3 +164,53 @@ def test_a_copy_stalled_after_another_was_recorded_holds_no_connection(
         proxy.stop()
     runner.join(60)
     assert not runner.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("action", "method"),
+    [("run", b"GET "), ("test", b"PROPFIND ")],
+    ids=["a poll stalled on the download", "a connection test stalled on the stat"],
+)
+def test_a_poller_on_a_stalled_share_holds_no_connection(make_app, webdav_server, action, method):
+    """The share hangs on the poller's download of the client's file (after answering its
+    stat), or on the stat of the connection test."""
+    proxy = StallingProxy("127.0.0.1", urlsplit(webdav_server.settings["url"]).port, method)
+    proxy.start()
+    folder = f"cordiax-{uuid.uuid4().hex[:12]}"
+    settings = {**through(proxy, webdav_server.settings), "remote_path": folder}
+    with open_remote("webdav", **{**webdav_server.settings, "remote_path": folder}) as cordiax:
+        data = cordiax_bundle(seed=1)
+        cordiax.write("cordiax_sync/cordiax_sync.zip", io.BytesIO(data), size=len(data))
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION)
+    make_user(app, "root@example.com", role="admin")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app, "root@example.com"))[
+        "Authorization"
+    ]
+    body = {"name": "share", "kind": "webdav", "settings": settings}
+    remote = client.post("/api/v1/remotes", json=body)
+    assert remote.status_code == 201, remote.get_json()
+    poller = client.post(
+        "/api/v1/cordiax/pollers", json={"name": "pc", "remote_id": remote.get_json()["id"]}
+    )
+    assert poller.status_code == 201, poller.get_json()
+    answers: list = []
+
+    def run() -> None:
+        answers.append(client.post(f"/api/v1/cordiax/pollers/{poller.get_json()['id']}/{action}"))
+
+    polling = threading.Thread(target=run, daemon=True)
+    polling.start()
+    try:
+        assert proxy.stalled.wait(30)  # the poll is now waiting on the stalled download
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
+    polling.join(60)
+    assert not polling.is_alive()
+    [answer] = answers
+    assert answer.status_code == 200, answer.get_json()
+    if action == "run":
+        assert answer.get_json()["last_result"] == "error"
+    else:
+        assert answer.get_json()["success"] is False
