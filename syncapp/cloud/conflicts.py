@@ -88,6 +88,8 @@ def record_conflict(
 ) -> CloudConflict:
     """One open conflict per file and cloud: a later version updates it rather than adding
     another. Flushed, not committed: the caller records the copy's state with it."""
+    # read from the cloud before the session begins a transaction: none is held through it
+    md5 = remote_md5(remote, entry)
     file = session.get(CloudFile, copy.file_id)
     assert file is not None
     conflict = session.scalar(
@@ -103,7 +105,7 @@ def record_conflict(
     conflict.remote_path = copy.remote_path
     conflict.local_version, conflict.local_size = version.number, version.size
     conflict.local_md5, conflict.local_modified = version.md5, version.modified_at
-    conflict.remote_size, conflict.remote_md5 = entry.size, remote_md5(remote, entry)
+    conflict.remote_size, conflict.remote_md5 = entry.size, md5
     conflict.remote_etag, conflict.remote_modified = entry.etag, _aware(entry.modified)
     conflict.detected_at = utcnow()
     session.flush()

@@ -22,6 +22,7 @@ from tests.peers.process import free_port
 from tests.peers.tcp_proxy import StallingProxy, TcpProxy
 from tests.syncs.helpers import grant_folders
 
+MiB = 1024 * 1024
 ONE_CONNECTION = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2}
 
 
@@ -59,6 +60,10 @@ def stalled_job(make_app, tmp_path, webdav: dict | None = None, files: int = 1) 
     created = client.post("/api/v1/syncs", json=body)
     assert created.status_code == 201
     return app, client, stalled, created.get_json()["id"]
+
+
+def client_health(client):
+    return client.get("/api/v1/health")
 
 
 def users_get_the_connection(client) -> None:
@@ -214,3 +219,61 @@ def test_a_poller_on_a_stalled_share_holds_no_connection(make_app, webdav_server
         assert answer.get_json()["last_result"] == "error"
     else:
         assert answer.get_json()["success"] is False
+
+
+def s3_through(make_app, s3_server, proxy: StallingProxy, prefix: str):
+    """An app with a pool of one connection whose s3 cloud is the S3 peer behind `proxy`,
+    uploading in parts of 5 MiB; (the app, alice)."""
+    from tests.cloud.conftest import CloudUser
+
+    settings = {**s3_server.settings, "endpoint_url": f"http://127.0.0.1:{proxy.port}",
+                "prefix": prefix, "multipart_threshold": 0, "part_size": 5 * MiB}  # fmt: skip
+    app = make_app(
+        cloud={"s3_remote": "cloud-s3", "max_attempts": 1},
+        transfer={"attempts": 1},
+        SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION,
+    )
+    with app.app_context():
+        create_remote("cloud-s3", "s3", settings)
+    return app, CloudUser(app, "alice@example.com")
+
+
+@pytest.mark.parametrize(
+    ("first", "stall", "skip"),
+    [(None, b"PUT ", 1), (b"v1", b"HEAD ", 0)],
+    ids=["the second part of an upload", "the stat before overwriting a synced copy"],
+)
+def test_replication_stalled_by_the_cloud_holds_no_connection(
+    make_app, s3_server, first, stall, skip
+):
+    """An upload to S3 in parts whose first part lands and is recorded as progress, then the
+    cloud hangs on the second; or a file replicated once, whose next version finds the cloud
+    hanging on the stat that tells whether someone else changed the copy."""
+    from syncapp.cloud.replicator import replicate_due
+    from tests.peers.s3 import empty_prefix
+
+    port = urlsplit(s3_server.settings["endpoint_url"]).port
+    proxy = StallingProxy("127.0.0.1", port, b"no stall yet", skip=skip).start()
+    prefix = f"cloud-{uuid.uuid4().hex[:12]}"
+    app, alice = s3_through(make_app, s3_server, proxy, prefix)
+    if first is not None:
+        alice.uploaded(first, "big.bin", sync_s3="true")
+        [done] = replicate_due(app)
+        assert done.status == "completed", done
+    proxy.method = stall
+    alice.uploaded(b"x" * (11 * MiB), "big.bin", sync_s3="true")
+    replicating = threading.Thread(
+        target=replicate_due, args=(app,), kwargs={"progress_bytes": 1, "progress_seconds": 0},
+        daemon=True,
+    )  # fmt: skip
+    replicating.start()
+    try:
+        assert proxy.stalled.wait(30)  # the replication is now waiting on the stalled cloud
+        listed = alice.get("/api/v1/documents")
+        assert listed.status_code == 200, listed.get_json()
+        assert client_health(alice.http).status_code == 200
+    finally:
+        proxy.stop()
+        replicating.join(60)
+        empty_prefix(s3_server.settings, prefix + "/")
+    assert not replicating.is_alive()
