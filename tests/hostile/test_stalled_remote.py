@@ -277,3 +277,48 @@ def test_replication_stalled_by_the_cloud_holds_no_connection(
         replicating.join(60)
         empty_prefix(s3_server.settings, prefix + "/")
     assert not replicating.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("route", "stall"),
+    [("run", b"PUT "), ("run", b"PROPFIND "), ("status", b"PROPFIND ")],
+    ids=["a document's copy", "the NAS check before a run", "the status's NAS check"],
+)
+def test_the_documents_nas_stalled_holds_no_connection(make_app, webdav_server, route, stall):
+    """The NAS (a stored WebDAV remote) hangs on a document's upload or on the stat that
+    tells whether it is there."""
+    from tests.documents.helpers import uploaded
+
+    port = urlsplit(webdav_server.settings["url"]).port
+    proxy = StallingProxy("127.0.0.1", port, b"no stall yet").start()
+    folder = f"nas-{uuid.uuid4().hex[:12]}"
+    settings = {**through(proxy, webdav_server.settings), "remote_path": folder}
+    app = make_app(
+        documents={"nas_remote": "nas"},
+        transfer={"attempts": 1},
+        SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION,
+    )
+    make_user(app, "root@example.com", role="admin")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app, "root@example.com"))[
+        "Authorization"
+    ]
+    with app.app_context():
+        create_remote("nas", "webdav", settings)
+    uploaded(client, make_token(app, "root@example.com"), b"an invoice", "invoice.pdf")
+    proxy.method = stall
+    answers: list = []
+    method = client.post if route == "run" else client.get
+    syncing = threading.Thread(
+        target=lambda: answers.append(method(f"/api/v1/sync/{route}")), daemon=True
+    )
+    syncing.start()
+    try:
+        assert proxy.stalled.wait(30)  # the NAS sync is now waiting on the stalled server
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
+        syncing.join(60)
+    assert not syncing.is_alive()
+    [answer] = answers
+    assert answer.status_code in (200, 400), answer.get_json()
