@@ -208,6 +208,7 @@ class ArchiveStore:
         try:
             return self._commit(staged, namespace, kind, profile, md5, uploader, uploader_id)
         finally:
+            self.session.rollback()  # what is left is reads: no transaction while the store answers
             if self.remote.stat(staged.path) is not None:
                 self.discard(staged)
 
@@ -229,9 +230,16 @@ class ArchiveStore:
             if existing is not None:
                 return self._same_as(existing, namespace, received.md5)
             self._check_quota(owner_id, profile, received.size)
+            seed_free = self._seed_free(owner_id, kind, staged.name)
+            base = self._latest_full(owner_id, profile) if kind != "FULL" else None
+            owner = self.session.get(User, owner_id)
+            email = owner.email if owner else None
+            # The rows are read: end the transaction, so that the store (a remote that may stall)
+            # is reached with no database connection held (issue 18)
+            self.session.commit()
             archive = BackupArchive(
                 owner_id=owner_id,
-                path=self._place(owner_id, kind, staged.name),
+                path=self._place(owner_id, kind, staged.name, seed_free),
                 type=kind,
                 name=staged.name,
                 profile=profile,
@@ -241,11 +249,11 @@ class ArchiveStore:
                 uploaded_at=utcnow(),
                 uploader=uploader,
                 uploader_id=uploader_id,
-                base_archive=self._latest_full(owner_id, profile) if kind != "FULL" else None,
+                base_archive=base,
             )
             try:
                 self.remote.move(staged.path, archive.path)
-                self._write_sidecar(archive)
+                self._write_sidecar(archive, email)
             except RemoteFull as exc:
                 raise InsufficientStorage(f"The backup store is full: {exc}") from None
             self.session.add(archive)
@@ -273,14 +281,22 @@ class ArchiveStore:
             md5=existing.md5,
         )
 
-    def _place(self, owner_id: int, kind: str, name: str) -> str:
+    def _seed_free(self, owner_id: int, kind: str, name: str) -> bool:
+        """Whether the database lets the archive have the seed's `<TYPE>/<name>`: the install
+        owner's, where no archive row lies (the store is asked by `_place`)."""
+        if owner_id != install_owner_id():
+            return False
+        seed = f"{kind}/{name}"
+        return (
+            self.session.scalar(select(BackupArchive.id).where(BackupArchive.path == seed)) is None
+        )
+
+    def _place(self, owner_id: int, kind: str, name: str, seed_free: bool) -> str:
         """The seed's `<TYPE>/<name>` for the install owner, unless an archive of an earlier one
         lies there; `users/<owner id>/<TYPE>/<name>` for everyone else."""
         seed = f"{kind}/{name}"
-        if owner_id == install_owner_id():
-            taken = self.session.scalar(select(BackupArchive.id).where(BackupArchive.path == seed))
-            if taken is None and self.remote.stat(seed) is None:
-                return seed
+        if seed_free and self.remote.stat(seed) is None:
+            return seed
         return f"{owner_folder(owner_id)}/{seed}"
 
     def _check_quota(self, owner_id: int, profile: str, size: int) -> None:
@@ -313,9 +329,8 @@ class ArchiveStore:
             .limit(1)
         )
 
-    def _write_sidecar(self, archive: BackupArchive) -> None:
-        owner = self.session.get(User, archive.owner_id)
-        body = json.dumps(archive.sidecar(owner.email if owner else None), indent=2).encode()
+    def _write_sidecar(self, archive: BackupArchive, owner_email: str | None) -> None:
+        body = json.dumps(archive.sidecar(owner_email), indent=2).encode()
         self.remote.write(archive.path + SIDECAR_SUFFIX, io.BytesIO(body), size=len(body))
 
     # --- reading ---------------------------------------------------------------------------------
@@ -364,7 +379,9 @@ class ArchiveStore:
         return {(owner, name) for owner, name in self.session.execute(query)}
 
     def delete(self, archive: BackupArchive) -> None:
-        for path in (archive.path, archive.path + SIDECAR_SUFFIX):
+        paths = (archive.path, archive.path + SIDECAR_SUFFIX)
+        self.session.commit()  # reads only: no transaction is held while the store answers
+        for path in paths:
             with contextlib.suppress(RemoteNotFound):
                 self.remote.delete(path)
         self.session.delete(archive)
@@ -423,7 +440,8 @@ class ArchiveStore:
             seen.add(key)
             archive = self._from_sidecar(owner_id, found[2], path, entry, sidecar)
             if sidecar is None:
-                self._write_sidecar(archive)
+                owner = self.session.get(User, owner_id)
+                self._write_sidecar(archive, owner.email if owner else None)
             self.session.add(archive)
             count += 1
         self.session.commit()

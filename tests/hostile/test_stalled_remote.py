@@ -322,3 +322,61 @@ def test_the_documents_nas_stalled_holds_no_connection(make_app, webdav_server, 
     assert not syncing.is_alive()
     [answer] = answers
     assert answer.status_code in (200, 400), answer.get_json()
+
+
+@pytest.mark.parametrize(
+    ("action", "stall", "skip"),
+    [
+        ("upload", b"MOVE ", 0),
+        ("upload", b"MOVE ", 1),
+        ("download", b"GET ", 0),
+        ("delete", b"DELETE ", 0),
+    ],
+    ids=["staging an upload", "moving an upload in place", "a download", "a deletion"],
+)
+def test_a_backup_store_stalled_holds_no_connection(make_app, webdav_server, action, stall, skip):
+    """The backup store (a stored WebDAV remote) hangs while an upload is staged (a write's
+    last step is a MOVE) or moved into place, on a download or on a deletion."""
+    import gzip
+
+    port = urlsplit(webdav_server.settings["url"]).port
+    proxy = StallingProxy("127.0.0.1", port, b"no stall yet").start()
+    folder = f"backups-{uuid.uuid4().hex[:12]}"
+    app = make_app(
+        backups={"remote": "store", "append_only": False},
+        transfer={"attempts": 1},
+        SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION,
+    )
+    make_user(app, "root@example.com", role="admin")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app, "root@example.com"))[
+        "Authorization"
+    ]
+    with app.app_context():
+        create_remote("store", "webdav", {**through(proxy, webdav_server.settings),
+                                          "remote_path": folder})  # fmt: skip
+    name = "full_2025-01-01_00-00-00.tar.gz"
+    body = {"file": (io.BytesIO(gzip.compress(b"backup")), name), "type": "FULL",
+            "profile": "document"}  # fmt: skip
+    proxy.skip = skip
+    if action == "upload":
+        proxy.method = stall
+        call = lambda: client.post("/upload", data=body, content_type="multipart/form-data")  # noqa: E731
+    else:
+        stored = client.post("/upload", data=body, content_type="multipart/form-data")
+        assert stored.status_code == 201, stored.get_json()
+        proxy.method = stall
+        if action == "download":
+            call = lambda: client.get(f"/download/FULL/{name}").get_data()  # noqa: E731
+        else:
+            call = lambda: client.delete(f"/backups/FULL/{name}")  # noqa: E731
+    answers: list = []
+    calling = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    calling.start()
+    try:
+        assert proxy.stalled.wait(30)  # the store is now waiting on the stalled server
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
+        calling.join(60)
+    assert not calling.is_alive()
