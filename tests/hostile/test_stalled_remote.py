@@ -280,6 +280,63 @@ def test_replication_stalled_by_the_cloud_holds_no_connection(
 
 
 @pytest.mark.parametrize(
+    ("policy", "stall"),
+    [("last-write", b"HEAD "), ("keep-both", b"GET "), ("keep-both", b"PUT ")],
+    ids=["the cloud's stat", "bringing the cloud's copy back", "uploading the local version"],
+)
+def test_resolving_a_conflict_with_a_stalled_cloud_holds_no_connection(
+    make_app, s3_server, policy, stall
+):
+    """A conflict (the cloud copy changed outside syncapp, and a new local version): while
+    its resolution waits on the cloud, users still get the connection."""
+    from datetime import timedelta
+
+    from syncapp.cloud.models import CloudCopy
+    from syncapp.cloud.replicator import replicate_due
+    from syncapp.cloud.targets import open_target
+    from syncapp.extensions import db
+    from syncapp.timeutil import utcnow
+    from tests.peers.s3 import empty_prefix
+
+    port = urlsplit(s3_server.settings["endpoint_url"]).port
+    proxy = StallingProxy("127.0.0.1", port, b"no stall yet").start()
+    prefix = f"cloud-{uuid.uuid4().hex[:12]}"
+    app, alice = s3_through(make_app, s3_server, proxy, prefix)
+    try:
+        alice.uploaded(b"first", "plan.txt", sync_s3="true")
+        assert [r.status for r in replicate_due(app)] == ["completed"]
+        alice.uploaded(b"second, here", "plan.txt", sync_s3="true")
+        with app.app_context():
+            path = db.session.scalar(db.select(CloudCopy.remote_path))
+            with open_target("s3", alice.id) as cloud:  # someone else's change, made later
+                later = utcnow() + timedelta(hours=1)
+                cloud.write(path, io.BytesIO(b"theirs"), size=6, modified=later)
+        assert [r.status for r in replicate_due(app)] == ["conflict"]
+        [conflict] = alice.get("/api/v1/conflicts").get_json()["conflicts"]
+        proxy.method = stall
+        answers: list = []
+        url = f"/api/v1/conflicts/{conflict['id']}/resolve"
+        resolving = threading.Thread(
+            target=lambda: answers.append(
+                alice.http.post(url, headers=alice.headers, json={"policy": policy})
+            ),
+            daemon=True,
+        )
+        resolving.start()
+        try:
+            assert proxy.stalled.wait(30)  # the resolution is now waiting on the stalled cloud
+            listed = alice.get("/api/v1/documents")
+            assert listed.status_code == 200, listed.get_json()
+        finally:
+            proxy.stop()
+            resolving.join(60)
+        assert not resolving.is_alive()
+    finally:
+        proxy.stop()
+        empty_prefix(s3_server.settings, prefix + "/")
+
+
+@pytest.mark.parametrize(
     ("route", "stall"),
     [("run", b"PUT "), ("run", b"PROPFIND "), ("status", b"PROPFIND ")],
     ids=["a document's copy", "the NAS check before a run", "the status's NAS check"],
