@@ -437,3 +437,47 @@ def test_a_backup_store_stalled_holds_no_connection(make_app, webdav_server, act
         proxy.stop()
         calling.join(60)
     assert not calling.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("section", "url", "form"),
+    [("documents", "/api/v1/documents", {"type": "invoice"}), ("cloud", "/api/v1/upload", {})],
+    ids=["a document", "a cloud file"],
+)
+def test_an_upload_to_a_stalled_store_holds_no_connection(
+    make_app, webdav_server, section, url, form
+):
+    """The feature's store (a stored WebDAV remote) hangs on the upload's bytes: the quota
+    checks before and while the body is read hold no connection through it."""
+    port = urlsplit(webdav_server.settings["url"]).port
+    proxy = StallingProxy("127.0.0.1", port, b"PUT ").start()
+    app = make_app(
+        **{section: {"remote": "store"}},
+        transfer={"attempts": 1},
+        SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION,
+    )
+    make_user(app, "root@example.com", role="admin")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app, "root@example.com"))[
+        "Authorization"
+    ]
+    folder = f"{section}-{uuid.uuid4().hex[:12]}"
+    with app.app_context():
+        create_remote("store", "webdav", {**through(proxy, webdav_server.settings),
+                                          "remote_path": folder})  # fmt: skip
+    body = {"file": (io.BytesIO(b"an invoice"), "invoice.pdf"), **form}
+    answers: list = []
+    uploading = threading.Thread(
+        target=lambda: answers.append(
+            client.post(url, data=body, content_type="multipart/form-data")
+        ),
+        daemon=True,
+    )
+    uploading.start()
+    try:
+        assert proxy.stalled.wait(30)  # the upload is now waiting on the stalled store
+        users_get_the_connection(client)
+    finally:
+        proxy.stop()
+        uploading.join(60)
+    assert not uploading.is_alive()
