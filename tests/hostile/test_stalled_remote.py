@@ -440,17 +440,22 @@ def test_a_backup_store_stalled_holds_no_connection(make_app, webdav_server, act
 
 
 @pytest.mark.parametrize(
-    ("section", "url", "form"),
-    [("documents", "/api/v1/documents", {"type": "invoice"}), ("cloud", "/api/v1/upload", {})],
-    ids=["a document", "a cloud file"],
+    ("section", "url", "form", "stall"),
+    [
+        ("documents", "/api/v1/documents", {"type": "invoice"}, b"PUT "),
+        ("cloud", "/api/v1/upload", {}, b"PUT "),
+        ("cloud", "/api/v1/upload", {}, b"GET "),
+    ],
+    ids=["uploading a document", "uploading a cloud file", "downloading a cloud file"],
 )
-def test_an_upload_to_a_stalled_store_holds_no_connection(
-    make_app, webdav_server, section, url, form
+def test_a_stalled_feature_store_holds_no_connection(
+    make_app, webdav_server, section, url, form, stall
 ):
-    """The feature's store (a stored WebDAV remote) hangs on the upload's bytes: the quota
-    checks before and while the body is read hold no connection through it."""
+    """The feature's store (a stored WebDAV remote) hangs on an upload's bytes (the quota
+    checks before and while the body is read hold no connection through it) or on a
+    download's."""
     port = urlsplit(webdav_server.settings["url"]).port
-    proxy = StallingProxy("127.0.0.1", port, b"PUT ").start()
+    proxy = StallingProxy("127.0.0.1", port, b"no stall yet").start()
     app = make_app(
         **{section: {"remote": "store"}},
         transfer={"attempts": 1},
@@ -467,12 +472,23 @@ def test_an_upload_to_a_stalled_store_holds_no_connection(
                                           "remote_path": folder})  # fmt: skip
     body = {"file": (io.BytesIO(b"an invoice"), "invoice.pdf"), **form}
     answers: list = []
-    uploading = threading.Thread(
-        target=lambda: answers.append(
-            client.post(url, data=body, content_type="multipart/form-data")
-        ),
-        daemon=True,
-    )
+
+    def upload():
+        return client.post(url, data=body, content_type="multipart/form-data")
+
+    def call():
+        return (
+            upload()
+            if stall == b"PUT "
+            else client.get(f"/api/v1/files/{file_id}/versions/1/download")
+        )
+
+    if stall == b"GET ":
+        uploaded = upload()
+        assert uploaded.status_code == 202, uploaded.get_json()
+        file_id = uploaded.get_json()["file_id"]
+    proxy.method = stall
+    uploading = threading.Thread(target=lambda: answers.append(call()), daemon=True)
     uploading.start()
     try:
         assert proxy.stalled.wait(30)  # the upload is now waiting on the stalled store
