@@ -105,6 +105,9 @@ def refuse_declared(session: Session, user_id: int | None, content_length: int |
     """507 before a byte of a multipart upload is read, when even its declared length less the
     form's framing cannot fit in what the user has left."""
     found = _limit_and_use(session, user_id)
+    # the body read next may take minutes, and the store may be a remote that stalls: the read
+    # transaction ends here, so that no connection is held meanwhile (issue 18)
+    session.commit()
     if found is None or not content_length:
         return
     limit, used = found
@@ -117,6 +120,7 @@ def within_quota(session: Session, user_id: int | None, chunks: Iterable[bytes])
     """`chunks`, stopped with 507 as soon as they pass what the user has left (the receiving
     store then removes what it wrote)."""
     found = _limit_and_use(session, user_id)
+    session.commit()  # as in refuse_declared: no connection while the chunks arrive and land
     if found is None:
         yield from chunks
         return

@@ -15,6 +15,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -145,6 +146,16 @@ def raw_token_from_request() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PresentedToken:
+    """The API token a request authenticated with (g.api_token)."""
+
+    id: int
+    user_id: int
+    name: str
+    scopes: list[str] | None
+
+
 def user_for_token(raw: str) -> User | None:
     api_key = current_app.config["SYNCAPP"]["security"]["api_key"]
     if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
@@ -157,7 +168,10 @@ def user_for_token(raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now  # throttled so that busy scripts do not write on every call
         db.session.commit()
-    g.api_token = token
+    # Plain values: views end their transaction before long transfers, and an expired ORM
+    # token read then (its scopes, for one) would open a new one for the rest of the request.
+    scopes = None if token.scopes is None else list(token.scopes)
+    g.api_token = PresentedToken(token.id, token.user_id, token.name, scopes)
     return token.user
 
 

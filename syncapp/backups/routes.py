@@ -113,8 +113,8 @@ FIELD_CHECKS = {"type": parse_type, "profile": check_profile, "md5": check_md5}
 @anonymous_from_networks("backups")
 def upload_backup():
     namespace = caller_namespace()  # before the body: an upload nobody can own reads nothing
+    store = archive_store()  # its first use reads the stored remote's row
     db.session.commit()  # and the connection goes back to the pool while the body streams
-    store = archive_store()
     if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
         raise PayloadTooLarge(
             f"The upload ({human_size(request.content_length)}) exceeds the limit of "
@@ -243,26 +243,31 @@ def download_backup(backup_type: str, filename: str):
     archive = store.require(
         caller_namespace(), backup_type, check_name(filename), _profile_argument()
     )
-    content_md5 = base64.b64encode(bytes.fromhex(archive.md5)).decode()
+    path, name, size, md5 = archive.path, archive.name, archive.size, archive.md5
+    uploaded_at = archive.uploaded_at
+    # the values are read: end the transaction, so that neither the store (a remote that may
+    # stall) nor the client reading the stream holds a database connection (issue 18)
+    db.session.commit()
+    content_md5 = base64.b64encode(bytes.fromhex(md5)).decode()
     if isinstance(store.remote, LocalRemote):  # Werkzeug then handles Range and If-None-Match
         response = send_file(
-            store.remote.local_path(archive.path),
+            store.remote.local_path(path),
             mimetype="application/gzip",
             as_attachment=True,
-            download_name=archive.name,
-            etag=archive.md5,
-            last_modified=archive.uploaded_at,
+            download_name=name,
+            etag=md5,
+            last_modified=uploaded_at,
             conditional=True,
         )
     else:
-        reader = store.remote.open_read(archive.path)
+        reader = store.remote.open_read(path)
         response = Response(
             stream_with_context(iter(lambda: reader.read(1024 * 1024), b"")),
             mimetype="application/gzip",
         )
-        response.headers["Content-Disposition"] = f'attachment; filename="{archive.name}"'
-        response.headers["Content-Length"] = str(archive.size)
-        response.set_etag(archive.md5)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Content-Length"] = str(size)
+        response.set_etag(md5)
         response.call_on_close(reader.close)
     if response.status_code == 200:
         response.headers["Content-MD5"] = content_md5

@@ -211,6 +211,7 @@ class ArchiveStore:
         try:
             return self._commit(staged, namespace, kind, profile, md5, uploader, uploader_id)
         finally:
+            self.session.rollback()  # what is left is reads: no transaction while the store answers
             if self.remote.stat(staged.path) is not None:
                 self.discard(staged)
 
@@ -229,16 +230,25 @@ class ArchiveStore:
         owner_id = namespace.owner_id
         with _commit_lock:
             existing = self.get(owner_id, kind, staged.name, profile)
-            if existing is not None and existing.integrity == "corrupt" and (
-                existing.md5 != received.md5
+            if (
+                existing is not None
+                and existing.integrity == "corrupt"
+                and (existing.md5 != received.md5)
             ):
                 self.delete(existing)  # a damaged copy makes way for the re-created archive
             elif existing is not None:
                 return self._same_as(existing, received.md5)
             self._check_quota(owner_id, profile, received.size)
+            unclaimed = self._unclaimed_places(owner_id, kind, staged.name)
+            base = self._latest_full(owner_id, profile) if kind != "FULL" else None
+            owner = self.session.get(User, owner_id)
+            email = owner.email if owner else None
+            # The rows are read: end the transaction, so that the store (a remote that may stall)
+            # is reached with no database connection held (issue 18)
+            self.session.commit()
             archive = BackupArchive(
                 owner_id=owner_id,
-                path=self._place(owner_id, kind, staged.name, profile),
+                path=self._place(owner_id, kind, staged.name, profile, unclaimed),
                 type=kind,
                 name=staged.name,
                 profile=profile,
@@ -248,12 +258,12 @@ class ArchiveStore:
                 uploaded_at=utcnow(),
                 uploader=uploader,
                 uploader_id=uploader_id,
-                base_archive=self._latest_full(owner_id, profile) if kind != "FULL" else None,
+                base_archive=base,
                 integrity="unverified",  # until check_integrity, started after the reply
             )
             try:
                 self.remote.move(staged.path, archive.path)
-                self._write_sidecar(archive)
+                self._write_sidecar(archive, email)
             except RemoteFull as exc:
                 raise InsufficientStorage(f"The backup store is full: {exc}") from None
             self.session.add(archive)
@@ -284,16 +294,27 @@ class ArchiveStore:
             md5=existing.md5,
         )
 
-    def _place(self, owner_id: int, kind: str, name: str, profile: str) -> str:
-        """The seed's `<TYPE>/<name>` for the install owner, unless an archive of an earlier one
-        lies there; `users/<owner id>/<TYPE>/<name>` for everyone else; and when another profile
-        of the owner took that name, `.../<TYPE>/<profile>/<name>` (unique: names are unique per
-        owner, type and profile)."""
+    def _unclaimed_places(self, owner_id: int, kind: str, name: str) -> list[str]:
+        """Where the archive may lie as far as the database knows: the seed's `<TYPE>/<name>` for
+        the install owner, then `users/<owner id>/<TYPE>/<name>`, each unless an archive row
+        holds it (the store is asked by `_place`, once no transaction is open)."""
         seed, own = f"{kind}/{name}", f"{owner_folder(owner_id)}/{kind}/{name}"
         candidates = [seed, own] if owner_id == install_owner_id() else [own]
-        for path in candidates:
-            taken = self.session.scalar(select(BackupArchive.id).where(BackupArchive.path == path))
-            if taken is None and self.remote.stat(path) is None:
+        taken = set(
+            self.session.scalars(
+                select(BackupArchive.path).where(BackupArchive.path.in_(candidates))
+            )
+        )
+        return [path for path in candidates if path not in taken]
+
+    def _place(
+        self, owner_id: int, kind: str, name: str, profile: str, unclaimed: list[str]
+    ) -> str:
+        """The first unclaimed place where the store holds no file either (an archive of an
+        earlier install may lie there); else `.../<TYPE>/<profile>/<name>` (unique: names are
+        unique per owner, type and profile)."""
+        for path in unclaimed:
+            if self.remote.stat(path) is None:
                 return path
         return f"{owner_folder(owner_id)}/{kind}/{profile}/{name}"
 
@@ -327,10 +348,12 @@ class ArchiveStore:
             .limit(1)
         )
 
-    def _write_sidecar(self, archive: BackupArchive) -> None:
-        owner = self.session.get(User, archive.owner_id)
-        body = json.dumps(archive.sidecar(owner.email if owner else None), indent=2).encode()
-        self.remote.write(archive.path + SIDECAR_SUFFIX, io.BytesIO(body), size=len(body))
+    def _write_sidecar(self, archive: BackupArchive, owner_email: str | None) -> None:
+        self._write_sidecar_of(archive.path, archive.sidecar(owner_email))
+
+    def _write_sidecar_of(self, path: str, sidecar: dict) -> None:
+        body = json.dumps(sidecar, indent=2).encode()
+        self.remote.write(path + SIDECAR_SUFFIX, io.BytesIO(body), size=len(body))
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -397,7 +420,9 @@ class ArchiveStore:
         return {(owner, profile, name) for owner, profile, name in self.session.execute(query)}
 
     def delete(self, archive: BackupArchive) -> None:
-        for path in (archive.path, archive.path + SIDECAR_SUFFIX):
+        paths = (archive.path, archive.path + SIDECAR_SUFFIX)
+        self.session.commit()  # reads only: no transaction is held while the store answers
+        for path in paths:
             with contextlib.suppress(RemoteNotFound):
                 self.remote.delete(path)
         self.session.delete(archive)
@@ -459,7 +484,8 @@ class ArchiveStore:
                 continue
             seen.add(key)
             if sidecar is None:
-                self._write_sidecar(archive)
+                owner = self.session.get(User, owner_id)
+                self._write_sidecar(archive, owner.email if owner else None)
             self.session.add(archive)
             count += 1
         self.session.commit()
@@ -532,23 +558,32 @@ class ArchiveStore:
         for archive in archives:
             if archive.integrity != "unverified":
                 continue
-            try:
-                with self.remote.open_read(archive.path) as reader:
-                    check_complete(iter(lambda: reader.read(1024 * 1024), b""))
-                archive.integrity = "verified"
-            except IncompleteGzip as exc:
-                log.warning("%s is not a complete gzip stream: %s", archive.path, exc)
-                archive.integrity = "corrupt"
-            except RemoteNotFound:
-                log.warning("%s is listed but missing from the store", archive.path)
-                archive.integrity = "corrupt"
-            if archive.integrity == "corrupt":  # kept through a reindex; "verified" is not
-                with contextlib.suppress(RemoteError):  # worth rewriting every sidecar for
-                    self._write_sidecar(archive)
+            owner = self.session.get(User, archive.owner_id)
+            path, sidecar = archive.path, archive.sidecar(owner.email if owner else None)
+            # the rows are read: no transaction is held while the store is read (issue 18)
+            self.session.commit()
+            verdict = self._gzip_verdict(path)
+            archive.integrity = verdict
             try:
                 self.session.commit()
             except StaleDataError:  # deleted while it was read: no verdict to keep
                 self.session.rollback()
+                continue
+            if verdict == "corrupt":  # kept through a reindex; "verified" is not worth
+                with contextlib.suppress(RemoteError):  # rewriting every sidecar for
+                    self._write_sidecar_of(path, {**sidecar, "integrity": verdict})
+
+    def _gzip_verdict(self, path: str) -> str:
+        try:
+            with self.remote.open_read(path) as reader:
+                check_complete(iter(lambda: reader.read(1024 * 1024), b""))
+        except IncompleteGzip as exc:
+            log.warning("%s is not a complete gzip stream: %s", path, exc)
+            return "corrupt"
+        except RemoteNotFound:
+            log.warning("%s is listed but missing from the store", path)
+            return "corrupt"
+        return "verified"
 
     def _hash(self, path: str) -> tuple[str, str]:
         import hashlib

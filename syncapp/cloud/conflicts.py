@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -30,6 +31,15 @@ from .targets import TargetUnavailable
 
 SIDES = ("local", "remote")
 OpenTarget = Callable[[str, int], Remote]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The file a conflict is about, read before the cloud is reached."""
+
+    file_id: int
+    owner_id: int
+    target: str
 
 
 class Verdict(Enum):
@@ -88,6 +98,8 @@ def record_conflict(
 ) -> CloudConflict:
     """One open conflict per file and cloud: a later version updates it rather than adding
     another. Flushed, not committed: the caller records the copy's state with it."""
+    # read from the cloud before the session begins a transaction: none is held through it
+    md5 = remote_md5(remote, entry)
     file = session.get(CloudFile, copy.file_id)
     assert file is not None
     conflict = session.scalar(
@@ -103,7 +115,7 @@ def record_conflict(
     conflict.remote_path = copy.remote_path
     conflict.local_version, conflict.local_size = version.number, version.size
     conflict.local_md5, conflict.local_modified = version.md5, version.modified_at
-    conflict.remote_size, conflict.remote_md5 = entry.size, remote_md5(remote, entry)
+    conflict.remote_size, conflict.remote_md5 = entry.size, md5
     conflict.remote_etag, conflict.remote_modified = entry.etag, _aware(entry.modified)
     conflict.detected_at = utcnow()
     session.flush()
@@ -196,26 +208,31 @@ class ConflictResolver:
         file = self.session.get(CloudFile, conflict.file_id)
         assert file is not None
         local = self.store.current(file)
+        # Plain values and a detached version for the remote calls, and no transaction open
+        # while the cloud answers (issue 18): each commit below returns the connection
+        target, path, filename = conflict.target, conflict.remote_path, file.filename
+        where = _Where(file.id, file.owner_id, target)
+        self.session.expunge(local)
         try:
-            with self.open_target(conflict.target, file.owner_id) as remote:
-                entry = remote.stat(conflict.remote_path)
+            with self.open_target(target, where.owner_id) as remote:
+                self.session.commit()
+                entry = remote.stat(path)
                 winner = _winner(policy, keep, local, entry)
                 outcome: dict = {"winner": winner or "both"}
                 if winner == "remote":
                     assert entry is not None
-                    outcome["local"] = self._bring_back(conflict, remote, entry, file.filename)
+                    outcome["local"] = self._bring_back(where, remote, entry, filename)
                     number, md5 = outcome["local"]["version"], outcome["local"]["md5"]
                     self._synced(conflict, number, entry, md5)
-                    outcome["replicating"] = self._replicate_elsewhere(file, conflict.target)
+                    outcome["replicating"] = self._replicate_elsewhere(file, target)
                 else:
                     if winner is None and entry is not None:  # keep-both: the cloud's survives
-                        name = self._free_name(
-                            file.owner_id, conflict_name(file.filename, utcnow())
-                        )
-                        outcome["conflict_file"] = self._bring_back(conflict, remote, entry, name)
-                    written = self._upload(local, remote, conflict.remote_path)
+                        name = self._free_name(where.owner_id, conflict_name(filename, utcnow()))
+                        outcome["conflict_file"] = self._bring_back(where, remote, entry, name)
+                    self.session.commit()
+                    written = self._upload(local, remote, path)
                     number, md5 = local.number, written.md5
-                    self._synced(conflict, number, remote.stat(conflict.remote_path), md5)
+                    self._synced(conflict, number, remote.stat(path), md5)
                     outcome["local"] = _version_side(file, local)
                 outcome["cloud"] = {"target": conflict.target, "version": number, "md5": md5}
         except (TargetUnavailable, RemoteUnavailable) as exc:
@@ -241,23 +258,24 @@ class ConflictResolver:
             modified=version.modified_at,
         )
 
-    def _bring_back(self, conflict: CloudConflict, remote: Remote, entry: Entry, name: str) -> dict:
+    def _bring_back(self, where: _Where, remote: Remote, entry: Entry, name: str) -> dict:
         """The cloud's file as a version of the local file called `name` (a new file when no
         file has that name), through the store's staging area like an upload."""
-        owner_id = conflict.owner_id
+        owner_id = where.owner_id
         staging = f"{STAGING}/{owner_id}/{uuid.uuid4().hex}"
+        self.session.commit()  # no transaction while the cloud's file is read
         result = copy_verified(
             remote, entry.path, self.store.remote, staging, retry=self.retry,
             modified=entry.modified,
         )  # fmt: skip
-        file = self.session.get(CloudFile, conflict.file_id)
+        file = self.session.get(CloudFile, where.file_id)
         assert file is not None
         made = self.store.commit(
             owner_id, Staged(staging, name, file.content_type, result.size, result.md5)
         )
         if made.created:  # the content's own time, not the time it was brought back
             made.version.modified_at = _aware(entry.modified) or made.version.modified_at
-            made.version.origin = f"{conflict.target}-conflict"
+            made.version.origin = f"{where.target}-conflict"
             self.session.commit()
         return _version_side(made.file, made.version)
 

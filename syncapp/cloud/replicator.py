@@ -228,6 +228,12 @@ class CloudReplicator:
             raise RemoteError(f"version {claim.number} of this file no longer exists")
         size, path = version.size, copy.remote_path
         with self.open_target(claim.target, file.owner_id) as remote:
+            # The check compares the rows with the cloud: detach them (loaded, they stay
+            # readable) and end the transaction, so a cloud that stalls on the stat holds no
+            # database connection (issue 18)
+            self.session.expunge(copy)
+            self.session.expunge(version)
+            self.session.commit()
             verdict, conflict = check_before_write(self.session, copy, version, remote)
             if verdict is Verdict.CONFLICT:
                 assert conflict is not None
@@ -338,6 +344,9 @@ class CloudReplicator:
             self._emit("cloud_job_finished", payload, job.owner_id)
         elif job.finished_at is None:
             self._emit("cloud_progress", payload, job.owner_id)
+        # the job's state as refreshed, and the end of the transaction its reads began: this
+        # runs between the parts of an upload, which must not hold a connection (issue 18)
+        self.session.commit()
 
     def _emit(self, event: str, payload: dict, owner_id: int) -> None:
         publish(event, payload, user_id=owner_id)

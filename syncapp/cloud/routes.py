@@ -261,14 +261,13 @@ def _send_version(store: CloudStore, file: CloudFile, version: CloudVersion):
         "etag": version.md5,
         "last_modified": version.modified_at,
     }
-    if store.remote.stat(version.stored_path) is None:
-        raise NotFound(
-            f"Version {version.number} of {file.filename} has no bytes any more.",
-            code="file_missing",
-        )
+    path, missing = version.stored_path, f"Version {version.number} of {file.filename}"
+    db.session.commit()  # read: no connection is held while the store (maybe a remote) answers
+    if store.remote.stat(path) is None:
+        raise NotFound(f"{missing} has no bytes any more.", code="file_missing")
     if isinstance(store.remote, LocalRemote):  # Werkzeug then serves Range requests
-        return send_file(store.remote.local_path(version.stored_path), conditional=True, **options)
-    return send_file(store.remote.open_read(version.stored_path), **options)
+        return send_file(store.remote.local_path(path), conditional=True, **options)
+    return send_file(store.remote.open_read(path), **options)
 
 
 def _copy_in(file: CloudFile, target: str) -> CloudCopy:
@@ -340,8 +339,11 @@ def download_link(query, file_id: int):
             code="link_stale",
         )
     cloud = _open_cloud(grant.target, file.owner_id)
+    path, synced_md5 = copy.remote_path, copy.synced_md5
+    content_type, filename = file.content_type, file.filename
+    db.session.commit()  # read: no connection is held while the cloud answers
     try:
-        reader = cloud.open_read(copy.remote_path)
+        reader = cloud.open_read(path)
     except RemoteNotFound:
         cloud.close()
         raise NotFound(f"The {grant.target} copy is gone.", code="not_in_cloud") from None
@@ -349,12 +351,9 @@ def download_link(query, file_id: int):
         cloud.close()
         raise _cloud_failure(exc) from None
     response = send_file(
-        reader,
-        mimetype=file.content_type,
-        as_attachment=True,
-        download_name=file.filename,
-        etag=copy.synced_md5 or False,
-    )
+        reader, mimetype=content_type, as_attachment=True, download_name=filename,
+        etag=synced_md5 or False,
+    )  # fmt: skip
     response.call_on_close(cloud.close)  # the Drive connection serves the body until its end
     return response
 

@@ -166,6 +166,14 @@ def _describe_error(exc: Exception) -> str:
     return f"internal error ({type(exc).__name__}); see the server log"
 
 
+def _release(session: Session, poller: CordiaxPoller) -> None:
+    """Detach the (loaded) poller and end the transaction before the share is read: a share
+    that stalls must not hold a pooled connection (issue 18). The detached poller keeps its
+    values, so reading them loads nothing; `session.add` takes it back with its changes."""
+    session.expunge(poller)
+    session.commit()
+
+
 def poll(
     poller: CordiaxPoller,
     *,
@@ -187,9 +195,11 @@ def poll(
         started = utcnow()
         owned = {"owner": poller.user_id}  # what is logged is the poller's owner's (logs.py)
         version: str | None = None
+        poller_id, name = poller.id, poller.name
         try:
             store = open_store()
             with open_source() as remote:
+                _release(session, poller)
                 result = check_file(poller, remote, store)
             error = None
             if result.startswith("imported "):
@@ -197,10 +207,12 @@ def poll(
         except Exception as exc:  # recorded on the poller: a poll must never break its caller
             session.rollback()
             if isinstance(exc, RemoteError | PollError | SnapshotRefused):
-                log.warning("poller %s (%s): %s", poller.id, poller.name, exc, extra=owned)
+                log.warning("poller %s (%s): %s", poller_id, name, exc, extra=owned)
             else:
-                log.exception("poller %s (%s) failed", poller.id, poller.name, extra=owned)
+                log.exception("poller %s (%s) failed", poller_id, name, extra=owned)
             result, error = ERROR, _describe_error(exc)
+        if poller not in session:
+            session.add(poller)  # back from _release: what the poll changed on it is written
         poller.last_run = started
         poller.last_result = result[:255]
         poller.last_error = error
@@ -282,6 +294,7 @@ def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
 
 def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
     from ..errors import ApiError
+    from ..extensions import db
     from ..remotes.catalog import open_granted
 
     try:
@@ -289,7 +302,11 @@ def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
     except (RemoteError, ApiError, ValueError) as exc:
         return ConnectionCheck(False, str(getattr(exc, "message", exc)))
     with remote:
-        return check_connection(remote, poller)
+        _release(db.session, poller)  # reads only: nothing of the request's is left to commit
+        try:
+            return check_connection(remote, poller)
+        finally:
+            db.session.add(poller)
 
 
 def run_due_pollers(now: datetime | None = None) -> list[int]:

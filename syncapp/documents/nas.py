@@ -150,6 +150,9 @@ class MountTarget:
             message=message,
         )
 
+    def prepare(self) -> None:
+        """What the target reads from the database before it is reached: nothing here."""
+
     def still_valid(self) -> bool:
         """Checked before every copy: an unmount mid-run must not send files to the local disk."""
         return self._is_nas()
@@ -180,6 +183,11 @@ class RemoteTarget:
         if not self._opened:
             self._remote, self._opened = self._opener(self.name), True
         return self._remote
+
+    def prepare(self) -> None:
+        """Open the stored remote (its settings are read from the database) before it is
+        reached, so that the caller can end the transaction first."""
+        self._get()
 
     def check(self, *, probe: bool = False) -> TargetState:
         remote = self._get()
@@ -230,6 +238,9 @@ class RemoteTarget:
 
 class NoTarget:
     """Neither NAS_MOUNT_PATH nor NAS_REMOTE is set."""
+
+    def prepare(self) -> None:
+        return None
 
     def check(self, *, probe: bool = False) -> TargetState:
         return TargetState(False, "SMB Mount", None, False, False, False, False, NOT_CONFIGURED)
@@ -282,6 +293,18 @@ def _content_md5(remote: Remote, path: str) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """What copying a document needs, read from its row before the transaction ends."""
+
+    id: int
+    stored_path: str
+    md5: str
+    size: int
+    folder: str
+    name: str
+
+
 class NasSync:
     def __init__(
         self,
@@ -316,6 +339,18 @@ class NasSync:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # --- no database connection while the NAS is reached (issue 18) ----------------------------
+
+    def _release(self) -> None:
+        """End the session's transaction: its connection goes back to the pool before the NAS
+        (or the document store) is reached, which may stall for as long as its timeouts."""
+        self.session.commit()
+
+    def _check(self, *, probe: bool = False) -> TargetState:
+        self.target.prepare()
+        self._release()
+        return self.target.check(probe=probe)
+
     # --- reports ---------------------------------------------------------------------------------
 
     def _scoped(self, query, owner_id: int | None):
@@ -332,18 +367,18 @@ class NasSync:
             "pending": total - synced,
             "sync_percentage": round(100.0 * synced / total, 1) if total else 0.0,
             "last_sync": isoformat(last),
-            "nas_configured": self.target.check().configured,
+            "nas_configured": self._check().configured,
         }
 
     def config(self) -> dict:
-        return self.target.check().config_reply()
+        return self._check().config_reply()
 
     def test(self) -> tuple[bool, str]:
         """Seed 001's POST /test: write, read back and delete a probe; mark a healthy mount."""
-        state = self.target.check()
+        state = self._check()
         if state.message is not None and state.message != NOT_WRITABLE:
             return False, state.message
-        state = self.target.check(probe=True)
+        state = self._check(probe=True)
         if not state.configured:
             return False, state.message or NOT_WRITABLE
         try:
@@ -353,7 +388,7 @@ class NasSync:
         return True, ACCESSIBLE
 
     def require_configured(self) -> None:
-        state = self.target.check()
+        state = self._check()
         if not state.configured:
             raise NasNotConfigured(state.message or NOT_CONFIGURED)
 
@@ -416,22 +451,28 @@ class NasSync:
 
     def _sync(self, document: Document, remote: Remote) -> str:
         if not self.target.still_valid():
-            raise DocumentSyncError(self.target.check().message or NOT_CONFIGURED, fatal=True)
+            raise DocumentSyncError(self._check().message or NOT_CONFIGURED, fatal=True)
+        day = document.document_date
+        wanted = _Wanted(
+            document.id, document.stored_path, document.md5, document.size,
+            folder=f"{day.year:04d}/{day.month:02d}/{self.folders[document.type]}",
+            name=nas_file_name(document.filename, document.id),
+        )  # fmt: skip
+        claimed = self._claimed(wanted)
+        self._release()  # `wanted` holds what the copy needs: nothing below loads a row
         try:
-            source = self.source.stat(document.stored_path)
+            source = self.source.stat(wanted.stored_path)
             if source is None:
                 raise DocumentSyncError(SOURCE_MISSING)
-            day = document.document_date
-            folder = f"{day.year:04d}/{day.month:02d}/{self.folders[document.type]}"
-            rel, present = self._place(remote, document, folder)
+            rel, present = self._place(remote, wanted, claimed)
             if not present:
                 copy_verified(
                     self.source,
-                    document.stored_path,
+                    wanted.stored_path,
                     remote,
                     rel,
                     retry=self.retry,
-                    expected_md5=document.md5,
+                    expected_md5=wanted.md5,
                     modified=source.modified,
                     **self._sleep_options,
                 )
@@ -454,22 +495,27 @@ class NasSync:
         self._on_result(document, None)
         return path
 
-    def _place(self, remote: Remote, document: Document, folder: str) -> tuple[str, bool]:
+    def _claimed(self, wanted: _Wanted) -> set[str]:
+        """The NAS paths of the document's candidate names that other documents have."""
+        paths = [
+            self.target.display(f"{wanted.folder}/{name}")
+            for name in _candidates(wanted.name, wanted.id)
+        ]
+        query = select(Document.nas_path).where(
+            Document.nas_path.in_(paths), Document.id != wanted.id
+        )
+        return set(self.session.scalars(query))
+
+    def _place(self, remote: Remote, wanted: _Wanted, claimed: set[str]) -> tuple[str, bool]:
         """The relative path for the copy, and whether the identical file is already there
         (a re-run after a crash between copy and commit, or a re-sync): never overwrite."""
-        name = nas_file_name(document.filename, document.id)
-        for candidate in _candidates(name, document.id):
-            rel = f"{folder}/{candidate}"
-            claimed = self.session.scalar(
-                select(Document.id).where(
-                    Document.nas_path == self.target.display(rel), Document.id != document.id
-                )
-            )
-            if claimed is not None:
+        for candidate in _candidates(wanted.name, wanted.id):
+            rel = f"{wanted.folder}/{candidate}"
+            if self.target.display(rel) in claimed:
                 continue
             entry = remote.stat(rel)
             if entry is None:
                 return rel, False
-            if entry.size == document.size and _content_md5(remote, rel) == document.md5:
+            if entry.size == wanted.size and _content_md5(remote, rel) == wanted.md5:
                 return rel, True
-        raise DocumentSyncError(f"No free file name for {name!r} in {folder}")
+        raise DocumentSyncError(f"No free file name for {wanted.name!r} in {wanted.folder}")

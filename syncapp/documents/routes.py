@@ -303,7 +303,9 @@ def sync_one_document(document_id: int):
             service.require_configured()
         except NasNotConfigured as exc:
             raise _not_configured(exc, success=False) from None
-        if store.remote.stat(document.stored_path) is None:
+        stored_path = document.stored_path
+        db.session.commit()  # the store may be a remote: no connection is held while it answers
+        if store.remote.stat(stored_path) is None:
             document.last_error = SOURCE_MISSING
             db.session.commit()
             events.sync_result(document, SOURCE_MISSING)

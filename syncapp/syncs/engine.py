@@ -435,6 +435,9 @@ class SyncEngine:
         self.session.commit()
         for outcome in outcomes:
             self._announce(job, run, outcome)
+        # announcing read the job and the run again (the commit expired them): end that read's
+        # transaction, or its connection stays checked out through the copies still under way
+        self.session.rollback()
 
     def _forget(self, table, job_id: int, paths: list[str]) -> None:
         self.session.execute(delete(table).where(table.c.job_id == job_id, table.c.path.in_(paths)))

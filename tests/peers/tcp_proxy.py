@@ -71,11 +71,20 @@ class TcpProxy:
                 self._sockets.update((client, upstream))
                 self.connections += 1
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+                args = (source, sink, source is client)
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _holds(self, data: bytes) -> bool:
+        """Whether to stop forwarding what the app sends on this connection from `data` on."""
+        return False
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
         try:
             while data := source.recv(65536):
+                if outbound and self._holds(data):
+                    while source.recv(65536):  # read what the app sends, answer nothing
+                        pass
+                    break
                 sink.sendall(data)
         except OSError:
             pass
@@ -87,3 +96,27 @@ class TcpProxy:
                 self._sockets.discard(source)
                 self._sockets.discard(sink)
             source.close()
+
+
+class StallingProxy(TcpProxy):
+    """Forwards to a real server until the app sends a request starting with `method` (b"PUT ",
+    b"GET "): that request is read and never answered, as by a server that hangs mid-transfer.
+    `skip` such requests are forwarded first. `stalled` is set when it happens; `stop()` cuts
+    the held connection (the app sees a reset)."""
+
+    def __init__(self, target_host: str, target_port: int, method: bytes, skip: int = 0) -> None:
+        super().__init__(target_host, target_port)
+        self.method = method
+        self.skip = skip
+        self.stalled = threading.Event()
+
+    def _holds(self, data: bytes) -> bool:
+        # a client sends a request once it has read the previous answer: each starts a read
+        if not data.startswith(self.method):
+            return False
+        with self._lock:
+            self.skip -= 1
+            if self.skip >= 0:
+                return False
+        self.stalled.set()
+        return True
