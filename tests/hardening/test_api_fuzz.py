@@ -331,7 +331,7 @@ def test_every_operation_survives_fuzzing(fuzz_server: LiveServer, tmp_path: Pat
 def test_errors_are_documented_as_the_envelope_they_are(client, token):
     spec = client.get("/api/v1/openapi.json", headers=bearer(token)).get_json()
     error = spec["components"]["schemas"]["ErrorEnvelope"]
-    assert set(error["required"]) == {"status", "error", "message"}
+    assert set(error["required"]) == {"status", "error", "message", "detail"}
     assert error["additionalProperties"] is True  # routes add fields (ApiError.extra)
     default = spec["components"]["responses"]["DEFAULT_ERROR"]
     assert default["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")

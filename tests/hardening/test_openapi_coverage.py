@@ -20,6 +20,9 @@ NOT_JSON: dict[str, str] = {
     "static": "static files (CSS, JS, images) under /static",
     "api-docs.openapi_json": "the OpenAPI document itself",
     "web.api_docs": "/docs, the Swagger UI page that shows the document",
+    "seed_paths.redoc": "/redoc, seed 000's ReDoc page that shows the document",
+    "seed_paths.liveness": "/health, seed 004's liveness answer {status, version, time}: no "
+    "input, no checks (the documented /api/v1/health runs them)",
     "web.login_page": "the HTML sign-in form (GET) and its form post (POST), answered by a page "
     "or a redirect; the API signs in at /auth/login",
     "web.logout": "the HTML form post of the sign-out button, answered by a redirect",
