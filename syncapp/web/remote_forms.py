@@ -14,7 +14,7 @@ KIND_LABELS = {
     "smb": "SMB share",
     "webdav": "WebDAV server",
     "s3": "Amazon S3 or compatible",
-    "gcs": "Google Cloud Storage (HMAC keys)",
+    "gcs": "Google Cloud Storage",
     "azure": "Azure Blob Storage",
     "gdrive": "Google Drive",
 }
