@@ -228,6 +228,10 @@ class ArchiveStore:
                 received=received.md5,
             )
         owner_id = namespace.owner_id
+        # Waiting for the lock holds no connection: the holder ends its transaction before it
+        # reaches the store and needs a connection again afterwards, which uploads queued here
+        # with theirs would otherwise have taken (the pool ran dry under bench/load.py).
+        self.session.commit()
         with _commit_lock:
             existing = self.get(owner_id, kind, staged.name, profile)
             if (

@@ -208,6 +208,10 @@ class CordiaxNamespace(GuardedNamespace):
             return self._refuse("unauthorized", "This connection is not authenticated.")
         user_id, device = identity
         store = snapshot_store()
+        # The store's remote row is read: return the connection before waiting for a push
+        # slot, or hundreds of waiting pushes hold the whole pool and the pushes in their
+        # slots (and every upload) time out waiting for one.
+        db.session.commit()
         try:
             # Each push in flight costs several copies of its payload (bytes, ZIP members,
             # the store's buffers): a bounded number at a time keeps hundreds of clients
