@@ -46,4 +46,7 @@ def mount_tmpfs(mount_point: Path, size: str = "4m", *, read_only: bool = False)
 
 
 def unmount(mount_point: Path) -> None:
-    subprocess.run(["umount", str(mount_point)], check=False, capture_output=True)
+    # --lazy: a share detaches at once even while a server still holds a folder descriptor
+    # in it (a run's open destination, the background destination check), as a NAS that goes
+    # away does; a plain umount then failed with "target is busy" and the share stayed.
+    subprocess.run(["umount", "--lazy", str(mount_point)], check=False, capture_output=True)
