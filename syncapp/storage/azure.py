@@ -8,6 +8,7 @@ a Content-MD5 the service checks; the blob's Content-MD5 property records the wh
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,7 @@ from azure.storage.blob import (
 )
 
 from .base import (
+    Capabilities,
     ChecksumMismatch,
     ChunkReader,
     Entry,
@@ -82,6 +84,8 @@ def _modified(props: Any) -> datetime | None:
 class AzureRemote(Remote):
     kind = "azure"
     secret_settings = frozenset({"connection_string", "account_key", "sas_token"})
+    # Copy Blob copies within the account; the blob's Content-MD5 is the file's MD5
+    capabilities = Capabilities(copy=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -388,6 +392,39 @@ class AzureRemote(Remote):
             self._blob(rel).delete_blob(delete_snapshots="include", timeout=int(self.timeout))
         except AzureError as exc:
             raise self._error(exc, rel) from exc
+
+    # -- copying within the account ---------------------------------------------------------
+
+    def _server_copy(self, src: str, dst: str) -> Entry:
+        """Copy Blob: the service copies the blob, its Content-MD5 and metadata (with the
+        source's own time when it has none, as a copy through `write` keeps it). Within one
+        account it usually ends at once; a pending copy is waited for."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst or is_temp(rel_dst):
+            raise RemoteError(f"invalid file name: {dst!r}")
+        source, target = self._blob(rel_src), self._blob(rel_dst)
+        try:
+            props = source.get_blob_properties(timeout=int(self.timeout))
+            metadata = {**modified_metadata(props.last_modified), **(props.metadata or {})}
+            copy = target.start_copy_from_url(
+                source.url, metadata=metadata, timeout=int(self.timeout)
+            )
+            status = copy.get("copy_status")
+            deadline = time.monotonic() + self.timeout
+            while status == "pending" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                status = target.get_blob_properties(timeout=int(self.timeout)).copy.status
+            if status == "pending":  # not within the timeout: stop it rather than race it
+                with suppress(AzureError):
+                    target.abort_copy(copy["copy_id"], timeout=int(self.timeout))
+        except AzureError as exc:
+            raise self._error(exc, rel_dst) from exc
+        if status != "success":
+            raise RemoteUnavailable(f"{rel_dst}: the service's copy ended {status!r}; retry")
+        copied = self.stat(rel_dst)
+        if copied is None:
+            raise RemoteError(f"{rel_dst}: missing right after the service copied it there")
+        return copied
 
     # -- writing ----------------------------------------------------------------------------
 

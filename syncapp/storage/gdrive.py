@@ -32,6 +32,7 @@ from googleapiclient.http import MediaInMemoryUpload, MediaIoBaseDownload, Media
 
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     ChecksumMismatch,
     ChunkReader,
     Entry,
@@ -258,6 +259,8 @@ class _Sink:
 class DriveRemote(Remote):
     kind = "gdrive"
     secret_settings = frozenset({"refresh_token", "client_secret", "access_token"})
+    # a metadata update renames and re-parents; Drive reports every file's md5Checksum
+    capabilities = Capabilities(move=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     Entry,
     HashingReader,
     Remote,
@@ -221,6 +222,7 @@ def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
 
 class LocalRemote(Remote):
     kind = "local"
+    capabilities = Capabilities(move=True)  # os.replace
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -412,6 +414,7 @@ class ConfinedLocalRemote(Remote):
     """
 
     kind = "local"
+    capabilities = Capabilities(move=True)  # os.replace between folder descriptors
 
     def __init__(self, folder_fd: int, name: str) -> None:
         self.name = name

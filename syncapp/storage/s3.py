@@ -24,6 +24,7 @@ import botocore.exceptions as bex
 from botocore.config import Config
 
 from .base import (
+    Capabilities,
     ChecksumMismatch,
     Entry,
     HashingReader,
@@ -116,6 +117,8 @@ class _Body(io.RawIOBase):
 class S3Remote(Remote):
     kind = "s3"
     secret_settings = frozenset({"secret_access_key", "session_token"})
+    # CopyObject / UploadPartCopy copy within the service; a plain object's ETag is its MD5
+    capabilities = Capabilities(copy=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -371,6 +374,67 @@ class S3Remote(Remote):
         if self.stat(rel) is None:
             raise RemoteNotFound(rel)
         self._call(rel, "delete_object", Key=self._key(rel))
+
+    # -- copying within the bucket ------------------------------------------------------------
+
+    def _server_copy(self, src: str, dst: str) -> Entry:
+        """The service copies the object with its metadata (MD5, modification time: the
+        source's own time when it has none, as a copy through `write` keeps it): one CopyObject
+        up to 5 GiB, parts copied by range beyond (UploadPartCopy)."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst or is_temp(rel_dst):
+            raise RemoteError(f"invalid file name: {dst!r}")
+        source = {"Bucket": self.bucket, "Key": self._key(rel_src)}
+        head = self._call(rel_src, "head_object", Key=source["Key"])
+        size = int(head.get("ContentLength", 0))
+        metadata = {**modified_metadata(head.get("LastModified")), **(head.get("Metadata") or {})}
+        if size <= MAX_SINGLE_PUT:
+            self._call(
+                rel_dst,
+                "copy_object",
+                Key=self._key(rel_dst),
+                CopySource=source,
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+            )
+        else:
+            self._copy_parts(rel_dst, source, size, metadata)
+        copied = self.stat(rel_dst)
+        if copied is None:
+            raise RemoteError(f"{rel_dst}: missing right after the server copied it there")
+        return copied
+
+    def _copy_parts(self, rel: str, source: dict[str, str], size: int, metadata: dict) -> None:
+        key = self._key(rel)
+        upload_id = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)[
+            "UploadId"
+        ]
+        step = next(part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS,
+                               grow_every=1000))  # fmt: skip
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, step), start=1):
+                end = min(size, start + step) - 1
+                response = self._call(
+                    rel,
+                    "upload_part_copy",
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            self._call(
+                rel,
+                "complete_multipart_upload",
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            self._abort(rel, key, upload_id)
+            raise
 
     # -- writing ----------------------------------------------------------------------------
 

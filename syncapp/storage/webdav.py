@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     ChunkReader,
     Entry,
     HashingReader,
@@ -206,6 +207,8 @@ def _status_ok(status: str | None, *, default: bool) -> bool:
 class WebDavRemote(Remote):
     kind = "webdav"
     secret_settings = frozenset({"password"})
+    # MOVE renames on the server; Nextcloud and ownCloud report an MD5 (oc:checksums)
+    capabilities = Capabilities(move=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -502,10 +505,7 @@ class WebDavRemote(Remote):
             raise RemoteError("cannot write to the root folder itself; give a file name")
         final = self._full(rel)
         temp = temp_name(final)
-        self._ensure_folder(posixpath.dirname(final))
-        # A MOVE with Overwrite: T onto a folder deletes the whole folder first (RFC 4918 9.9.3).
-        if self._is_folder(final):
-            raise RemoteError(f"{rel}: a folder of that name is in the way")
+        self._prepare_target(final, rel)
         reader = HashingReader(stream)
         try:
             self._put(temp, rel, reader, size, modified)
@@ -562,6 +562,31 @@ class WebDavRemote(Remote):
         if response.status_code not in (200, 201, 204):
             raise self._fail(response, rel, "uploading")
         _drain(response)
+
+    def _prepare_target(self, final: str, rel: str) -> None:
+        """Make `final`'s folder, and make sure no folder has its name: a MOVE with Overwrite: T
+        onto a folder deletes the whole folder first (RFC 4918 9.9.3)."""
+        self._ensure_folder(posixpath.dirname(final))
+        if self._is_folder(final):
+            raise RemoteError(f"{rel}: a folder of that name is in the way")
+
+    def move(self, src: str, dst: str) -> Entry:
+        """A MOVE on the server: no byte crosses the network again."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst:
+            raise RemoteError("cannot move a file onto the root folder itself")
+        source = self._stat_full(self._full(rel_src), rel_src) if rel_src else None
+        if source is None:
+            raise RemoteNotFound(rel_src)
+        if rel_src == rel_dst:
+            return source.entry(rel_dst)
+        final = self._full(rel_dst)
+        self._prepare_target(final, rel_dst)
+        self._move(self._full(rel_src), final, rel_dst)
+        moved = self._stat_full(final, rel_dst)
+        if moved is None:
+            raise RemoteError(f"{rel_dst}: missing right after the server moved it there")
+        return moved.entry(rel_dst)
 
     def _move(self, temp: str, final: str, rel: str) -> None:
         response = self._request(
