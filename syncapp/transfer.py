@@ -100,7 +100,9 @@ class _ProgressReader(io.RawIOBase):
 
 
 def _verify_destination(dst: Remote, path: str, written: Entry, size: int | None) -> str:
-    server_md5 = written.server_md5 or dst.checksum(path)
+    server_md5 = written.server_md5
+    if server_md5 is None and "md5" in dst.capabilities.hashes:  # else no round trip for nothing
+        server_md5 = dst.checksum(path)
     if server_md5 is not None:
         if server_md5 != written.md5:
             raise ChecksumMismatch(

@@ -36,6 +36,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from . import settings
 from .base import (
     Capabilities,
     ChecksumMismatch,
@@ -51,7 +52,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
-from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
+from .parts import chain, modified_metadata, part_sizes, pieces
 
 MiB = 1024 * 1024
 MAX_BLOCKS = 50_000
@@ -101,9 +102,9 @@ class AzureRemote(Remote):
         max_concurrency: int = 4,
         timeout: float = 30,
     ) -> None:
-        block_size = number_setting("block_size", block_size)
-        max_concurrency = number_setting("max_concurrency", max_concurrency)
-        timeout = number_setting("timeout", timeout, float)
+        block_size = settings.number("block_size", block_size)
+        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
+        timeout = settings.positive("timeout", timeout)
         if not (container == "$root" or _CONTAINER_NAME.fullmatch(container or "")):
             raise RemoteConfigError(
                 f"invalid container name {container!r}: 3-63 lowercase letters, digits and "
@@ -136,8 +137,6 @@ class AzureRemote(Remote):
             raise RemoteConfigError(f"account_url must start with https://: {account_url!r}")
         if not 1 <= block_size <= MAX_BLOCK:
             raise RemoteConfigError(f"block_size must be between 1 and {MAX_BLOCK} bytes")
-        if max_concurrency < 1 or timeout <= 0:
-            raise RemoteConfigError("max_concurrency and timeout must be positive")
         self.container = container
         self.prefix = clean_path(prefix)
         self.account_name = account_name or None

@@ -23,6 +23,7 @@ import boto3
 import botocore.exceptions as bex
 from botocore.config import Config
 
+from . import settings
 from .base import (
     Capabilities,
     ChecksumMismatch,
@@ -37,7 +38,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
-from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
+from .parts import chain, modified_metadata, part_sizes, pieces
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,11 @@ class S3Remote(Remote):
         timeout: float = 30,
         max_attempts: int = 3,
     ) -> None:
-        part_size = number_setting("part_size", part_size)
-        multipart_threshold = number_setting("multipart_threshold", multipart_threshold)
-        max_concurrency = number_setting("max_concurrency", max_concurrency)
-        max_attempts = number_setting("max_attempts", max_attempts)
-        timeout = number_setting("timeout", timeout, float)
+        part_size = settings.number("part_size", part_size)
+        multipart_threshold = settings.number("multipart_threshold", multipart_threshold)
+        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
+        max_attempts = settings.positive("max_attempts", max_attempts, int)
+        timeout = settings.positive("timeout", timeout)
         if not bucket or "/" in bucket:
             raise RemoteConfigError(f"invalid bucket name: {bucket!r}")
         if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
@@ -161,8 +162,6 @@ class S3Remote(Remote):
             raise RemoteConfigError(f"part_size must be between {MIN_PART} and {MAX_PART} bytes")
         if not 0 <= multipart_threshold <= MAX_SINGLE_PUT:
             raise RemoteConfigError(f"multipart_threshold must be between 0 and {MAX_SINGLE_PUT}")
-        if max_concurrency < 1 or max_attempts < 1 or timeout <= 0:
-            raise RemoteConfigError("max_concurrency, max_attempts and timeout must be positive")
         self.bucket = bucket
         self.prefix = clean_path(prefix)
         self.region = region or "us-east-1"
@@ -409,8 +408,8 @@ class S3Remote(Remote):
         upload_id = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)[
             "UploadId"
         ]
-        step = next(part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS,
-                               grow_every=1000))  # fmt: skip
+        sizes = part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS, grow_every=1000)
+        step = next(sizes)  # one size for all: the size is known
         try:
             parts = []
             for number, start in enumerate(range(0, size, step), start=1):

@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
+from . import settings
 from .base import (
     CHUNK_SIZE,
     Capabilities,
@@ -227,7 +228,7 @@ class WebDavRemote(Remote):
             port = parts.port
         except ValueError:
             raise RemoteConfigError(f"url has an invalid port: {url!r}") from None
-        self.timeout = _positive_seconds(timeout)
+        self.timeout = settings.positive("timeout", timeout)
         # Any user:password@ in the url is dropped: credentials come from their own settings,
         # and the url shows up in messages.
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -240,7 +241,8 @@ class WebDavRemote(Remote):
             self._base_path += "/files/" + quote(username, safe="")
         self.root = clean_path(remote_path or "")
         self.username = username
-        self._session = self._make_session(username, password, _as_bool(verify_tls))
+        verify = settings.flag("verify_tls", verify_tls)
+        self._session = self._make_session(username, password, verify)
         self._folders: set[str] = set()  # folders (relative to url) known to exist
 
     @staticmethod
@@ -641,23 +643,6 @@ def _drain(response: requests.Response) -> None:
         pass
     finally:
         response.close()
-
-
-def _positive_seconds(value: object) -> float:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0:
-        raise RemoteConfigError(f"timeout must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
-def _as_bool(value: object) -> bool:
-    """Settings may arrive as text from a form or a config file."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,8 +21,10 @@ from smb.base import NotConnectedError, NotReadyError, SMBTimeout
 from smb.smb_constants import FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_SEQUENTIAL_ONLY
 from smb.smb_structs import OperationFailure, ProtocolError, UnsupportedFeature
 
+from .. import settings
 from ..base import (
     CHUNK_SIZE,
+    Capabilities,
     ChunkReader,
     Entry,
     HashingReader,
@@ -69,17 +71,6 @@ class _Handle:
     released: bool = field(default=False)
 
 
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise RemoteConfigError(f"{name} must be true or false, not {value!r}")
-
-
 class _Source:
     """The caller's stream, hashed on the way, read in full chunks, held to its promised size."""
 
@@ -110,6 +101,7 @@ class _Source:
 class SmbRemote(Remote):
     kind = "smb"
     secret_settings = frozenset({"password"})
+    capabilities = Capabilities(move=True)  # SMB2 SET_INFO FileRenameInformation
 
     def __init__(
         self,
@@ -131,16 +123,11 @@ class SmbRemote(Remote):
         self.username = username
         self._password = password
         self.domain = domain
-        self.is_direct_tcp = _as_bool(is_direct_tcp, "is_direct_tcp")
+        self.is_direct_tcp = settings.flag("is_direct_tcp", is_direct_tcp)
         self.client_name = client_name or "syncapp"
         self.server_name = server_name or self.server
-        try:
-            self.port = int(port)
-            self.timeout = float(timeout)
-        except (TypeError, ValueError) as exc:
-            raise RemoteConfigError(f"port and timeout must be numbers: {exc}") from None
-        if not 0 < self.port < 65536 or self.timeout <= 0:
-            raise RemoteConfigError("port must be 1-65535 and timeout positive")
+        self.port = settings.port("port", port)
+        self.timeout = settings.positive("timeout", timeout)
         if not self.share_name or any(c in self.share_name for c in "/\\"):
             raise RemoteConfigError(f"share_name must be one share's name, not {share_name!r}")
         try:
@@ -497,6 +484,29 @@ class SmbRemote(Remote):
         self._call(
             f"delete {rel}", lambda c: c.delete_file(self.share_name, self._smb(rel), self.timeout)
         )
+
+    def move(self, src: str, dst: str) -> Entry:
+        """A rename on the server, replacing the destination (`Connection._replace`)."""
+        rel_src, rel_dst = self._file_rel(src), self._file_rel(dst)
+        if rel_src == rel_dst:
+            entry = self.stat(rel_src)
+            if entry is None:
+                raise RemoteNotFound(rel_src)
+            return entry
+        source, final = self._smb(rel_src), self._smb(rel_dst)
+
+        def rename(conn: Connection) -> tuple[int, datetime]:
+            return conn.move_file(self.share_name, source, final, self.timeout)
+
+        what = f"move {rel_src}"
+        try:
+            size, stamp = self._call(what, rename)
+        except RemoteNotFound:
+            if self.stat(rel_src) is None:
+                raise
+            self._make_folders(final)  # the destination's folder was missing
+            size, stamp = self._call(what, rename)
+        return Entry(path=rel_dst, size=size, modified=stamp)
 
     def checksum(self, path: str) -> str | None:
         if self.stat(path) is None:

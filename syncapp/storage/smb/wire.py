@@ -283,6 +283,20 @@ class Connection(SMBConnection):
         data = struct.pack("<B7xQI", int(replace), 0, len(name)) + name
         self.set_info(tid, fid, FILE_RENAME_INFORMATION, data, timeout)
 
+    def move_file(
+        self, share: str, path: str, new_path: str, timeout: float
+    ) -> tuple[int, datetime]:
+        """Rename `path` over `new_path` (both inside the share) on the server; returns the
+        file's (size, modification time)."""
+        tid = self.tree(share, timeout)
+        opened = self.open(tid, path, DELETE | FILE_READ_ATTRIBUTES, timeout)
+        try:
+            self._replace(tid, opened.fid, new_path, timeout)
+        except StatusError:
+            self.close_file(tid, opened.fid, timeout)
+            raise
+        return self.close_file(tid, opened.fid, timeout)
+
     def abandon(self, tid: int, fid: bytes, timeout: float) -> None:
         """Delete an open file and close it; on a healthy connection, after a failed write."""
         with contextlib.suppress(StatusError):
