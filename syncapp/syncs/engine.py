@@ -76,7 +76,7 @@ class Destination:
                 except RemoteError as exc:
                     log.warning("could not remove debris %s: %s", entry.path, exc)
                 continue
-            if not entry.path.startswith(prefix) or "/.syncapp-tmp-" in f"/{entry.path}":
+            if not entry.path.startswith(prefix) or is_temp(entry.path):
                 continue
             found[entry.path[len(prefix) :]] = entry
         return found

@@ -18,6 +18,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..extensions import db
+from ..storage.base import is_temp
 from .models import SyncJob
 
 if TYPE_CHECKING:
@@ -32,9 +33,7 @@ class _JobHandler(FileSystemEventHandler):
         self.job_id = job_id
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write") or ".syncapp-tmp-" in str(
-            event.src_path
-        ):
+        if event.event_type in ("opened", "closed_no_write") or is_temp(str(event.src_path)):
             return
         self.watcher.changed(self.job_id)
 
