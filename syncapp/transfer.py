@@ -5,6 +5,10 @@ as they pass; the destination is then checked against that hash (by its own MD5 
 keeps one, else by size), and transient failures are retried with backoff and jitter.
 `move_verified` deletes the source only after such a copy, and only if the source did not change
 while it was being copied.
+
+Both are for bytes that cross from one remote to another. A file that changes name within one
+remote is `Remote.move`'s: a rename or a copy on the server where the backend's `capabilities`
+say so (no byte crosses the network), else a copy through `write` then a delete.
 """
 
 from __future__ import annotations
