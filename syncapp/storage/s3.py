@@ -14,7 +14,7 @@ import io
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -404,16 +404,12 @@ class S3Remote(Remote):
         return copied
 
     def _copy_parts(self, rel: str, source: dict[str, str], size: int, metadata: dict) -> None:
-        key = self._key(rel)
-        upload_id = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)[
-            "UploadId"
-        ]
         sizes = part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS, grow_every=1000)
         step = next(sizes)  # one size for all: the size is known
-        try:
+
+        def copy_parts(key: str, upload_id: str) -> list[dict[str, Any]]:
             parts = []
             for number, start in enumerate(range(0, size, step), start=1):
-                end = min(size, start + step) - 1
                 response = self._call(
                     rel,
                     "upload_part_copy",
@@ -421,19 +417,12 @@ class S3Remote(Remote):
                     UploadId=upload_id,
                     PartNumber=number,
                     CopySource=source,
-                    CopySourceRange=f"bytes={start}-{end}",
+                    CopySourceRange=f"bytes={start}-{min(size, start + step) - 1}",
                 )
                 parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-            self._call(
-                rel,
-                "complete_multipart_upload",
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException:
-            self._abort(rel, key, upload_id)
-            raise
+            return parts
+
+        self._in_parts(rel, metadata, copy_parts)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -507,13 +496,27 @@ class S3Remote(Remote):
         md5: str | None,
         metadata: dict[str, str],
     ) -> str | None:
+        def upload_parts(key: str, upload_id: str) -> list[dict[str, Any]]:
+            parts = self._upload_parts(rel, key, upload_id, pieces)
+            self._check(rel, reader, size, md5)
+            return parts
+
+        return _strip_etag(self._in_parts(rel, metadata, upload_parts).get("ETag"))
+
+    def _in_parts(
+        self,
+        rel: str,
+        metadata: dict[str, str],
+        send_parts: Callable[[str, str], list[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """A multipart upload: created, its parts sent by `send_parts(key, upload_id)`, which
+        returns them, then completed; aborted when anything fails."""
         key = self._key(rel)
         created = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)
         upload_id = created["UploadId"]
         try:
-            parts = self._upload_parts(rel, key, upload_id, pieces)
-            self._check(rel, reader, size, md5)
-            response = self._call(
+            parts = send_parts(key, upload_id)
+            return self._call(
                 rel,
                 "complete_multipart_upload",
                 Key=key,
@@ -523,7 +526,6 @@ class S3Remote(Remote):
         except BaseException:
             self._abort(rel, key, upload_id)
             raise
-        return _strip_etag(response.get("ETag"))
 
     def _upload_parts(
         self, rel: str, key: str, upload_id: str, pieces: Iterable[bytes]
