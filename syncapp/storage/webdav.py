@@ -584,21 +584,29 @@ class WebDavRemote(Remote):
             return source.entry(rel_dst)
         final = self._full(rel_dst)
         self._prepare_target(final, rel_dst)
-        self._move(self._full(rel_src), final, rel_dst)
+        self._move(self._full(rel_src), final, rel_dst, "moving a file onto")
         moved = self._stat_full(final, rel_dst)
         if moved is None:
             raise RemoteError(f"{rel_dst}: missing right after the server moved it there")
         return moved.entry(rel_dst)
 
-    def _move(self, temp: str, final: str, rel: str) -> None:
+    def _move(
+        self, source: str, final: str, rel: str, action: str = "renaming the upload onto"
+    ) -> None:
         response = self._request(
             "MOVE",
-            self._url(temp),
+            self._url(source),
             rel,
             headers={"Destination": self._url(final), "Overwrite": "T"},
         )
+        if response.status_code == 409:
+            # The destination's folder was there when cached (RFC 4918 9.9.4: a missing parent);
+            # someone removed it since. Forget the cache, so that a retry makes it again.
+            _drain(response)
+            self._folders.clear()
+            raise RemoteUnavailable(f"{action} {rel}: its folder disappeared; retry")
         if response.status_code not in (201, 204):
-            raise self._fail(response, rel, "renaming the upload onto")
+            raise self._fail(response, rel, action)
         _drain(response)
         if any(char in final for char in MANGLED_BY_SOME_SERVERS) and (
             self._stat_full(final, rel) is None
