@@ -18,19 +18,19 @@ from functools import partial
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, select, update
 
 from ..auth.models import User
 from ..events import publish
 from ..extensions import db
 from ..remotes.catalog import get_remote, may_use, open_for_user
 from ..storage import RemoteNotFound, RemoteUnavailable
-from ..storage.base import owner_is_dead, owner_tag
+from ..storage.base import owner_tag
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy
 from . import metrics
 from .engine import (
-    LEASE,
+    JOB_CLAIMS,
     Destination,
     DestinationUnavailable,
     JobRefused,
@@ -94,25 +94,11 @@ def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
 
 
 def claim(job_id: int, owner: str) -> bool:
-    now = utcnow()
-    taken = db.session.execute(
-        update(SyncJob)
-        .where(
-            SyncJob.id == job_id,
-            or_(SyncJob.lease_owner.is_(None), SyncJob.lease_until < now),
-        )
-        .values(lease_owner=owner, lease_until=now + LEASE)
-    ).rowcount
-    db.session.commit()
-    return bool(taken)
+    return JOB_CLAIMS.claim(db.session, job_id, owner)
 
 
 def release(job_id: int, owner: str) -> None:
-    db.session.execute(
-        update(SyncJob)
-        .where(SyncJob.id == job_id, SyncJob.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
+    JOB_CLAIMS.release(db.session, job_id, owner)
     db.session.commit()
 
 
@@ -144,17 +130,10 @@ def request_run(job: SyncJob, reason: str) -> SyncRun:
 def recover_stale() -> list[int]:
     """Take back the claims of dead or silent processes; their runs become `interrupted`."""
     now = utcnow()
-    recovered = []
-    claimed = db.session.scalars(select(SyncJob).where(SyncJob.lease_owner.is_not(None)))
-    for job in claimed:
-        if job.lease_until >= now and not owner_is_dead(job.lease_owner):
-            continue
-        log.warning("job %d: taking back the claim of %s", job.id, job.lease_owner)
-        job.lease_owner, job.lease_until = None, None
-        job.state = "idle" if job.enabled else "stopped"
-        job.next_run_at = now
-        recovered.append(job.id)
+    state = case((SyncJob.enabled.is_(True), "idle"), else_="stopped")
+    recovered = JOB_CLAIMS.recover(db.session, now=now, state=state, next_run_at=now)
     if recovered:
+        log.warning("jobs %s: taking back the claims of ended or silent processes", recovered)
         db.session.execute(
             update(SyncRun)
             .where(SyncRun.job_id.in_(recovered), SyncRun.status == "running")
