@@ -66,8 +66,10 @@ def copy_claims(lease: timedelta) -> Claims:
         lease=lease,
         lease_until=CloudCopy.next_attempt_at,
         held=CloudCopy.status == "running",
-        free=lambda now: (CloudCopy.status == "pending")
-        & or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now),
+        free=lambda now: (
+            (CloudCopy.status == "pending")
+            & or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now)
+        ),
         taken={"status": "running"},
     )
 
