@@ -39,6 +39,7 @@ from .engine import (
 )
 from .folders import open_local_destination, open_source
 from .models import SyncJob, SyncRun
+from .watcher import RealtimeWatcher
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,8 @@ class Dispatcher:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        options = app.config["SYNCAPP"]["sync"]
-        self.pool = ThreadPoolExecutor(options["max_concurrent_jobs"], "sync-job")
+        self.workers = app.config["SYNCAPP"]["sync"]["max_concurrent_jobs"]
+        self.pool = ThreadPoolExecutor(self.workers, "sync-job")
         self.running: set[int] = set()
         self.lock = threading.Lock()
         self._wake = threading.Event()
@@ -243,7 +244,7 @@ class Dispatcher:
                 recover_stale()
                 for job_id in due_job_ids():
                     with self.lock:
-                        if job_id in self.running or len(self.running) >= self.pool._max_workers:
+                        if job_id in self.running or len(self.running) >= self.workers:
                             continue
                         self.running.add(job_id)
                     self.pool.submit(self._run, job_id)
@@ -268,15 +269,15 @@ class Dispatcher:
 
 
 def start_dispatcher(app: Flask) -> Dispatcher:
-    """Start running sync jobs in this process (the scheduler leader, or a test)."""
-    from .watcher import RealtimeWatcher
-
+    """Start running sync jobs in this process (the scheduler leader, or a test): the
+    dispatcher, and the realtime watcher that requests runs of realtime jobs."""
     dispatcher = Dispatcher(app)
     app.extensions["syncapp.sync_dispatcher"] = dispatcher
     dispatcher.start()
-    watcher = RealtimeWatcher(app, dispatcher)
+    watcher = RealtimeWatcher(app, request_run)
     app.extensions["syncapp.sync_watcher"] = watcher
     watcher.start()
+    dispatcher.after_tick.append(watcher.refresh)  # the watched set follows the jobs table
     return dispatcher
 
 
