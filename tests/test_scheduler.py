@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from syncapp.scheduler import FileLeaderLock, build_scheduler
+from syncapp.background.leader import FileLeaderLock
+from syncapp.scheduler import build_scheduler
 
 
 def test_only_one_process_holds_the_leader_lock(tmp_path):

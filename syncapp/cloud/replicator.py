@@ -459,6 +459,13 @@ def start_replication(app: Flask, **options: Any) -> ReplicationRunner:
     return runner
 
 
+def wake_replication(app: Flask) -> None:
+    """Look for due copies now, if this process replicates (the leader's periodic nudge)."""
+    runner = app.extensions.get("syncapp.cloud_replication")
+    if runner is not None:
+        runner.wake()
+
+
 def stop_replication(app: Flask) -> None:
     app.extensions.pop("syncapp.cloud_wake", None)
     runner = app.extensions.pop("syncapp.cloud_replication", None)
