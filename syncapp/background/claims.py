@@ -37,7 +37,8 @@ from ..timeutil import utcnow
 def backoff(attempts: int, first: float, cap: float) -> float:
     """Seconds to wait after the `attempts`-th consecutive failure: `first`, doubled per
     failure, at most `cap`."""
-    return min(cap, first * 2 ** (max(attempts, 1) - 1))
+    # the exponent is bounded: after days of failures, 2 ** n would not convert to a float
+    return min(cap, first * 2 ** min(max(attempts, 1) - 1, 64))
 
 
 class Claims:

@@ -198,3 +198,4 @@ def test_a_claim_whose_process_ended_is_recovered_before_its_lease_runs_out(rows
 def test_backoff_doubles_up_to_its_cap():
     assert [backoff(n, 5, 60) for n in range(1, 6)] == [5, 10, 20, 40, 60]
     assert backoff(0, 5, 60) == 5  # a first attempt never waits less than `first`
+    assert backoff(5000, 5, 60) == 60  # days of failures: still the cap, not an overflow
