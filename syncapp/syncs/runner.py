@@ -1,11 +1,11 @@
 """Who runs a sync job, when, and where: claims, run requests, recovery and the dispatcher.
 
 A job is claimed on its row (`engine.JOB_CLAIMS`, background/claims.py: `lease_owner`,
-`lease_until`), so across threads, processes and hosts a job never runs twice at once. Any process may ask for a run by
-writing a queued `SyncRun`; the scheduler leader's dispatcher looks for due jobs every
-`sync.dispatch_interval` seconds and runs them in its own thread pool. A claim whose process died
-(or that was not renewed in time) is taken back and its run marked `interrupted`; the next run
-finds what it had not recorded still queued, and copies it.
+`lease_until`), so across threads, processes and hosts a job never runs twice at once. Any
+process may ask for a run by writing a queued `SyncRun`; the scheduler leader's dispatcher looks
+for due jobs every `sync.dispatch_interval` seconds and runs them in its own thread pool. A claim
+whose process died (or that was not renewed in time) is taken back and its run marked
+`interrupted`; the next run finds what it had not recorded still queued, and copies it.
 """
 
 from __future__ import annotations
