@@ -40,7 +40,9 @@ def rows(make_app):
         copy = CloudCopy(file_id=file.id, target="s3", remote_path="a.txt", wanted_version=1)
         db.session.add(copy)
         db.session.commit()
-        yield app, job.id, copy.id
+        ids = job.id, copy.id
+        db.session.rollback()  # no transaction (nor SQLite snapshot) held into the test
+        yield app, *ids
         db.session.remove()
 
 
