@@ -14,9 +14,9 @@ from flask import Flask
 from sqlalchemy import Select, func, select
 
 from .. import __version__
+from ..background.leader import leader_elsewhere
 from ..extensions import db
 from ..scheduled_runs import latest_by_job
-from ..scheduler import leader_elsewhere
 from ..syncs.history import LISTED
 from ..syncs.models import FILE_STATES, JOB_STATES, RUN_STATUSES, SyncFile, SyncJob, SyncRun
 from ..timeutil import isoformat, utcnow

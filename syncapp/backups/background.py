@@ -1,0 +1,30 @@
+"""The backups' background work: applying the retention policy (scheduler.py runs it)."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from ..background.work import Job, Runner
+from .retention import RetentionPolicy
+from .routes import archive_store
+from .store import apply_retention
+
+
+def retention() -> object:
+    """Delete the archives the retention policy lets go (none while the store is append-only)."""
+    options = current_app.config["SYNCAPP"]["backups"]
+    if options["append_only"]:
+        return []
+    return apply_retention(archive_store(), RetentionPolicy.from_settings(options))
+
+
+def retention_interval(settings: dict) -> int | None:
+    """backups.retention_interval, or off while no policy is set or the store is append-only."""
+    backups = settings["backups"]
+    if backups["append_only"] or not RetentionPolicy.from_settings(backups).active:
+        return None
+    return backups["retention_interval"]
+
+
+JOBS: list[Job] = [Job("backups.retention", retention, retention_interval)]
+RUNNERS: list[Runner] = []
