@@ -18,7 +18,7 @@ from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
 from . import links
-from .jobs import enqueue_replication, job_view
+from .jobs import job_view, replicate_upload
 from .models import TARGETS, CloudCopy, CloudFile, CloudJob, CloudVersion
 from .schemas import (
     CloudJobStatus,
@@ -32,7 +32,7 @@ from .schemas import (
     PageQuery,
     VersionList,
 )
-from .store import BUSY_COPIES, CloudStore, Outcome, Staged, store_remote
+from .store import CloudStore, Outcome, Staged, store_remote
 from .targets import TargetUnavailable, configured_targets, open_target, stored_remote_name
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
@@ -126,38 +126,6 @@ def _receive(store: CloudStore, owner_id: int) -> tuple[Staged | None, list[str]
     return received.file, choice.targets
 
 
-def _holds_or_gets(copy: CloudCopy | None, number: int) -> bool:
-    """The cloud has this version, or a copy of it is under way."""
-    if copy is None or copy.wanted_version != number:
-        return False
-    return copy.status in BUSY_COPIES or (
-        copy.status == "completed" and copy.synced_version == number
-    )
-
-
-def replicate(outcome: Outcome, targets: list[str]) -> CloudJob:
-    """The job that answers the upload. A new version goes to the clouds asked for and to every
-    cloud that already has a copy of the file. Content the file already had is copied only to the
-    clouds that lack it; when every cloud asked for has it (or is getting it), the answer is the
-    job already under way, or a job completed at once with nothing to send."""
-    if outcome.created:
-        # a cloud that has the file keeps following it: its copy would go stale otherwise
-        following = [copy.target for copy in outcome.file.copies if copy.target not in targets]
-        return enqueue_replication(outcome.file, outcome.version, [*targets, *sorted(following)])
-    number = outcome.version.number
-    copies = {copy.target: copy for copy in outcome.file.copies}
-    missing = [t for t in targets if not _holds_or_gets(copies.get(t), number)]
-    if missing:
-        return enqueue_replication(outcome.file, outcome.version, missing)
-    for target in targets:
-        copy = copies[target]
-        if copy.status in BUSY_COPIES and copy.job_id:
-            job = db.session.get(CloudJob, copy.job_id)
-            if job is not None:
-                return job
-    return enqueue_replication(outcome.file, outcome.version, [])
-
-
 def _message(outcome: Outcome, job: CloudJob, requested: list[str]) -> str:
     name, number = outcome.file.filename, outcome.version.number
     if outcome.created:
@@ -186,7 +154,7 @@ def upload_file():
     if staged is None:
         raise BadRequest("No file was sent: use -F 'file=@report.pdf'.", code="no_file")
     outcome = store.commit(owner_id, staged)
-    job = replicate(outcome, targets)
+    job = replicate_upload(outcome, targets)
     reply = {
         "job_id": job.id,
         "file_id": outcome.file.id,
