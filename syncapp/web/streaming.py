@@ -18,6 +18,7 @@ from flask import Response, request, send_file
 from ..errors import BadRequest
 from ..multipart import FormPart, MultipartError, StreamingForm, boundary_of
 from ..storage import Remote
+from ..storage.base import CHUNK_SIZE
 from ..storage.local import LocalRemote
 
 Staged = TypeVar("Staged")
@@ -99,7 +100,13 @@ def send_stored(remote: Remote, path: str, download: Download) -> Response:
     }
     if isinstance(remote, LocalRemote):
         return send_file(remote.local_path(path), **options)
-    response = send_file(remote.open_read(path), **options)  # closes the reader at the end
-    if download.size is not None and response.status_code == 200:
-        response.content_length = download.size
+    reader = remote.open_read(path)
+    response = send_file(reader, **options)  # a 304 or 412 closes the reader with the response
+    if response.status_code == 200:
+        # send_file would pass a file object on 8 KiB at a time, a socket write each; a remote's
+        # reader holds chunks of a MiB, which go out whole
+        response.response = iter(lambda: reader.read(CHUNK_SIZE), b"")
+        response.call_on_close(reader.close)
+        if download.size is not None:
+            response.content_length = download.size
     return response
