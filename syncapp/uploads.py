@@ -28,11 +28,18 @@ _END = object()
 FORM_OVERHEAD = 64 * 1024
 
 
-def refuse_declared_size(content_length: int | None, limit: int) -> None:
+def refuse_declared_size(
+    content_length: int | None, limit: int, *, sizes: Callable[[int], str] | None = None
+) -> None:
     """413 before a byte is read when the declared body cannot fit: the count while streaming
-    (receive_into) catches what a missing or lying Content-Length lets through."""
+    (receive_into) catches what a missing or lying Content-Length lets through. `sizes` writes
+    both sizes into the message the way a seed's clients print them (seed 003: "12.0 MB")."""
     if content_length and content_length > limit + FORM_OVERHEAD:
-        raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+        if sizes is None:
+            raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+        raise PayloadTooLarge(
+            f"The upload ({sizes(content_length)}) exceeds the limit of {sizes(limit)}."
+        )
 
 
 #: How a yes/no field of a multipart form may be spelled: forms and `curl -F` send text, so the
