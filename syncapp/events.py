@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_app_context, request
+from flask import has_app_context, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 from sqlalchemy.exc import OperationalError
@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from . import security, tenancy
 from .auth import live_connections
 from .extensions import socketio
+from .settings import settings
 from .socket_guard import mark_authenticated
 from .timeutil import isoformat, utcnow
 
@@ -268,8 +269,8 @@ def _relay() -> RedisRelay | None:
         # A thread without an app context: the relay this process uses, if it uses just one.
         with _relays_lock:
             return next(iter(_relays.values())) if len(_relays) == 1 else None
-    options = current_app.config["SYNCAPP"]["socketio"]
-    return relay_for(options["message_queue"], options["channel"])
+    options = settings().socketio
+    return relay_for(options.message_queue, options.channel)
 
 
 def socket_user(auth: dict | None):

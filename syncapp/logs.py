@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import inspect as sa_inspect
 
+from .settings import settings
 from .timeutil import isoformat
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -150,14 +151,14 @@ def configure_logging(app: Flask) -> None:
 
     register_owner_lookup("job", job_owner)
 
-    options = app.config["SYNCAPP"]["logging"]
+    options = settings(app).logging
     formatter: logging.Formatter = (
         JsonFormatter()
-        if options["json"]
+        if options.json
         else TextFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    log_file = options["file"]
+    log_file = options.file
     if log_file is None:
         log_file = str(Path(app.instance_path) / "syncapp.log")
     if log_file:
@@ -165,13 +166,13 @@ def configure_logging(app: Flask) -> None:
         handlers.append(
             logging.handlers.RotatingFileHandler(
                 log_file,
-                maxBytes=options["max_size"],
-                backupCount=options["backup_count"],
+                maxBytes=options.max_size,
+                backupCount=options.backup_count,
                 encoding="utf-8",
             )
         )
     # Recent records for GET /api/v1/logs; the newest app in a process owns the "syncapp" logger.
-    buffer = LogBuffer(app.config["SYNCAPP"]["monitoring"]["log_buffer_size"])
+    buffer = LogBuffer(settings(app).monitoring.log_buffer_size)
     app.extensions["syncapp.log_buffer"] = buffer
     handlers.append(buffer)
     root = logging.getLogger("syncapp")
@@ -182,7 +183,7 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(formatter)
         handler.addFilter(RequestContextFilter())
         root.addHandler(handler)
-    root.setLevel(options["level"].upper())
+    root.setLevel(options.level.upper())
     root.propagate = False  # app.logger is this same "syncapp" logger: Flask adds no handler
 
     @app.before_request

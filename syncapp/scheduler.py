@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from . import scheduled_runs
 from .extensions import db
+from .settings import settings
 from .syncs.runner import start_dispatcher, stop_dispatcher
 from .timeutil import utcnow
 
@@ -59,29 +60,28 @@ _OUR_LOCK = (
 class Job:
     id: str
     run: Callable[[], object]  # called inside an app context
-    interval: Callable[[dict], int | None]  # seconds from the settings; None: job is off
+    interval: Callable[[Any], int | None]  # seconds from settings(app); None: job is off
 
 
 def _backup_retention() -> object:
-    from flask import current_app
 
     from .backups.retention import RetentionPolicy
     from .backups.routes import archive_store
     from .backups.store import apply_retention
 
-    options = current_app.config["SYNCAPP"]["backups"]
-    if options["append_only"]:
+    options = settings().backups
+    if options.append_only:
         return []
     return apply_retention(archive_store(), RetentionPolicy.from_settings(options))
 
 
-def _retention_interval(settings: dict) -> int | None:
+def _retention_interval(configured: Any) -> int | None:
     from .backups.retention import RetentionPolicy
 
-    backups = settings["backups"]
-    if backups["append_only"] or not RetentionPolicy.from_settings(backups).active:
+    backups = configured.backups
+    if backups.append_only or not RetentionPolicy.from_settings(backups).active:
         return None
-    return backups["retention_interval"]
+    return backups.retention_interval
 
 
 def _cordiax_pollers() -> object:
@@ -91,12 +91,11 @@ def _cordiax_pollers() -> object:
 
 
 def _cordiax_retention() -> object:
-    from flask import current_app
 
     from .cordiax.store import snapshot_store
 
-    options = current_app.config["SYNCAPP"]["cordiax"]
-    return snapshot_store().apply_retention(options["keep_last"], options["keep_daily_days"])
+    options = settings().cordiax
+    return snapshot_store().apply_retention(options.keep_last, options.keep_daily_days)
 
 
 def _documents_auto_sync() -> object:
@@ -119,14 +118,14 @@ def _cloud_replication() -> object:
 JOBS: list[Job] = [
     Job("backups.retention", _backup_retention, _retention_interval),
     # Checks often, polls each poller only when its own interval has passed.
-    Job("cordiax.pollers", _cordiax_pollers, lambda s: s["cordiax"]["poll_check_interval"]),
-    Job("cordiax.retention", _cordiax_retention, lambda s: s["cordiax"]["retention_interval"]),
+    Job("cordiax.pollers", _cordiax_pollers, lambda s: s.cordiax.poll_check_interval),
+    Job("cordiax.retention", _cordiax_retention, lambda s: s.cordiax.retention_interval),
     Job(
         "documents.auto_sync",
         _documents_auto_sync,
-        lambda s: s["documents"]["auto_sync_interval"],
+        lambda s: s.documents.auto_sync_interval,
     ),
-    Job("cloud.replication", _cloud_replication, lambda s: s["cloud"]["replication_interval"]),
+    Job("cloud.replication", _cloud_replication, lambda s: s.cloud.replication_interval),
 ]
 
 
@@ -314,7 +313,7 @@ def leader_elsewhere(app: Flask) -> tuple[bool, int | None]:
 
 
 def _in_context(app: Flask, job: Job, confirm: Callable[[], bool] = lambda: True) -> Callable:
-    keep = app.config["SYNCAPP"]["scheduler"]["keep_runs"]
+    keep = settings(app).scheduler.keep_runs
 
     def run() -> None:
         # A fence: a leader whose lock went away (PostgreSQL restarted) must not run one more
@@ -353,7 +352,7 @@ def build_scheduler(app: Flask, confirm: Callable[[], bool] = lambda: True) -> B
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for job in JOBS:
-        seconds = job.interval(app.config["SYNCAPP"])
+        seconds = job.interval(settings(app))
         if seconds:
             scheduler.add_job(
                 _in_context(app, job, confirm), "interval", seconds=seconds, id=job.id
@@ -380,7 +379,7 @@ def align_with_history(app: Flask, scheduler: BackgroundScheduler) -> None:
 
 def lock_path(app: Flask) -> Path:
     return Path(
-        app.config["SYNCAPP"]["scheduler"]["lock_file"]
+        settings(app).scheduler.lock_file
         or Path(app.instance_path) / "scheduler.lock"
     )
 
@@ -392,7 +391,7 @@ class Leadership:
         self.app = app
         self.lock = lock
         self.state = state
-        self.retry = float(app.config["SYNCAPP"]["scheduler"]["leader_retry"])
+        self.retry = float(settings(app).scheduler.leader_retry)
         self._mutex = threading.Lock()
 
     def try_to_lead(self) -> bool:
@@ -453,8 +452,8 @@ class Leadership:
 
 def start_scheduler(app: Flask) -> None:
     """Start the jobs in this process if it can become the leader, else keep trying."""
-    options = app.config["SYNCAPP"]["scheduler"]
-    if app.testing or not options["enabled"]:
+    options = settings(app).scheduler
+    if app.testing or not options.enabled:
         return
     lock = leader_lock(app)
     stop = threading.Event()

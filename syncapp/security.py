@@ -30,6 +30,7 @@ from .auth import live_connections
 from .auth.models import ApiToken, User
 from .errors import Forbidden, Unauthorized, wants_json
 from .extensions import db, login_manager
+from .settings import settings
 from .timeutil import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,15 +85,15 @@ def _anonymous_allowed() -> bool:
     section = _view_attr("anonymous_section")
     if section is None:
         return False
-    options = current_app.config["SYNCAPP"][section]
-    if not options["allow_anonymous"] or not request.remote_addr:
+    options = getattr(settings(), section)
+    if not options.allow_anonymous or not request.remote_addr:
         return False
     try:
         address = ipaddress.ip_address(request.remote_addr)
     except ValueError:
         return False
     return any(
-        address in ipaddress.ip_network(net, strict=False) for net in options["anonymous_networks"]
+        address in ipaddress.ip_network(net, strict=False) for net in options.anonymous_networks
     )
 
 
@@ -157,7 +158,7 @@ class PresentedToken:
 
 
 def user_for_token(raw: str) -> User | None:
-    api_key = current_app.config["SYNCAPP"]["security"]["api_key"]
+    api_key = settings().security.api_key
     if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
         # seed 000's single shared key acts for the first admin
         return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
@@ -325,4 +326,4 @@ def decrypt_secret(token: str) -> str:
 
 
 def login_token_lifetime() -> timedelta:
-    return timedelta(hours=current_app.config["SYNCAPP"]["security"]["login_token_hours"])
+    return timedelta(hours=settings().security.login_token_hours)

@@ -40,6 +40,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from .logs import redact
+from .settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,15 @@ class SessionGuard:
     """Which engine.io sessions are trusted, which wait to authenticate, and their WebSockets."""
 
     def __init__(self, app: Flask, eio: Any) -> None:
-        options = app.config["SYNCAPP"]["socketio"]
+        options = settings(app).socketio
         self.app = app
         self.eio = eio
         # Each such session may hold a thread: never more than a quarter of them, or the
         # handshakes that would be refused wait for a thread behind the sessions themselves.
-        threads = int(app.config["SYNCAPP"]["server"]["threads"])
-        self.limit = max(1, min(int(options["unauthenticated_sessions"]), threads // 4))
-        self.auth_timeout = float(options["auth_timeout"])
-        self.small = int(options["unauthenticated_max_message"])
+        threads = int(settings(app).server.threads)
+        self.limit = max(1, min(int(options.unauthenticated_sessions), threads // 4))
+        self.auth_timeout = float(options.auth_timeout)
+        self.small = int(options.unauthenticated_max_message)
         # An authenticated message above engine.io's limit is still read to its end, so that a
         # push too large to keep is answered (cordiax/transport.py: `sync_error` too_large)
         # instead of dropped (Cordiax would reconnect and push it again, forever); beyond this
@@ -86,7 +87,7 @@ class SessionGuard:
         from .security import user_for_token
 
         with self.app.request_context(environ):
-            if not self.app.config["SYNCAPP"]["security"]["enable_auth"]:
+            if not settings(self.app).security.enable_auth:
                 return True
             query_token = request.args.get("token")
             if query_token:

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
+from ..settings import settings
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
@@ -65,12 +66,12 @@ def archive_remote() -> Remote:
 
 
 def archive_store() -> ArchiveStore:
-    options = current_app.config["SYNCAPP"]["backups"]
+    options = settings().backups
     return ArchiveStore(
         archive_remote(),
         db.session,
-        max_size=options["max_size"],
-        profile_quota=options["profile_quota"],
+        max_size=options.max_size,
+        profile_quota=options.profile_quota,
     )
 
 
@@ -278,7 +279,7 @@ def download_backup(backup_type: str, filename: str):
 @bp.response(204)
 @admin_required
 def delete_backup(backup_type: str, filename: str):
-    if current_app.config["SYNCAPP"]["backups"]["append_only"]:
+    if settings().backups.append_only:
         raise Forbidden(
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )

@@ -6,7 +6,9 @@ administrators see everyone's, as with documents.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, send_file, url_for
+from typing import Any
+
+from flask import jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 
 from ..auth.models import User
@@ -15,6 +17,7 @@ from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, public, streams_body
+from ..settings import settings
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..storage.local import LocalRemote
 from ..uploads import FLAG_FALSE, FLAG_PROPERTY, FLAG_TRUE, form_body, refuse_declared_size
@@ -51,8 +54,8 @@ UPLOAD_BODY = form_body([], **dict.fromkeys(FLAGS, FLAG_PROPERTY))
 # --- services --------------------------------------------------------------------------------
 
 
-def _options() -> dict:
-    return current_app.config["SYNCAPP"]["cloud"]
+def _options() -> Any:
+    return settings().cloud
 
 
 def cloud_store() -> CloudStore:
@@ -60,8 +63,8 @@ def cloud_store() -> CloudStore:
     return CloudStore(
         store_remote(),
         db.session,
-        max_size=options["max_size"],
-        keep_versions=options["keep_versions"],
+        max_size=options.max_size,
+        keep_versions=options.keep_versions,
     )
 
 
@@ -282,7 +285,7 @@ def _cloud_link(file: CloudFile, target: str) -> dict:
     """A short-lived URL for the cloud's copy: the cloud's own signed URL where it can make one,
     else a signed link to syncapp, which streams the copy from the cloud."""
     copy = _copy_in(file, target)
-    ttl = _options()["download_url_ttl"]
+    ttl = _options().download_url_ttl
     with _open_cloud(target, file.owner_id) as cloud:
         try:
             url = cloud.download_url(copy.remote_path, ttl)
@@ -325,7 +328,7 @@ def get_file(query, file_id: int):
 def download_link(query, file_id: int):
     """Where a `download_url` for a cloud without signed URLs of its own (Google Drive) leads:
     the signed token is the credential, until `cloud.download_url_ttl` seconds have passed."""
-    grant = links.verify(query["token"], _options()["download_url_ttl"])
+    grant = links.verify(query["token"], _options().download_url_ttl)
     user = db.session.get(User, grant.user_id)
     mismatch = grant.file_id != file_id or grant.target != query["from_storage"]
     if mismatch or user is None or not user.is_active:

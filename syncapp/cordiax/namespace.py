@@ -23,6 +23,7 @@ from ..auth.models import User
 from ..events import GuardedNamespace, publish, socket_error
 from ..extensions import db
 from ..security import user_for_token
+from ..settings import settings
 from ..socket_guard import mark_authenticated
 from ..storage import RemoteError, RemoteFull
 from ..tenancy import scope_allows, scoped_names
@@ -76,7 +77,7 @@ def _push_slots() -> threading.BoundedSemaphore:
     """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
     slots = current_app.extensions.get("syncapp.cordiax_push_slots")
     if slots is None:
-        limit = current_app.config["SYNCAPP"]["cordiax"]["max_concurrent_pushes"]
+        limit = settings().cordiax.max_concurrent_pushes
         slots = current_app.extensions.setdefault(
             "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
         )
@@ -93,12 +94,12 @@ def _token_from_handshake(auth: Any) -> str | None:
 
 
 def _anonymous_user() -> User | None:
-    options = current_app.config["SYNCAPP"]["cordiax"]
-    if not options["allow_anonymous"] or not request.remote_addr:
+    options = settings().cordiax
+    if not options.allow_anonymous or not request.remote_addr:
         return None
     address = ipaddress.ip_address(request.remote_addr)
     if not any(
-        address in ipaddress.ip_network(n, strict=False) for n in options["anonymous_networks"]
+        address in ipaddress.ip_network(n, strict=False) for n in options.anonymous_networks
     ):
         return None
     return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
@@ -145,7 +146,7 @@ def _requester() -> SyncRequester:
         def send(sid: str) -> None:
             socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
 
-        interval = current_app.config["SYNCAPP"]["cordiax"]["sync_request_interval"]
+        interval = settings().cordiax.sync_request_interval
         requester = current_app.extensions.setdefault(
             "syncapp.cordiax_requester", SyncRequester(send, interval)
         )

@@ -7,6 +7,7 @@ administrators see everyone's.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, request, send_file
 from flask_smorest import Blueprint
@@ -23,6 +24,7 @@ from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
 from ..remotes.catalog import feature_remote, find_remote, open_stored
 from ..security import caller_id, owner_scope, streams_body
+from ..settings import settings
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..transfer import RetryPolicy
@@ -78,9 +80,9 @@ UPLOAD_BODY = form_body(
 
 
 def document_store() -> DocumentStore:
-    options = current_app.config["SYNCAPP"]["documents"]
+    options = settings().documents
     remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
-    return DocumentStore(remote, db.session, max_size=options["max_size"])
+    return DocumentStore(remote, db.session, max_size=options.max_size)
 
 
 def _open_named_remote(name: str) -> Remote | None:
@@ -88,25 +90,26 @@ def _open_named_remote(name: str) -> Remote | None:
     return open_stored(stored) if stored is not None else None
 
 
-def nas_target(options: dict) -> Target:
-    if options["nas_remote"]:
-        return RemoteTarget(options["nas_remote"], _open_named_remote)
-    if options["nas_mount_path"]:
-        return MountTarget(options["nas_mount_path"])
+def nas_target(options: Any) -> Target:
+    """The NAS of the `documents` settings section."""
+    if options.nas_remote:
+        return RemoteTarget(options.nas_remote, _open_named_remote)
+    if options.nas_mount_path:
+        return MountTarget(options.nas_mount_path)
     return NoTarget()
 
 
 def nas_sync() -> NasSync:
     """The NAS service for this request or job; close it (it may hold an SMB connection)."""
-    settings = current_app.config["SYNCAPP"]
-    options = settings["documents"]
+    configured = settings()
+    options = configured.documents
     try:
         return NasSync(
             document_store().remote,
             db.session,
             nas_target(options),
-            folder_names=options["nas_folder_names"],
-            retry=RetryPolicy.from_settings(settings["transfer"]),
+            folder_names=options.nas_folder_names,
+            retry=RetryPolicy.from_settings(configured.transfer),
             on_result=events.sync_result,
         )
     except ValueError as exc:

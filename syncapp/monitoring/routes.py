@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import NotFound, Unauthorized
 from ..extensions import db
 from ..security import public
+from ..settings import settings
 from ..timeutil import isoformat, utcnow
 from .checks import HEALTH_CHECKS, CheckReport, destinations_report
 
@@ -33,7 +34,7 @@ def caller_scope() -> int | None:
 
 
 def require_enabled(option: str, what: str) -> None:
-    if not current_app.config["SYNCAPP"]["monitoring"][option]:
+    if not getattr(settings().monitoring, option):
         raise NotFound(
             f"The {what} endpoint is turned off (monitoring.{option} is false).",
             code=f"{what}_disabled",

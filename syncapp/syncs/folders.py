@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..errors import ApiError, BadRequest
 from ..extensions import db
+from ..settings import settings
 from ..storage import RemoteError, RemoteNotFound
 from ..storage.local import ConfinedLocalRemote, PathRefused
 from ..storage.mounts import MARKER, holds_share, mark_share
@@ -36,7 +37,7 @@ MARK_PURPOSE = "sync jobs copy here; while this file is missing they wait (see R
 
 
 def roots_of(user: User) -> list[Root]:
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return user_roots(
         user.id, user.is_admin, user.sync_roots or [], options, current_app.instance_path
     )
@@ -45,7 +46,7 @@ def roots_of(user: User) -> list[Root]:
 def _protected() -> list[str]:
     every_grant = db.session.scalars(select(User.sync_roots))
     granted = [path for paths in every_grant for path in paths or ()]
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return protected_folders(options, current_app.instance_path, granted)
 
 

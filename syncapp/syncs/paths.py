@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import SYNC_ROOT_PLACEHOLDER
 from ..errors import BadRequest, Forbidden
@@ -46,12 +47,12 @@ class Folder:
         return f"{self.root.path.rstrip('/')}/{self.rel}" if self.rel else self.root.path
 
 
-def configured_roots(sync_settings: dict, instance_path: str) -> list[str]:
+def configured_roots(sync_settings: Any, instance_path: str) -> list[str]:
     default = [
         os.path.join(instance_path, "sync"),
         os.path.join(instance_path, "sync", "users", SYNC_ROOT_PLACEHOLDER),
     ]
-    return list(sync_settings["allowed_roots"]) or default
+    return list(sync_settings.allowed_roots) or default
 
 
 def _absolute(path: str) -> str:
@@ -65,7 +66,7 @@ def _root(written: str, kind: str) -> Root:
 
 
 def user_roots(
-    user_id: int, is_admin: bool, granted: Iterable[str], sync_settings: dict, instance_path: str
+    user_id: int, is_admin: bool, granted: Iterable[str], sync_settings: Any, instance_path: str
 ) -> list[Root]:
     """The roots of one user, most specific first (a personal root may lie in a shared one)."""
     roots = []
@@ -79,7 +80,7 @@ def user_roots(
 
 
 def protected_folders(
-    sync_settings: dict, instance_path: str, granted_to_anyone: Iterable[str]
+    sync_settings: Any, instance_path: str, granted_to_anyone: Iterable[str]
 ) -> list[str]:
     """Folders no job may contain: the parent of every user's personal root (the part of an
     entry before its placeholder) and every granted folder."""

@@ -18,6 +18,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..extensions import db
+from ..settings import settings
 from .models import SyncJob
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class RealtimeWatcher:
     def __init__(self, app: Flask, dispatcher: Dispatcher) -> None:
         self.app = app
         self.dispatcher = dispatcher
-        self.debounce = app.config["SYNCAPP"]["sync"]["realtime_debounce"]
+        self.debounce = settings(app).sync.realtime_debounce
         self.observer = Observer()
         self.watches: dict[int, tuple[str, object]] = {}  # job id -> (folder, watch handle)
         self.timers: dict[int, threading.Timer] = {}

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -21,6 +20,7 @@ from ..auth.accounts import authenticate
 from ..errors import wants_json
 from ..extensions import db, limiter
 from ..security import public, sign_in, sign_out
+from ..settings import settings
 from .forms import LoginForm
 
 bp = Blueprint("web", __name__)
@@ -36,7 +36,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_limit() -> str:
-    return current_app.config["SYNCAPP"]["security"]["login_rate_limit"]
+    return settings().security.login_rate_limit
 
 
 @bp.route("/login", methods=["GET", "POST"])
