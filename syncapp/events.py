@@ -24,12 +24,12 @@ from typing import Any
 from flask import has_app_context, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
-from sqlalchemy.exc import OperationalError
 
 # Modules, not names: security -> live_connections -> events -> security is a cycle.
 from . import security, tenancy
 from .auth import live_connections
-from .extensions import socketio
+from .extensions import db, socketio
+from .failures import failure_for
 from .settings import settings
 from .socket_guard import mark_authenticated
 from .timeutil import isoformat, utcnow
@@ -292,17 +292,18 @@ def socket_user(auth: dict | None):
 def socket_error(exc: Exception) -> dict[str, Any]:
     """Socket.IO's default error handler: a handler that raised answers the event's ack with an
     error body (a client waiting on `call()` is not left hanging) and the failure is logged,
-    instead of a traceback in a dying thread. Fuzzing finds two kinds: a client sending more
-    arguments than the handler takes (its fault), and anything else (ours)."""
-    from .extensions import db
-
+    instead of a traceback in a dying thread. Outages are answered as HTTP answers them
+    (failures.failure_for); fuzzing finds two other kinds: a client sending more arguments than
+    the handler takes (its fault), and anything else (ours)."""
     try:
         db.session.rollback()
     except Exception:  # the database connection is gone; the pool discards it
         log.debug("rollback after a Socket.IO handler error failed", exc_info=True)
-    if isinstance(exc, OperationalError):
-        log.warning("database unavailable in a Socket.IO handler: %s", exc.__class__.__name__)
-        code, message = "database_unavailable", "The database is unavailable; try again shortly."
+    failure = failure_for(exc)
+    if failure is not None:
+        if failure.outage is not None:
+            log.warning("%s in a Socket.IO handler: %s", failure.outage, exc.__class__.__name__)
+        code, message = failure.code, failure.message
     elif isinstance(exc, TypeError) and "positional argument" in str(exc):
         log.info("refused a Socket.IO event with unexpected arguments: %s", exc)
         code, message = "bad_request", "Unexpected arguments for this event."

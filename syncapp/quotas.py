@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .auth.models import User
-from .errors import InsufficientStorage
+from .failures import InsufficientStorage
 from .settings import settings
 from .uploads import FORM_OVERHEAD
 

@@ -28,8 +28,9 @@ from sqlalchemy import select
 from . import tenancy
 from .auth import live_connections
 from .auth.models import ApiToken, User
-from .errors import Forbidden, Unauthorized, wants_json
+from .errors import wants_json
 from .extensions import db, login_manager
+from .failures import Forbidden, Unauthorized
 from .settings import settings
 from .timeutil import utcnow
 

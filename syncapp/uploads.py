@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest, PayloadTooLarge
+from .failures import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
 
 QUEUE_DEPTH = 8  # chunks in flight to the writer: 8 MiB with 1 MiB chunks

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..errors import Forbidden, NotFound, Unauthorized
-from ..extensions import db, limiter
+from ..extensions import Blueprint, db, limiter
+from ..failures import Forbidden, NotFound, Unauthorized
 from ..security import issue_token, login_token_lifetime, public, revoke_token
 from ..settings import settings
 from ..tenancy import bind_scopes

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from ..errors import NotFound, ServiceUnavailable
+from ..failures import NotFound, ServiceUnavailable
 from ..settings import settings
 from ..tenancy import find_user_by_ref, install_owner_id, requested_owner, scoped_names
 from .store import Namespace

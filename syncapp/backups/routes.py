@@ -7,12 +7,12 @@ import shutil
 
 from flask import Response, current_app, jsonify, request, send_file, stream_with_context
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from .. import PROJECT_ROOT
 from ..auth.models import User
-from ..errors import TEXT_ERROR_BLUEPRINTS, ApiError, BadRequest, Forbidden, PayloadTooLarge
-from ..extensions import db
+from ..errors import TEXT_ERROR_BLUEPRINTS
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, DomainError, Forbidden, PayloadTooLarge
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
@@ -145,7 +145,7 @@ def upload_backup():
         kind, profile = parse_type(fields.get("type")), check_profile(fields.get("profile"))
         md5 = check_md5(fields.get("md5"))
         require_scope("backups", profile)  # a machine's token writes its own profiles only
-    except ApiError:
+    except DomainError:
         store.discard(staged)
         raise
     uploader, uploader_id = _uploader()

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound
+from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import is_dead_temp, owner_is_dead, owner_tag

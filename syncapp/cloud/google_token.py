@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from ..errors import ApiError, BadRequest
+from ..failures import BadRequest, PeerFailed
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,9 @@ def exchange_code(google: Any, code: str, redirect_uri: str) -> dict[str, Any]:
         )
     except requests.RequestException as exc:
         log.warning("Google's token endpoint could not be reached: %s", type(exc).__name__)
-        raise ApiError(
+        raise PeerFailed(
             "Google's token endpoint could not be reached; try connecting again later.",
             code="google_unreachable",
-            status=502,
         ) from None
     try:
         answer = response.json()

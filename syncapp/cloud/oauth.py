@@ -19,12 +19,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import redirect, request, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import delete
 
 from ..auth.models import User
-from ..errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from ..security import encrypt_secret, public
 from ..settings import settings
 from ..timeutil import utcnow

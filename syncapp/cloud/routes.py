@@ -9,11 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, send_file, url_for
-from flask_smorest import Blueprint
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    NotFound,
+    PeerFailed,
+    ServiceUnavailable,
+)
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, public, streams_body
@@ -75,10 +83,10 @@ def _open_cloud(target: str, owner_id: int) -> Remote:
         raise Conflict(str(exc), code="target_not_configured") from None
 
 
-def _cloud_failure(exc: RemoteError) -> ApiError:
+def _cloud_failure(exc: RemoteError) -> DomainError:
     if isinstance(exc, RemoteUnavailable):
         return ServiceUnavailable(f"The cloud cannot be reached: {exc}", code="cloud_unavailable")
-    return ApiError(f"The cloud refused: {exc}", status=502, code="cloud_error")
+    return PeerFailed(f"The cloud refused: {exc}", code="cloud_error")
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -336,9 +344,8 @@ def download_link(query, file_id: int):
     file = cloud_store().get(file_id, owner_id=None if user.is_admin else user.id)
     copy = _copy_in(file, grant.target)
     if copy.synced_version != grant.version:
-        raise ApiError(
+        raise Gone(
             f"The {grant.target} copy is no longer version {grant.version}: ask for a new link.",
-            status=410,
             code="link_stale",
         )
     cloud = _open_cloud(grant.target, file.owner_id)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..documents.store import clean_filename
-from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import TEMP_PREFIX

@@ -21,11 +21,12 @@ from sqlalchemy.exc import OperationalError
 from ..auth.live_connections import register_socket, unregister_socket
 from ..auth.models import User
 from ..events import GuardedNamespace, publish, socket_error
-from ..extensions import db
+from ..extensions import db, socketio
+from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
 from ..settings import settings
 from ..socket_guard import mark_authenticated
-from ..storage import RemoteError, RemoteFull
+from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
 from .refusals import record_refusal
@@ -124,24 +125,29 @@ def _device_name(auth: Any, fallback: str) -> str:
     return device
 
 
+#: the Cordiax protocol's sentences for the outages failures.failure_for names (its users read
+#: them in the client); codes and everything else are failure_for's
+OUTAGE_MESSAGES = {
+    "insufficient_storage": "The snapshot store is full; nothing was stored.",
+    "storage_unavailable": "The snapshot store cannot be reached; try again later.",
+    "database_unavailable": "The database cannot be reached; try again later.",
+}
+
+
 def _failure(exc: Exception) -> tuple[str, str]:
     """(sync_error code, message) for a push that was not stored."""
     if isinstance(exc, SnapshotRefused):
         return exc.code, exc.message
-    if isinstance(exc, RemoteFull):
-        return "insufficient_storage", "The snapshot store is full; nothing was stored."
-    if isinstance(exc, RemoteError):
-        log.warning("snapshot store unavailable: %s", exc)
-        return "storage_unavailable", "The snapshot store cannot be reached; try again later."
-    log.warning("database unavailable during a snapshot push: %s", exc)
-    return "database_unavailable", "The database cannot be reached; try again later."
+    # any other storage error while storing is an outage of the store too
+    failure = failure_for(exc) or STORAGE_UNAVAILABLE
+    log.warning("%s during a snapshot push: %s", failure.outage, exc)
+    return failure.code, OUTAGE_MESSAGES.get(failure.code, failure.message)
 
 
 def _requester() -> SyncRequester:
     """This app's SyncRequester (one per process), started with the first connection."""
     requester = current_app.extensions.get("syncapp.cordiax_requester")
     if requester is None:
-        from ..extensions import socketio
 
         def send(sid: str) -> None:
             socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)

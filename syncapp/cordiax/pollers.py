@@ -161,7 +161,7 @@ def _describe_error(exc: Exception) -> str:
         return f"the file was refused ({exc.code}): {exc.message}"
     if isinstance(exc, RemoteError | PollError):
         return str(exc) or type(exc).__name__
-    if isinstance(getattr(exc, "message", None), str):  # the app's ApiError, e.g. remote gone
+    if isinstance(getattr(exc, "message", None), str):  # the app's DomainError, e.g. remote gone
         return exc.message  # type: ignore[attr-defined]
     return f"internal error ({type(exc).__name__}); see the server log"
 
@@ -293,13 +293,13 @@ def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
 
 
 def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
-    from ..errors import ApiError
+    from ..errors import DomainError
     from ..extensions import db
     from ..remotes.catalog import open_granted
 
     try:
         remote = open_granted(poller.remote_id, poller.user_id, "cordiax")
-    except (RemoteError, ApiError, ValueError) as exc:
+    except (RemoteError, DomainError, ValueError) as exc:
         return ConnectionCheck(False, str(getattr(exc, "message", exc)))
     with remote:
         _release(db.session, poller)  # reads only: nothing of the request's is left to commit

@@ -11,12 +11,11 @@ theirs to use is answered like one that does not exist.
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..errors import BadRequest, Forbidden, NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, Forbidden, NotFound
 from ..remotes.catalog import may_use
 from ..remotes.models import StoredRemote
 from ..security import admin_required

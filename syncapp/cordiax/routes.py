@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 
-from ..errors import NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound
 from ..security import admin_required
 from .devices import device_owner, visible_devices
 from .models import CordiaxSnapshot

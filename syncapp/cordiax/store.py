@@ -9,8 +9,8 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InsufficientStorage
 from ..extensions import db
+from ..failures import InsufficientStorage
 from ..quotas import check_quota, register_usage
 from ..remotes.catalog import feature_remote
 from ..settings import settings

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, request, send_file
-from flask_smorest import Blueprint
 
-from ..errors import (
-    ApiError,
+from ..extensions import Blueprint, db
+from ..failures import (
     BadRequest,
+    DomainError,
     InsufficientStorage,
+    Misconfigured,
     NotFound,
+    PeerFailed,
     ServiceUnavailable,
 )
-from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
 from ..remotes.catalog import feature_remote, find_remote, open_stored
@@ -113,7 +114,7 @@ def nas_sync() -> NasSync:
             on_result=events.sync_result,
         )
     except ValueError as exc:
-        raise ApiError(str(exc), status=500, code="misconfigured") from None
+        raise Misconfigured(str(exc)) from None
 
 
 def _me() -> int:
@@ -124,13 +125,13 @@ def _scope() -> int | None:
     return owner_scope("documents")
 
 
-def _sync_failure(exc: DocumentSyncError) -> ApiError:
+def _sync_failure(exc: DocumentSyncError) -> DomainError:
     message = localized(exc.message)
     if exc.message == DISK_FULL:
         return InsufficientStorage(message, code="nas_full", success=False)
     if exc.fatal:
         return ServiceUnavailable(message, code="nas_unavailable", success=False)
-    return ApiError(message, status=502, code="sync_failed", success=False)
+    return PeerFailed(message, code="sync_failed", success=False)
 
 
 def _not_configured(exc: NasNotConfigured, **extra) -> BadRequest:
@@ -176,7 +177,7 @@ def upload_document():
     try:
         kind, day = parse_type(fields.get("type")), parse_date(fields.get("date"))
         sync_now = parse_form_flag("sync_now", fields.get("sync_now"))
-    except ApiError:
+    except DomainError:
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)

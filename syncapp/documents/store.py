@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import BadRequest, InsufficientStorage, NotFound
+from ..failures import BadRequest, InsufficientStorage, NotFound
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteFull, RemoteNotFound
 from ..timeutil import utcnow

@@ -11,13 +11,12 @@ from typing import Any
 
 from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
 from .. import __version__
-from ..errors import NotFound, Unauthorized
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound, Unauthorized
 from ..security import public
 from ..settings import settings
 from ..timeutil import isoformat, utcnow

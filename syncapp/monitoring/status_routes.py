@@ -11,8 +11,8 @@ import logging
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 
+from ..extensions import Blueprint
 from ..syncs.jobs import get_job
 from .logbuffer import BufferedRecord, LogBuffer, select_records
 from .routes import caller_scope, require_enabled

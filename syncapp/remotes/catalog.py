@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, Misconfigured, NotFound
 from ..security import decrypt_secret, encrypt_secret
 from ..settings import settings
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
@@ -223,10 +223,8 @@ def feature_remote(section: str, default_root: str) -> Remote:
         if options.remote:
             stored = find_remote(options.remote)
             if stored is None:
-                raise ApiError(
-                    f"{section}.remote names an unknown stored remote {options.remote!r}.",
-                    status=500,
-                    code="misconfigured",
+                raise Misconfigured(
+                    f"{section}.remote names an unknown stored remote {options.remote!r}."
                 )
             cache[section] = open_stored(stored)
         else:

@@ -15,8 +15,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest
 from ..extensions import db
+from ..failures import BadRequest, DomainError
 from ..settings import settings
 from ..storage import RemoteError, RemoteNotFound
 from ..storage.local import ConfinedLocalRemote, PathRefused
@@ -51,7 +51,7 @@ def _protected() -> list[str]:
 
 
 def locate_for(owner: User, raw: object, field: str) -> Folder:
-    """The folder `raw` names among `owner`'s roots (ApiError when it is not one of theirs)."""
+    """The folder `raw` names among `owner`'s roots (DomainError when it is not one of theirs)."""
     return locate(raw, roots_of(owner), _protected(), field)
 
 
@@ -104,7 +104,7 @@ def _job_folder(job: SyncJob, path: str, field: str) -> Folder:
     owner = db.session.get(User, job.owner_id)
     try:
         return locate_for(owner, path, field)
-    except ApiError as exc:
+    except DomainError as exc:
         raise JobRefused(exc.message) from None
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, NotFound
 from ..remotes.catalog import usable_remote
 from ..remotes.models import StoredRemote
 from ..settings import settings

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import SYNC_ROOT_PLACEHOLDER
-from ..errors import BadRequest, Forbidden
+from ..failures import BadRequest, Forbidden
 
 PERSONAL, GRANTED, SHARED = "personal", "granted", "shared"
 

@@ -6,11 +6,10 @@ import os
 
 from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from ..events import publish
-from ..extensions import db, limiter
+from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
 from ..settings import settings
 from ..tenancy import caller
