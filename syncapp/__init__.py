@@ -12,11 +12,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .project import PROJECT_ROOT, __version__
 from .settings import settings
 
-__version__ = "0.1.0"
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -25,8 +24,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .config import load_settings
     from .cors import init_cors
     from .headers import init_headers
-    from .logs import configure_logging
+    from .logs import configure_logging, register_owner_lookup
     from .settings import install_settings
+    from .syncs.log_owners import job_owner
 
     overrides = dict(overrides or {})
     instance_path = overrides.pop("instance_path", None) or os.environ.get(
@@ -49,6 +49,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
 
     configure_logging(app)
+    register_owner_lookup("job", job_owner)  # log records naming a sync job are its owner's
     init_cors(app)  # before authentication: preflights come without credentials
     register_extensions(app)
     init_headers(app)  # security headers; Secure cookies over HTTPS (syncapp/headers.py)
@@ -194,10 +195,11 @@ def register_extensions(app: Flask) -> None:
         # `sync_error` on an established connection (cordiax/requester.py on `sync_request`).
         always_connect=True,
     )
+    from .cordiax.anonymous import anonymous_user as cordiax_anonymous_user
     from .cordiax.transport import answer_oversize_pushes
     from .socket_guard import install as guard_sockets
 
-    guard_sockets(app, socketio)
+    guard_sockets(app, socketio, anonymous=cordiax_anonymous_user)
     answer_oversize_pushes(socketio.server.eio)  # over the guard's WebSocket adapter
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
@@ -253,8 +255,10 @@ def register_blueprints(app: Flask) -> None:
 def register_namespaces(app: Flask) -> None:
     from .cordiax.namespace import NAMESPACE as CORDIAX_NAMESPACE
     from .cordiax.namespace import CordiaxNamespace, cordiax_socket_error
-    from .events import NAMESPACE, EventsNamespace, socket_error
+    from .events import NAMESPACE
+    from .events_namespace import EventsNamespace
     from .extensions import socketio
+    from .sockets import socket_error
 
     socketio.on_namespace(EventsNamespace(NAMESPACE))
     socketio.on_namespace(CordiaxNamespace())
@@ -271,5 +275,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from .cli import register_cli
+    from .remotes.cli import remotes
 
+    app.cli.add_command(remotes)
     register_cli(app)

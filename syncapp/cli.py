@@ -131,9 +131,6 @@ def check_backups_command() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .remotes.cli import remotes
-
-    app.cli.add_command(remotes)
     app.cli.add_command(backups)
     app.cli.add_command(users)
     app.cli.add_command(tokens)

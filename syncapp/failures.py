@@ -3,7 +3,7 @@
 Services raise the `DomainError` classes below; they know nothing of HTTP or Socket.IO.
 `failure_for` is the only mapping from an exception (these, a storage outage, a database
 outage) to the status, machine code and sentence a client gets: `errors.py` answers HTTP
-requests with it, `events.socket_error` and the Cordiax namespace answer Socket.IO events.
+requests with it, `sockets.socket_error` and the Cordiax namespace answer Socket.IO events.
 """
 
 from __future__ import annotations

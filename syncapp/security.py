@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 
 from . import tenancy
-from .auth import live_connections
+from .auth.live_connections import credentials_changed
 from .auth.models import ApiToken, User
 from .errors import wants_json
 from .extensions import db, login_manager
@@ -84,8 +84,12 @@ def anonymous_from_networks(section: str) -> Callable[[F], F]:
 
 def _anonymous_allowed() -> bool:
     section = _view_attr("anonymous_section")
-    if section is None:
-        return False
+    return section is not None and anonymous_network_allows(section)
+
+
+def anonymous_network_allows(section: str) -> bool:
+    """`<section>.allow_anonymous` is on and this request comes from one of
+    `<section>.anonymous_networks`."""
     options = getattr(settings(), section)
     if not options.allow_anonymous or not request.remote_addr:
         return False
@@ -133,7 +137,7 @@ def revoke_token(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
-        live_connections.credentials_changed(token.user_id, token.id)
+        credentials_changed(token.user_id, token.id)
 
 
 def raw_token_from_request() -> str | None:
@@ -220,7 +224,7 @@ def end_sessions(user: User) -> None:
     of the user is closed, in every process."""
     user.end_sessions()
     db.session.commit()
-    live_connections.credentials_changed(user.id)
+    credentials_changed(user.id)
 
 
 @login_manager.request_loader

@@ -36,10 +36,13 @@ from urllib.parse import parse_qs
 
 import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
-from flask import Flask
+from flask import Flask, current_app, request
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from .extensions import socketio
 from .logs import redact
+from .security import user_for_token
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -55,10 +58,13 @@ TRUSTED_LIMIT_FACTOR = 4
 class SessionGuard:
     """Which engine.io sessions are trusted, which wait to authenticate, and their WebSockets."""
 
-    def __init__(self, app: Flask, eio: Any) -> None:
+    def __init__(
+        self, app: Flask, eio: Any, anonymous: Callable[[], Any | None] = lambda: None
+    ) -> None:
         options = settings(app).socketio
         self.app = app
         self.eio = eio
+        self.anonymous = anonymous  # whom a handshake without credentials acts as, if anyone
         # Each such session may hold a thread: never more than a quarter of them, or the
         # handshakes that would be refused wait for a thread behind the sessions themselves.
         threads = int(settings(app).server.threads)
@@ -80,20 +86,14 @@ class SessionGuard:
 
     def credentials(self, environ: dict[str, Any]) -> bool:
         """Whether the handshake carries valid credentials."""
-        from flask import request
-        from flask_login import current_user
-
-        from .cordiax.namespace import _anonymous_user
-        from .security import user_for_token
-
         with self.app.request_context(environ):
             if not settings(self.app).security.enable_auth:
                 return True
             query_token = request.args.get("token")
             if query_token:
                 return user_for_token(query_token) is not None
-            # a header token or a browser session; else an allowed anonymous Cordiax network
-            return current_user.is_authenticated or _anonymous_user() is not None
+            # a header token or a browser session; else an allowed anonymous network
+            return current_user.is_authenticated or self.anonymous() is not None
 
     def admit(self, environ: dict[str, Any]) -> str | None:
         """ "trusted", "pending" or None (refuse) for a new session. Wrong credentials wait
@@ -274,10 +274,14 @@ def _one_line(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}"[:200])
 
 
-def install(app: Flask, socketio: Any) -> SessionGuard:
-    """Put the guard around this app's engine.io server (after socketio.init_app)."""
+def install(
+    app: Flask, socketio: Any, anonymous: Callable[[], Any | None] = lambda: None
+) -> SessionGuard:
+    """Put the guard around this app's engine.io server (after socketio.init_app).
+    `anonymous()`: whom a handshake without credentials acts as (None: nobody), for the
+    request being handled (Cordiax clients on allowed networks)."""
     eio = socketio.server.eio
-    guard = SessionGuard(app, eio)
+    guard = SessionGuard(app, eio, anonymous)
     eio._async = {
         **eio._async,
         "websocket": type("WebSocket", (GuardedWebSocket,), {"guard": guard}),
@@ -315,10 +319,6 @@ def install(app: Flask, socketio: Any) -> SessionGuard:
 
 def mark_authenticated() -> None:
     """Called by a namespace's connect handler once the client has proven who it is."""
-    from flask import current_app, request
-
-    from .extensions import socketio
-
     guard = current_app.extensions.get("syncapp.socket_guard")
     server = socketio.server
     if guard is None or server is None:

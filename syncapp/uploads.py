@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -188,3 +189,14 @@ def receive_into(
     writer.put(_END)
     entry: Entry = writer.finish()
     return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256.hexdigest())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(filename: str | None) -> str:
+    """The user's file name without any folder part (browsers on Windows may send one)."""
+    name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()
+    if not name:
+        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
+    return name[:255]

@@ -8,12 +8,12 @@ import shutil
 from flask import Response, current_app, jsonify, request, send_file, stream_with_context
 from flask_login import current_user
 
-from .. import PROJECT_ROOT
 from ..auth.models import User
 from ..errors import TEXT_ERROR_BLUEPRINTS
 from ..extensions import Blueprint, db
 from ..failures import BadRequest, DomainError, Forbidden, PayloadTooLarge
 from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..project import PROJECT_ROOT
 from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..settings import settings

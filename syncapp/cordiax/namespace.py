@@ -7,7 +7,6 @@ Every refusal is a `sync_error` {"error", "message"} and stores nothing.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -15,20 +14,20 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask_socketio import disconnect, emit
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..auth.live_connections import register_socket, unregister_socket
-from ..auth.models import User
-from ..events import GuardedNamespace, publish, socket_error
+from ..events import publish
 from ..extensions import db, socketio
 from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
 from ..settings import settings
 from ..socket_guard import mark_authenticated
+from ..sockets import GuardedNamespace, socket_error
 from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
+from .anonymous import anonymous_user
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
@@ -92,18 +91,6 @@ def _token_from_handshake(auth: Any) -> str | None:
         return request.args["token"]
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None
-
-
-def _anonymous_user() -> User | None:
-    options = settings().cordiax
-    if not options.allow_anonymous or not request.remote_addr:
-        return None
-    address = ipaddress.ip_address(request.remote_addr)
-    if not any(
-        address in ipaddress.ip_network(n, strict=False) for n in options.anonymous_networks
-    ):
-        return None
-    return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
 
 
 def _device_name(auth: Any, fallback: str) -> str:
@@ -179,7 +166,7 @@ class CordiaxNamespace(GuardedNamespace):
 
     def on_connect(self, auth: Any = None) -> None:
         raw = _token_from_handshake(auth)
-        user = user_for_token(raw) if raw else _anonymous_user()
+        user = user_for_token(raw) if raw else anonymous_user()
         if user is None:
             reason = (
                 "The token is invalid or revoked."

@@ -14,9 +14,9 @@ from flask_login import current_user
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
-from .. import __version__
 from ..extensions import Blueprint, db
 from ..failures import NotFound, Unauthorized
+from ..project import __version__
 from ..security import public
 from ..settings import settings
 from ..timeutil import isoformat, utcnow

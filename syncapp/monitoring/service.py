@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Select, func, select
 
-from .. import __version__
 from ..extensions import db
+from ..project import __version__
 from ..scheduled_runs import latest_by_job
 from ..scheduler import leader_elsewhere
 from ..settings import settings

@@ -15,10 +15,10 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import __version__
 from ..auth.accounts import authenticate
 from ..errors import wants_json
 from ..extensions import db, limiter
+from ..project import __version__
 from ..security import public, sign_in, sign_out
 from ..settings import settings
 from .forms import LoginForm

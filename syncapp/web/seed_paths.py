@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, make_response, render_template
 
-from .. import __version__
 from ..headers import CONTENT_SECURITY_POLICY
 from ..monitoring.routes import require_enabled
+from ..project import __version__
 from ..security import public
 from ..timeutil import isoformat, utcnow
 
