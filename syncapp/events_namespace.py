@@ -7,14 +7,33 @@ import logging
 from typing import Any
 
 from flask import request
+from flask_login import current_user
 from flask_socketio import join_room
 
 from .auth import live_connections
+from .security import user_for_token
 from .socket_guard import mark_authenticated
-from .sockets import GuardedNamespace, socket_user
+from .sockets import GuardedNamespace
+from .tenancy import scope_allows
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def socket_user(auth: dict | None):
+    """The user of a Socket.IO connection: browser session, or a token (auth, query, header)."""
+    if current_user.is_authenticated:
+        return current_user._get_current_object()
+    raw = None
+    if isinstance(auth, dict):
+        raw = auth.get("token")
+    raw = raw or request.args.get("token")
+    header = request.headers.get("Authorization", "")
+    if not raw and header.lower().startswith("bearer "):
+        raw = header[7:].strip()
+    user = user_for_token(raw) if isinstance(raw, str) and raw else None
+    # a machine's token bound to other features (a backup profile, a device) hears no events
+    return user if user is not None and scope_allows("events") else None
 
 
 class EventsNamespace(GuardedNamespace):

@@ -1,38 +1,18 @@
-"""What every Socket.IO namespace shares: who a connection is, refusing client-sent reserved
-events, and the error handler that answers an event whose handler raised (through the one
-mapping of failures.failure_for)."""
+"""What every Socket.IO namespace shares: refusing client-sent reserved events, and the error
+handler that answers an event whose handler raised (through the one mapping of
+failures.failure_for)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import request
-from flask_login import current_user
 from flask_socketio import Namespace
 
 from .extensions import db
 from .failures import failure_for
-from .security import user_for_token
-from .tenancy import scope_allows
 
 log = logging.getLogger(__name__)
-
-
-def socket_user(auth: dict | None):
-    """The user of a Socket.IO connection: browser session, or a token (auth, query, header)."""
-    if current_user.is_authenticated:
-        return current_user._get_current_object()
-    raw = None
-    if isinstance(auth, dict):
-        raw = auth.get("token")
-    raw = raw or request.args.get("token")
-    header = request.headers.get("Authorization", "")
-    if not raw and header.lower().startswith("bearer "):
-        raw = header[7:].strip()
-    user = user_for_token(raw) if isinstance(raw, str) and raw else None
-    # a machine's token bound to other features (a backup profile, a device) hears no events
-    return user if user is not None and scope_allows("events") else None
 
 
 def socket_error(exc: Exception) -> dict[str, Any]:

@@ -135,7 +135,6 @@ def _requester() -> SyncRequester:
     """This app's SyncRequester (one per process), started with the first connection."""
     requester = current_app.extensions.get("syncapp.cordiax_requester")
     if requester is None:
-
         def send(sid: str) -> None:
             socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
 
