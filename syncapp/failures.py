@@ -24,6 +24,8 @@ class DomainError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        if "status" in extra:  # it would replace the envelope's "status": "error"
+            raise TypeError("a DomainError has no HTTP status: raise the class of that status")
         super().__init__(message)
         self.message = message
         if code is not None:
