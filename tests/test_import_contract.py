@@ -51,6 +51,7 @@ CORE = (
     "syncapp.multipart",
     "syncapp.project",
     "syncapp.quotas",
+    "syncapp.ratelimit_storage",
     "syncapp.scheduled_runs",
     "syncapp.security",
     "syncapp.settings",
