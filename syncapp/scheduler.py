@@ -36,6 +36,7 @@ from .cloud import background as cloud_background
 from .cordiax import background as cordiax_background
 from .documents import background as documents_background
 from .extensions import db
+from .settings import settings
 from .syncs import background as syncs_background
 from .timeutil import utcnow
 
@@ -57,7 +58,7 @@ RUNNERS: list[Runner] = [runner for feature in FEATURES for runner in feature.RU
 
 
 def _in_context(app: Flask, job: Job, confirm: Callable[[], bool] = lambda: True) -> Callable:
-    keep = app.config["SYNCAPP"]["scheduler"]["keep_runs"]
+    keep = settings(app).scheduler.keep_runs
 
     def run() -> None:
         # A fence: a leader whose lock went away (PostgreSQL restarted) must not run one more
@@ -95,15 +96,15 @@ def build_scheduler(app: Flask, confirm: Callable[[], bool] = lambda: True) -> B
         # A run that starts late (busy machine) still runs once, instead of being skipped.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    settings = app.config["SYNCAPP"]
+    configured = settings(app)
     for job in JOBS:
-        seconds = job.interval(settings)
+        seconds = job.interval(configured)
         if seconds:
             scheduler.add_job(
                 _in_context(app, job, confirm), "interval", seconds=seconds, id=job.id
             )
     for runner in RUNNERS:
-        seconds = runner.interval(settings) if runner.interval is not None else None
+        seconds = runner.interval(configured) if runner.interval is not None else None
         if runner.wake is not None and seconds:
             # A nudge, not a run: nothing recorded, no leader check (the runner claims its work).
             scheduler.add_job(partial(runner.wake, app), "interval", seconds=seconds, id=runner.id)
@@ -114,7 +115,7 @@ def start_runners(app: Flask) -> list[Runner]:
     """Start every runner the settings leave on; the ones started."""
     started = []
     for runner in RUNNERS:
-        if runner.enabled(app.config["SYNCAPP"]):
+        if runner.enabled(settings(app)):
             runner.start(app)
             started.append(runner)
     return started
@@ -156,7 +157,7 @@ class Leadership:
         self.app = app
         self.lock = lock
         self.state = state
-        self.retry = float(app.config["SYNCAPP"]["scheduler"]["leader_retry"])
+        self.retry = float(settings(app).scheduler.leader_retry)
         self._mutex = threading.Lock()
 
     def try_to_lead(self) -> bool:
@@ -214,8 +215,8 @@ class Leadership:
 def start_scheduler(app: Flask) -> None:
     """Start the background work in this process if it can become the leader, else keep
     trying."""
-    options = app.config["SYNCAPP"]["scheduler"]
-    if app.testing or not options["enabled"]:
+    options = settings(app).scheduler
+    if app.testing or not options.enabled:
         return
     lock = leader_lock(app)
     stop = threading.Event()

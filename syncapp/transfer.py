@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .storage import ChecksumMismatch, Entry, Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 
@@ -37,8 +37,9 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     @classmethod
-    def from_settings(cls, transfer: dict) -> RetryPolicy:
-        return cls(transfer["attempts"], transfer["base_delay"], transfer["max_delay"])
+    def from_settings(cls, transfer: Any) -> RetryPolicy:
+        """From the `transfer` settings section (settings().transfer)."""
+        return cls(transfer.attempts, transfer.base_delay, transfer.max_delay)
 
     def delays(self) -> Iterator[float]:
         """Exponential backoff with full jitter: retries of many clients do not march in step."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest, PayloadTooLarge
+from .failures import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
 
 QUEUE_DEPTH = 8  # chunks in flight to the writer: 8 MiB with 1 MiB chunks
@@ -195,3 +196,14 @@ def receive_into(
     writer.put(_END)
     entry: Entry = writer.finish()
     return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256.hexdigest())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(filename: str | None) -> str:
+    """The user's file name without any folder part (browsers on Windows may send one)."""
+    name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()
+    if not name:
+        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
+    return name[:255]

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from .. import scheduled_runs
 from ..extensions import db
+from ..settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,4 @@ def leader_elsewhere(app: Flask) -> tuple[bool, int | None]:
 
 
 def lock_path(app: Flask) -> Path:
-    return Path(
-        app.config["SYNCAPP"]["scheduler"]["lock_file"]
-        or Path(app.instance_path) / "scheduler.lock"
-    )
+    return Path(settings(app).scheduler.lock_file or Path(app.instance_path) / "scheduler.lock")

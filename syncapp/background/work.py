@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..settings import Settings
+
 if TYPE_CHECKING:
     from flask import Flask
 
-#: seconds between two runs, read from the settings (`app.config["SYNCAPP"]`); None: off
-Interval = Callable[[dict], float | None]
+#: seconds between two runs, read from the settings (`settings(app)`); None: off
+Interval = Callable[[Settings], float | None]
 
 
 @dataclass(frozen=True)
@@ -39,5 +41,5 @@ class Runner:
     interval: Interval | None = None
     wake: Callable[[Flask], None] | None = None
 
-    def enabled(self, settings: dict) -> bool:
-        return self.interval is None or bool(self.interval(settings))
+    def enabled(self, configured: Settings) -> bool:
+        return self.interval is None or bool(self.interval(configured))

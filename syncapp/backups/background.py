@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from ..background.work import Job, Runner
+from ..settings import Settings, settings
 from .retention import RetentionPolicy
 from .routes import archive_store
 from .store import apply_retention
@@ -12,18 +11,18 @@ from .store import apply_retention
 
 def retention() -> object:
     """Delete the archives the retention policy lets go (none while the store is append-only)."""
-    options = current_app.config["SYNCAPP"]["backups"]
-    if options["append_only"]:
+    options = settings().backups
+    if options.append_only:
         return []
     return apply_retention(archive_store(), RetentionPolicy.from_settings(options))
 
 
-def retention_interval(settings: dict) -> int | None:
+def retention_interval(configured: Settings) -> float | None:
     """backups.retention_interval, or off while no policy is set or the store is append-only."""
-    backups = settings["backups"]
-    if backups["append_only"] or not RetentionPolicy.from_settings(backups).active:
+    backups = configured.backups
+    if backups.append_only or not RetentionPolicy.from_settings(backups).active:
         return None
-    return backups["retention_interval"]
+    return backups.retention_interval
 
 
 JOBS: list[Job] = [Job("backups.retention", retention, retention_interval)]

@@ -7,14 +7,15 @@ import shutil
 
 from flask import current_app, jsonify, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from .. import PROJECT_ROOT
 from ..auth.models import User
-from ..errors import TEXT_ERROR_BLUEPRINTS, ApiError, BadRequest, Forbidden
-from ..extensions import db
+from ..errors import TEXT_ERROR_BLUEPRINTS
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, DomainError, Forbidden
+from ..project import PROJECT_ROOT
 from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
+from ..settings import settings
 from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
@@ -50,12 +51,12 @@ def archive_remote() -> Remote:
 
 
 def archive_store() -> ArchiveStore:
-    options = current_app.config["SYNCAPP"]["backups"]
+    options = settings().backups
     return ArchiveStore(
         archive_remote(),
         db.session,
-        max_size=options["max_size"],
-        profile_quota=options["profile_quota"],
+        max_size=options.max_size,
+        profile_quota=options.profile_quota,
     )
 
 
@@ -121,7 +122,7 @@ def upload_backup():
         kind, profile = parse_type(fields.get("type")), check_profile(fields.get("profile"))
         md5 = check_md5(fields.get("md5"))
         require_scope("backups", profile)  # a machine's token writes its own profiles only
-    except ApiError:
+    except DomainError:
         store.discard(staged)
         raise
     uploader, uploader_id = _uploader()
@@ -237,7 +238,7 @@ def download_backup(backup_type: str, filename: str):
 @bp.response(204)
 @admin_required
 def delete_backup(backup_type: str, filename: str):
-    if current_app.config["SYNCAPP"]["backups"]["append_only"]:
+    if settings().backups.append_only:
         raise Forbidden(
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )

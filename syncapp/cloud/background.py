@@ -12,7 +12,7 @@ RUNNERS: list[Runner] = [
         "cloud.replication",
         start_replication,
         stop_replication,
-        interval=lambda s: s["cloud"]["replication_interval"],
+        interval=lambda s: s.cloud.replication_interval,
         wake=wake_replication,
     ),
 ]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..errors import NotFound, Unauthorized
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound, Unauthorized
+from ..settings import settings
 from ..transfer import RetryPolicy
 from .conflict_schemas import ConflictFilter, ConflictInfo, ConflictList, ResolveRequest
 from .conflicts import ConflictResolver
@@ -69,7 +68,7 @@ def _view(conflict: CloudConflict) -> dict:
 
 
 def build_resolver() -> ConflictResolver:
-    retry = RetryPolicy.from_settings(current_app.config["SYNCAPP"]["transfer"])
+    retry = RetryPolicy.from_settings(settings().transfer)
     return ConflictResolver(db.session, cloud_store(), open_target, retry=retry)
 
 

@@ -31,6 +31,7 @@ from ..background.claims import Claims, backoff
 from ..events import publish
 from ..extensions import db
 from ..logs import working_for
+from ..settings import settings
 from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteUnavailable
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, copy_verified
@@ -129,7 +130,7 @@ class CloudReplicator:
         open_target: OpenTarget,
         *,
         retry: RetryPolicy,
-        options: dict[str, Any],
+        options: Any,  # the `cloud` settings section
         on_event: EventHook | None = None,
         progress_bytes: int = PROGRESS_BYTES,
         progress_seconds: float = PROGRESS_SECONDS,
@@ -361,13 +362,13 @@ class ReplicationRunner:
 
     def replicator(self) -> CloudReplicator:
         """For the current app context's thread and session."""
-        settings = self.app.config["SYNCAPP"]
+        configured = settings(self.app)
         return CloudReplicator(
             db.session,
             store_remote(),
             open_target,
-            retry=RetryPolicy.from_settings(settings["transfer"]),
-            options=settings["cloud"],
+            retry=RetryPolicy.from_settings(configured.transfer),
+            options=configured.cloud,
             **self.options,
         )
 
@@ -384,7 +385,7 @@ class ReplicationRunner:
         with self._lock, ThreadPoolExecutor(self.workers, "cloud-copy") as pool:
             running: dict[Future, int] = {}
             renewed = time.monotonic()
-            renew_every = float(self.app.config["SYNCAPP"]["cloud"]["replication_lease"])
+            renew_every = float(settings(self.app).cloud.replication_lease)
             renew_every /= RENEWALS_PER_LEASE
             while not self._stop.is_set():
                 self._wake.clear()

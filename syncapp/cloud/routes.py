@@ -6,14 +6,25 @@ administrators see everyone's, as with documents.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
-from flask_smorest import Blueprint
+from typing import Any
+
+from flask import jsonify, request, url_for
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    NotFound,
+    PeerFailed,
+    ServiceUnavailable,
+)
 from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, public, streams_body
+from ..settings import settings
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
@@ -49,8 +60,8 @@ UPLOAD_BODY = form_body([], **dict.fromkeys(FLAGS, FLAG_PROPERTY))
 # --- services --------------------------------------------------------------------------------
 
 
-def _options() -> dict:
-    return current_app.config["SYNCAPP"]["cloud"]
+def _options() -> Any:
+    return settings().cloud
 
 
 def cloud_store() -> CloudStore:
@@ -58,8 +69,8 @@ def cloud_store() -> CloudStore:
     return CloudStore(
         store_remote(),
         db.session,
-        max_size=options["max_size"],
-        keep_versions=options["keep_versions"],
+        max_size=options.max_size,
+        keep_versions=options.keep_versions,
     )
 
 
@@ -70,10 +81,10 @@ def _open_cloud(target: str, owner_id: int) -> Remote:
         raise Conflict(str(exc), code="target_not_configured") from None
 
 
-def _cloud_failure(exc: RemoteError) -> ApiError:
+def _cloud_failure(exc: RemoteError) -> DomainError:
     if isinstance(exc, RemoteUnavailable):
         return ServiceUnavailable(f"The cloud cannot be reached: {exc}", code="cloud_unavailable")
-    return ApiError(f"The cloud refused: {exc}", status=502, code="cloud_error")
+    return PeerFailed(f"The cloud refused: {exc}", code="cloud_error")
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def _cloud_link(file: CloudFile, target: str) -> dict:
     """A short-lived URL for the cloud's copy: the cloud's own signed URL where it can make one,
     else a signed link to syncapp, which streams the copy from the cloud."""
     copy = _copy_in(file, target)
-    ttl = _options()["download_url_ttl"]
+    ttl = _options().download_url_ttl
     with _open_cloud(target, file.owner_id) as cloud:
         try:
             url = cloud.download_url(copy.remote_path, ttl)
@@ -271,7 +282,7 @@ def get_file(query, file_id: int):
 def download_link(query, file_id: int):
     """Where a `download_url` for a cloud without signed URLs of its own (Google Drive) leads:
     the signed token is the credential, until `cloud.download_url_ttl` seconds have passed."""
-    grant = links.verify(query["token"], _options()["download_url_ttl"])
+    grant = links.verify(query["token"], _options().download_url_ttl)
     user = db.session.get(User, grant.user_id)
     mismatch = grant.file_id != file_id or grant.target != query["from_storage"]
     if mismatch or user is None or not user.is_active:
@@ -279,9 +290,8 @@ def download_link(query, file_id: int):
     file = cloud_store().get(file_id, owner_id=None if user.is_admin else user.id)
     copy = _copy_in(file, grant.target)
     if copy.synced_version != grant.version:
-        raise ApiError(
+        raise Gone(
             f"The {grant.target} copy is no longer version {grant.version}: ask for a new link.",
-            status=410,
             code="link_stale",
         )
     cloud = _open_cloud(grant.target, file.owner_id)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from ..background.work import Job, Runner
+from ..settings import settings
 from .pollers import run_due_pollers
 from .store import snapshot_store
 
@@ -14,13 +13,13 @@ def pollers() -> object:
 
 
 def retention() -> object:
-    options = current_app.config["SYNCAPP"]["cordiax"]
-    return snapshot_store().apply_retention(options["keep_last"], options["keep_daily_days"])
+    options = settings().cordiax
+    return snapshot_store().apply_retention(options.keep_last, options.keep_daily_days)
 
 
 JOBS: list[Job] = [
     # Checks often, polls each poller only when its own interval has passed.
-    Job("cordiax.pollers", pollers, lambda s: s["cordiax"]["poll_check_interval"]),
-    Job("cordiax.retention", retention, lambda s: s["cordiax"]["retention_interval"]),
+    Job("cordiax.pollers", pollers, lambda s: s.cordiax.poll_check_interval),
+    Job("cordiax.retention", retention, lambda s: s.cordiax.retention_interval),
 ]
 RUNNERS: list[Runner] = []

@@ -7,7 +7,6 @@ Every refusal is a `sync_error` {"error", "message"} and stores nothing.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -15,18 +14,20 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask_socketio import disconnect, emit
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..auth.live_connections import register_socket, unregister_socket
-from ..auth.models import User
-from ..events import GuardedNamespace, publish, socket_error
-from ..extensions import db
+from ..events import publish
+from ..extensions import db, socketio
+from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
+from ..settings import settings
 from ..socket_guard import mark_authenticated
-from ..storage import RemoteError, RemoteFull
+from ..sockets import GuardedNamespace, socket_error
+from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
+from .anonymous import anonymous_user
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
@@ -76,7 +77,7 @@ def _push_slots() -> threading.BoundedSemaphore:
     """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
     slots = current_app.extensions.get("syncapp.cordiax_push_slots")
     if slots is None:
-        limit = current_app.config["SYNCAPP"]["cordiax"]["max_concurrent_pushes"]
+        limit = settings().cordiax.max_concurrent_pushes
         slots = current_app.extensions.setdefault(
             "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
         )
@@ -90,18 +91,6 @@ def _token_from_handshake(auth: Any) -> str | None:
         return request.args["token"]
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None
-
-
-def _anonymous_user() -> User | None:
-    options = current_app.config["SYNCAPP"]["cordiax"]
-    if not options["allow_anonymous"] or not request.remote_addr:
-        return None
-    address = ipaddress.ip_address(request.remote_addr)
-    if not any(
-        address in ipaddress.ip_network(n, strict=False) for n in options["anonymous_networks"]
-    ):
-        return None
-    return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
 
 
 def _device_name(auth: Any, fallback: str) -> str:
@@ -123,29 +112,34 @@ def _device_name(auth: Any, fallback: str) -> str:
     return device
 
 
+#: the Cordiax protocol's sentences for the outages failures.failure_for names (its users read
+#: them in the client); codes and everything else are failure_for's
+OUTAGE_MESSAGES = {
+    "insufficient_storage": "The snapshot store is full; nothing was stored.",
+    "storage_unavailable": "The snapshot store cannot be reached; try again later.",
+    "database_unavailable": "The database cannot be reached; try again later.",
+}
+
+
 def _failure(exc: Exception) -> tuple[str, str]:
     """(sync_error code, message) for a push that was not stored."""
     if isinstance(exc, SnapshotRefused):
         return exc.code, exc.message
-    if isinstance(exc, RemoteFull):
-        return "insufficient_storage", "The snapshot store is full; nothing was stored."
-    if isinstance(exc, RemoteError):
-        log.warning("snapshot store unavailable: %s", exc)
-        return "storage_unavailable", "The snapshot store cannot be reached; try again later."
-    log.warning("database unavailable during a snapshot push: %s", exc)
-    return "database_unavailable", "The database cannot be reached; try again later."
+    # any other storage error while storing is an outage of the store too
+    failure = failure_for(exc) or STORAGE_UNAVAILABLE
+    log.warning("%s during a snapshot push: %s", failure.outage, exc)
+    return failure.code, OUTAGE_MESSAGES.get(failure.code, failure.message)
 
 
 def _requester() -> SyncRequester:
     """This app's SyncRequester (one per process), started with the first connection."""
     requester = current_app.extensions.get("syncapp.cordiax_requester")
     if requester is None:
-        from ..extensions import socketio
 
         def send(sid: str) -> None:
             socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
 
-        interval = current_app.config["SYNCAPP"]["cordiax"]["sync_request_interval"]
+        interval = settings().cordiax.sync_request_interval
         requester = current_app.extensions.setdefault(
             "syncapp.cordiax_requester", SyncRequester(send, interval)
         )
@@ -172,7 +166,7 @@ class CordiaxNamespace(GuardedNamespace):
 
     def on_connect(self, auth: Any = None) -> None:
         raw = _token_from_handshake(auth)
-        user = user_for_token(raw) if raw else _anonymous_user()
+        user = user_for_token(raw) if raw else anonymous_user()
         if user is None:
             reason = (
                 "The token is invalid or revoked."

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..errors import BadRequest, NotFound
 from ..extensions import db
+from ..failures import BadRequest, NotFound
 from ..remotes.catalog import may_use
 from ..remotes.models import StoredRemote
 from .models import CordiaxPoller

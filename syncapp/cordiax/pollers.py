@@ -25,17 +25,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..events import publish
+from ..extensions import db
+from ..failures import DomainError
+from ..remotes.catalog import open_granted
 from ..storage import Entry, Remote, RemoteError, RemoteNotFound
 from ..storage.base import CHUNK_SIZE, clean_path
 from ..timeutil import isoformat, utcnow
 from .models import CordiaxPoller
 from .snapshots import SnapshotRefused, SnapshotStore
+from .store import snapshot_store
 
 log = logging.getLogger(__name__)
 
 #: storage kinds a Cordiax client can write to (local: a share mounted on this server)
 SOURCE_KINDS = ("webdav", "smb", "local")
-FILENAMES = ("cordiax_sync.zip", "cordiax_sync.db")
 DEFAULT_PATH = "cordiax_sync"
 DEFAULT_FILENAME = "cordiax_sync.zip"
 DEFAULT_INTERVAL = 300
@@ -161,7 +165,7 @@ def _describe_error(exc: Exception) -> str:
         return f"the file was refused ({exc.code}): {exc.message}"
     if isinstance(exc, RemoteError | PollError):
         return str(exc) or type(exc).__name__
-    if isinstance(getattr(exc, "message", None), str):  # the app's ApiError, e.g. remote gone
+    if isinstance(getattr(exc, "message", None), str):  # the app's DomainError, e.g. remote gone
         return exc.message  # type: ignore[attr-defined]
     return f"internal error ({type(exc).__name__}); see the server log"
 
@@ -261,8 +265,6 @@ def check_connection(remote: Remote, poller: CordiaxPoller) -> ConnectionCheck:
 
 
 def _publish(poller: CordiaxPoller, version: str | None) -> None:
-    from ..events import publish
-
     payload = {
         "poller_id": poller.id,
         "name": poller.name,
@@ -279,10 +281,6 @@ def _publish(poller: CordiaxPoller, version: str | None) -> None:
 
 def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
     """Poll with the app's stored remote and snapshot store (inside an app context)."""
-    from ..extensions import db
-    from ..remotes.catalog import open_granted
-    from .store import snapshot_store
-
     return poll(
         poller,
         open_source=lambda: open_granted(poller.remote_id, poller.user_id, "cordiax"),
@@ -293,13 +291,9 @@ def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
 
 
 def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
-    from ..errors import ApiError
-    from ..extensions import db
-    from ..remotes.catalog import open_granted
-
     try:
         remote = open_granted(poller.remote_id, poller.user_id, "cordiax")
-    except (RemoteError, ApiError, ValueError) as exc:
+    except (RemoteError, DomainError, ValueError) as exc:
         return ConnectionCheck(False, str(getattr(exc, "message", exc)))
     with remote:
         _release(db.session, poller)  # reads only: nothing of the request's is left to commit
@@ -311,8 +305,6 @@ def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
 
 def run_due_pollers(now: datetime | None = None) -> list[int]:
     """The scheduler's job: poll every enabled poller whose interval has passed; their ids."""
-    from ..extensions import db
-
     now = now or utcnow()
     pollers = db.session.scalars(
         select(CordiaxPoller).where(CordiaxPoller.enabled.is_(True)).order_by(CordiaxPoller.id)

@@ -11,9 +11,9 @@ theirs to use is answered like one that does not exist.
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from ..errors import Forbidden
+from ..extensions import Blueprint
+from ..failures import Forbidden
 from ..security import admin_required
 from . import poller_records as records
 from .models import CordiaxPoller

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
-from ..errors import NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound
 from ..security import admin_required
 from ..web.streaming import Download, send_stored
 from .devices import device_owner, visible_devices

@@ -9,10 +9,11 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InsufficientStorage
 from ..extensions import db
+from ..failures import InsufficientStorage
 from ..quotas import check_quota, register_usage
 from ..remotes.catalog import feature_remote
+from ..settings import settings
 from .models import CordiaxSnapshot
 from .snapshots import Limits, SnapshotRefused, SnapshotStore
 
@@ -39,9 +40,7 @@ def check_snapshot_quota(user_id: int, adding: int) -> None:
 
 
 def snapshot_store() -> SnapshotStore:
-    options = current_app.config["SYNCAPP"]["cordiax"]
-    limits = Limits(
-        max_size=options["max_snapshot_size"], allow_plaintext=options["allow_plaintext"]
-    )
+    options = settings().cordiax
+    limits = Limits(max_size=options.max_snapshot_size, allow_plaintext=options.allow_plaintext)
     remote = feature_remote("cordiax", str(Path(current_app.instance_path) / "cordiax"))
     return SnapshotStore(remote, db.session, limits, quota=check_snapshot_quota)

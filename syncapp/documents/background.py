@@ -6,6 +6,6 @@ from ..background.work import Job, Runner
 from .routes import auto_sync
 
 JOBS: list[Job] = [
-    Job("documents.auto_sync", auto_sync, lambda s: s["documents"]["auto_sync_interval"]),
+    Job("documents.auto_sync", auto_sync, lambda s: s.documents.auto_sync_interval),
 ]
 RUNNERS: list[Runner] = []

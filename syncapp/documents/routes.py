@@ -7,21 +7,24 @@ administrators see everyone's.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
-from ..errors import (
-    ApiError,
+from ..extensions import Blueprint, db
+from ..failures import (
     BadRequest,
+    DomainError,
     InsufficientStorage,
+    Misconfigured,
     NotFound,
+    PeerFailed,
     ServiceUnavailable,
 )
-from ..extensions import db
 from ..quotas import refuse_declared
 from ..remotes.catalog import feature_remote, find_remote, open_stored
 from ..security import caller_id, owner_scope, streams_body
+from ..settings import settings
 from ..storage import Remote
 from ..transfer import RetryPolicy
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
@@ -77,9 +80,9 @@ UPLOAD_BODY = form_body(
 
 
 def document_store() -> DocumentStore:
-    options = current_app.config["SYNCAPP"]["documents"]
+    options = settings().documents
     remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
-    return DocumentStore(remote, db.session, max_size=options["max_size"])
+    return DocumentStore(remote, db.session, max_size=options.max_size)
 
 
 def _open_named_remote(name: str) -> Remote | None:
@@ -87,29 +90,30 @@ def _open_named_remote(name: str) -> Remote | None:
     return open_stored(stored) if stored is not None else None
 
 
-def nas_target(options: dict) -> Target:
-    if options["nas_remote"]:
-        return RemoteTarget(options["nas_remote"], _open_named_remote)
-    if options["nas_mount_path"]:
-        return MountTarget(options["nas_mount_path"])
+def nas_target(options: Any) -> Target:
+    """The NAS of the `documents` settings section."""
+    if options.nas_remote:
+        return RemoteTarget(options.nas_remote, _open_named_remote)
+    if options.nas_mount_path:
+        return MountTarget(options.nas_mount_path)
     return NoTarget()
 
 
 def nas_sync() -> NasSync:
     """The NAS service for this request or job; close it (it may hold an SMB connection)."""
-    settings = current_app.config["SYNCAPP"]
-    options = settings["documents"]
+    configured = settings()
+    options = configured.documents
     try:
         return NasSync(
             document_store().remote,
             db.session,
             nas_target(options),
-            folder_names=options["nas_folder_names"],
-            retry=RetryPolicy.from_settings(settings["transfer"]),
+            folder_names=options.nas_folder_names,
+            retry=RetryPolicy.from_settings(configured.transfer),
             on_result=events.sync_result,
         )
     except ValueError as exc:
-        raise ApiError(str(exc), status=500, code="misconfigured") from None
+        raise Misconfigured(str(exc)) from None
 
 
 def _me() -> int:
@@ -120,13 +124,13 @@ def _scope() -> int | None:
     return owner_scope("documents")
 
 
-def _sync_failure(exc: DocumentSyncError) -> ApiError:
+def _sync_failure(exc: DocumentSyncError) -> DomainError:
     message = localized(exc.message)
     if exc.message == DISK_FULL:
         return InsufficientStorage(message, code="nas_full", success=False)
     if exc.fatal:
         return ServiceUnavailable(message, code="nas_unavailable", success=False)
-    return ApiError(message, status=502, code="sync_failed", success=False)
+    return PeerFailed(message, code="sync_failed", success=False)
 
 
 def _not_configured(exc: NasNotConfigured, **extra) -> BadRequest:
@@ -157,7 +161,7 @@ def upload_document():
     try:
         kind, day = parse_type(fields.get("type")), parse_date(fields.get("date"))
         sync_now = parse_form_flag("sync_now", fields.get("sync_now"))
-    except ApiError:
+    except DomainError:
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)

@@ -11,14 +11,14 @@ from typing import Any
 
 from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
-from .. import __version__
-from ..errors import NotFound, Unauthorized
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound, Unauthorized
+from ..project import __version__
 from ..security import public
+from ..settings import settings
 from ..timeutil import isoformat, utcnow
 from .checks import HEALTH_CHECKS, CheckReport, destinations_report
 
@@ -33,7 +33,7 @@ def caller_scope() -> int | None:
 
 
 def require_enabled(option: str, what: str) -> None:
-    if not current_app.config["SYNCAPP"]["monitoring"][option]:
+    if not getattr(settings().monitoring, option):
         raise NotFound(
             f"The {what} endpoint is turned off (monitoring.{option} is false).",
             code=f"{what}_disabled",

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, Misconfigured, NotFound
 from ..security import decrypt_secret, encrypt_secret
+from ..settings import settings
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
 from ..storage.local import ConfinedLocalRemote
 from .models import GRANT_FEATURES, RemoteGrant, StoredRemote
@@ -218,16 +219,14 @@ def feature_remote(section: str, default_root: str) -> Remote:
 
     cache = current_app.extensions.setdefault("syncapp.feature_remotes", {})
     if section not in cache:
-        options = current_app.config["SYNCAPP"][section]
-        if options["remote"]:
-            stored = find_remote(options["remote"])
+        options = getattr(settings(), section)
+        if options.remote:
+            stored = find_remote(options.remote)
             if stored is None:
-                raise ApiError(
-                    f"{section}.remote names an unknown stored remote {options['remote']!r}.",
-                    status=500,
-                    code="misconfigured",
+                raise Misconfigured(
+                    f"{section}.remote names an unknown stored remote {options.remote!r}."
                 )
             cache[section] = open_stored(stored)
         else:
-            cache[section] = open_remote("local", root=options["root"] or default_root)
+            cache[section] = open_remote("local", root=options.root or default_root)
     return cache[section]

@@ -435,8 +435,13 @@ class DriveRemote(Remote):
         kept = _oldest(self._named(parent, name, folders=True))
         if kept is None or kept["id"] == made:  # not listed yet, or ours is the oldest
             return made
-        log.info("Drive folder %r was created by another client at the same time: using %s, "
-                 "removing the duplicate %s", name, kept["id"], made)
+        log.info(
+            "Drive folder %r was created by another client at the same time: using %s, "
+            "removing the duplicate %s",
+            name,
+            kept["id"],
+            made,
+        )
         self._discard_if_empty(made)
         return kept["id"]
 

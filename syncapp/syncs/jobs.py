@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, NotFound
 from ..remotes.catalog import usable_remote
 from ..remotes.models import StoredRemote
+from ..settings import settings
 from .folders import check_source, locate_for, prepare_destination
 from .history import LISTED, files_synced
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
@@ -46,12 +46,12 @@ def remote_name(job: SyncJob) -> str | None:
 
 
 def _defaults() -> dict[str, Any]:
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return {
-        "sync_interval": options["default_interval"],
-        "max_retries": options["max_retries"],
-        "retry_delay": float(options["retry_delay"]),
-        "workers": options["default_workers"],
+        "sync_interval": options.default_interval,
+        "max_retries": options.max_retries,
+        "retry_delay": float(options.retry_delay),
+        "workers": options.default_workers,
         "delete_after_sync": False,
         "enabled": True,
         "realtime": False,

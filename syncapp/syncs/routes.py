@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from ..events import publish
-from ..extensions import db, limiter
+from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
+from ..settings import settings
 from ..tenancy import caller
 from .folders import roots_of
 from .history import LISTED
@@ -51,7 +51,7 @@ def _caller() -> str:
     return request.remote_addr or "unknown"
 
 
-limiter.limit(lambda: current_app.config["SYNCAPP"]["ratelimit"]["syncs"], key_func=_caller)(bp)
+limiter.limit(lambda: settings().ratelimit.syncs, key_func=_caller)(bp)
 
 
 def _scope() -> int | None:

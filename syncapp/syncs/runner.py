@@ -24,6 +24,7 @@ from ..auth.models import User
 from ..events import publish
 from ..extensions import db
 from ..remotes.catalog import get_remote, may_use, open_for_user
+from ..settings import settings
 from ..storage import RemoteNotFound, RemoteUnavailable
 from ..storage.base import owner_tag
 from ..timeutil import utcnow
@@ -74,18 +75,18 @@ def _count(outcome: Outcome, job: SyncJob) -> None:
 
 
 def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
-    settings = current_app.config["SYNCAPP"]
+    configured = settings()
     return SyncEngine(
         db.session,
         open_source,
         # the run's first remote I/O (listing the destination) happens with no database
         # connection held: a destination that accepts and never answers must not hold one
         partial(open_destination, release_database=True),
-        retry=RetryPolicy.from_settings(settings["transfer"]),
+        retry=RetryPolicy.from_settings(configured.transfer),
         owner=owner or owner_tag(),
-        batch_size=settings["sync"]["batch_size"],
-        max_backoff=settings["sync"]["max_destination_backoff"],
-        keep_runs=settings["sync"]["keep_runs"],
+        batch_size=configured.sync.batch_size,
+        max_backoff=configured.sync.max_destination_backoff,
+        keep_runs=configured.sync.keep_runs,
         on_event=hooks.pop("on_event", _announce),
         on_outcome=hooks.pop("on_outcome", _count),
     )
@@ -204,7 +205,7 @@ class Dispatcher:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.workers = app.config["SYNCAPP"]["sync"]["max_concurrent_jobs"]
+        self.workers = settings(app).sync.max_concurrent_jobs
         self.pool = ThreadPoolExecutor(self.workers, "sync-job")
         self.running: set[int] = set()
         self.lock = threading.Lock()
@@ -214,7 +215,7 @@ class Dispatcher:
         self.after_tick: list[Callable[[], None]] = []
 
     def start(self) -> None:
-        interval = self.app.config["SYNCAPP"]["sync"]["dispatch_interval"]
+        interval = settings(self.app).sync.dispatch_interval
 
         def loop() -> None:
             while not self._stop.is_set():

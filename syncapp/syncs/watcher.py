@@ -20,6 +20,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..extensions import db
+from ..settings import settings
 from ..storage.base import is_temp
 from .models import SyncJob
 
@@ -44,7 +45,7 @@ class RealtimeWatcher:
     def __init__(self, app: Flask, request_run: RequestRun) -> None:
         self.app = app
         self.request_run = request_run
-        self.debounce = app.config["SYNCAPP"]["sync"]["realtime_debounce"]
+        self.debounce = settings(app).sync.realtime_debounce
         self.observer = Observer()
         self.watches: dict[int, tuple[str, object]] = {}  # job id -> (folder, watch handle)
         self.timers: dict[int, threading.Timer] = {}

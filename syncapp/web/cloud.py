@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -13,6 +12,7 @@ from ..cloud.models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAc
 from ..cloud.routes import cloud_store
 from ..cloud.targets import configured_targets
 from ..extensions import db
+from ..settings import settings
 
 LABELS = {"google": "Google Drive", "azure": "Azure", "s3": "S3"}
 #: files rendered with the page, newest first; the API pages through the rest
@@ -61,8 +61,8 @@ def page_context(user: User) -> dict[str, Any]:
     if user.is_admin and files:
         ids = {file.owner_id for file in files}
         owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    google = current_app.config["SYNCAPP"]["google"]
-    google_configured = bool(google["client_id"] and google["client_secret"])
+    google = settings().google
+    google_configured = bool(google.client_id and google.client_secret)
     # Replication events reach the job's owner only: the page follows the user's own jobs.
     active_jobs = db.session.execute(
         select(CloudJob.id, CloudFile.filename)
@@ -78,7 +78,7 @@ def page_context(user: User) -> dict[str, Any]:
         "unavailable": _target_hints(user, google_configured),
         "google_configured": google_configured,
         "google_account": db.session.get(GoogleAccount, user.id),
-        "folder": current_app.config["SYNCAPP"]["cloud"]["folder"],
+        "folder": settings().cloud.folder,
         "conflicts": _conflicts(user),
         "active_jobs": [{"job_id": job_id, "filename": name} for job_id, name in active_jobs],
     }

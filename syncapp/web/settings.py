@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from ..extensions import db
 from ..remotes.models import StoredRemote
 from ..remotes.schemas import RemoteInfo
 from ..security import admin_required
+from ..settings import settings
 from .remote_forms import remote_kinds
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -92,17 +93,17 @@ def nas():
 
     with nas_sync() as service:
         config = service.config()
-    options = current_app.config["SYNCAPP"]["documents"]
+    options = settings().documents
     environment = {
         key: name for name, (section, key) in ENV_ALIASES.items() if section == "documents"
     }
-    settings = [
+    configured = [
         {
             "key": key,
-            "value": options[key],
+            "value": getattr(options, key),
             "help": help,
             "env": environment.get(key, f"SYNCAPP_DOCUMENTS_{key.upper()}"),
         }
         for key, help in NAS_SETTINGS.items()
     ]
-    return render_template("settings/nas.html", config=config, settings=settings)
+    return render_template("settings/nas.html", config=config, settings=configured)

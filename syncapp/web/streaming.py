@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from flask import Response, request, send_file
 
-from ..errors import BadRequest
+from ..failures import BadRequest
 from ..multipart import FormPart, MultipartError, StreamingForm, boundary_of
 from ..storage import Remote
 from ..storage.base import CHUNK_SIZE

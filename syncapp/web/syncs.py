@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
 from ..remotes.catalog import usable_remotes
 from ..remotes.models import StoredRemote
+from ..settings import settings
 from ..syncs.folders import roots_of
 from ..syncs.jobs import job_status, list_jobs
 
@@ -22,7 +22,7 @@ def page_context(user: User) -> dict[str, Any]:
     if user.is_admin and jobs:
         ids = {job.owner_id for job in jobs}
         owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return {
         "jobs": [
             {
