@@ -36,7 +36,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from . import settings
+from . import coerce
 from .base import (
     Capabilities,
     ChecksumMismatch,
@@ -102,9 +102,9 @@ class AzureRemote(Remote):
         max_concurrency: int = 4,
         timeout: float = 30,
     ) -> None:
-        block_size = settings.number("block_size", block_size)
-        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
-        timeout = settings.positive("timeout", timeout)
+        block_size = coerce.number("block_size", block_size)
+        max_concurrency = coerce.positive("max_concurrency", max_concurrency, int)
+        timeout = coerce.positive("timeout", timeout)
         if not (container == "$root" or _CONTAINER_NAME.fullmatch(container or "")):
             raise RemoteConfigError(
                 f"invalid container name {container!r}: 3-63 lowercase letters, digits and "

@@ -30,7 +30,7 @@ from googleapiclient.errors import Error as ApiClientError
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaInMemoryUpload, MediaIoBaseDownload, MediaUpload
 
-from . import settings
+from . import coerce
 from .base import (
     CHUNK_SIZE,
     Capabilities,
@@ -274,13 +274,13 @@ class DriveRemote(Remote):
             raise RemoteConfigError(f"api_endpoint must end with /drive/v3/: {api_endpoint!r}")
         if ca_certs and not os.path.isfile(ca_certs):
             raise RemoteConfigError(f"ca_certs file does not exist: {ca_certs}")
-        self.chunk_size = settings.number("chunk_size", chunk_size)
+        self.chunk_size = coerce.number("chunk_size", chunk_size)
         if self.chunk_size <= 0 or self.chunk_size % DRIVE_GRANULE:
             raise RemoteConfigError(
                 f"chunk_size must be a positive multiple of 256 KiB "
                 f"(262144 bytes), not {chunk_size}"
             )
-        self.timeout = settings.positive("timeout", timeout)
+        self.timeout = coerce.positive("timeout", timeout)
         self.root_folder_id = root_folder_id or "root"
         self.api_endpoint = api_endpoint
         self.ca_certs = ca_certs

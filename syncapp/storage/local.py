@@ -14,7 +14,7 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import BinaryIO
 
-from . import settings
+from . import coerce
 from .base import (
     CHUNK_SIZE,
     Capabilities,
@@ -227,7 +227,7 @@ class LocalRemote(Remote):
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
-        if settings.flag("create_root", create_root):
+        if coerce.flag("create_root", create_root):
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -23,7 +23,7 @@ import boto3
 import botocore.exceptions as bex
 from botocore.config import Config
 
-from . import settings
+from . import coerce
 from .base import (
     Capabilities,
     ChecksumMismatch,
@@ -138,11 +138,11 @@ class S3Remote(Remote):
         timeout: float = 30,
         max_attempts: int = 3,
     ) -> None:
-        part_size = settings.number("part_size", part_size)
-        multipart_threshold = settings.number("multipart_threshold", multipart_threshold)
-        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
-        max_attempts = settings.positive("max_attempts", max_attempts, int)
-        timeout = settings.positive("timeout", timeout)
+        part_size = coerce.number("part_size", part_size)
+        multipart_threshold = coerce.number("multipart_threshold", multipart_threshold)
+        max_concurrency = coerce.positive("max_concurrency", max_concurrency, int)
+        max_attempts = coerce.positive("max_attempts", max_attempts, int)
+        timeout = coerce.positive("timeout", timeout)
         if not bucket or "/" in bucket:
             raise RemoteConfigError(f"invalid bucket name: {bucket!r}")
         if endpoint_url and not endpoint_url.startswith(("http://", "https://")):

@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
-from . import settings
+from . import coerce
 from .base import (
     CHUNK_SIZE,
     Capabilities,
@@ -228,7 +228,7 @@ class WebDavRemote(Remote):
             port = parts.port
         except ValueError:
             raise RemoteConfigError(f"url has an invalid port: {url!r}") from None
-        self.timeout = settings.positive("timeout", timeout)
+        self.timeout = coerce.positive("timeout", timeout)
         # Any user:password@ in the url is dropped: credentials come from their own settings,
         # and the url shows up in messages.
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -241,7 +241,7 @@ class WebDavRemote(Remote):
             self._base_path += "/files/" + quote(username, safe="")
         self.root = clean_path(remote_path or "")
         self.username = username
-        verify = settings.flag("verify_tls", verify_tls)
+        verify = coerce.flag("verify_tls", verify_tls)
         self._session = self._make_session(username, password, verify)
         self._folders: set[str] = set()  # folders (relative to url) known to exist
 

@@ -21,7 +21,7 @@ from smb.base import NotConnectedError, NotReadyError, SMBTimeout
 from smb.smb_constants import FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_SEQUENTIAL_ONLY
 from smb.smb_structs import OperationFailure, ProtocolError, UnsupportedFeature
 
-from .. import settings
+from .. import coerce
 from ..base import (
     CHUNK_SIZE,
     Capabilities,
@@ -123,11 +123,11 @@ class SmbRemote(Remote):
         self.username = username
         self._password = password
         self.domain = domain
-        self.is_direct_tcp = settings.flag("is_direct_tcp", is_direct_tcp)
+        self.is_direct_tcp = coerce.flag("is_direct_tcp", is_direct_tcp)
         self.client_name = client_name or "syncapp"
         self.server_name = server_name or self.server
-        self.port = settings.port("port", port)
-        self.timeout = settings.positive("timeout", timeout)
+        self.port = coerce.port("port", port)
+        self.timeout = coerce.positive("timeout", timeout)
         if not self.share_name or any(c in self.share_name for c in "/\\"):
             raise RemoteConfigError(f"share_name must be one share's name, not {share_name!r}")
         try:

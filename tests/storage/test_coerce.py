@@ -1,4 +1,4 @@
-"""Backend settings are coerced by one set of rules (syncapp/storage/settings.py), whatever the
+"""Backend settings are coerced by one set of rules (syncapp/storage/coerce.py), whatever the
 backend: text from the CLI or the environment means what the JSON value means."""
 
 from __future__ import annotations
