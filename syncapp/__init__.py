@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from sqlalchemy.engine import Engine
 __version__ = "0.1.0"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
+FEATURE_PAGES = ("backups",)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -72,7 +76,7 @@ def run_startup_tasks(app: Flask) -> None:
     the scheduler. Skipped before the first migration has created the tables."""
     from sqlalchemy import inspect
 
-    from .backups.routes import startup as backups_startup
+    from .backups.wiring import startup as backups_startup
     from .extensions import db
     from .scheduler import start_scheduler
 
@@ -239,6 +243,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
+    for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
+        import_module(f".{feature}.pages", __name__)
     app.register_blueprint(web)
     app.register_blueprint(seed_paths)
     app.register_blueprint(settings_pages)

@@ -104,7 +104,7 @@ backups = AppGroup("backups", help="Backup archive store.")
 @backups.command("reindex")
 def reindex_backups_command() -> None:
     """Rebuild the archive index from the sidecar files (the truth)."""
-    from .backups.routes import archive_store
+    from .backups.wiring import archive_store
 
     store = archive_store()
     removed = store.clean_debris()
@@ -117,7 +117,7 @@ def check_backups_command() -> None:
     """Check every archive still "unverified" (stored before the gzip check existed, or whose
     check a restart interrupted) now, rather than at the next /verify; exits 1 if any is
     corrupt."""
-    from .backups.routes import archive_store
+    from .backups.wiring import archive_store
 
     store = archive_store()
     archives = store.archives(None)

@@ -66,8 +66,8 @@ def _backup_retention() -> object:
     from flask import current_app
 
     from .backups.retention import RetentionPolicy
-    from .backups.routes import archive_store
     from .backups.store import apply_retention
+    from .backups.wiring import archive_store
 
     options = current_app.config["SYNCAPP"]["backups"]
     if options["append_only"]:

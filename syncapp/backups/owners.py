@@ -8,16 +8,17 @@ owner's: a one-user install's scripts keep working with or without a token.
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 
 from ..errors import NotFound, ServiceUnavailable
 from ..tenancy import find_user_by_ref, install_owner_id, requested_owner, scoped_names
 from .store import Namespace
+from .wiring import options
 
 
 def anonymous_owner_id() -> int:
-    ref = current_app.config["SYNCAPP"]["backups"]["anonymous_owner"]
+    ref = options()["anonymous_owner"]
     user = find_user_by_ref(ref) if ref else None
     owner = install_owner_id() if not ref else (user.id if user and user.is_active else None)
     if owner is None:

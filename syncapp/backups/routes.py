@@ -5,21 +5,18 @@ from __future__ import annotations
 import base64
 import shutil
 
-from flask import Response, current_app, jsonify, request, send_file, stream_with_context
+from flask import Response, jsonify, request, send_file, stream_with_context
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from .. import PROJECT_ROOT
 from ..auth.models import User
 from ..errors import TEXT_ERROR_BLUEPRINTS, ApiError, BadRequest, Forbidden, PayloadTooLarge
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
-from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
-from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
-from . import activity, integrity, report
+from . import activity, report
 from .owners import caller_namespace
 from .schemas import (
     ListFilters,
@@ -30,7 +27,8 @@ from .schemas import (
     VerifyReply,
     VerifyRequest,
 )
-from .store import ArchiveStore, check_md5, check_name, check_profile, human_size, parse_type
+from .store import check_md5, check_name, check_profile, human_size, parse_type
+from .wiring import archive_store, check_later, options
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
 # The original scripts print `jq -r '.error // .message'`: `error` is the sentence here.
@@ -58,20 +56,6 @@ UPLOAD_BODY = {
         },
     }
 }
-
-
-def archive_remote() -> Remote:
-    return feature_remote("backups", str(PROJECT_ROOT / "remote_backups"))
-
-
-def archive_store() -> ArchiveStore:
-    options = current_app.config["SYNCAPP"]["backups"]
-    return ArchiveStore(
-        archive_remote(),
-        db.session,
-        max_size=options["max_size"],
-        profile_quota=options["profile_quota"],
-    )
 
 
 def _uploader() -> tuple[str, int | None]:
@@ -161,7 +145,7 @@ def upload_backup():
         owner = db.session.get(User, result.archive.owner_id)
         activity.announce_upload(result.archive, owner.email if owner else None)
         reply = _upload_reply(result, "Backup uploaded successfully")
-        integrity.check_later(current_app._get_current_object(), result.archive.id)
+        check_later(result.archive.id)
         return reply, 201
     # 201 again (with already_stored): the original upload.sh counts only 201 as success, and
     # a re-run after a lost reply must not report the archive it has stored as failed.
@@ -278,7 +262,7 @@ def download_backup(backup_type: str, filename: str):
 @bp.response(204)
 @admin_required
 def delete_backup(backup_type: str, filename: str):
-    if current_app.config["SYNCAPP"]["backups"]["append_only"]:
+    if options()["append_only"]:
         raise Forbidden(
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )
@@ -291,12 +275,3 @@ def _profile_argument() -> str | None:
     value = request.args.get("profile")
     return None if value is None else check_profile(value)
 
-
-def startup(app) -> None:
-    """Clean the debris of interrupted uploads and rebuild a missing index from the sidecars."""
-    with app.app_context():
-        store = archive_store()
-        store.clean_debris()
-        if not store.archives(None) and store.has_files():
-            count = store.reindex()
-            app.logger.info("rebuilt the backup index from %d sidecar(s)", count)

@@ -315,6 +315,6 @@ def store_remote() -> Remote:
     the folder `cloud.root`, default `<instance>/cloud`)."""
     from flask import current_app
 
-    from ..remotes.catalog import feature_remote
+    from ..remotes.wiring import feature_remote
 
     return feature_remote("cloud", str(Path(current_app.instance_path) / "cloud"))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..errors import InsufficientStorage
 from ..extensions import db
 from ..quotas import check_quota, register_usage
-from ..remotes.catalog import feature_remote
+from ..remotes.wiring import feature_remote
 from .models import CordiaxSnapshot
 from .snapshots import Limits, SnapshotRefused, SnapshotStore
 

@@ -21,7 +21,8 @@ from ..errors import (
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
-from ..remotes.catalog import feature_remote, find_remote, open_stored
+from ..remotes.catalog import find_remote, open_stored
+from ..remotes.wiring import feature_remote
 from ..security import caller_id, owner_scope, streams_body
 from ..storage import Remote
 from ..storage.local import LocalRemote

@@ -1,11 +1,11 @@
-"""The Jinja pages: sign-in, sign-out and the landing page."""
+"""The Jinja pages that belong to no feature: sign-in, sign-out, the dashboard, /docs and the
+landing page. Each feature's page is in its own `pages.py`, on the same `web` blueprint."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     current_app,
     flash,
     jsonify,
@@ -21,9 +21,8 @@ from ..auth.accounts import authenticate
 from ..errors import wants_json
 from ..extensions import db, limiter
 from ..security import public, sign_in, sign_out
+from .blueprint import bp
 from .forms import LoginForm
-
-bp = Blueprint("web", __name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -71,18 +70,6 @@ def dashboard():
     from .dashboard import summary
 
     return render_template("dashboard.html", summary=summary(current_user))
-
-
-@bp.route("/backups")
-def backups_page():
-    """The user's archives per profile; everyone's for administrators, with the owner named."""
-    from ..backups.report import page_sections
-    from ..backups.routes import archive_store
-    from ..backups.store import Namespace
-
-    me = current_user.id
-    archives = archive_store().archives(None if current_user.is_admin else Namespace(me))
-    return render_template("backups/index.html", profiles=page_sections(archives, me))
 
 
 @bp.route("/cordiax")
