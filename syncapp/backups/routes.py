@@ -16,7 +16,7 @@ from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
-from . import activity, report
+from . import live, report, verifications
 from .owners import caller_namespace
 from .schemas import (
     ListFilters,
@@ -143,7 +143,7 @@ def upload_backup():
     )
     if result.created:
         owner = db.session.get(User, result.archive.owner_id)
-        activity.announce_upload(result.archive, owner.email if owner else None)
+        live.uploaded(result.archive, owner.email if owner else None)
         reply = _upload_reply(result, "Backup uploaded successfully")
         check_later(result.archive.id)
         return reply, 201
@@ -202,7 +202,7 @@ def verify_backups(body):
     archives = store.archives(namespace)
     store.check_integrity(archives)  # those stored before the gzip check: once each
     result = report.verify(body["local_backups"], archives, body["extra_remote"])
-    activity.record_verification(result, archives, namespace.owner_id)
+    verifications.record_verification(result, archives, namespace.owner_id)
     return jsonify(result)
 
 
@@ -274,4 +274,3 @@ def _profile_argument() -> str | None:
     """`?profile=`: which profile's archive, when several of the caller's hold the name."""
     value = request.args.get("profile")
     return None if value is None else check_profile(value)
-
