@@ -100,7 +100,7 @@ def _cordiax_retention() -> object:
 
 
 def _documents_auto_sync() -> object:
-    from .documents.routes import auto_sync
+    from .documents.wiring import auto_sync
 
     return auto_sync()
 

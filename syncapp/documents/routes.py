@@ -6,9 +6,7 @@ administrators see everyone's.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import current_app, request, send_file
+from flask import request, send_file
 from flask_smorest import Blueprint
 
 from ..errors import (
@@ -21,14 +19,10 @@ from ..errors import (
 from ..extensions import db
 from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
-from ..remotes.catalog import find_remote, open_stored
-from ..remotes.wiring import feature_remote
 from ..security import caller_id, owner_scope, streams_body
-from ..storage import Remote
 from ..storage.local import LocalRemote
-from ..transfer import RetryPolicy
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
-from . import events
+from . import live
 from .messages import localized
 from .models import DOCUMENT_TYPES
 from .nas import (
@@ -36,12 +30,7 @@ from .nas import (
     SOURCE_MISSING,
     SYNCED_TO,
     DocumentSyncError,
-    MountTarget,
     NasNotConfigured,
-    NasSync,
-    NoTarget,
-    RemoteTarget,
-    Target,
 )
 from .schemas import (
     DocumentFilters,
@@ -54,6 +43,7 @@ from .schemas import (
     SyncStatus,
 )
 from .store import DocumentStore, Stored, parse_date, parse_type
+from .wiring import document_store, nas_sync
 
 bp = Blueprint(
     "documents", __name__, url_prefix="/api/v1/documents", description="Documents (seed 001)"
@@ -73,45 +63,6 @@ UPLOAD_BODY = form_body(
     },
     sync_now=FLAG_PROPERTY,
 )
-
-
-# --- services --------------------------------------------------------------------------------
-
-
-def document_store() -> DocumentStore:
-    options = current_app.config["SYNCAPP"]["documents"]
-    remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
-    return DocumentStore(remote, db.session, max_size=options["max_size"])
-
-
-def _open_named_remote(name: str) -> Remote | None:
-    stored = find_remote(name)
-    return open_stored(stored) if stored is not None else None
-
-
-def nas_target(options: dict) -> Target:
-    if options["nas_remote"]:
-        return RemoteTarget(options["nas_remote"], _open_named_remote)
-    if options["nas_mount_path"]:
-        return MountTarget(options["nas_mount_path"])
-    return NoTarget()
-
-
-def nas_sync() -> NasSync:
-    """The NAS service for this request or job; close it (it may hold an SMB connection)."""
-    settings = current_app.config["SYNCAPP"]
-    options = settings["documents"]
-    try:
-        return NasSync(
-            document_store().remote,
-            db.session,
-            nas_target(options),
-            folder_names=options["nas_folder_names"],
-            retry=RetryPolicy.from_settings(settings["transfer"]),
-            on_result=events.sync_result,
-        )
-    except ValueError as exc:
-        raise ApiError(str(exc), status=500, code="misconfigured") from None
 
 
 def _me() -> int:
@@ -178,7 +129,7 @@ def upload_document():
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)
-    events.uploaded(document)
+    live.uploaded(document)
     outcome = None
     if sync_now:
         with nas_sync() as service:
@@ -242,7 +193,7 @@ def delete_document(document_id: int):
     document = store.get(document_id, owner_id=_scope())
     owner_id = document.owner_id
     store.delete(document)
-    events.deleted(document_id, owner_id)
+    live.deleted(document_id, owner_id)
 
 
 # --- seed 001: /api/v1/sync ------------------------------------------------------------------
@@ -309,7 +260,7 @@ def sync_one_document(document_id: int):
         if store.remote.stat(stored_path) is None:
             document.last_error = SOURCE_MISSING
             db.session.commit()
-            events.sync_result(document, SOURCE_MISSING)
+            live.sync_result(document, SOURCE_MISSING)
             raise BadRequest(localized(SOURCE_MISSING), code="no_file", success=False)
         try:
             path = service.sync_document(document)
@@ -319,13 +270,3 @@ def sync_one_document(document_id: int):
             raise _sync_failure(exc) from None
     # seed 001: "Synchronized to ..." / "Synchronisé vers ..." by the caller's Accept-Language
     return {"success": True, "message": localized(SYNCED_TO.format(path=path))}
-
-
-def auto_sync() -> object:
-    """The scheduler's documents.auto_sync job: every user's pending documents."""
-    with nas_sync() as service:
-        try:
-            return service.run(None)
-        except NasNotConfigured as exc:
-            current_app.logger.warning("documents auto-sync skipped: %s", exc)
-            return None

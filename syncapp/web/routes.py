@@ -82,22 +82,6 @@ def cordiax_page():
     return render_template("cordiax/index.html", devices=visible_devices(), refused=refused)
 
 
-@bp.route("/documents")
-def documents_page():
-    """The user's documents (every user's for admins), upload form and the NAS sync panel."""
-    from ..documents.routes import document_store, nas_sync
-
-    store = document_store()
-    owner = None if current_user.is_admin else current_user.id
-    documents, total = store.search(owner_id=owner, per_page=200)
-    with nas_sync() as service:
-        nas = service.config()
-        status = service.status(owner)
-    return render_template(
-        "documents/index.html", documents=documents, total=total, nas=nas, status=status
-    )
-
-
 @bp.route("/syncs")
 def syncs_page():
     """The user's sync jobs (every user's for admins): list, form, details and a live log."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -19,6 +19,8 @@ from ..config import ENV_ALIASES
 from ..cordiax import pollers as poller_defaults
 from ..cordiax.models import CordiaxPoller
 from ..cordiax.poller_schemas import PollerInfo
+from ..documents.wiring import nas_sync
+from ..documents.wiring import options as documents_options
 from ..extensions import db
 from ..remotes.models import StoredRemote
 from ..remotes.schemas import RemoteInfo
@@ -88,11 +90,9 @@ def pollers():
 
 @bp.route("/nas")
 def nas():
-    from ..documents.routes import nas_sync
-
     with nas_sync() as service:
         config = service.config()
-    options = current_app.config["SYNCAPP"]["documents"]
+    options = documents_options()
     environment = {
         key: name for name, (section, key) in ENV_ALIASES.items() if section == "documents"
     }
