@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..errors import NotFound, Unauthorized
 from ..extensions import db
-from ..transfer import RetryPolicy
 from .conflict_schemas import ConflictFilter, ConflictInfo, ConflictList, ResolveRequest
-from .conflicts import ConflictResolver
 from .models import CloudConflict, CloudFile
-from .routes import cloud_store
-from .targets import open_target
+from .wiring import build_resolver
 
 bp = Blueprint(
     "cloud_conflicts",
@@ -66,11 +62,6 @@ def _view(conflict: CloudConflict) -> dict:
         "notes": conflict.notes,
         "outcome": conflict.outcome,
     }
-
-
-def build_resolver() -> ConflictResolver:
-    retry = RetryPolicy.from_settings(current_app.config["SYNCAPP"]["transfer"])
-    return ConflictResolver(db.session, cloud_store(), open_target, retry=retry)
 
 
 @bp.route("", methods=["GET"])

@@ -90,19 +90,6 @@ def syncs_page():
     return render_template("syncs/index.html", **page_context(current_user))
 
 
-@bp.route("/cloud")
-def cloud_page():
-    """The user's cloud files (every user's for admins): upload, replication, versions,
-    conflicts and the Google Drive connection (whose callback comes back with ?google=)."""
-    from .cloud import page_context
-
-    return render_template(
-        "cloud/index.html",
-        google_connected=request.args.get("google") == "connected",
-        **page_context(current_user),
-    )
-
-
 @bp.route("/docs")
 def api_docs():
     return render_template("docs.html")
