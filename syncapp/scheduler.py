@@ -85,7 +85,7 @@ def _retention_interval(settings: dict) -> int | None:
 
 
 def _cordiax_pollers() -> object:
-    from .cordiax.pollers import run_due_pollers
+    from .cordiax.wiring import run_due_pollers
 
     return run_due_pollers()
 
@@ -93,7 +93,7 @@ def _cordiax_pollers() -> object:
 def _cordiax_retention() -> object:
     from flask import current_app
 
-    from .cordiax.store import snapshot_store
+    from .cordiax.wiring import snapshot_store
 
     options = current_app.config["SYNCAPP"]["cordiax"]
     return snapshot_store().apply_retention(options["keep_last"], options["keep_daily_days"])

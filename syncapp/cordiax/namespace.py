@@ -20,18 +20,19 @@ from sqlalchemy.exc import OperationalError
 
 from ..auth.live_connections import register_socket, unregister_socket
 from ..auth.models import User
-from ..events import GuardedNamespace, publish, socket_error
+from ..events import GuardedNamespace, socket_error
 from ..extensions import db
 from ..security import user_for_token
 from ..socket_guard import mark_authenticated
 from ..storage import RemoteError, RemoteFull
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
+from . import live
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
-from .store import snapshot_store
 from .transport import OVERSIZE_KEY
+from .wiring import push_slots, snapshot_store
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +71,6 @@ def decode_payload(data: Any, max_size: int) -> bytes:
     raise SnapshotRefused(
         "bad_payload", 'Expected {"data": "<hex>"}, {"data": <bytes>} or raw bytes.'
     )
-
-
-def _push_slots() -> threading.BoundedSemaphore:
-    """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
-    slots = current_app.extensions.get("syncapp.cordiax_push_slots")
-    if slots is None:
-        limit = current_app.config["SYNCAPP"]["cordiax"]["max_concurrent_pushes"]
-        slots = current_app.extensions.setdefault(
-            "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
-        )
-    return slots
 
 
 def _token_from_handshake(auth: Any) -> str | None:
@@ -199,7 +189,7 @@ class CordiaxNamespace(GuardedNamespace):
             self._clients[request.sid] = (user.id, device)
         # Not emitted here: the client could not answer yet (requester.py says why).
         _requester().connected(request.sid)
-        publish("cordiax_connected", {"device": device}, user_id=user.id)
+        live.connected(user.id, device)
 
     def on_sync_data(self, data: Any = None) -> dict[str, Any]:
         with self._guard:
@@ -216,7 +206,7 @@ class CordiaxNamespace(GuardedNamespace):
             # Each push in flight costs several copies of its payload (bytes, ZIP members,
             # the store's buffers): a bounded number at a time keeps hundreds of clients
             # pushing together from multiplying the process's memory and thrashing its CPU.
-            with _push_slots():
+            with push_slots():
                 payload = decode_payload(data, store.limits.max_size)
                 data = None  # drop the hex string as soon as it is decoded
                 result = store.store(user_id, device, payload)
@@ -228,11 +218,7 @@ class CordiaxNamespace(GuardedNamespace):
             _requester().pushed(request.sid, refused_size=code == "too_large")
             if isinstance(exc, SnapshotRefused):
                 _refused(code, message, device, user_id)
-            publish(
-                "cordiax_error",
-                {"device": device, "error": code, "message": message},
-                user_id=user_id,
-            )
+            live.push_failed(user_id, device, code, message)
             return self._refuse(code, message)
         _requester().pushed(request.sid)
         snapshot = result.snapshot
@@ -247,7 +233,7 @@ class CordiaxNamespace(GuardedNamespace):
             "created": result.created,
         }
         emit("sync_ack", ack)
-        publish("cordiax_snapshot", {"device": device, **ack}, user_id=user_id)
+        live.snapshot_stored(user_id, device, ack)
         return ack
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -256,7 +242,7 @@ class CordiaxNamespace(GuardedNamespace):
         with self._guard:
             identity = self._clients.pop(request.sid, None)
         if identity is not None:
-            publish("cordiax_disconnected", {"device": identity[1]}, user_id=identity[0])
+            live.disconnected(identity[0], identity[1])
 
     @staticmethod
     def _refuse(code: str, message: str) -> dict[str, Any]:

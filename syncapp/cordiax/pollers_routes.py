@@ -22,7 +22,8 @@ from ..remotes.models import StoredRemote
 from ..security import admin_required
 from .models import CordiaxPoller
 from .poller_schemas import ConnectionReply, PollerCreate, PollerInfo, PollerUpdate
-from .pollers import SOURCE_KINDS, connection_check, default_device, normalise_folder, poll_now
+from .pollers import SOURCE_KINDS, default_device, normalise_folder
+from .wiring import connection_check, poll_now
 
 bp = Blueprint(
     "cordiax_pollers",

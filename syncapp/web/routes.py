@@ -19,7 +19,7 @@ from flask_login import current_user
 from .. import __version__
 from ..auth.accounts import authenticate
 from ..errors import wants_json
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..security import public, sign_in, sign_out
 from .blueprint import bp
 from .forms import LoginForm
@@ -70,16 +70,6 @@ def dashboard():
     from .dashboard import summary
 
     return render_template("dashboard.html", summary=summary(current_user))
-
-
-@bp.route("/cordiax")
-def cordiax_page():
-    """The user's Cordiax devices (every user's for admins) and a live log fed by /events."""
-    from ..cordiax.devices import visible_devices
-    from ..cordiax.refusals import recent_refusals
-
-    refused = recent_refusals(db.session, 50) if current_user.is_admin else []
-    return render_template("cordiax/index.html", devices=visible_devices(), refused=refused)
 
 
 @bp.route("/syncs")
