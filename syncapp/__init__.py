@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "cloud")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

@@ -72,14 +72,6 @@ def dashboard():
     return render_template("dashboard.html", summary=summary(current_user))
 
 
-@bp.route("/syncs")
-def syncs_page():
-    """The user's sync jobs (every user's for admins): list, form, details and a live log."""
-    from .syncs import page_context
-
-    return render_template("syncs/index.html", **page_context(current_user))
-
-
 @bp.route("/docs")
 def api_docs():
     return render_template("docs.html")

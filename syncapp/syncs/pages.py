@@ -1,18 +1,22 @@
-"""What the Sync jobs page shows: jobs with their last and next run, remotes, form defaults."""
+"""The Sync jobs page (`web.syncs_page`) and what it shows: jobs with their last and next run,
+remotes, form defaults."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import render_template
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
 from ..remotes.catalog import usable_remotes
 from ..remotes.models import StoredRemote
-from ..syncs.folders import roots_of
-from ..syncs.jobs import job_status, list_jobs
+from ..web.blueprint import bp
+from .folders import roots_of
+from .jobs import job_status, list_jobs
+from .wiring import options as sync_options
 
 
 def page_context(user: User) -> dict[str, Any]:
@@ -22,7 +26,7 @@ def page_context(user: User) -> dict[str, Any]:
     if user.is_admin and jobs:
         ids = {job.owner_id for job in jobs}
         owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = sync_options()
     return {
         "jobs": [
             {
@@ -40,3 +44,9 @@ def page_context(user: User) -> dict[str, Any]:
         "options": options,
         "roots": [root.path for root in roots_of(user)],
     }
+
+
+@bp.route("/syncs")
+def syncs_page():
+    """The user's sync jobs (every user's for admins): list, form, details and a live log."""
+    return render_template("syncs/index.html", **page_context(current_user))
