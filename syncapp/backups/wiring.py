@@ -37,7 +37,7 @@ def archive_store() -> ArchiveStore:
 
 def check_later(archive_id: int) -> None:
     """Queue the gzip check of a just-committed archive, in this app's background thread."""
-    integrity.check_later(current_app._get_current_object(), archive_id)
+    integrity.check_later(current_app._get_current_object(), archive_id, archive_store)
 
 
 def startup(app: Flask) -> None:

@@ -14,8 +14,8 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..syncs.jobs import get_job
+from .access import caller_scope, require_enabled
 from .logbuffer import BufferedRecord, LogBuffer, select_records
-from .routes import caller_scope, require_enabled
 from .schemas import LogList, LogQuery, ServiceStatus, SyncMetrics
 from .service import job_metrics, service_status
 

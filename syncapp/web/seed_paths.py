@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, make_response, render_template
 
 from .. import __version__
 from ..headers import CONTENT_SECURITY_POLICY
-from ..monitoring.routes import require_enabled
+from ..monitoring.access import require_enabled
 from ..security import public
 from ..timeutil import isoformat, utcnow
 
