@@ -13,7 +13,7 @@ import re
 import threading
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from flask_socketio import disconnect, emit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from ..auth.live_connections import register_socket, unregister_socket
 from ..auth.models import User
 from ..events import GuardedNamespace, socket_error
-from ..extensions import db
+from ..extensions import db, socketio
 from ..security import user_for_token
 from ..socket_guard import mark_authenticated
 from ..storage import RemoteError, RemoteFull
@@ -32,7 +32,8 @@ from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
 from .transport import OVERSIZE_KEY
-from .wiring import push_slots, snapshot_store
+from .wiring import options as cordiax_options
+from .wiring import push_slots, snapshot_store, sync_requester
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _token_from_handshake(auth: Any) -> str | None:
 
 
 def _anonymous_user() -> User | None:
-    options = current_app.config["SYNCAPP"]["cordiax"]
+    options = cordiax_options()
     if not options["allow_anonymous"] or not request.remote_addr:
         return None
     address = ipaddress.ip_address(request.remote_addr)
@@ -126,20 +127,13 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "database_unavailable", "The database cannot be reached; try again later."
 
 
+def _send_sync_request(sid: str) -> None:
+    socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
+
+
 def _requester() -> SyncRequester:
     """This app's SyncRequester (one per process), started with the first connection."""
-    requester = current_app.extensions.get("syncapp.cordiax_requester")
-    if requester is None:
-        from ..extensions import socketio
-
-        def send(sid: str) -> None:
-            socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
-
-        interval = current_app.config["SYNCAPP"]["cordiax"]["sync_request_interval"]
-        requester = current_app.extensions.setdefault(
-            "syncapp.cordiax_requester", SyncRequester(send, interval)
-        )
-    return requester
+    return sync_requester(_send_sync_request)
 
 
 def _refused(code: str, message: str, device: str | None, user_id: int | None = None) -> None:

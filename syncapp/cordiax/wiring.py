@@ -7,6 +7,7 @@ Routes, the Socket.IO namespace, pages and the scheduler get them here."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from ..timeutil import utcnow
 from . import live
 from .models import CordiaxPoller
 from .pollers import ConnectionCheck, check_connection, is_due, poll, release
+from .requester import SyncRequester
 from .snapshots import Limits, SnapshotRefused, SnapshotStore
 
 
@@ -59,6 +61,18 @@ def push_slots() -> threading.BoundedSemaphore:
             "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
         )
     return slots
+
+
+def sync_requester(send: Callable[[str], None]) -> SyncRequester:
+    """This app's SyncRequester (one per process), made with the first connection: it asks
+    connected clients to push every `cordiax.sync_request_interval` seconds through `send`."""
+    requester = current_app.extensions.get("syncapp.cordiax_requester")
+    if requester is None:
+        interval = options()["sync_request_interval"]
+        requester = current_app.extensions.setdefault(
+            "syncapp.cordiax_requester", SyncRequester(send, interval)
+        )
+    return requester
 
 
 # --- share pollers: the app's stored remotes and snapshot store -------------------------------

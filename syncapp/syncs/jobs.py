@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..auth.models import User
@@ -18,6 +17,7 @@ from .history import LISTED, files_synced
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .paths import check_not_overlapping, check_remote_folder
 from .runner import cancel_local
+from .wiring import options as sync_options
 
 #: changing one of these points the job somewhere else: what it copied before no longer counts
 _LOCATION = ("source_path", "destination_path", "destination_remote_id")
@@ -46,7 +46,7 @@ def remote_name(job: SyncJob) -> str | None:
 
 
 def _defaults() -> dict[str, Any]:
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = sync_options()
     return {
         "sync_interval": options["default_interval"],
         "max_retries": options["max_retries"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
@@ -41,6 +41,7 @@ from .schemas import (
     SyncJobUpdate,
     SyncRoots,
 )
+from .wiring import rate_limit
 
 bp = Blueprint("syncs", __name__, url_prefix="/api/v1/syncs", description="Sync jobs (seed 000)")
 
@@ -51,7 +52,7 @@ def _caller() -> str:
     return request.remote_addr or "unknown"
 
 
-limiter.limit(lambda: current_app.config["SYNCAPP"]["ratelimit"]["syncs"], key_func=_caller)(bp)
+limiter.limit(rate_limit, key_func=_caller)(bp)
 
 
 def _scope() -> int | None:

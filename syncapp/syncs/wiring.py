@@ -28,6 +28,11 @@ def options() -> dict[str, Any]:
     return current_app.config["SYNCAPP"]["sync"]
 
 
+def rate_limit() -> str:
+    """The limit on each caller's requests to the sync jobs API (`ratelimit.syncs`)."""
+    return current_app.config["SYNCAPP"]["ratelimit"]["syncs"]
+
+
 def _count(outcome: Outcome, job: SyncJob) -> None:
     metrics.record_outcome(job.id, outcome.status, outcome.file.size)
 
