@@ -213,7 +213,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "per_user": (Size, None),  # bytes each user may keep across features; None: no limit
     },
     "ratelimit": {
-        "storage_uri": (str, "memory://"),
+        # this process only (syncapp/ratelimit_storage.py); several processes: redis://…
+        "storage_uri": (str, "process-memory://"),
         "enabled": (bool, True),
         "syncs": (str, "600 per minute"),  # /api/v1/syncs, per user (per address if anonymous)
     },

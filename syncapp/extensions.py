@@ -20,6 +20,8 @@ from sqlalchemy import Table, event
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
 
+from . import ratelimit_storage  # noqa: F401  (registers "process-memory://" with limits)
+
 
 class Base(DeclarativeBase):
     pass

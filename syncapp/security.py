@@ -24,6 +24,7 @@ from flask import current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from . import tenancy
 from .auth import live_connections
@@ -161,7 +162,12 @@ def user_for_token(raw: str) -> User | None:
     if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
         # seed 000's single shared key acts for the first admin
         return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    # the user in the same query: every authenticated request reads both
+    token = db.session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(raw))
+        .options(joinedload(ApiToken.user))
+    )
     if token is None or not token.is_valid or not token.user.is_active:
         return None
     now = utcnow()

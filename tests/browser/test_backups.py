@@ -91,8 +91,7 @@ def test_an_administrators_page_shows_another_users_upload_under_its_owner(page,
     import uuid
 
     email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
-    browser_server.flask("users", "create", "--email", email, "--password", "browser-pass-123")
-    token = browser_server.flask("tokens", "create", "--email", email, "--name", "t").split()[-1]
+    token = browser_server.add_user(email, "browser-pass-123")
     owner_id = requests.post(
         f"{browser_server.url}/auth/login",
         json={"email": email, "password": "browser-pass-123"},

@@ -21,11 +21,6 @@ TIMEOUT = 30
 
 
 class Server(LiveServer):
-    def add_user(self, email: str) -> str:
-        """A plain user, and a token for them."""
-        self.flask("users", "create", "--email", email, "--password", "user-password-123")
-        return self.flask("tokens", "create", "--email", email, "--name", "ws").strip().split()[-1]
-
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/api/v1/ws"
@@ -37,8 +32,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
     (base / "roots").mkdir()
     live = Server(base, env={"SYNCAPP_SYNC_ALLOWED_ROOTS": str(base / "roots")})
     live.prepare()
-    live.ana = live.add_user("ana@example.com")
-    live.bob = live.add_user("bob@example.com")
+    live.ana = live.add_user("ana@example.com", "user-password-123", token="ws")
+    live.bob = live.add_user("bob@example.com", "user-password-123", token="ws")
     live.start()
     users = requests.get(f"{live.url}/api/v1/users", headers=live.headers, timeout=10).json()
     for user in users:  # a shared root is for administrators: grant it to the users

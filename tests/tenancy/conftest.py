@@ -58,14 +58,7 @@ class Tenants:
 
     def add_user(self, email: str, role: str = "user") -> Tenant:
         password = "tenant-password-" + uuid.uuid4().hex[:8]
-        self.server.flask(
-            "users", "create", "--email", email, "--password", password, "--role", role
-        )
-        token = (
-            self.server.flask("tokens", "create", "--email", email, "--name", "tenancy")
-            .strip()
-            .splitlines()[-1]
-        )
+        token = self.server.add_user(email, password, role=role, token="tenancy")
         login = requests.post(
             f"{self.url}/auth/login", json={"email": email, "password": password}, timeout=30
         )
