@@ -39,14 +39,13 @@ NOT_FEATURES = {
 PARTS = ("__init__.py", "wiring.py", "models.py", "routes.py", "schemas.py")
 
 #: feature modules other than wiring.py that still read `current_app`: settings read by services
-#: that wiring.py itself imports (folders, targets), the Flask edge of OAuth and signed links,
-#: and the replication runtime. New readers belong in wiring.py; this list only shrinks.
+#: that wiring.py itself imports (folders, targets), signed links' key, and the replication
+#: runtime. New readers belong in wiring.py; this list only shrinks.
 STILL_READING_THE_APP = {
     "syncapp/syncs/folders.py",
     "syncapp/cloud/targets.py",
     "syncapp/cloud/jobs.py",
     "syncapp/cloud/links.py",
-    "syncapp/cloud/oauth.py",
     "syncapp/cloud/replicator.py",
 }
 

@@ -16,7 +16,7 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import current_app, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import delete
@@ -29,6 +29,7 @@ from ..timeutil import utcnow
 from .google_token import exchange_code
 from .models import GoogleAccount, OAuthState
 from .oauth_schemas import AuthorizationUrl, CallbackQuery, GoogleStatus, StartQuery
+from .wiring import google_options
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,8 @@ bp = Blueprint(
 )
 
 
-def _google() -> dict:
-    return current_app.config["SYNCAPP"]["google"]
-
-
-def _configured_google() -> dict:
-    google = _google()
+def _configuredgoogle_options() -> dict:
+    google = google_options()
     if not google["client_id"] or not google["client_secret"]:
         raise ServiceUnavailable(
             "Google Drive is not configured on this server: an administrator sets "
@@ -56,7 +53,7 @@ def _configured_google() -> dict:
 
 
 def _redirect_uri() -> str:
-    return _google()["redirect_uri"] or url_for("google_oauth.callback", _external=True)
+    return google_options()["redirect_uri"] or url_for("google_oauth.callback", _external=True)
 
 
 def _json_requested(args: dict) -> bool:
@@ -89,7 +86,7 @@ def start(user_id: int | None = None, **args):
     """Start connecting the signed-in user's Google Drive (seed 004: `?user_id=` of oneself)."""
     if user_id is not None and user_id != current_user.id:
         raise Forbidden("You can only connect your own Google Drive.")
-    google = _configured_google()
+    google = _configuredgoogle_options()
     now = utcnow()
     # Abandoned authorisations would otherwise pile up: sweep them whenever a new one starts.
     db.session.execute(delete(OAuthState).where(OAuthState.created_at < now - STATE_LIFETIME))
@@ -161,7 +158,7 @@ def callback(state: str | None = None, code: str | None = None, **args):
         raise _refused(args["error"], args.get("error_description"))
     if not code:
         raise BadRequest("Google sent no authorisation code.", code="missing_code")
-    google = _configured_google()
+    google = _configuredgoogle_options()
     scopes = " ".join(google["scopes"])
     answer = exchange_code(google, code, _redirect_uri())
     account = db.session.get(GoogleAccount, pending.user_id) or GoogleAccount(
@@ -178,7 +175,7 @@ def callback(state: str | None = None, code: str | None = None, **args):
     log.info("Google Drive connected for user %s (scopes: %s)", pending.user_id, account.scopes)
     if _json_requested(args):
         return status_view(pending.user_id)
-    return redirect(_with_query(_google()["success_redirect"], {"google": "connected"}), 302)
+    return redirect(_with_query(google_options()["success_redirect"], {"google": "connected"}), 302)
 
 
 @bp.route("/status/<int:user_id>", methods=["GET"])
