@@ -22,6 +22,7 @@ from ..errors import wants_json
 from ..extensions import limiter
 from ..security import public, sign_in, sign_out
 from .blueprint import bp
+from .dashboard import summary
 from .forms import LoginForm
 
 
@@ -67,8 +68,6 @@ def logout():
 @bp.route("/dashboard")
 def dashboard():
     """The dashboard (also served at / to signed-in browsers)."""
-    from .dashboard import summary
-
     return render_template("dashboard.html", summary=summary(current_user))
 
 
