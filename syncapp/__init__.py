@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import asdict
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-__version__ = "0.1.0"
+from .project import PROJECT_ROOT, __version__
+from .settings import settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
 FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud")
@@ -27,7 +29,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .config import load_settings
     from .cors import init_cors
     from .headers import init_headers
-    from .logs import configure_logging
+    from .logs import configure_logging, register_owner_lookup
+    from .settings import install_settings
+    from .syncs.log_owners import job_owner
 
     overrides = dict(overrides or {})
     instance_path = overrides.pop("instance_path", None) or os.environ.get(
@@ -43,12 +47,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app.json = UntrustedJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    settings = load_settings(overrides)
-    app.config["SYNCAPP"] = settings
-    configure_flask(app, settings)
+    values = load_settings(overrides)
+    app.config["SYNCAPP"] = values  # the checked mapping; code reads settings() (settings.py)
+    configured = install_settings(app, values)
+    configure_flask(app, configured)
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
 
     configure_logging(app)
+    register_owner_lookup("job", job_owner)  # log records naming a sync job are its owner's
     init_cors(app)  # before authentication: preflights come without credentials
     register_extensions(app)
     init_headers(app)  # security headers; Secure cookies over HTTPS (syncapp/headers.py)
@@ -56,7 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_namespaces(app)
     register_errorhandlers(app)
     register_commands(app)
-    trust_proxies(app, settings["server"]["trusted_proxies"])
+    trust_proxies(app, configured.server.trusted_proxies)
     return app
 
 
@@ -103,7 +109,8 @@ def load_secret_key(app: Flask, configured: str | None) -> str:
     return path.read_text().strip()
 
 
-def engine_options(database_url: str, database: dict[str, Any]) -> dict[str, Any]:
+def engine_options(database_url: str, database: Mapping[str, Any]) -> dict[str, Any]:
+    """`database`: the database settings as a mapping (`asdict(settings().database)`)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         # A file: no server can drop a connection, so no ping before each use; and a pool as
@@ -124,33 +131,33 @@ def engine_options(database_url: str, database: dict[str, Any]) -> dict[str, Any
     }
 
 
-def configure_flask(app: Flask, settings: dict[str, dict[str, Any]]) -> None:
+def configure_flask(app: Flask, configured: Any) -> None:
     from .fields import IdConverter
 
     # Before any route exists: every <int:...> is bounded to what an INTEGER column holds.
     app.url_map.converters["int"] = IdConverter
-    database_url = settings["database"]["url"] or (
+    database_url = configured.database.url or (
         f"sqlite:///{Path(app.instance_path) / 'syncapp.db'}"
     )
     if database_url.startswith("postgres://"):  # the form Heroku-style URLs use
         database_url = "postgresql://" + database_url[len("postgres://") :]
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
-    security = settings["security"]
+    security = configured.security
     app.config.update(
-        SECRET_KEY=load_secret_key(app, security["secret_key"]),
+        SECRET_KEY=load_secret_key(app, security.secret_key),
         SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ECHO=settings["database"]["echo"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(database_url, settings["database"]),
+        SQLALCHEMY_ECHO=configured.database.echo,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(database_url, asdict(configured.database)),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=security["session_cookie_secure"],
+        SESSION_COOKIE_SECURE=security.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=security["session_cookie_secure"],
+        REMEMBER_COOKIE_SECURE=security.session_cookie_secure,
         WTF_CSRF_CHECK_DEFAULT=False,  # security.enforce_csrf decides, see there
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=settings["ratelimit"]["storage_uri"],
-        RATELIMIT_ENABLED=settings["ratelimit"]["enabled"],
+        RATELIMIT_STORAGE_URI=configured.ratelimit.storage_uri,
+        RATELIMIT_ENABLED=configured.ratelimit.enabled,
         RATELIMIT_HEADERS_ENABLED=True,
         API_TITLE="syncapp",
         API_VERSION=__version__,
@@ -184,10 +191,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
-    options = app.config["SYNCAPP"]["socketio"]
+    options = settings(app).socketio
     # A Cordiax push is hex: twice the snapshot limit, plus framing. A larger push is answered
     # `sync_error` too_large by the namespace (cordiax/transport.py), not dropped by engine.io.
-    cordiax_hex = 2 * app.config["SYNCAPP"]["cordiax"]["max_snapshot_size"] + 1024**2
+    cordiax_hex = 2 * settings(app).cordiax.max_snapshot_size + 1024**2
     # Flask-SocketIO keeps server_options from one init_app to the next: a second app in the
     # same process (the tests build hundreds) kept the first one's message queue, and a test
     # client then refused to run ("cannot be used with a message queue").
@@ -195,19 +202,20 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         async_mode="threading",
-        message_queue=options["message_queue"],
-        channel=options["channel"],
-        max_http_buffer_size=max(options["max_http_buffer_size"], cordiax_hex),
-        cors_allowed_origins=options["cors_allowed_origins"] or None,
-        ping_timeout=options["ping_timeout"],
+        message_queue=options.message_queue,
+        channel=options.channel,
+        max_http_buffer_size=max(options.max_http_buffer_size, cordiax_hex),
+        cors_allowed_origins=options.cors_allowed_origins or None,
+        ping_timeout=options.ping_timeout,
         # Accept first, then run the connect handler: a refusal then reaches the client as a
         # `sync_error` on an established connection (cordiax/requester.py on `sync_request`).
         always_connect=True,
     )
+    from .cordiax.anonymous import anonymous_user as cordiax_anonymous_user
     from .cordiax.transport import answer_oversize_pushes
     from .socket_guard import install as guard_sockets
 
-    guard_sockets(app, socketio)
+    guard_sockets(app, socketio, anonymous=cordiax_anonymous_user)
     answer_oversize_pushes(socketio.server.eio)  # over the guard's WebSocket adapter
     app.before_request(security.enforce_authentication)
     app.before_request(security.enforce_csrf)
@@ -265,8 +273,10 @@ def register_blueprints(app: Flask) -> None:
 def register_namespaces(app: Flask) -> None:
     from .cordiax.namespace import NAMESPACE as CORDIAX_NAMESPACE
     from .cordiax.namespace import CordiaxNamespace, cordiax_socket_error
-    from .events import NAMESPACE, EventsNamespace, socket_error
+    from .events import NAMESPACE
+    from .events_namespace import EventsNamespace
     from .extensions import socketio
+    from .sockets import socket_error
 
     socketio.on_namespace(EventsNamespace(NAMESPACE))
     socketio.on_namespace(CordiaxNamespace())
@@ -283,5 +293,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from .cli import register_cli
+    from .remotes.cli import remotes
 
+    app.cli.add_command(remotes)
     register_cli(app)

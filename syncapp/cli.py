@@ -12,8 +12,8 @@ from sqlalchemy import select
 from .auth.accounts import create_user, find_user, user_count
 from .auth.models import ROLES, ApiToken
 from .backups.wiring import archive_store
-from .errors import ApiError
 from .extensions import db
+from .failures import DomainError
 from .security import issue_token, revoke_token
 from .tenancy import ScopeError, bind_scopes, parse_scopes
 
@@ -30,7 +30,7 @@ def create_user_command(email: str, password: str, role: str, full_name: str) ->
     """Create a user."""
     try:
         user = create_user(email, password, role=role, full_name=full_name)
-    except ApiError as exc:
+    except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created {user.role} {user.email} (id {user.id})")
 
@@ -128,9 +128,6 @@ def check_backups_command() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .remotes.cli import remotes
-
-    app.cli.add_command(remotes)
     app.cli.add_command(backups)
     app.cli.add_command(users)
     app.cli.add_command(tokens)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, request
 
 from .errors import error_response
+from .settings import settings
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 #: what a token-carrying client sends; cookies and CSRF headers are not needed cross-origin
@@ -68,7 +69,7 @@ def add_cors_headers(response: Response) -> Response:
 
 def init_cors(app: Flask) -> None:
     """Registered before authentication's before_request, so that preflights are answered."""
-    origins = app.config["SYNCAPP"]["cors"]["origins"]  # checked by config.load_settings
+    origins = settings(app).cors.origins  # checked by config.load_settings
     app.config["SYNCAPP_CORS_ORIGINS"] = frozenset(origins)
     if origins:
         app.before_request(answer_preflight)

@@ -1,12 +1,12 @@
-"""One error envelope for the API, HTML pages for browsers.
+"""One error envelope for the API, HTML pages for browsers: the HTTP side of failures.py.
 
 API errors look like `{"status": "error", "error": "<code>", "message": "<sentence>",
-"detail": "<sentence>"}` (docs/architecture.md, "HTTP conventions"); seed-defined routes may add
-their own fields through `ApiError.extra`. `detail` repeats `message`: seed 004's clients (FastAPI)
-read the human text from `detail`, the other seeds' from `message`, and both must keep working
-unchanged. Blueprints listed in TEXT_ERROR_BLUEPRINTS (seed 003's backup API) carry the sentence
-in `error` and the code in `code` instead: their unmodified clients print
-`jq -r '.error // .message'`, so `error` must be readable text.
+"detail": "<sentence>"}` (docs/architecture.md, "HTTP conventions"); seed-defined routes may
+add their own fields through `DomainError.extra`. `detail` repeats `message`: seed 004's
+clients (FastAPI) read the human text from `detail`, the other seeds' from `message`, and both
+must keep working unchanged. Blueprints listed in TEXT_ERROR_BLUEPRINTS (seed 003's backup
+API) carry the sentence in `error` and the code in `code` instead: their unmodified clients
+print `jq -r '.error // .message'`, so `error` must be readable text.
 """
 
 from __future__ import annotations
@@ -24,61 +24,14 @@ from flask import (
     render_template,
     request,
 )
-from sqlalchemy.exc import DataError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .failures import ANSWERED, Failure, failure_for
+from .storage import RemoteError
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(
-        self, message: str, *, code: str | None = None, status: int | None = None, **extra: Any
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status_code = status
-        self.extra = extra
-
-
-class BadRequest(ApiError):
-    status_code, code = 400, "bad_request"
-
-
-class Unauthorized(ApiError):
-    status_code, code = 401, "unauthorized"
-
-
-class Forbidden(ApiError):
-    status_code, code = 403, "forbidden"
-
-
-class NotFound(ApiError):
-    status_code, code = 404, "not_found"
-
-
-class Conflict(ApiError):
-    status_code, code = 409, "conflict"
-
-
-class PayloadTooLarge(ApiError):
-    status_code, code = 413, "payload_too_large"
-
-
-class InsufficientStorage(ApiError):
-    status_code, code = 507, "insufficient_storage"
-
-
-class ServiceUnavailable(ApiError):
-    status_code, code = 503, "service_unavailable"
 
 
 #: under /auth/ but reached by a browser following a link (seed 004 sets window.location to
@@ -125,10 +78,6 @@ def _http_code(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
 
 
-def handle_api_error(exc: ApiError):
-    return error_response(exc.status_code, exc.code, exc.message, **exc.extra)
-
-
 def handle_http_exception(exc: HTTPException):
     status = exc.code or 500
     if status == 422 or getattr(exc, "data", None):
@@ -164,59 +113,45 @@ def handle_unexpected(exc: Exception):
     return error_response(500, "internal_error", "An internal error occurred; it has been logged.")
 
 
-def handle_database_unavailable(exc: Exception):
-    """The database is down or unreachable (or its pool is exhausted): a 503 the client can retry,
-    not a 500 with a traceback; pool_pre_ping reconnects once it is back, without a restart."""
-    try:
-        db.session.rollback()
-    except Exception:  # the connection is gone; the pool discards it
-        log.debug("rollback after a database outage failed", exc_info=True)
-    log.warning(
-        "database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__
-    )
-    response = make_response(
-        error_response(
-            503, "database_unavailable", "The database is unavailable; try again shortly."
+def _logged_detail(exc: BaseException) -> object:
+    """What the log says about an outage: a database error's text may hold its URL, so only
+    its class; the value the database refused; the storage's own sentence."""
+    if isinstance(exc, RemoteError):
+        return exc
+    if isinstance(exc, DataError):
+        return exc.orig
+    return exc.__class__.__name__
+
+
+def handle_failure(exc: Exception):
+    """Every exception failures.failure_for answers: the domain's errors (4xx, or their own
+    status), a storage that is full (507) or cannot be reached (503), a database that is down
+    or whose pool is exhausted (503), a value the database refuses (400)."""
+    failure = failure_for(exc)
+    if failure is None:  # registered for failures.ANSWERED only
+        return handle_unexpected(exc)
+    if failure.outage is not None:
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the pool discards it
+            log.debug("rollback after %s failed", failure.outage, exc_info=True)
+        log.warning(
+            "%s on %s %s: %s", failure.outage, request.method, request.path, _logged_detail(exc)
         )
-    )
-    response.headers["Retry-After"] = "5"
-    return response
+    return failure_response(failure)
 
 
-def handle_bad_value(exc: Exception):
-    """A value from the request that the database refuses (PostgreSQL: a NUL character in text,
-    an integer out of range, a string over its column's length; SQLite stores them): a 400."""
-    db.session.rollback()
-    log.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
-    return error_response(
-        400, "invalid_value", "A value in the request cannot be stored or looked up."
-    )
-
-
-def handle_storage_error(exc: Exception):
-    """A store's server that cannot be reached (or is full) mid-request: 503 / 507 the client
-    can act on, not a 500. The stores remove what they had written before raising."""
-    from .storage import RemoteFull
-
-    db.session.rollback()
-    log.warning("storage error on %s %s: %s", request.method, request.path, exc)
-    if isinstance(exc, RemoteFull):
-        return error_response(507, "insufficient_storage", "The storage is full; nothing was kept.")
+def failure_response(failure: Failure) -> Response:
     response = make_response(
-        error_response(503, "storage_unavailable", "The storage cannot be reached; try again.")
+        error_response(failure.status, failure.code, failure.message, **failure.extra)
     )
-    response.headers["Retry-After"] = "30"
+    if failure.retry_after is not None:
+        response.headers["Retry-After"] = str(failure.retry_after)
     return response
 
 
 def register_error_handlers(app: Flask) -> None:
-    from .storage import RemoteFull, RemoteUnavailable
-
-    app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(RemoteUnavailable, handle_storage_error)
-    app.register_error_handler(RemoteFull, handle_storage_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
-    app.register_error_handler(DataError, handle_bad_value)
-    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+    for exception in ANSWERED:
+        app.register_error_handler(exception, handle_failure)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

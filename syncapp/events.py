@@ -1,4 +1,4 @@
-"""Live events for dashboards and clients: the Socket.IO namespace /events.
+"""Live events for dashboards and clients, sent to the Socket.IO namespace /events.
 
 `publish()` may be called from any thread (requests, scheduler jobs, transfer callbacks); with a
 message queue configured (`socketio.message_queue`) the event reaches clients of every process.
@@ -21,20 +21,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_app_context, request
-from flask_login import current_user
-from flask_socketio import Namespace, join_room
-from sqlalchemy.exc import OperationalError
+from flask import has_app_context
 
-# Modules, not names: security -> live_connections -> events -> security is a cycle.
-from . import security, tenancy
-from .auth import live_connections
 from .extensions import socketio
-from .socket_guard import mark_authenticated
+from .settings import settings
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
+#: the Socket.IO namespace publish() emits to (events_namespace.EventsNamespace)
 NAMESPACE = "/events"
 #: events a subscriber may fall behind by before the oldest are dropped
 SUBSCRIBER_BACKLOG = 1000
@@ -268,87 +263,5 @@ def _relay() -> RedisRelay | None:
         # A thread without an app context: the relay this process uses, if it uses just one.
         with _relays_lock:
             return next(iter(_relays.values())) if len(_relays) == 1 else None
-    options = current_app.config["SYNCAPP"]["socketio"]
-    return relay_for(options["message_queue"], options["channel"])
-
-
-def socket_user(auth: dict | None):
-    """The user of a Socket.IO connection: browser session, or a token (auth, query, header)."""
-    if current_user.is_authenticated:
-        return current_user._get_current_object()
-    raw = None
-    if isinstance(auth, dict):
-        raw = auth.get("token")
-    raw = raw or request.args.get("token")
-    header = request.headers.get("Authorization", "")
-    if not raw and header.lower().startswith("bearer "):
-        raw = header[7:].strip()
-    user = security.user_for_token(raw) if isinstance(raw, str) and raw else None
-    # a machine's token bound to other features (a backup profile, a device) hears no events
-    return user if user is not None and tenancy.scope_allows("events") else None
-
-
-def socket_error(exc: Exception) -> dict[str, Any]:
-    """Socket.IO's default error handler: a handler that raised answers the event's ack with an
-    error body (a client waiting on `call()` is not left hanging) and the failure is logged,
-    instead of a traceback in a dying thread. Fuzzing finds two kinds: a client sending more
-    arguments than the handler takes (its fault), and anything else (ours)."""
-    from .extensions import db
-
-    try:
-        db.session.rollback()
-    except Exception:  # the database connection is gone; the pool discards it
-        log.debug("rollback after a Socket.IO handler error failed", exc_info=True)
-    if isinstance(exc, OperationalError):
-        log.warning("database unavailable in a Socket.IO handler: %s", exc.__class__.__name__)
-        code, message = "database_unavailable", "The database is unavailable; try again shortly."
-    elif isinstance(exc, TypeError) and "positional argument" in str(exc):
-        log.info("refused a Socket.IO event with unexpected arguments: %s", exc)
-        code, message = "bad_request", "Unexpected arguments for this event."
-    else:
-        log.error("unhandled error in a Socket.IO handler", exc_info=exc)
-        code, message = "internal_error", "An internal error occurred; it has been logged."
-    return {"status": "error", "error": code, "message": message}
-
-
-class GuardedNamespace(Namespace):
-    """python-socketio delivers an ordinary event named "connect" or "disconnect" from a client to
-    those handlers, mid-connection (found by fuzzing): it would re-run authentication or make the
-    server forget the client while it stays connected. Only the server's own calls get through:
-    a real connect hands over this connection's WSGI environ, a real disconnect happens once the
-    client is already marked as leaving."""
-
-    def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect") and not self._from_server(event, args):
-            log.info("refused a client-sent %r event on %s", event, self.namespace)
-            return {"status": "error", "error": "bad_request", "message": "Reserved event name."}
-        return super().trigger_event(event, *args)
-
-    def _from_server(self, event: str, args: tuple[Any, ...]) -> bool:
-        if not args or self.server is None:
-            return True
-        sid = args[0]
-        if event == "connect":
-            return len(args) > 1 and args[1] is self.server.get_environ(sid, self.namespace)
-        return not self.server.manager.is_connected(sid, self.namespace)
-
-
-class EventsNamespace(GuardedNamespace):
-    def on_connect(self, auth: dict | None = None) -> bool:
-        user = socket_user(auth)
-        if user is None:
-            log.info("refused an unauthenticated /events connection")
-            return False
-        if not live_connections.register_socket(self.namespace, request.sid, user):
-            return False  # its credentials ended while it connected
-        mark_authenticated()
-        join_room(f"user:{user.id}")
-        if user.is_admin:
-            join_room("admins")
-        return True
-
-    def on_disconnect(self, reason: Any = None) -> None:
-        live_connections.unregister_socket(self.namespace, request.sid)
-
-    def on_ping(self, data: Any = None) -> dict[str, Any]:
-        return {"pong": True, "time": isoformat(utcnow())}
+    options = settings().socketio
+    return relay_for(options.message_queue, options.channel)

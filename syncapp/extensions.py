@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import flask_smorest
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -69,7 +70,7 @@ class ErrorEnvelope(Schema):
     """What every API error answers (errors.error_body), as the OpenAPI document shows it.
 
     flask-smorest documents its own {code, status, message, errors} shape with no other keys
-    allowed, which no response of this app has. Routes may add fields (ApiError.extra).
+    allowed, which no response of this app has. Routes may add fields (DomainError.extra).
     """
 
     class Meta:
@@ -119,17 +120,29 @@ class UntrustedJSONProvider(DefaultJSONProvider):
 
 
 class _ArgumentsParser(FlaskParser):
-    """webargs parses request bodies with json.loads itself, not through Flask."""
+    """webargs parses request bodies with json.loads itself, not through Flask. Invalid input
+    answers 400 validation_error (errors.handle_http_exception), not webargs' 422: the OpenAPI
+    document says so."""
+
+    DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req):
         with untrusted_json():
             return super()._raw_load_json(req)
 
 
+class _PaginationParser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The API blueprint every route module uses: flask-smorest's, with this app's argument
+    parsers (read when a route is decorated). A subclass rather than flask-smorest's class
+    defaults changed on import, so nothing depends on which module was imported first."""
+
+    ARGUMENTS_PARSER = _ArgumentsParser()
+    PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
+
+
 # Generates /api/v1/openapi.json from the marshmallow schemas that validate the requests.
 api = _Api()
-# Invalid input answers 400 validation_error (errors.handle_http_exception), not webargs' 422:
-# the document says so. Read when a route is decorated, and route modules import this first.
-Blueprint.ARGUMENTS_PARSER = _ArgumentsParser()
-Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
-Blueprint.PAGINATION_ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400

@@ -2,7 +2,8 @@
 
 Every record also names its owner when it is about one user's things (`owner`, a user id):
 GET /api/v1/logs shows a user only their own records, and records without an owner only to
-administrators. See `owner_of` for where the owner comes from.
+administrators. See `owner_of` for where the owner comes from. The latest records are kept in
+memory (`LogBuffer`) for that endpoint.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import logging.handlers
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import inspect as sa_inspect
 
+from .settings import settings
 from .timeutil import isoformat
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -144,20 +148,79 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+# --- the buffer GET /api/v1/logs reads ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BufferedRecord:
+    created: float  # seconds since the epoch, as logging keeps it
+    levelno: int
+    entry: dict[str, Any]  # what the API returns: already redacted
+
+    @property
+    def job(self) -> Any:
+        return self.entry.get("job")
+
+    @property
+    def owner(self) -> int | None:
+        """The user whose things the record is about (logs.owner_of); None: the service's."""
+        return self.entry.get("owner")
+
+
+class LogBuffer(logging.Handler):
+    """A bounded ring of structured records: the oldest go when it is full."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = max(0, capacity)
+        self.records: deque[BufferedRecord] = deque(maxlen=self.capacity)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.capacity:
+            return
+        try:
+            kept = BufferedRecord(record.created, record.levelno, structured(record))
+        except Exception:  # a record that cannot be formatted must not break the caller
+            self.handleError(record)
+            return
+        self.records.append(kept)
+
+    def snapshot(self) -> list[BufferedRecord]:
+        # emit() runs under this lock (Handler.handle): copying under it never sees a mutation.
+        with self.lock:
+            return list(self.records)
+
+
+def select_records(
+    records: Iterable[BufferedRecord],
+    *,
+    min_level: int = logging.NOTSET,
+    job: int | None = None,
+    since: float | None = None,
+    visible: Callable[[BufferedRecord], bool] = lambda record: True,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest `limit` records that pass every filter, oldest first (like `tail`)."""
+    chosen = [
+        record.entry
+        for record in records
+        if record.levelno >= min_level
+        and (job is None or record.job == job)
+        and (since is None or record.created >= since)
+        and visible(record)
+    ]
+    return chosen[-limit:] if limit else []
+
+
 def configure_logging(app: Flask) -> None:
-    from .monitoring.log_owners import job_owner
-    from .monitoring.logbuffer import LogBuffer
-
-    register_owner_lookup("job", job_owner)
-
-    options = app.config["SYNCAPP"]["logging"]
+    options = settings(app).logging
     formatter: logging.Formatter = (
         JsonFormatter()
-        if options["json"]
+        if options.json
         else TextFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    log_file = options["file"]
+    log_file = options.file
     if log_file is None:
         log_file = str(Path(app.instance_path) / "syncapp.log")
     if log_file:
@@ -165,13 +228,13 @@ def configure_logging(app: Flask) -> None:
         handlers.append(
             logging.handlers.RotatingFileHandler(
                 log_file,
-                maxBytes=options["max_size"],
-                backupCount=options["backup_count"],
+                maxBytes=options.max_size,
+                backupCount=options.backup_count,
                 encoding="utf-8",
             )
         )
     # Recent records for GET /api/v1/logs; the newest app in a process owns the "syncapp" logger.
-    buffer = LogBuffer(app.config["SYNCAPP"]["monitoring"]["log_buffer_size"])
+    buffer = LogBuffer(settings(app).monitoring.log_buffer_size)
     app.extensions["syncapp.log_buffer"] = buffer
     handlers.append(buffer)
     root = logging.getLogger("syncapp")
@@ -182,7 +245,7 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(formatter)
         handler.addFilter(RequestContextFilter())
         root.addHandler(handler)
-    root.setLevel(options["level"].upper())
+    root.setLevel(options.level.upper())
     root.propagate = False  # app.logger is this same "syncapp" logger: Flask adds no handler
 
     @app.before_request

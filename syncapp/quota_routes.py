@@ -5,10 +5,9 @@ Users see their own; an administrator also anyone's with `?owner=<id or email>`.
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from .extensions import db
+from .extensions import Blueprint, db
 from .quotas import quota_and_source, usage
 from .tenancy import requested_owner
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .auth.models import User
-from .errors import InsufficientStorage
+from .failures import InsufficientStorage
+from .settings import settings
 from .uploads import FORM_OVERHEAD
 
 #: feature -> function(session, user_id) -> bytes that user keeps there
@@ -42,7 +42,7 @@ def quota_and_source(session: Session, user_id: int) -> tuple[int | None, str]:
     user = session.get(User, user_id)
     if user is not None and user.quota_bytes is not None:
         return user.quota_bytes, "user"
-    limit = current_app.config["SYNCAPP"]["quota"]["per_user"]
+    limit = settings().quota.per_user
     return limit, "none" if limit is None else "server"
 
 

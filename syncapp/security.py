@@ -27,10 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from . import tenancy
-from .auth import live_connections
+from .auth.live_connections import credentials_changed
 from .auth.models import ApiToken, User
-from .errors import Forbidden, Unauthorized, wants_json
+from .errors import wants_json
 from .extensions import db, login_manager
+from .failures import Forbidden, Unauthorized
+from .settings import settings
 from .timeutil import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,17 +85,21 @@ def anonymous_from_networks(section: str) -> Callable[[F], F]:
 
 def _anonymous_allowed() -> bool:
     section = _view_attr("anonymous_section")
-    if section is None:
-        return False
-    options = current_app.config["SYNCAPP"][section]
-    if not options["allow_anonymous"] or not request.remote_addr:
+    return section is not None and anonymous_network_allows(section)
+
+
+def anonymous_network_allows(section: str) -> bool:
+    """`<section>.allow_anonymous` is on and this request comes from one of
+    `<section>.anonymous_networks`."""
+    options = getattr(settings(), section)
+    if not options.allow_anonymous or not request.remote_addr:
         return False
     try:
         address = ipaddress.ip_address(request.remote_addr)
     except ValueError:
         return False
     return any(
-        address in ipaddress.ip_network(net, strict=False) for net in options["anonymous_networks"]
+        address in ipaddress.ip_network(net, strict=False) for net in options.anonymous_networks
     )
 
 
@@ -132,7 +138,7 @@ def revoke_token(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
-        live_connections.credentials_changed(token.user_id, token.id)
+        credentials_changed(token.user_id, token.id)
 
 
 def raw_token_from_request() -> str | None:
@@ -158,7 +164,7 @@ class PresentedToken:
 
 
 def user_for_token(raw: str) -> User | None:
-    api_key = current_app.config["SYNCAPP"]["security"]["api_key"]
+    api_key = settings().security.api_key
     if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
         # seed 000's single shared key acts for the first admin
         return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
@@ -224,7 +230,7 @@ def end_sessions(user: User) -> None:
     of the user is closed, in every process."""
     user.end_sessions()
     db.session.commit()
-    live_connections.credentials_changed(user.id)
+    credentials_changed(user.id)
 
 
 @login_manager.request_loader
@@ -331,4 +337,4 @@ def decrypt_secret(token: str) -> str:
 
 
 def login_token_lifetime() -> timedelta:
-    return timedelta(hours=current_app.config["SYNCAPP"]["security"]["login_token_hours"])
+    return timedelta(hours=settings().security.login_token_hours)

@@ -19,13 +19,13 @@ import threading
 from types import FrameType
 from typing import Any
 
+from .extensions import socketio
+
 log = logging.getLogger(__name__)
 
 
 def close_socket_connections() -> int:
     """Aborts every engine.io connection of this process; returns how many there were."""
-    from .extensions import socketio
-
     server = getattr(socketio, "server", None)
     if server is None:
         return 0

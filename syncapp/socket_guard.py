@@ -36,10 +36,14 @@ from urllib.parse import parse_qs
 
 import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
-from flask import Flask
+from flask import Flask, current_app, request
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from .extensions import socketio
 from .logs import redact
+from .security import user_for_token
+from .settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +58,19 @@ TRUSTED_LIMIT_FACTOR = 4
 class SessionGuard:
     """Which engine.io sessions are trusted, which wait to authenticate, and their WebSockets."""
 
-    def __init__(self, app: Flask, eio: Any) -> None:
-        options = app.config["SYNCAPP"]["socketio"]
+    def __init__(
+        self, app: Flask, eio: Any, anonymous: Callable[[], Any | None] = lambda: None
+    ) -> None:
+        options = settings(app).socketio
         self.app = app
         self.eio = eio
+        self.anonymous = anonymous  # whom a handshake without credentials acts as, if anyone
         # Each such session may hold a thread: never more than a quarter of them, or the
         # handshakes that would be refused wait for a thread behind the sessions themselves.
-        threads = int(app.config["SYNCAPP"]["server"]["threads"])
-        self.limit = max(1, min(int(options["unauthenticated_sessions"]), threads // 4))
-        self.auth_timeout = float(options["auth_timeout"])
-        self.small = int(options["unauthenticated_max_message"])
+        threads = int(settings(app).server.threads)
+        self.limit = max(1, min(int(options.unauthenticated_sessions), threads // 4))
+        self.auth_timeout = float(options.auth_timeout)
+        self.small = int(options.unauthenticated_max_message)
         # An authenticated message above engine.io's limit is still read to its end, so that a
         # push too large to keep is answered (cordiax/transport.py: `sync_error` too_large)
         # instead of dropped (Cordiax would reconnect and push it again, forever); beyond this
@@ -79,20 +86,14 @@ class SessionGuard:
 
     def credentials(self, environ: dict[str, Any]) -> bool:
         """Whether the handshake carries valid credentials."""
-        from flask import request
-        from flask_login import current_user
-
-        from .cordiax.namespace import _anonymous_user
-        from .security import user_for_token
-
         with self.app.request_context(environ):
-            if not self.app.config["SYNCAPP"]["security"]["enable_auth"]:
+            if not settings(self.app).security.enable_auth:
                 return True
             query_token = request.args.get("token")
             if query_token:
                 return user_for_token(query_token) is not None
-            # a header token or a browser session; else an allowed anonymous Cordiax network
-            return current_user.is_authenticated or _anonymous_user() is not None
+            # a header token or a browser session; else an allowed anonymous network
+            return current_user.is_authenticated or self.anonymous() is not None
 
     def admit(self, environ: dict[str, Any]) -> str | None:
         """ "trusted", "pending" or None (refuse) for a new session. Wrong credentials wait
@@ -273,10 +274,14 @@ def _one_line(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}"[:200])
 
 
-def install(app: Flask, socketio: Any) -> SessionGuard:
-    """Put the guard around this app's engine.io server (after socketio.init_app)."""
+def install(
+    app: Flask, socketio: Any, anonymous: Callable[[], Any | None] = lambda: None
+) -> SessionGuard:
+    """Put the guard around this app's engine.io server (after socketio.init_app).
+    `anonymous()`: whom a handshake without credentials acts as (None: nobody), for the
+    request being handled (Cordiax clients on allowed networks)."""
     eio = socketio.server.eio
-    guard = SessionGuard(app, eio)
+    guard = SessionGuard(app, eio, anonymous)
     eio._async = {
         **eio._async,
         "websocket": type("WebSocket", (GuardedWebSocket,), {"guard": guard}),
@@ -314,10 +319,6 @@ def install(app: Flask, socketio: Any) -> SessionGuard:
 
 def mark_authenticated() -> None:
     """Called by a namespace's connect handler once the client has proven who it is."""
-    from flask import current_app, request
-
-    from .extensions import socketio
-
     guard = current_app.extensions.get("syncapp.socket_guard")
     server = socketio.server
     if guard is None or server is None:

@@ -19,8 +19,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .auth.models import ApiToken, User
-from .errors import Forbidden, NotFound, Unauthorized
 from .extensions import db
+from .failures import Forbidden, NotFound, Unauthorized
 
 #: the features a token can be bound to, and what a name after the colon means for each
 SCOPE_FEATURES = {

@@ -5,6 +5,10 @@ as they pass; the destination is then checked against that hash (by its own MD5 
 keeps one, else by size), and transient failures are retried with backoff and jitter.
 `move_verified` deletes the source only after such a copy, and only if the source did not change
 while it was being copied.
+
+Both are for bytes that cross from one remote to another. A file that changes name within one
+remote is `Remote.move`'s: a rename or a copy on the server where the backend's `capabilities`
+say so (no byte crosses the network), else a copy through `write` then a delete.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .storage import ChecksumMismatch, Entry, Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 
@@ -33,8 +37,9 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     @classmethod
-    def from_settings(cls, transfer: dict) -> RetryPolicy:
-        return cls(transfer["attempts"], transfer["base_delay"], transfer["max_delay"])
+    def from_settings(cls, transfer: Any) -> RetryPolicy:
+        """From the `transfer` settings section (settings().transfer)."""
+        return cls(transfer.attempts, transfer.base_delay, transfer.max_delay)
 
     def delays(self) -> Iterator[float]:
         """Exponential backoff with full jitter: retries of many clients do not march in step."""
@@ -100,7 +105,9 @@ class _ProgressReader(io.RawIOBase):
 
 
 def _verify_destination(dst: Remote, path: str, written: Entry, size: int | None) -> str:
-    server_md5 = written.server_md5 or dst.checksum(path)
+    server_md5 = written.server_md5
+    if server_md5 is None and "md5" in dst.capabilities.hashes:  # else no round trip for nothing
+        server_md5 = dst.checksum(path)
     if server_md5 is not None:
         if server_md5 != written.md5:
             raise ChecksumMismatch(

@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest, PayloadTooLarge
+from .failures import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
 
 QUEUE_DEPTH = 8  # chunks in flight to the writer: 8 MiB with 1 MiB chunks
@@ -28,11 +29,18 @@ _END = object()
 FORM_OVERHEAD = 64 * 1024
 
 
-def refuse_declared_size(content_length: int | None, limit: int) -> None:
+def refuse_declared_size(
+    content_length: int | None, limit: int, *, sizes: Callable[[int], str] | None = None
+) -> None:
     """413 before a byte is read when the declared body cannot fit: the count while streaming
-    (receive_into) catches what a missing or lying Content-Length lets through."""
+    (receive_into) catches what a missing or lying Content-Length lets through. `sizes` writes
+    both sizes into the message the way a seed's clients print them (seed 003: "12.0 MB")."""
     if content_length and content_length > limit + FORM_OVERHEAD:
-        raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+        if sizes is None:
+            raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
+        raise PayloadTooLarge(
+            f"The upload ({sizes(content_length)}) exceeds the limit of {sizes(limit)}."
+        )
 
 
 #: How a yes/no field of a multipart form may be spelled: forms and `curl -F` send text, so the
@@ -188,3 +196,14 @@ def receive_into(
     writer.put(_END)
     entry: Entry = writer.finish()
     return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256.hexdigest())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(filename: str | None) -> str:
+    """The user's file name without any folder part (browsers on Windows may send one)."""
+    name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()
+    if not name:
+        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
+    return name[:255]

@@ -49,8 +49,9 @@ def test_a_socketio_client_without_a_token_is_dropped(live_server):
     client.on("disconnect", lambda *args: dropped.set(), namespace="/events")
     client.on("*", lambda event, data: received.append(event), namespace="/events")
     try:
-        client.connect(live_server.url, namespaces=["/events"], transports=["websocket"],
-                       wait_timeout=10)
+        client.connect(
+            live_server.url, namespaces=["/events"], transports=["websocket"], wait_timeout=10
+        )
     except socketio.exceptions.ConnectionError:
         pass  # the drop can arrive before connect() returns
     else:
@@ -84,11 +85,17 @@ def test_events_travel_through_the_redis_message_queue(tmp_path, redis_url):
         arrived.set()
 
     try:
-        client.connect(server.url, namespaces=["/events"], transports=["websocket"],
-                       auth={"token": server.token}, wait_timeout=10)
+        client.connect(
+            server.url,
+            namespaces=["/events"],
+            transports=["websocket"],
+            auth={"token": server.token},
+            wait_timeout=10,
+        )
         # This test process is "another process": an app of its own on the same queue publishes.
-        publisher = create_app(make_settings(tmp_path / "publisher",
-                                             socketio={"message_queue": redis_url}))
+        publisher = create_app(
+            make_settings(tmp_path / "publisher", socketio={"message_queue": redis_url})
+        )
         with publisher.app_context():
             publish("run_finished", {"job": 7})
         assert arrived.wait(10), "the event did not arrive through Redis"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from syncapp.scheduler import FileLeaderLock, build_scheduler
+import syncapp
+from syncapp.background.leader import FileLeaderLock
+from syncapp.extensions import db
+from syncapp.scheduled_runs import ScheduledRun
+from syncapp.scheduler import FEATURES, JOBS, RUNNERS, build_scheduler
 
 
 def test_only_one_process_holds_the_leader_lock(tmp_path):
@@ -29,3 +34,32 @@ def test_retention_is_scheduled_only_when_a_policy_is_set(make_app):
     assert jobs[0].trigger.interval.total_seconds() == 600
     locked = make_app(backups={"retention_full_chains": 3, "append_only": True})
     assert backup_jobs(locked) == []
+
+
+def test_every_feature_declares_its_background_work_in_its_background_module():
+    found = {
+        f"syncapp.{path.parent.name}.background"
+        for path in Path(syncapp.__file__).parent.glob("*/background.py")
+    }
+    assert {module.__name__ for module in FEATURES} == found
+    for module in FEATURES:
+        feature = module.__name__.split(".")[1]
+        assert all(work.id.startswith(f"{feature}.") for work in [*module.JOBS, *module.RUNNERS])
+    ids = [work.id for work in [*JOBS, *RUNNERS]]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_runner_wake_up_is_not_a_recorded_run(make_app):
+    app = make_app(cloud={"replication_interval": 3})
+    woken: list[str] = []
+
+    class Runner:
+        def wake(self) -> None:
+            woken.append("woken")
+
+    app.extensions["syncapp.cloud_replication"] = Runner()
+    [tick] = [job for job in build_scheduler(app).get_jobs() if job.id == "cloud.replication"]
+    tick.func()
+    assert woken == ["woken"]
+    with app.app_context():
+        assert db.session.query(ScheduledRun).count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC, datetime
 
 import pytest
 
@@ -176,6 +177,26 @@ def test_move_renames_and_replaces(remote):
     assert read_all(remote, "to/b.bin") == b"moved bytes"
     with pytest.raises(RemoteNotFound):
         remote.move("from/a.bin", "to/c.bin")
+
+
+def test_move_into_a_new_folder_keeps_the_file_as_it_was(remote):
+    """A move is no new version: its modification time and checksum stay, wherever the backend
+    does the work (a rename, a copy on the server, or through `write`)."""
+    stamp = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
+    remote.write("a/file.bin", io.BytesIO(b"kept as it was"), modified=stamp)
+    entry = remote.move("a/file.bin", "new/deeper/file.bin")
+    assert entry.path == "new/deeper/file.bin" and entry.size == len(b"kept as it was")
+    moved = remote.stat("new/deeper/file.bin")
+    assert abs((moved.modified - stamp).total_seconds()) < 2
+    expected_md5 = hashlib.md5(b"kept as it was").hexdigest()
+    assert remote.checksum("new/deeper/file.bin") in (None, expected_md5)
+    assert visible_paths(remote) == {"new/deeper/file.bin"}
+
+
+def test_move_onto_itself_keeps_the_file(remote):
+    remote.write("same.bin", io.BytesIO(b"still here"))
+    assert remote.move("same.bin", "same.bin").size == len(b"still here")
+    assert read_all(remote, "same.bin") == b"still here"
 
 
 def test_temp_files_are_listed_only_on_request(remote):

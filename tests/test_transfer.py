@@ -44,8 +44,13 @@ def test_copy_preserves_bytes_between_any_two_backends(request, source_kind, des
 def test_progress_rises_to_the_total(local_remote):
     local_remote.write("p.bin", PatternStream(5 * MiB, seed=1))
     seen: list[tuple[int, int | None]] = []
-    copy_verified(local_remote, "p.bin", local_remote, "q.bin",
-                  progress=lambda done, total: seen.append((done, total)))
+    copy_verified(
+        local_remote,
+        "p.bin",
+        local_remote,
+        "q.bin",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     dones = [done for done, _ in seen]
     assert dones == sorted(dones) and len(dones) >= 5
     assert seen[-1] == (5 * MiB, 5 * MiB)
@@ -66,8 +71,14 @@ def test_destination_stopped_mid_transfer_then_retry_succeeds(request, local_rem
 
     try:
         with pytest.raises(RemoteUnavailable):
-            copy_verified(local_remote, "big.bin", dst, "dest/big.bin", retry=FAST_RETRY,
-                          progress=stop_server_midway)
+            copy_verified(
+                local_remote,
+                "big.bin",
+                dst,
+                "dest/big.bin",
+                retry=FAST_RETRY,
+                progress=stop_server_midway,
+            )
     finally:
         if not peer.process.running:
             peer.process.start()
@@ -110,8 +121,9 @@ def test_move_keeps_a_source_that_changed_during_the_copy(local_remote, tmp_path
             os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
     with pytest.raises(SourceChanged):
-        move_verified(local_remote, "growing.log", local_remote, "copy/growing.log",
-                      progress=touch_source)
+        move_verified(
+            local_remote, "growing.log", local_remote, "copy/growing.log", progress=touch_source
+        )
     assert local_remote.stat("growing.log") is not None
 
 
@@ -145,7 +157,10 @@ def test_a_256_mib_transfer_to_s3_keeps_memory_flat(tmp_path, s3_server):
     settings = {**s3_server.settings, "root": str(root)}
     output = subprocess.run(
         [sys.executable, "-c", MEMORY_PROBE, json.dumps(settings)],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
         cwd=Path(__file__).resolve().parent.parent,
     ).stdout
     report = json.loads(output.strip().splitlines()[-1])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ..errors import Conflict
 from ..extensions import db
+from ..failures import Conflict
 from .models import User
 
 # Checked against a real hash when the email is unknown, so timing does not reveal which

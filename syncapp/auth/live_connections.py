@@ -24,7 +24,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import events
+from ..events import hear_other_processes, tell_other_processes
 from ..extensions import db, socketio
 from .models import ApiToken, User
 
@@ -75,7 +75,7 @@ def register(key: Hashable, credentials: Credentials, close: Callable[[], None])
     False, and nothing tracked, when the credentials ended between authentication and now (a
     change whose message went out before this registration): the caller refuses the connection.
     A change committed after this check is announced after it, so it finds the connection."""
-    events.hear_other_processes(RELAY_KIND, _heard)
+    hear_other_processes(RELAY_KIND, _heard)
     with _lock:
         _live[key] = _Connection(credentials, close, current_app._get_current_object())
         _start_sweeper()
@@ -108,7 +108,7 @@ def credentials_changed(user_id: int, token_id: int | None = None) -> None:
     """Credentials of `user_id` ended (call after the commit): close the connections opened with
     token `token_id`, or every connection of the user without one, in every process."""
     cut(user_id, token_id)
-    events.tell_other_processes(RELAY_KIND, {"user_id": user_id, "token_id": token_id})
+    tell_other_processes(RELAY_KIND, {"user_id": user_id, "token_id": token_id})
 
 
 def cut(user_id: int, token_id: int | None = None) -> int:

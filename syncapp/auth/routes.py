@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..errors import Forbidden, NotFound, Unauthorized
-from ..extensions import db, limiter
+from ..extensions import Blueprint, db, limiter
+from ..failures import Forbidden, NotFound, Unauthorized
 from ..security import issue_token, login_token_lifetime, public, revoke_token
+from ..settings import settings
 from ..tenancy import bind_scopes
 from .accounts import authenticate, create_user
 from .models import ApiToken, User
@@ -28,11 +27,11 @@ bp = Blueprint("auth_api", __name__, description="Accounts, login and API tokens
 
 
 def _login_limit() -> str:
-    return current_app.config["SYNCAPP"]["security"]["login_rate_limit"]
+    return settings().security.login_rate_limit
 
 
 def _token_limit() -> str:
-    return current_app.config["SYNCAPP"]["security"]["token_rate_limit"]
+    return settings().security.token_rate_limit
 
 
 def _access_token_reply(user: User, name: str) -> dict:
@@ -51,7 +50,7 @@ def _access_token_reply(user: User, name: str) -> dict:
 @limiter.limit(_login_limit)
 @public
 def register(data):
-    if not current_app.config["SYNCAPP"]["security"]["registration_enabled"]:
+    if not settings().security.registration_enabled:
         raise Forbidden(
             "Registration is disabled on this server; ask an administrator.",
             code="registration_disabled",

@@ -7,9 +7,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from ..fields import StrictBoolean, UtcDateTime
-from ..syncs.paths import granted_root
 from ..tenancy import ScopeError, parse_scopes
 from .models import ROLES
+from .sync_roots import granted_root
 
 
 class Scopes(fields.List):

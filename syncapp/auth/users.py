@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..errors import Conflict, NotFound
 from ..extensions import db
+from ..failures import Conflict, NotFound
 from . import live_connections
 from .models import ApiToken, User
 

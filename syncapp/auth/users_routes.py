@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..security import admin_required
 from . import users
 from .accounts import create_user

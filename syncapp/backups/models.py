@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..timeutil import UtcDateTime, utcnow
+from ..timeutil import UtcDateTime, isoformat, utcnow
 
 ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
 #: gzip integrity of a stored archive: "unverified" until checked whole, which starts right after
@@ -52,8 +52,6 @@ class BackupArchive(db.Model):
 
     def sidecar(self, owner_email: str | None) -> dict:
         """The JSON kept beside the archive: enough to rebuild its index row, owner included."""
-        from ..timeutil import isoformat
-
         return {
             "owner": {"id": self.owner_id, "email": owner_email},
             "name": self.name,

@@ -11,14 +11,14 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from ..errors import NotFound, ServiceUnavailable
+from ..failures import NotFound, ServiceUnavailable
+from ..settings import settings
 from ..tenancy import find_user_by_ref, install_owner_id, requested_owner, scoped_names
 from .store import Namespace
-from .wiring import options
 
 
 def anonymous_owner_id() -> int:
-    ref = options()["anonymous_owner"]
+    ref = settings().backups.anonymous_owner
     user = find_user_by_ref(ref) if ref else None
     owner = install_owner_id() if not ref else (user.id if user and user.is_active else None)
     if owner is None:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .models import BackupArchive
 
@@ -20,12 +21,13 @@ class RetentionPolicy:
     monthly: int | None = None
 
     @classmethod
-    def from_settings(cls, backups: dict) -> RetentionPolicy:
+    def from_settings(cls, backups: Any) -> RetentionPolicy:
+        """From the `backups` settings section (settings().backups)."""
         return cls(
-            backups["retention_full_chains"],
-            backups["retention_daily"],
-            backups["retention_weekly"],
-            backups["retention_monthly"],
+            backups.retention_full_chains,
+            backups.retention_daily,
+            backups.retention_weekly,
+            backups.retention_monthly,
         )
 
     @property

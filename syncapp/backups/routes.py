@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import shutil
 
-from flask import Response, jsonify, request, send_file, stream_with_context
+from flask import jsonify, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.models import User
-from ..errors import TEXT_ERROR_BLUEPRINTS, ApiError, BadRequest, Forbidden, PayloadTooLarge
-from ..extensions import db
-from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..errors import TEXT_ERROR_BLUEPRINTS
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, DomainError, Forbidden
 from ..security import admin_required, anonymous_from_networks, streams_body
+from ..settings import settings
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
+from ..uploads import form_body, refuse_declared_size
+from ..web.streaming import Download, receive_form, send_stored
 from . import live, report, verifications
 from .owners import caller_namespace
 from .schemas import (
@@ -28,34 +30,18 @@ from .schemas import (
     VerifyRequest,
 )
 from .store import check_md5, check_name, check_profile, human_size, parse_type
-from .wiring import archive_store, check_later, options
+from .wiring import archive_store, check_later
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
 # The original scripts print `jq -r '.error // .message'`: `error` is the sentence here.
 TEXT_ERROR_BLUEPRINTS.add(bp.name)
 
-#: Room for the multipart framing around the file when Content-Length is checked up front.
-FORM_OVERHEAD = 64 * 1024
-
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "type": {"type": "string", "enum": ["FULL", "INC", "DIFF"]},
-                        "profile": {"type": "string"},
-                        "md5": {"type": "string"},
-                    },
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = form_body(
+    [],
+    type={"type": "string", "enum": ["FULL", "INC", "DIFF"]},
+    profile={"type": "string"},
+    md5={"type": "string"},
+)
 
 
 def _uploader() -> tuple[str, int | None]:
@@ -90,6 +76,12 @@ def _upload_reply(result, message: str) -> dict:
 FIELD_CHECKS = {"type": parse_type, "profile": check_profile, "md5": check_md5}
 
 
+def _check_field(name: str, value: str, file_received: bool) -> None:
+    checked = FIELD_CHECKS[name](value)
+    if name == "profile" and not file_received:
+        require_scope("backups", checked)  # before the file, too
+
+
 @bp.route("/upload", methods=["POST"])
 @bp.doc(**UPLOAD_BODY)
 @bp.response(201, UploadReply, description="Stored, or already stored with these bytes")
@@ -99,36 +91,22 @@ def upload_backup():
     namespace = caller_namespace()  # before the body: an upload nobody can own reads nothing
     store = archive_store()  # its first use reads the stored remote's row
     db.session.commit()  # and the connection goes back to the pool while the body streams
-    if request.content_length and request.content_length > store.max_size + FORM_OVERHEAD:
-        raise PayloadTooLarge(
-            f"The upload ({human_size(request.content_length)}) exceeds the limit of "
-            f"{human_size(store.max_size)}."
-        )
-    try:
-        form = StreamingForm(request.stream, boundary_of(request.content_type))
-        staged, fields = None, {}
-        try:
-            for part in form.parts():
-                if part.name == "file" and part.filename is not None and staged is None:
-                    staged = store.receive(part.chunks(), part.filename)
-                elif part.name in FIELD_CHECKS:
-                    fields[part.name] = part.read_text(limit=512)
-                    checked = FIELD_CHECKS[part.name](fields[part.name])
-                    if part.name == "profile" and staged is None:
-                        require_scope("backups", checked)  # before the file, too
-        except BaseException:
-            if staged is not None:
-                store.discard(staged)
-            raise
-    except MultipartError as exc:
-        raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
+    refuse_declared_size(request.content_length, store.max_size, sizes=human_size)
+    received = receive_form(
+        lambda part: store.receive(part.chunks(), part.filename),
+        store.discard,
+        fields=FIELD_CHECKS,
+        field_limit=512,
+        check_field=_check_field,
+    )
+    staged, fields = received.file, received.fields
     if staged is None:
         raise BadRequest("No file was sent: use -F 'file=@archive.tar.gz'.", code="no_file")
     try:
         kind, profile = parse_type(fields.get("type")), check_profile(fields.get("profile"))
         md5 = check_md5(fields.get("md5"))
         require_scope("backups", profile)  # a machine's token writes its own profiles only
-    except ApiError:
+    except DomainError:
         store.discard(staged)
         raise
     uploader, uploader_id = _uploader()
@@ -233,26 +211,8 @@ def download_backup(backup_type: str, filename: str):
     # stall) nor the client reading the stream holds a database connection (issue 18)
     db.session.commit()
     content_md5 = base64.b64encode(bytes.fromhex(md5)).decode()
-    if isinstance(store.remote, LocalRemote):  # Werkzeug then handles Range and If-None-Match
-        response = send_file(
-            store.remote.local_path(path),
-            mimetype="application/gzip",
-            as_attachment=True,
-            download_name=name,
-            etag=md5,
-            last_modified=uploaded_at,
-            conditional=True,
-        )
-    else:
-        reader = store.remote.open_read(path)
-        response = Response(
-            stream_with_context(iter(lambda: reader.read(1024 * 1024), b"")),
-            mimetype="application/gzip",
-        )
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        response.headers["Content-Length"] = str(size)
-        response.set_etag(md5)
-        response.call_on_close(reader.close)
+    download = Download(name, "application/gzip", etag=md5, last_modified=uploaded_at, size=size)
+    response = send_stored(store.remote, path, download)
     if response.status_code == 200:
         response.headers["Content-MD5"] = content_md5
     return response
@@ -262,7 +222,7 @@ def download_backup(backup_type: str, filename: str):
 @bp.response(204)
 @admin_required
 def delete_backup(backup_type: str, filename: str):
-    if options()["append_only"]:
+    if settings().backups.append_only:
         raise Forbidden(
             "The backup store is append-only: archives cannot be deleted.", code="append_only"
         )

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound
+from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import is_dead_temp, owner_is_dead, owner_tag
@@ -39,6 +39,7 @@ from ..timeutil import isoformat, parse_iso, utcnow
 from ..uploads import Received, receive_into
 from .gzipcheck import IncompleteGzip, check_complete
 from .models import ARCHIVE_TYPES, INTEGRITY_STATES, BackupArchive
+from .retention import expired
 
 log = logging.getLogger(__name__)
 
@@ -603,8 +604,6 @@ class ArchiveStore:
 def apply_retention(store: ArchiveStore, policy) -> list[str]:
     """Delete what the retention policy lets go, judging each owner's profiles apart; returns
     the deleted paths."""
-    from .retention import expired
-
     deleted = []
     for archive in expired(store.archives(None), policy):
         path = archive.path

@@ -4,21 +4,15 @@ the CLI, the scheduler and server start-up all get the archive store here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, current_app
 
-from .. import PROJECT_ROOT
 from ..extensions import db
+from ..project import PROJECT_ROOT
 from ..remotes.wiring import feature_remote
+from ..settings import settings
 from ..storage import Remote
 from . import integrity
 from .store import ArchiveStore
-
-
-def options() -> dict[str, Any]:
-    """The `backups` settings section."""
-    return current_app.config["SYNCAPP"]["backups"]
 
 
 def archive_remote() -> Remote:
@@ -26,12 +20,12 @@ def archive_remote() -> Remote:
 
 
 def archive_store() -> ArchiveStore:
-    settings = options()
+    options = settings().backups
     return ArchiveStore(
         archive_remote(),
         db.session,
-        max_size=settings["max_size"],
-        profile_quota=settings["profile_quota"],
+        max_size=options.max_size,
+        profile_quota=options.profile_quota,
     )
 
 

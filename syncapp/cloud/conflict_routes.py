@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..errors import NotFound, Unauthorized
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound, Unauthorized
 from .conflict_schemas import ConflictFilter, ConflictInfo, ConflictList, ResolveRequest
 from .models import CloudConflict, CloudFile
 from .wiring import build_resolver

@@ -19,7 +19,7 @@ from enum import Enum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..errors import ApiError, BadRequest, Conflict, ServiceUnavailable
+from ..failures import BadRequest, Conflict, PeerFailed, ServiceUnavailable
 from ..storage import Entry, Remote, RemoteError, RemoteUnavailable
 from ..storage.base import HashingReader
 from ..timeutil import utcnow
@@ -242,8 +242,8 @@ class ConflictResolver:
                 code="cloud_unavailable",
             ) from None
         except RemoteError as exc:
-            raise ApiError(
-                f"{conflict.target}: {exc}; nothing was resolved.", status=502, code="cloud_error"
+            raise PeerFailed(
+                f"{conflict.target}: {exc}; nothing was resolved.", code="cloud_error"
             ) from None
         return winner, outcome
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from ..errors import ApiError, BadRequest
+from ..failures import BadRequest, PeerFailed
 
 log = logging.getLogger(__name__)
 
@@ -19,29 +19,28 @@ log = logging.getLogger(__name__)
 TIMEOUT = (10, 30)
 
 
-def exchange_code(google: dict[str, Any], code: str, redirect_uri: str) -> dict[str, Any]:
+def exchange_code(google: Any, code: str, redirect_uri: str) -> dict[str, Any]:
     """Redeem an authorisation code; the answer is returned only if it has a refresh token."""
     form = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": redirect_uri,  # must equal the one sent to the authorization endpoint
-        "client_id": google["client_id"],
-        "client_secret": google["client_secret"],
+        "client_id": google.client_id,
+        "client_secret": google.client_secret,
     }
     try:
         response = requests.post(
-            google["token_uri"],
+            google.token_uri,
             data=form,
             headers={"Accept": "application/json"},
             timeout=TIMEOUT,
-            verify=google["ca_certs"] or True,
+            verify=google.ca_certs or True,
         )
     except requests.RequestException as exc:
         log.warning("Google's token endpoint could not be reached: %s", type(exc).__name__)
-        raise ApiError(
+        raise PeerFailed(
             "Google's token endpoint could not be reached; try connecting again later.",
             code="google_unreachable",
-            status=502,
         ) from None
     try:
         answer = response.json()

@@ -1,4 +1,5 @@
-"""Replication jobs: created when a version is uploaded, finished when every cloud has it.
+"""Replication jobs: created when a version is uploaded (replicate_upload decides which clouds),
+finished when every cloud has it.
 
 A job's progress is the bytes its copies have sent over the bytes they have to send (the file's
 size once per cloud). It stays below 100 until the last copy is verified, so a client that sees
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import CloudCopy, CloudFile, CloudJob, CloudVersion
+from .store import BUSY_COPIES, Outcome
 from .targets import remote_path
 
 
@@ -56,6 +58,38 @@ def enqueue_replication(file: CloudFile, version: CloudVersion, targets: list[st
     if wake is not None:
         wake()
     return job
+
+
+def _holds_or_gets(copy: CloudCopy | None, number: int) -> bool:
+    """The cloud has this version, or a copy of it is under way."""
+    if copy is None or copy.wanted_version != number:
+        return False
+    return copy.status in BUSY_COPIES or (
+        copy.status == "completed" and copy.synced_version == number
+    )
+
+
+def replicate_upload(outcome: Outcome, targets: list[str]) -> CloudJob:
+    """The job that answers the upload. A new version goes to the clouds asked for and to every
+    cloud that already has a copy of the file. Content the file already had is copied only to the
+    clouds that lack it; when every cloud asked for has it (or is getting it), the answer is the
+    job already under way, or a job completed at once with nothing to send."""
+    if outcome.created:
+        # a cloud that has the file keeps following it: its copy would go stale otherwise
+        following = [copy.target for copy in outcome.file.copies if copy.target not in targets]
+        return enqueue_replication(outcome.file, outcome.version, [*targets, *sorted(following)])
+    number = outcome.version.number
+    copies = {copy.target: copy for copy in outcome.file.copies}
+    missing = [t for t in targets if not _holds_or_gets(copies.get(t), number)]
+    if missing:
+        return enqueue_replication(outcome.file, outcome.version, missing)
+    for target in targets:
+        copy = copies[target]
+        if copy.status in BUSY_COPIES and copy.job_id:
+            job = db.session.get(CloudJob, copy.job_id)
+            if job is not None:
+                return job
+    return enqueue_replication(outcome.file, outcome.version, [])
 
 
 def _supersede(old_job_id: str, new_job: CloudJob) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from ..errors import Forbidden
+from ..failures import Forbidden
 
 SALT = "syncapp.cloud.download-link"
 

@@ -14,22 +14,22 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import redirect, request, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import delete
 
 from ..auth.models import User
-from ..errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from ..security import encrypt_secret, public
+from ..settings import settings
 from ..timeutil import utcnow
 from .google_token import exchange_code
 from .models import GoogleAccount, OAuthState
 from .oauth_schemas import AuthorizationUrl, CallbackQuery, GoogleStatus, StartQuery
-from .wiring import google_options
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,13 @@ bp = Blueprint(
 )
 
 
-def _configuredgoogle_options() -> dict:
-    google = google_options()
-    if not google["client_id"] or not google["client_secret"]:
+def _google() -> Any:
+    return settings().google
+
+
+def _configured_google() -> Any:
+    google = _google()
+    if not google.client_id or not google.client_secret:
         raise ServiceUnavailable(
             "Google Drive is not configured on this server: an administrator sets "
             "google.client_id and google.client_secret (GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET).",
@@ -53,7 +57,7 @@ def _configuredgoogle_options() -> dict:
 
 
 def _redirect_uri() -> str:
-    return google_options()["redirect_uri"] or url_for("google_oauth.callback", _external=True)
+    return _google().redirect_uri or url_for("google_oauth.callback", _external=True)
 
 
 def _json_requested(args: dict) -> bool:
@@ -86,7 +90,7 @@ def start(user_id: int | None = None, **args):
     """Start connecting the signed-in user's Google Drive (seed 004: `?user_id=` of oneself)."""
     if user_id is not None and user_id != current_user.id:
         raise Forbidden("You can only connect your own Google Drive.")
-    google = _configuredgoogle_options()
+    google = _configured_google()
     now = utcnow()
     # Abandoned authorisations would otherwise pile up: sweep them whenever a new one starts.
     db.session.execute(delete(OAuthState).where(OAuthState.created_at < now - STATE_LIFETIME))
@@ -94,12 +98,12 @@ def start(user_id: int | None = None, **args):
     db.session.add(OAuthState(state=state, user_id=current_user.id, created_at=now))
     db.session.commit()
     url = _with_query(
-        google["auth_uri"],
+        google.auth_uri,
         {
-            "client_id": google["client_id"],
+            "client_id": google.client_id,
             "redirect_uri": _redirect_uri(),
             "response_type": "code",
-            "scope": " ".join(google["scopes"]),
+            "scope": " ".join(google.scopes),
             "access_type": "offline",  # a refresh token, so replication runs without the user
             "prompt": "consent",  # Google returns a refresh token only on a consent screen
             "include_granted_scopes": "true",
@@ -158,8 +162,8 @@ def callback(state: str | None = None, code: str | None = None, **args):
         raise _refused(args["error"], args.get("error_description"))
     if not code:
         raise BadRequest("Google sent no authorisation code.", code="missing_code")
-    google = _configuredgoogle_options()
-    scopes = " ".join(google["scopes"])
+    google = _configured_google()
+    scopes = " ".join(google.scopes)
     answer = exchange_code(google, code, _redirect_uri())
     account = db.session.get(GoogleAccount, pending.user_id) or GoogleAccount(
         user_id=pending.user_id
@@ -175,7 +179,7 @@ def callback(state: str | None = None, code: str | None = None, **args):
     log.info("Google Drive connected for user %s (scopes: %s)", pending.user_id, account.scopes)
     if _json_requested(args):
         return status_view(pending.user_id)
-    return redirect(_with_query(google_options()["success_redirect"], {"google": "connected"}), 302)
+    return redirect(_with_query(_google().success_redirect, {"google": "connected"}), 302)
 
 
 @bp.route("/status/<int:user_id>", methods=["GET"])

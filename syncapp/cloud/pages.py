@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
+from ..settings import settings
 from ..web.blueprint import bp
 from .models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
 from .targets import configured_targets
-from .wiring import cloud_store, google_options, options
+from .wiring import cloud_store
 
 LABELS = {"google": "Google Drive", "azure": "Azure", "s3": "S3"}
 #: files rendered with the page, newest first; the API pages through the rest
@@ -64,8 +65,8 @@ def page_context(user: User) -> dict[str, Any]:
     if user.is_admin and files:
         ids = {file.owner_id for file in files}
         owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    google = google_options()
-    google_configured = bool(google["client_id"] and google["client_secret"])
+    google = settings().google
+    google_configured = bool(google.client_id and google.client_secret)
     # Replication events reach the job's owner only: the page follows the user's own jobs.
     active_jobs = db.session.execute(
         select(CloudJob.id, CloudFile.filename)
@@ -81,7 +82,7 @@ def page_context(user: User) -> dict[str, Any]:
         "unavailable": _target_hints(user, google_configured),
         "google_configured": google_configured,
         "google_account": db.session.get(GoogleAccount, user.id),
-        "folder": options()["folder"],
+        "folder": settings().cloud.folder,
         "conflicts": _conflicts(user),
         "active_jobs": [{"job_id": job_id, "filename": name} for job_id, name in active_jobs],
     }

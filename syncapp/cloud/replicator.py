@@ -1,7 +1,7 @@
 """Cloud replication: each wanted file version copied to the clouds it was asked for.
 
-A copy to make is a CloudCopy row `pending` whose `next_attempt_at` has come. It is claimed with a
-conditional UPDATE (pending -> running), so two threads or processes never copy the same row.
+A copy to make is a CloudCopy row `pending` whose `next_attempt_at` has come. It is claimed
+(background/claims.py: pending -> running), so two threads or processes never copy the same row.
 While a row is `running`, `next_attempt_at` is its claim's lease: renewed as bytes move and by the
 thread that waits for the copies, so a row whose lease has run out was left by a process that
 died, and goes back to `pending` (a restart resumes the work). A copy that fails for a reason
@@ -24,11 +24,13 @@ from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
+from ..background.claims import Claims, backoff
 from ..extensions import db
 from ..logs import working_for
+from ..settings import settings
 from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteUnavailable
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, copy_verified
@@ -55,6 +57,22 @@ EventHook = Callable[[str, dict], None]
 #: progress and job-state events of all copies are computed and sent under one lock, so that
 #: the job progress a client sees never goes backwards even though copies run side by side
 _report_lock = threading.Lock()
+
+
+def copy_claims(lease: timedelta) -> Claims:
+    """A copy is claimed by moving it from `pending` to `running`; `next_attempt_at`, a pending
+    row's earliest next attempt, is a running row's lease."""
+    return Claims(
+        CloudCopy,
+        lease=lease,
+        lease_until=CloudCopy.next_attempt_at,
+        held=CloudCopy.status == "running",
+        free=lambda now: (
+            (CloudCopy.status == "pending")
+            & or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now)
+        ),
+        taken={"status": "running"},
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,7 @@ class CloudReplicator:
         open_target: OpenTarget,
         *,
         retry: RetryPolicy,
-        options: dict[str, Any],
+        options: Any,  # the `cloud` settings section
         on_event: EventHook | None = None,
         progress_bytes: int = PROGRESS_BYTES,
         progress_seconds: float = PROGRESS_SECONDS,
@@ -124,7 +142,7 @@ class CloudReplicator:
         self.max_attempts = max(1, options["max_attempts"])
         self.retry_delay = float(options["retry_delay"])
         self.max_retry_delay = float(options["max_retry_delay"])
-        self.lease = timedelta(seconds=float(options["replication_lease"]))
+        self.claims = copy_claims(timedelta(seconds=float(options["replication_lease"])))
         self.on_event = on_event
         self.progress_bytes = progress_bytes
         self.progress_seconds = progress_seconds
@@ -134,53 +152,30 @@ class CloudReplicator:
     def recover_abandoned(self) -> list[int]:
         """Rows left `running` by a process that stopped (its lease ran out) are due again."""
         now = utcnow()
-        expired = or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at < now)
-        ids = list(
-            self.session.scalars(select(CloudCopy.id).where(CloudCopy.status == "running", expired))
+        ids = self.claims.recover(
+            self.session,
+            now=now,
+            status="pending",
+            next_attempt_at=now,
+            last_error="interrupted: the process copying it stopped",
         )
         if ids:
             log.warning("cloud copies %s: their copier stopped; copying them again", ids)
-            self.session.execute(
-                update(CloudCopy)
-                .where(CloudCopy.id.in_(ids), CloudCopy.status == "running", expired)
-                .values(
-                    status="pending",
-                    next_attempt_at=now,
-                    last_error="interrupted: the process copying it stopped",
-                )
-                .execution_options(synchronize_session=False)
-            )
         self.session.commit()
         return ids
 
     def due(self, limit: int) -> list[int]:
-        now = utcnow()
         return list(
             self.session.scalars(
                 select(CloudCopy.id)
-                .where(
-                    CloudCopy.status == "pending",
-                    or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now),
-                )
+                .where(self.claims.free(utcnow()))
                 .order_by(CloudCopy.next_attempt_at, CloudCopy.id)
                 .limit(limit)
             )
         )
 
     def claim(self, copy_id: int) -> bool:
-        now = utcnow()
-        taken = self.session.execute(
-            update(CloudCopy)
-            .where(
-                CloudCopy.id == copy_id,
-                CloudCopy.status == "pending",
-                or_(CloudCopy.next_attempt_at.is_(None), CloudCopy.next_attempt_at <= now),
-            )
-            .values(status="running", next_attempt_at=now + self.lease)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        self.session.commit()
-        return bool(taken)
+        return self.claims.claim(self.session, copy_id)
 
     def claim_due(self, limit: int) -> list[int]:
         """Up to `limit` due rows, claimed (abandoned ones first made due again)."""
@@ -191,7 +186,7 @@ class CloudReplicator:
 
     def renew(self, copy_ids: list[int]) -> None:
         if copy_ids:
-            self._running_update(CloudCopy.id.in_(copy_ids), next_attempt_at=utcnow() + self.lease)
+            self.claims.renew(self.session, copy_ids)
             self.session.commit()
 
     # -- copying ------------------------------------------------------------------------------
@@ -276,7 +271,8 @@ class CloudReplicator:
         if permanent or attempts >= self.max_attempts:
             status, when = "failed", None
         else:
-            status, when = "pending", utcnow() + timedelta(seconds=self.backoff(attempts))
+            delay = backoff(attempts, self.retry_delay, self.max_retry_delay)
+            status, when = "pending", utcnow() + timedelta(seconds=delay)
         log.warning(
             "cloud copy %d to %s, attempt %d: %s (%s)",
             claim.copy_id, claim.target, attempts, error, status,
@@ -286,34 +282,26 @@ class CloudReplicator:
         )
         return CopyResult(claim.copy_id, claim.target, status, error)
 
-    def backoff(self, attempts: int) -> float:
-        return min(self.max_retry_delay, self.retry_delay * 2 ** (attempts - 1))
-
     def _settle(self, claim: _Claim, **values: Any) -> None:
         """The row's new state, if it is still this claim's (same version, still running)."""
         with _report_lock:
-            self._running_update(
-                CloudCopy.id == claim.copy_id, CloudCopy.wanted_version == claim.number, **values
+            self.claims.update_held(
+                self.session,
+                CloudCopy.id == claim.copy_id,
+                CloudCopy.wanted_version == claim.number,
+                **values,
             )
             self.session.commit()
             self._report_locked(claim.job_id)
-
-    def _running_update(self, *where: Any, **values: Any) -> None:
-        self.session.execute(
-            update(CloudCopy)
-            .where(CloudCopy.status == "running", *where)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
 
     # -- progress and events ------------------------------------------------------------------
 
     def record_progress(self, claim: _Claim, done: int) -> None:
         with _report_lock:
-            self._running_update(
-                CloudCopy.id == claim.copy_id,
+            self.claims.renew(  # the heartbeat: bytes move, the claim lives on
+                self.session,
+                [claim.copy_id],
                 bytes_done=case((CloudCopy.bytes_done < done, done), else_=CloudCopy.bytes_done),
-                next_attempt_at=utcnow() + self.lease,
             )
             self.session.commit()
             self._report_locked(claim.job_id)
@@ -374,13 +362,13 @@ class ReplicationRunner:
 
     def replicator(self) -> CloudReplicator:
         """For the current app context's thread and session."""
-        settings = self.app.config["SYNCAPP"]
+        configured = settings(self.app)
         return CloudReplicator(
             db.session,
             store_remote(),
             open_target,
-            retry=RetryPolicy.from_settings(settings["transfer"]),
-            options=settings["cloud"],
+            retry=RetryPolicy.from_settings(configured.transfer),
+            options=configured.cloud,
             **self.options,
         )
 
@@ -397,7 +385,7 @@ class ReplicationRunner:
         with self._lock, ThreadPoolExecutor(self.workers, "cloud-copy") as pool:
             running: dict[Future, int] = {}
             renewed = time.monotonic()
-            renew_every = float(self.app.config["SYNCAPP"]["cloud"]["replication_lease"])
+            renew_every = float(settings(self.app).cloud.replication_lease)
             renew_every /= RENEWALS_PER_LEASE
             while not self._stop.is_set():
                 self._wake.clear()
@@ -470,6 +458,13 @@ def start_replication(app: Flask, **options: Any) -> ReplicationRunner:
         app.extensions["syncapp.cloud_replication"] = runner
         app.extensions["syncapp.cloud_wake"] = runner.wake
     return runner
+
+
+def wake_replication(app: Flask) -> None:
+    """Look for due copies now, if this process replicates (the leader's periodic nudge)."""
+    runner = app.extensions.get("syncapp.cloud_replication")
+    if runner is not None:
+        runner.wake()
 
 
 def stop_replication(app: Flask) -> None:

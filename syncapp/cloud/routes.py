@@ -6,20 +6,28 @@ administrators see everyone's, as with documents.
 
 from __future__ import annotations
 
-from flask import jsonify, request, send_file, url_for
-from flask_smorest import Blueprint
+from flask import jsonify, request, url_for
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from ..extensions import db
-from ..multipart import MultipartError, StreamingForm, boundary_of
+from ..extensions import Blueprint, db
+from ..failures import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    NotFound,
+    PeerFailed,
+    ServiceUnavailable,
+)
 from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, public, streams_body
+from ..settings import settings
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
-from ..storage.local import LocalRemote
-from ..uploads import FLAG_FALSE, FLAG_PROPERTY, FLAG_TRUE, form_body, refuse_declared_size
+from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
+from ..web.streaming import Download, receive_form, send_stored
 from . import links
-from .jobs import enqueue_replication, job_view
+from .jobs import job_view, replicate_upload
 from .models import TARGETS, CloudCopy, CloudFile, CloudJob, CloudVersion
 from .schemas import (
     CloudJobStatus,
@@ -33,16 +41,15 @@ from .schemas import (
     PageQuery,
     VersionList,
 )
-from .store import BUSY_COPIES, CloudStore, Outcome, Staged
+from .store import CloudStore, Outcome, Staged
 from .targets import TargetUnavailable, configured_targets, open_target, stored_remote_name
-from .wiring import cloud_store, options
+from .wiring import cloud_store
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
 
 WHAT = "cloud files"
 
 FLAGS = {f"sync_{target}": target for target in TARGETS}
-_TRUE, _FALSE = FLAG_TRUE, FLAG_FALSE  # the spellings the document lists
 BINARY = {"type": "string", "format": "binary"}
 GET_FILE = "The file's info; with download=true its bytes, or a link to a cloud's copy"
 FILE_OR_LINK = {"anyOf": [FileInfo, DownloadLink]}  # apispec makes components of both
@@ -59,20 +66,13 @@ def _open_cloud(target: str, owner_id: int) -> Remote:
         raise Conflict(str(exc), code="target_not_configured") from None
 
 
-def _cloud_failure(exc: RemoteError) -> ApiError:
+def _cloud_failure(exc: RemoteError) -> DomainError:
     if isinstance(exc, RemoteUnavailable):
         return ServiceUnavailable(f"The cloud cannot be reached: {exc}", code="cloud_unavailable")
-    return ApiError(f"The cloud refused: {exc}", status=502, code="cloud_error")
+    return PeerFailed(f"The cloud refused: {exc}", code="cloud_error")
 
 
 # --- upload ----------------------------------------------------------------------------------
-
-
-def parse_flag(name: str, value: str) -> bool:
-    text = value.strip().lower()
-    if text not in _TRUE + _FALSE:
-        raise BadRequest(f"{name} must be true or false, not {value!r}.", code="invalid_flag")
-    return text in _TRUE
 
 
 class TargetChoice:
@@ -86,7 +86,7 @@ class TargetChoice:
 
     def take(self, name: str, value: str) -> None:
         target = FLAGS[name]
-        if not parse_flag(name, value):
+        if not parse_form_flag(name, value):
             self.chosen.discard(target)
             return
         if not self.available[target]:
@@ -112,53 +112,14 @@ class TargetChoice:
 
 def _receive(store: CloudStore, owner_id: int) -> tuple[Staged | None, list[str]]:
     choice = TargetChoice(owner_id)
-    staged = None
-    try:
-        form = StreamingForm(request.stream, boundary_of(request.content_type))
-        for part in form.parts():
-            if part.name == "file" and part.filename is not None and staged is None:
-                staged = store.receive(owner_id, part.chunks(), part.filename, part.content_type)
-            elif part.name in FLAGS:
-                choice.take(part.name, part.read_text(limit=16))
-    except BaseException as exc:
-        if staged is not None:
-            store.discard(staged)
-        if isinstance(exc, MultipartError):
-            raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
-        raise
-    return staged, choice.targets
-
-
-def _holds_or_gets(copy: CloudCopy | None, number: int) -> bool:
-    """The cloud has this version, or a copy of it is under way."""
-    if copy is None or copy.wanted_version != number:
-        return False
-    return copy.status in BUSY_COPIES or (
-        copy.status == "completed" and copy.synced_version == number
+    received = receive_form(
+        lambda part: store.receive(owner_id, part.chunks(), part.filename, part.content_type),
+        store.discard,
+        fields=FLAGS,
+        field_limit=16,
+        check_field=lambda name, value, _file_received: choice.take(name, value),
     )
-
-
-def replicate(outcome: Outcome, targets: list[str]) -> CloudJob:
-    """The job that answers the upload. A new version goes to the clouds asked for and to every
-    cloud that already has a copy of the file. Content the file already had is copied only to the
-    clouds that lack it; when every cloud asked for has it (or is getting it), the answer is the
-    job already under way, or a job completed at once with nothing to send."""
-    if outcome.created:
-        # a cloud that has the file keeps following it: its copy would go stale otherwise
-        following = [copy.target for copy in outcome.file.copies if copy.target not in targets]
-        return enqueue_replication(outcome.file, outcome.version, [*targets, *sorted(following)])
-    number = outcome.version.number
-    copies = {copy.target: copy for copy in outcome.file.copies}
-    missing = [t for t in targets if not _holds_or_gets(copies.get(t), number)]
-    if missing:
-        return enqueue_replication(outcome.file, outcome.version, missing)
-    for target in targets:
-        copy = copies[target]
-        if copy.status in BUSY_COPIES and copy.job_id:
-            job = db.session.get(CloudJob, copy.job_id)
-            if job is not None:
-                return job
-    return enqueue_replication(outcome.file, outcome.version, [])
+    return received.file, choice.targets
 
 
 def _message(outcome: Outcome, job: CloudJob, requested: list[str]) -> str:
@@ -189,7 +150,7 @@ def upload_file():
     if staged is None:
         raise BadRequest("No file was sent: use -F 'file=@report.pdf'.", code="no_file")
     outcome = store.commit(owner_id, staged)
-    job = replicate(outcome, targets)
+    job = replicate_upload(outcome, targets)
     reply = {
         "job_id": job.id,
         "file_id": outcome.file.id,
@@ -241,20 +202,14 @@ def list_files(query):
 
 
 def _send_version(store: CloudStore, file: CloudFile, version: CloudVersion):
-    options = {
-        "mimetype": file.content_type,
-        "as_attachment": True,
-        "download_name": file.filename,
-        "etag": version.md5,
-        "last_modified": version.modified_at,
-    }
+    download = Download(
+        file.filename, file.content_type, etag=version.md5, last_modified=version.modified_at
+    )
     path, missing = version.stored_path, f"Version {version.number} of {file.filename}"
     db.session.commit()  # read: no connection is held while the store (maybe a remote) answers
     if store.remote.stat(path) is None:
         raise NotFound(f"{missing} has no bytes any more.", code="file_missing")
-    if isinstance(store.remote, LocalRemote):  # Werkzeug then serves Range requests
-        return send_file(store.remote.local_path(path), conditional=True, **options)
-    return send_file(store.remote.open_read(path), **options)
+    return send_stored(store.remote, path, download)
 
 
 def _copy_in(file: CloudFile, target: str) -> CloudCopy:
@@ -269,7 +224,7 @@ def _cloud_link(file: CloudFile, target: str) -> dict:
     """A short-lived URL for the cloud's copy: the cloud's own signed URL where it can make one,
     else a signed link to syncapp, which streams the copy from the cloud."""
     copy = _copy_in(file, target)
-    ttl = options()["download_url_ttl"]
+    ttl = settings().cloud.download_url_ttl
     with _open_cloud(target, file.owner_id) as cloud:
         try:
             url = cloud.download_url(copy.remote_path, ttl)
@@ -312,7 +267,7 @@ def get_file(query, file_id: int):
 def download_link(query, file_id: int):
     """Where a `download_url` for a cloud without signed URLs of its own (Google Drive) leads:
     the signed token is the credential, until `cloud.download_url_ttl` seconds have passed."""
-    grant = links.verify(query["token"], options()["download_url_ttl"])
+    grant = links.verify(query["token"], settings().cloud.download_url_ttl)
     user = db.session.get(User, grant.user_id)
     mismatch = grant.file_id != file_id or grant.target != query["from_storage"]
     if mismatch or user is None or not user.is_active:
@@ -320,27 +275,22 @@ def download_link(query, file_id: int):
     file = cloud_store().get(file_id, owner_id=None if user.is_admin else user.id)
     copy = _copy_in(file, grant.target)
     if copy.synced_version != grant.version:
-        raise ApiError(
+        raise Gone(
             f"The {grant.target} copy is no longer version {grant.version}: ask for a new link.",
-            status=410,
             code="link_stale",
         )
     cloud = _open_cloud(grant.target, file.owner_id)
-    path, synced_md5 = copy.remote_path, copy.synced_md5
-    content_type, filename = file.content_type, file.filename
+    path = copy.remote_path
+    download = Download(file.filename, file.content_type, etag=copy.synced_md5 or None)
     db.session.commit()  # read: no connection is held while the cloud answers
     try:
-        reader = cloud.open_read(path)
+        response = send_stored(cloud, path, download)
     except RemoteNotFound:
         cloud.close()
         raise NotFound(f"The {grant.target} copy is gone.", code="not_in_cloud") from None
     except RemoteError as exc:
         cloud.close()
         raise _cloud_failure(exc) from None
-    response = send_file(
-        reader, mimetype=content_type, as_attachment=True, download_name=filename,
-        etag=synced_md5 or False,
-    )  # fmt: skip
     response.call_on_close(cloud.close)  # the Drive connection serves the body until its end
     return response
 

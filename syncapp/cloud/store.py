@@ -21,13 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..documents.store import clean_filename
-from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import TEMP_PREFIX
 from ..timeutil import utcnow
-from ..uploads import receive_into
+from ..uploads import clean_filename, receive_into
 from .models import CloudConflict, CloudCopy, CloudFile, CloudVersion
 from .targets import TargetUnavailable
 

@@ -8,12 +8,12 @@ opened with that user's refresh token.
 from __future__ import annotations
 
 import posixpath
-
-from flask import current_app
+from typing import Any
 
 from ..extensions import db
 from ..remotes.catalog import find_remote, open_stored
 from ..security import decrypt_secret
+from ..settings import settings
 from ..storage import Remote, RemoteConfigError, open_remote
 from .models import TARGETS, GoogleAccount
 
@@ -22,14 +22,14 @@ class TargetUnavailable(Exception):
     """The target is not set up (no stored remote configured, Google not connected)."""
 
 
-def _options() -> dict:
-    return current_app.config["SYNCAPP"]["cloud"]
+def _options() -> Any:
+    return settings().cloud
 
 
 def stored_remote_name(target: str, user_id: int) -> str | None:
     """The stored remote behind a shared cloud for this user. `{user_id}` in the setting gives
     each user a remote of their own (e.g. `s3-{user_id}`), set up by an administrator."""
-    name = _options()[f"{target}_remote"]
+    name = getattr(_options(), f"{target}_remote")
     return name.replace("{user_id}", str(user_id)) if name else None
 
 
@@ -45,7 +45,7 @@ def configured_targets(user_id: int) -> dict[str, bool]:
 def remote_path(target: str, owner_id: int, filename: str) -> str:
     """Where a file goes in a cloud. A user's Drive is theirs alone; the shared Azure container
     and S3 bucket keep each user's files under the user's id."""
-    folder = _options()["folder"]
+    folder = _options().folder
     if target == "google":
         return posixpath.join(folder, filename)
     return posixpath.join(folder, str(owner_id), filename)
@@ -72,19 +72,19 @@ def open_google_drive(user_id: int) -> Remote:
     account = db.session.get(GoogleAccount, user_id)
     if account is None:
         raise TargetUnavailable("Google Drive is not connected: open /auth/google/start first")
-    google = current_app.config["SYNCAPP"]["google"]
-    if not google["client_id"] or not google["client_secret"]:
+    google = settings().google
+    if not google.client_id or not google.client_secret:
         raise TargetUnavailable("google.client_id and google.client_secret are not configured")
-    settings = {
+    configured = {
         "refresh_token": decrypt_secret(account.refresh_token_encrypted),
-        "client_id": google["client_id"],
-        "client_secret": google["client_secret"],
-        "token_uri": google["token_uri"],
-        "api_endpoint": google["drive_api_endpoint"],
-        "ca_certs": google["ca_certs"],
+        "client_id": google.client_id,
+        "client_secret": google.client_secret,
+        "token_uri": google.token_uri,
+        "api_endpoint": google.drive_api_endpoint,
+        "ca_certs": google.ca_certs,
         "root_folder_id": account.folder_id,
     }
     try:
-        return open_remote("gdrive", **{k: v for k, v in settings.items() if v is not None})
+        return open_remote("gdrive", **{k: v for k, v in configured.items() if v is not None})
     except RemoteConfigError as exc:
         raise TargetUnavailable(str(exc)) from exc

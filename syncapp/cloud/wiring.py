@@ -5,27 +5,17 @@ runner get the store here; the conflict routes their resolver."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import current_app
 
 from ..extensions import db
 from ..remotes.wiring import feature_remote
+from ..settings import settings
 from ..storage import Remote
 from ..transfer import RetryPolicy
 from .conflicts import ConflictResolver
 from .store import CloudStore
 from .targets import open_target
-
-
-def options() -> dict[str, Any]:
-    """The `cloud` settings section."""
-    return current_app.config["SYNCAPP"]["cloud"]
-
-
-def google_options() -> dict[str, Any]:
-    """The `google` settings section (the OAuth client behind Google Drive targets)."""
-    return current_app.config["SYNCAPP"]["google"]
 
 
 def store_remote() -> Remote:
@@ -35,15 +25,15 @@ def store_remote() -> Remote:
 
 
 def cloud_store() -> CloudStore:
-    settings = options()
+    options = settings().cloud
     return CloudStore(
         store_remote(),
         db.session,
-        max_size=settings["max_size"],
-        keep_versions=settings["keep_versions"],
+        max_size=options.max_size,
+        keep_versions=options.keep_versions,
     )
 
 
 def build_resolver() -> ConflictResolver:
-    retry = RetryPolicy.from_settings(current_app.config["SYNCAPP"]["transfer"])
+    retry = RetryPolicy.from_settings(settings().transfer)
     return ConflictResolver(db.session, cloud_store(), open_target, retry=retry)

@@ -14,8 +14,8 @@ from flask import request
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..errors import BadRequest
 from ..extensions import db
+from ..failures import BadRequest
 from ..tenancy import caller, requested_owner, require_scope, scoped_names
 from .models import CordiaxSnapshot
 from .snapshots import SnapshotRefused, check_device

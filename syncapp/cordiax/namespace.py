@@ -7,7 +7,6 @@ Every refusal is a `sync_error` {"error", "message"} and stores nothing.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -15,24 +14,23 @@ from typing import Any
 
 from flask import g, request
 from flask_socketio import disconnect, emit
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from ..auth.live_connections import register_socket, unregister_socket
-from ..auth.models import User
-from ..events import GuardedNamespace, socket_error
 from ..extensions import db, socketio
+from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
 from ..socket_guard import mark_authenticated
-from ..storage import RemoteError, RemoteFull
+from ..sockets import GuardedNamespace, socket_error
+from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
 from . import live
+from .anonymous import anonymous_user
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
 from .transport import OVERSIZE_KEY
-from .wiring import options as cordiax_options
 from .wiring import push_slots, snapshot_store, sync_requester
 
 log = logging.getLogger(__name__)
@@ -83,18 +81,6 @@ def _token_from_handshake(auth: Any) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-def _anonymous_user() -> User | None:
-    options = cordiax_options()
-    if not options["allow_anonymous"] or not request.remote_addr:
-        return None
-    address = ipaddress.ip_address(request.remote_addr)
-    if not any(
-        address in ipaddress.ip_network(n, strict=False) for n in options["anonymous_networks"]
-    ):
-        return None
-    return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
-
-
 def _device_name(auth: Any, fallback: str) -> str:
     """The device this connection pushes as: the one it names, else the one its token is bound
     to ("cordiax:<device>"), else one named after `fallback`; a token bound to other devices
@@ -114,17 +100,23 @@ def _device_name(auth: Any, fallback: str) -> str:
     return device
 
 
+#: the Cordiax protocol's sentences for the outages failures.failure_for names (its users read
+#: them in the client); codes and everything else are failure_for's
+OUTAGE_MESSAGES = {
+    "insufficient_storage": "The snapshot store is full; nothing was stored.",
+    "storage_unavailable": "The snapshot store cannot be reached; try again later.",
+    "database_unavailable": "The database cannot be reached; try again later.",
+}
+
+
 def _failure(exc: Exception) -> tuple[str, str]:
     """(sync_error code, message) for a push that was not stored."""
     if isinstance(exc, SnapshotRefused):
         return exc.code, exc.message
-    if isinstance(exc, RemoteFull):
-        return "insufficient_storage", "The snapshot store is full; nothing was stored."
-    if isinstance(exc, RemoteError):
-        log.warning("snapshot store unavailable: %s", exc)
-        return "storage_unavailable", "The snapshot store cannot be reached; try again later."
-    log.warning("database unavailable during a snapshot push: %s", exc)
-    return "database_unavailable", "The database cannot be reached; try again later."
+    # any other storage error while storing is an outage of the store too
+    failure = failure_for(exc) or STORAGE_UNAVAILABLE
+    log.warning("%s during a snapshot push: %s", failure.outage, exc)
+    return failure.code, OUTAGE_MESSAGES.get(failure.code, failure.message)
 
 
 def _send_sync_request(sid: str) -> None:
@@ -156,7 +148,7 @@ class CordiaxNamespace(GuardedNamespace):
 
     def on_connect(self, auth: Any = None) -> None:
         raw = _token_from_handshake(auth)
-        user = user_for_token(raw) if raw else _anonymous_user()
+        user = user_for_token(raw) if raw else anonymous_user()
         if user is None:
             reason = (
                 "The token is invalid or revoked."

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 #: storage kinds a Cordiax client can write to (local: a share mounted on this server)
 SOURCE_KINDS = ("webdav", "smb", "local")
-FILENAMES = ("cordiax_sync.zip", "cordiax_sync.db")
 DEFAULT_PATH = "cordiax_sync"
 DEFAULT_FILENAME = "cordiax_sync.zip"
 DEFAULT_INTERVAL = 300
@@ -160,7 +159,7 @@ def _describe_error(exc: Exception) -> str:
         return f"the file was refused ({exc.code}): {exc.message}"
     if isinstance(exc, RemoteError | PollError):
         return str(exc) or type(exc).__name__
-    if isinstance(getattr(exc, "message", None), str):  # the app's ApiError, e.g. remote gone
+    if isinstance(getattr(exc, "message", None), str):  # the app's DomainError, e.g. remote gone
         return exc.message  # type: ignore[attr-defined]
     return f"internal error ({type(exc).__name__}); see the server log"
 

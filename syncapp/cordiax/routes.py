@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
-from flask_smorest import Blueprint
+from flask import Response
 
-from ..errors import NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..failures import NotFound
 from ..security import admin_required
+from ..web.streaming import Download, send_stored
 from .devices import device_owner, visible_devices
 from .models import CordiaxSnapshot
 from .refusals import recent_refusals
@@ -67,17 +67,10 @@ def list_snapshots(_query: dict, device: str):
 
 
 def _download(snapshot: CordiaxSnapshot) -> Response:
-    store = snapshot_store()
-    reader = store.remote.open_read(snapshot.path)
     name = f"{snapshot.device}_{snapshot.version}.{EXTENSIONS[snapshot.kind]}"
-    response = Response(
-        stream_with_context(iter(lambda: reader.read(1024 * 1024), b"")),
-        mimetype="application/octet-stream",
-    )
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Content-Length"] = str(snapshot.size)
+    download = Download(name, "application/octet-stream", size=snapshot.size)
+    response = send_stored(snapshot_store().remote, snapshot.path, download)
     response.headers["X-Checksum-SHA256"] = snapshot.sha256
-    response.call_on_close(reader.close)
     return response
 
 

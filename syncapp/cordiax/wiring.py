@@ -10,16 +10,16 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
-from ..errors import ApiError, InsufficientStorage
 from ..extensions import db
+from ..failures import DomainError, InsufficientStorage
 from ..quotas import check_quota
 from ..remotes.catalog import open_granted
 from ..remotes.wiring import feature_remote
+from ..settings import settings
 from ..storage import RemoteError
 from ..timeutil import utcnow
 from . import live
@@ -27,11 +27,6 @@ from .models import CordiaxPoller
 from .pollers import ConnectionCheck, check_connection, is_due, poll, release
 from .requester import SyncRequester
 from .snapshots import Limits, SnapshotRefused, SnapshotStore
-
-
-def options() -> dict[str, Any]:
-    """The `cordiax` settings section."""
-    return current_app.config["SYNCAPP"]["cordiax"]
 
 
 def check_snapshot_quota(user_id: int, adding: int) -> None:
@@ -44,10 +39,8 @@ def check_snapshot_quota(user_id: int, adding: int) -> None:
 
 
 def snapshot_store() -> SnapshotStore:
-    settings = options()
-    limits = Limits(
-        max_size=settings["max_snapshot_size"], allow_plaintext=settings["allow_plaintext"]
-    )
+    options = settings().cordiax
+    limits = Limits(max_size=options.max_snapshot_size, allow_plaintext=options.allow_plaintext)
     remote = feature_remote("cordiax", str(Path(current_app.instance_path) / "cordiax"))
     return SnapshotStore(remote, db.session, limits, quota=check_snapshot_quota)
 
@@ -56,7 +49,7 @@ def push_slots() -> threading.BoundedSemaphore:
     """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
     slots = current_app.extensions.get("syncapp.cordiax_push_slots")
     if slots is None:
-        limit = options()["max_concurrent_pushes"]
+        limit = settings().cordiax.max_concurrent_pushes
         slots = current_app.extensions.setdefault(
             "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
         )
@@ -68,7 +61,7 @@ def sync_requester(send: Callable[[str], None]) -> SyncRequester:
     connected clients to push every `cordiax.sync_request_interval` seconds through `send`."""
     requester = current_app.extensions.get("syncapp.cordiax_requester")
     if requester is None:
-        interval = options()["sync_request_interval"]
+        interval = settings().cordiax.sync_request_interval
         requester = current_app.extensions.setdefault(
             "syncapp.cordiax_requester", SyncRequester(send, interval)
         )
@@ -92,7 +85,7 @@ def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
 def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
     try:
         remote = open_granted(poller.remote_id, poller.user_id, "cordiax")
-    except (RemoteError, ApiError, ValueError) as exc:
+    except (RemoteError, DomainError, ValueError) as exc:
         return ConnectionCheck(False, str(getattr(exc, "message", exc)))
     with remote:
         release(db.session, poller)  # reads only: nothing of the request's is left to commit

@@ -6,22 +6,21 @@ administrators see everyone's.
 
 from __future__ import annotations
 
-from flask import request, send_file
-from flask_smorest import Blueprint
+from flask import request
 
-from ..errors import (
-    ApiError,
+from ..extensions import Blueprint, db
+from ..failures import (
     BadRequest,
+    DomainError,
     InsufficientStorage,
     NotFound,
+    PeerFailed,
     ServiceUnavailable,
 )
-from ..extensions import db
-from ..multipart import MultipartError, StreamingForm, boundary_of
 from ..quotas import refuse_declared
 from ..security import caller_id, owner_scope, streams_body
-from ..storage.local import LocalRemote
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
+from ..web.streaming import Download, receive_form, send_stored
 from . import live
 from .messages import localized
 from .models import DOCUMENT_TYPES
@@ -42,7 +41,7 @@ from .schemas import (
     SyncRun,
     SyncStatus,
 )
-from .store import DocumentStore, Stored, parse_date, parse_type
+from .store import parse_date, parse_type
 from .wiring import document_store, nas_sync
 
 bp = Blueprint(
@@ -73,13 +72,13 @@ def _scope() -> int | None:
     return owner_scope("documents")
 
 
-def _sync_failure(exc: DocumentSyncError) -> ApiError:
+def _sync_failure(exc: DocumentSyncError) -> DomainError:
     message = localized(exc.message)
     if exc.message == DISK_FULL:
         return InsufficientStorage(message, code="nas_full", success=False)
     if exc.fatal:
         return ServiceUnavailable(message, code="nas_unavailable", success=False)
-    return ApiError(message, status=502, code="sync_failed", success=False)
+    return PeerFailed(message, code="sync_failed", success=False)
 
 
 def _not_configured(exc: NasNotConfigured, **extra) -> BadRequest:
@@ -87,27 +86,6 @@ def _not_configured(exc: NasNotConfigured, **extra) -> BadRequest:
 
 
 # --- documents -------------------------------------------------------------------------------
-
-
-def _receive(store: DocumentStore, owner_id: int) -> tuple[Stored | None, dict[str, str]]:
-    stored, fields = None, {}
-    try:
-        form = StreamingForm(request.stream, boundary_of(request.content_type))
-        try:
-            for part in form.parts():
-                if part.name == "file" and part.filename is not None and stored is None:
-                    stored = store.receive(
-                        owner_id, part.chunks(), part.filename, part.content_type
-                    )
-                elif part.name in ("type", "date", "sync_now"):
-                    fields[part.name] = part.read_text(limit=256)
-        except BaseException:
-            if stored is not None:
-                store.discard(stored)
-            raise
-    except MultipartError as exc:
-        raise BadRequest(f"Malformed upload: {exc}.", code="bad_form") from None
-    return stored, fields
 
 
 @bp.route("", methods=["POST"])
@@ -119,13 +97,19 @@ def upload_document():
     store = document_store()
     refuse_declared_size(request.content_length, store.max_size)
     refuse_declared(db.session, owner_id, request.content_length)
-    stored, fields = _receive(store, owner_id)
+    received = receive_form(
+        lambda part: store.receive(owner_id, part.chunks(), part.filename, part.content_type),
+        store.discard,
+        fields=("type", "date", "sync_now"),
+        field_limit=256,
+    )
+    stored, fields = received.file, received.fields
     if stored is None:
         raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
     try:
         kind, day = parse_type(fields.get("type")), parse_date(fields.get("date"))
         sync_now = parse_form_flag("sync_now", fields.get("sync_now"))
-    except ApiError:
+    except DomainError:
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)
@@ -172,18 +156,15 @@ def get_document(document_id: int):
 def download_document(document_id: int):
     store = document_store()
     document = store.get(document_id, owner_id=_scope())
-    options = {
-        "mimetype": document.content_type,
-        "as_attachment": True,
-        "download_name": document.filename,
-        "etag": document.md5,
-        "last_modified": document.uploaded_at,
-    }
+    download = Download(
+        document.filename,
+        document.content_type,
+        etag=document.md5,
+        last_modified=document.uploaded_at,
+    )
     if store.remote.stat(document.stored_path) is None:
         raise NotFound(f"Document {document_id} has no file any more.", code="file_missing")
-    if isinstance(store.remote, LocalRemote):  # Werkzeug then serves Range requests
-        return send_file(store.remote.local_path(document.stored_path), conditional=True, **options)
-    return send_file(store.remote.open_read(document.stored_path), **options)
+    return send_stored(store.remote, document.stored_path, download)
 
 
 @bp.route("/<int:document_id>", methods=["DELETE"])

@@ -16,15 +16,14 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import BadRequest, InsufficientStorage, NotFound
+from ..failures import BadRequest, InsufficientStorage, NotFound
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteFull, RemoteNotFound
 from ..timeutil import utcnow
-from ..uploads import Received, receive_into
+from ..uploads import Received, clean_filename, receive_into
 from .models import DOCUMENT_TYPES, Document
 
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_type(value: str | None) -> str:
@@ -46,14 +45,6 @@ def parse_date(value: str | None) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         raise BadRequest(f"Invalid date {value!r}: use YYYY-MM-DD.", code="invalid_date") from None
-
-
-def clean_filename(filename: str | None) -> str:
-    """The user's file name without any folder part (browsers on Windows may send one)."""
-    name = _CONTROL.sub("", (filename or "").replace("\\", "/")).split("/")[-1].strip()
-    if not name:
-        raise BadRequest("No file was sent: use -F 'file=@invoice.pdf'.", code="no_file")
-    return name[:255]
 
 
 @dataclass(frozen=True)

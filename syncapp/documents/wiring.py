@@ -9,10 +9,11 @@ from typing import Any
 
 from flask import current_app
 
-from ..errors import ApiError
 from ..extensions import db
+from ..failures import Misconfigured
 from ..remotes.catalog import find_remote, open_stored
 from ..remotes.wiring import feature_remote
+from ..settings import settings
 from ..storage import Remote
 from ..transfer import RetryPolicy
 from . import live
@@ -20,14 +21,9 @@ from .nas import MountTarget, NasNotConfigured, NasSync, NoTarget, RemoteTarget,
 from .store import DocumentStore
 
 
-def options() -> dict[str, Any]:
-    """The `documents` settings section."""
-    return current_app.config["SYNCAPP"]["documents"]
-
-
 def document_store() -> DocumentStore:
     remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
-    return DocumentStore(remote, db.session, max_size=options()["max_size"])
+    return DocumentStore(remote, db.session, max_size=settings().documents.max_size)
 
 
 def _open_named_remote(name: str) -> Remote | None:
@@ -35,29 +31,30 @@ def _open_named_remote(name: str) -> Remote | None:
     return open_stored(stored) if stored is not None else None
 
 
-def nas_target(settings: dict) -> Target:
-    if settings["nas_remote"]:
-        return RemoteTarget(settings["nas_remote"], _open_named_remote)
-    if settings["nas_mount_path"]:
-        return MountTarget(settings["nas_mount_path"])
+def nas_target(options: Any) -> Target:
+    """The NAS of the `documents` settings section."""
+    if options.nas_remote:
+        return RemoteTarget(options.nas_remote, _open_named_remote)
+    if options.nas_mount_path:
+        return MountTarget(options.nas_mount_path)
     return NoTarget()
 
 
 def nas_sync() -> NasSync:
     """The NAS service for this request or job; close it (it may hold an SMB connection)."""
-    settings = current_app.config["SYNCAPP"]
-    documents = settings["documents"]
+    configured = settings()
+    options = configured.documents
     try:
         return NasSync(
             document_store().remote,
             db.session,
-            nas_target(documents),
-            folder_names=documents["nas_folder_names"],
-            retry=RetryPolicy.from_settings(settings["transfer"]),
+            nas_target(options),
+            folder_names=options.nas_folder_names,
+            retry=RetryPolicy.from_settings(configured.transfer),
             on_result=live.sync_result,
         )
     except ValueError as exc:
-        raise ApiError(str(exc), status=500, code="misconfigured") from None
+        raise Misconfigured(str(exc)) from None
 
 
 def auto_sync() -> object:

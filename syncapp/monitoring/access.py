@@ -3,10 +3,10 @@ answer: whether the endpoint is turned on, and whose jobs the caller may see."""
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_login import current_user
 
-from ..errors import NotFound, Unauthorized
+from ..failures import NotFound, Unauthorized
+from ..settings import settings
 
 
 def caller_scope() -> int | None:
@@ -17,7 +17,7 @@ def caller_scope() -> int | None:
 
 
 def require_enabled(option: str, what: str) -> None:
-    if not current_app.config["SYNCAPP"]["monitoring"][option]:
+    if not getattr(settings().monitoring, option):
         raise NotFound(
             f"The {what} endpoint is turned off (monitoring.{option} is false).",
             code=f"{what}_disabled",

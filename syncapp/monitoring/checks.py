@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 
 from ..extensions import db
 from ..logs import redact
+from ..settings import settings
 from ..syncs.destinations import open_destination
 from ..syncs.models import SyncJob
 from .service import scheduler_info
@@ -79,7 +80,7 @@ def check_scheduler() -> str:
     here = "follower" if role == "follower" else "not started"
     if info["leader_elsewhere"]:
         return f"{here} in this process ({pid}); process {info['leader_pid']} leads"
-    every = current_app.config["SYNCAPP"]["scheduler"]["leader_retry"]
+    every = settings().scheduler.leader_retry
     retry = f" (this process tries again every {every:g} s)"
     raise RuntimeError(
         "no process holds the scheduler lock: scheduled jobs and syncs do not run"
@@ -183,7 +184,7 @@ class DestinationWatch:
                 self._thread.start()
 
     def _run(self) -> None:
-        interval = float(self.app.config["SYNCAPP"]["monitoring"]["destination_check_interval"])
+        interval = float(settings(self.app).monitoring.destination_check_interval)
         while True:
             try:
                 self.refresh()

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from .metrics import REGISTRY
+from ..metrics import REGISTRY
 from .service import jobs_by_state, queue_by_job
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import Metric
 
 from ..extensions import db
+from ..metrics import REGISTRY
 from .access import caller_scope, require_enabled
 from .collector import OWNER_SCOPE
-from .metrics import REGISTRY
 from .service import scoped_job_ids
 
 bp = Blueprint("prometheus", __name__)

@@ -11,12 +11,11 @@ from typing import Any
 
 from flask import current_app
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
-from .. import __version__
-from ..extensions import db
+from ..extensions import Blueprint, db
+from ..project import __version__
 from ..security import public
 from ..timeutil import isoformat, utcnow
 from .access import require_enabled

@@ -13,10 +13,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Select, func, select
 
-from .. import __version__
+from ..background.leader import leader_elsewhere
 from ..extensions import db
+from ..project import __version__
 from ..scheduled_runs import latest_by_job
-from ..scheduler import leader_elsewhere
+from ..settings import settings
 from ..syncs.history import LISTED
 from ..syncs.models import FILE_STATES, JOB_STATES, RUN_STATUSES, SyncFile, SyncJob, SyncRun
 from ..syncs.wiring import DISPATCHER
@@ -32,7 +33,7 @@ _STARTED_MONOTONIC = time.monotonic()
 
 def scheduler_info(app: Flask) -> dict[str, Any]:
     """This process's part in the scheduler: leader, follower, not started, or off."""
-    enabled = app.config["SYNCAPP"]["scheduler"]["enabled"]
+    enabled = settings(app).scheduler.enabled
     state = app.extensions.get("syncapp.scheduler")
     leader = bool(state and state["lock"].held)
     scheduler = state.get("scheduler") if state else None

@@ -11,11 +11,11 @@ import logging
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 
+from ..extensions import Blueprint
+from ..logs import BufferedRecord, LogBuffer, select_records
 from ..syncs.jobs import get_job
 from .access import caller_scope, require_enabled
-from .logbuffer import BufferedRecord, LogBuffer, select_records
 from .schemas import LogList, LogQuery, ServiceStatus, SyncMetrics
 from .service import job_metrics, service_status
 

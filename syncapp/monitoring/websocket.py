@@ -22,9 +22,9 @@ from flask_login import current_user
 from flask_sock import Sock
 
 from ..auth import live_connections
-from ..errors import ApiError, Unauthorized
 from ..events import subscribe, unsubscribe
 from ..extensions import db
+from ..failures import Unauthorized, UpgradeRequired
 from ..security import is_token_request, public, user_for_token
 from ..tenancy import scope_allows
 from ..timeutil import isoformat, utcnow
@@ -110,8 +110,4 @@ def event_stream(ws) -> None:
 @bp.route(PATH)
 def websocket_upgrade_required():
     """The same address without an upgrade: say what it is for."""
-    raise ApiError(
-        "This address is a WebSocket: connect with a WebSocket client.",
-        code="upgrade_required",
-        status=426,
-    )
+    raise UpgradeRequired("This address is a WebSocket: connect with a WebSocket client.")

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, NotFound
 from ..security import decrypt_secret, encrypt_secret
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
 from ..storage.local import ConfinedLocalRemote

@@ -18,8 +18,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..errors import ApiError
 from ..extensions import db
+from ..failures import DomainError
 from ..storage import RemoteError
 from . import catalog
 from .models import StoredRemote
@@ -104,7 +104,7 @@ def create_remote_command(
                 "delete it in the settings first"
             )
         remote = catalog.update_remote(existing, settings=settings)
-    except ApiError as exc:
+    except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"updated remote {remote.name} ({remote.kind}, id {remote.id})")
 

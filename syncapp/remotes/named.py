@@ -83,6 +83,7 @@ class NamedRemote(Remote):
         self._remote = remote
         self.name = name
         self.kind = remote.kind  # type: ignore[misc]
+        self.capabilities = remote.capabilities  # type: ignore[misc]
 
     @contextmanager
     def _retold(self, path: str) -> Iterator[None]:

@@ -3,10 +3,9 @@ users may use each one (`grants`); users list the remotes granted to them (`/gra
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..security import admin_required
 from ..storage import RemoteError
 from ..tenancy import caller

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from .base import (
+    Capabilities,
     ChecksumMismatch,
     Entry,
     ProbeResult,
@@ -24,6 +25,7 @@ from .base import (
 
 __all__ = [
     "BACKENDS",
+    "Capabilities",
     "ChecksumMismatch",
     "Entry",
     "ProbeResult",

@@ -8,6 +8,7 @@ a Content-MD5 the service checks; the blob's Content-MD5 property records the wh
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -35,7 +36,9 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from . import settings
 from .base import (
+    Capabilities,
     ChecksumMismatch,
     ChunkReader,
     Entry,
@@ -49,7 +52,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
-from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
+from .parts import chain, modified_metadata, part_sizes, pieces
 
 MiB = 1024 * 1024
 MAX_BLOCKS = 50_000
@@ -82,6 +85,8 @@ def _modified(props: Any) -> datetime | None:
 class AzureRemote(Remote):
     kind = "azure"
     secret_settings = frozenset({"connection_string", "account_key", "sas_token"})
+    # Copy Blob copies within the account; the blob's Content-MD5 is the file's MD5
+    capabilities = Capabilities(copy=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -97,9 +102,9 @@ class AzureRemote(Remote):
         max_concurrency: int = 4,
         timeout: float = 30,
     ) -> None:
-        block_size = number_setting("block_size", block_size)
-        max_concurrency = number_setting("max_concurrency", max_concurrency)
-        timeout = number_setting("timeout", timeout, float)
+        block_size = settings.number("block_size", block_size)
+        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
+        timeout = settings.positive("timeout", timeout)
         if not (container == "$root" or _CONTAINER_NAME.fullmatch(container or "")):
             raise RemoteConfigError(
                 f"invalid container name {container!r}: 3-63 lowercase letters, digits and "
@@ -132,8 +137,6 @@ class AzureRemote(Remote):
             raise RemoteConfigError(f"account_url must start with https://: {account_url!r}")
         if not 1 <= block_size <= MAX_BLOCK:
             raise RemoteConfigError(f"block_size must be between 1 and {MAX_BLOCK} bytes")
-        if max_concurrency < 1 or timeout <= 0:
-            raise RemoteConfigError("max_concurrency and timeout must be positive")
         self.container = container
         self.prefix = clean_path(prefix)
         self.account_name = account_name or None
@@ -388,6 +391,39 @@ class AzureRemote(Remote):
             self._blob(rel).delete_blob(delete_snapshots="include", timeout=int(self.timeout))
         except AzureError as exc:
             raise self._error(exc, rel) from exc
+
+    # -- copying within the account ---------------------------------------------------------
+
+    def _server_copy(self, src: str, dst: str) -> Entry:
+        """Copy Blob: the service copies the blob, its Content-MD5 and metadata (with the
+        source's own time when it has none, as a copy through `write` keeps it). Within one
+        account it usually ends at once; a pending copy is waited for."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst or is_temp(rel_dst):
+            raise RemoteError(f"invalid file name: {dst!r}")
+        source, target = self._blob(rel_src), self._blob(rel_dst)
+        try:
+            props = source.get_blob_properties(timeout=int(self.timeout))
+            metadata = {**modified_metadata(props.last_modified), **(props.metadata or {})}
+            copy = target.start_copy_from_url(
+                source.url, metadata=metadata, timeout=int(self.timeout)
+            )
+            status = copy.get("copy_status")
+            deadline = time.monotonic() + self.timeout
+            while status == "pending" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                status = target.get_blob_properties(timeout=int(self.timeout)).copy.status
+            if status == "pending":  # not within the timeout: stop it rather than race it
+                with suppress(AzureError):
+                    target.abort_copy(copy["copy_id"], timeout=int(self.timeout))
+        except AzureError as exc:
+            raise self._error(exc, rel_dst) from exc
+        if status != "success":
+            raise RemoteUnavailable(f"{rel_dst}: the service's copy ended {status!r}; retry")
+        copied = self.stat(rel_dst)
+        if copied is None:
+            raise RemoteError(f"{rel_dst}: missing right after the service copied it there")
+        return copied
 
     # -- writing ----------------------------------------------------------------------------
 

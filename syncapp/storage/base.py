@@ -67,6 +67,22 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a backend's service does natively, as rclone's optional `Features` say: callers
+    read them to know what an operation costs, and backends to choose how to do it.
+
+    `move`: `Remote.move` renames in place (atomic; no byte crosses the network).
+    `copy`: the service copies a file within itself; without a native rename, `Remote.move` is
+    such a copy and a delete (no byte goes through syncapp, but the service copies them).
+    `hashes`: the checksums `stat`/`checksum` may report without reading the content ("md5").
+    """
+
+    move: bool = False
+    copy: bool = False
+    hashes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     success: bool
     message: str
@@ -84,10 +100,6 @@ def clean_path(path: str) -> str:
     if any(p == ".." for p in parts):
         raise RemoteError(f"path may not contain '..': {path!r}")
     return "/".join(parts)
-
-
-def join_path(*parts: str) -> str:
-    return clean_path(posixpath.join(*(p for p in parts if p)))
 
 
 def temp_name(path: str) -> str:
@@ -275,6 +287,8 @@ class Remote(ABC):
     kind: ClassVar[str]
     #: Names of settings that hold secrets: encrypted at rest and never shown by the API.
     secret_settings: ClassVar[frozenset[str]] = frozenset()
+    #: What the service does natively; the defaults promise nothing.
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
     def stat(self, path: str) -> Entry | None:
@@ -314,15 +328,25 @@ class Remote(ABC):
         """Remove a file; raises RemoteNotFound when it does not exist."""
 
     def move(self, src: str, dst: str) -> Entry:
-        """Give a file a new name, replacing what is there. Backends with a native rename
-        override this; the fallback copies through `write` (atomic) and then deletes."""
+        """Give a file a new name, replacing what is there. Backends that rename natively
+        (`capabilities.move`) override this; one that copies on the server (`capabilities.copy`)
+        implements `_server_copy`; else the bytes are copied through `write` (atomic)."""
         entry = self.stat(src)
         if entry is None:
             raise RemoteNotFound(src)
-        with self.open_read(src) as reader:
-            moved = self.write(dst, reader, size=entry.size, modified=entry.modified)
+        if clean_path(src) == clean_path(dst):
+            return entry  # deleting the "source" would delete the file
+        if self.capabilities.copy:
+            moved = self._server_copy(src, dst)
+        else:
+            with self.open_read(src) as reader:
+                moved = self.write(dst, reader, size=entry.size, modified=entry.modified)
         self.delete(src)
         return moved
+
+    def _server_copy(self, src: str, dst: str) -> Entry:
+        """Copy `src` (which exists) over `dst` within the service; for `capabilities.copy`."""
+        raise NotImplementedError(f"{self.kind} declares no server-side copy")
 
     def checksum(self, path: str) -> str | None:
         """The service's own MD5 of `path`, or None when the service keeps none."""

@@ -30,8 +30,10 @@ from googleapiclient.errors import Error as ApiClientError
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaInMemoryUpload, MediaIoBaseDownload, MediaUpload
 
+from . import settings
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     ChecksumMismatch,
     ChunkReader,
     Entry,
@@ -88,13 +90,6 @@ def _rfc3339(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RemoteConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 def _usable_name(name: str) -> bool:
@@ -258,6 +253,8 @@ class _Sink:
 class DriveRemote(Remote):
     kind = "gdrive"
     secret_settings = frozenset({"refresh_token", "client_secret", "access_token"})
+    # a metadata update renames and re-parents; Drive reports every file's md5Checksum
+    capabilities = Capabilities(move=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -277,16 +274,13 @@ class DriveRemote(Remote):
             raise RemoteConfigError(f"api_endpoint must end with /drive/v3/: {api_endpoint!r}")
         if ca_certs and not os.path.isfile(ca_certs):
             raise RemoteConfigError(f"ca_certs file does not exist: {ca_certs}")
-        # Settings may come from a form or the database as strings.
-        self.chunk_size = _number("chunk_size", chunk_size, int)
+        self.chunk_size = settings.number("chunk_size", chunk_size)
         if self.chunk_size <= 0 or self.chunk_size % DRIVE_GRANULE:
             raise RemoteConfigError(
                 f"chunk_size must be a positive multiple of 256 KiB "
                 f"(262144 bytes), not {chunk_size}"
             )
-        self.timeout = _number("timeout", timeout, float)
-        if self.timeout <= 0:
-            raise RemoteConfigError(f"timeout must be positive, not {timeout}")
+        self.timeout = settings.positive("timeout", timeout)
         self.root_folder_id = root_folder_id or "root"
         self.api_endpoint = api_endpoint
         self.ca_certs = ca_certs
@@ -441,8 +435,13 @@ class DriveRemote(Remote):
         kept = _oldest(self._named(parent, name, folders=True))
         if kept is None or kept["id"] == made:  # not listed yet, or ours is the oldest
             return made
-        log.info("Drive folder %r was created by another client at the same time: using %s, "
-                 "removing the duplicate %s", name, kept["id"], made)
+        log.info(
+            "Drive folder %r was created by another client at the same time: using %s, "
+            "removing the duplicate %s",
+            name,
+            kept["id"],
+            made,
+        )
         self._discard_if_empty(made)
         return kept["id"]
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import BinaryIO
 
+from . import settings
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     Entry,
     HashingReader,
     Remote,
@@ -221,10 +223,11 @@ def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
 
 class LocalRemote(Remote):
     kind = "local"
+    capabilities = Capabilities(move=True)  # os.replace
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
-        if create_root:
+        if settings.flag("create_root", create_root):
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -412,6 +415,7 @@ class ConfinedLocalRemote(Remote):
     """
 
     kind = "local"
+    capabilities = Capabilities(move=True)  # os.replace between folder descriptors
 
     def __init__(self, folder_fd: int, name: str) -> None:
         self.name = name

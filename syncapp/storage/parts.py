@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
-
-from .base import RemoteConfigError
+from typing import BinaryIO
 
 
 def read_exact(reader: BinaryIO, size: int) -> bytes:
@@ -50,14 +48,6 @@ def chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
     while head:
         yield head.pop(0)
     yield from rest
-
-
-def number_setting(name: str, value: object, kind: type = int) -> Any:
-    """A numeric setting; settings may arrive as strings from a form or the database."""
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RemoteConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 def modified_metadata(modified: datetime | None) -> dict[str, str]:

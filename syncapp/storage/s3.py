@@ -14,7 +14,7 @@ import io
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -23,7 +23,9 @@ import boto3
 import botocore.exceptions as bex
 from botocore.config import Config
 
+from . import settings
 from .base import (
+    Capabilities,
     ChecksumMismatch,
     Entry,
     HashingReader,
@@ -36,7 +38,7 @@ from .base import (
     is_temp,
     verify_md5,
 )
-from .parts import chain, modified_metadata, number_setting, part_sizes, pieces
+from .parts import chain, modified_metadata, part_sizes, pieces
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,8 @@ class _Body(io.RawIOBase):
 class S3Remote(Remote):
     kind = "s3"
     secret_settings = frozenset({"secret_access_key", "session_token"})
+    # CopyObject / UploadPartCopy copy within the service; a plain object's ETag is its MD5
+    capabilities = Capabilities(copy=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -134,11 +138,11 @@ class S3Remote(Remote):
         timeout: float = 30,
         max_attempts: int = 3,
     ) -> None:
-        part_size = number_setting("part_size", part_size)
-        multipart_threshold = number_setting("multipart_threshold", multipart_threshold)
-        max_concurrency = number_setting("max_concurrency", max_concurrency)
-        max_attempts = number_setting("max_attempts", max_attempts)
-        timeout = number_setting("timeout", timeout, float)
+        part_size = settings.number("part_size", part_size)
+        multipart_threshold = settings.number("multipart_threshold", multipart_threshold)
+        max_concurrency = settings.positive("max_concurrency", max_concurrency, int)
+        max_attempts = settings.positive("max_attempts", max_attempts, int)
+        timeout = settings.positive("timeout", timeout)
         if not bucket or "/" in bucket:
             raise RemoteConfigError(f"invalid bucket name: {bucket!r}")
         if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
@@ -158,8 +162,6 @@ class S3Remote(Remote):
             raise RemoteConfigError(f"part_size must be between {MIN_PART} and {MAX_PART} bytes")
         if not 0 <= multipart_threshold <= MAX_SINGLE_PUT:
             raise RemoteConfigError(f"multipart_threshold must be between 0 and {MAX_SINGLE_PUT}")
-        if max_concurrency < 1 or max_attempts < 1 or timeout <= 0:
-            raise RemoteConfigError("max_concurrency, max_attempts and timeout must be positive")
         self.bucket = bucket
         self.prefix = clean_path(prefix)
         self.region = region or "us-east-1"
@@ -372,6 +374,56 @@ class S3Remote(Remote):
             raise RemoteNotFound(rel)
         self._call(rel, "delete_object", Key=self._key(rel))
 
+    # -- copying within the bucket ------------------------------------------------------------
+
+    def _server_copy(self, src: str, dst: str) -> Entry:
+        """The service copies the object with its metadata (MD5, modification time: the
+        source's own time when it has none, as a copy through `write` keeps it): one CopyObject
+        up to 5 GiB, parts copied by range beyond (UploadPartCopy)."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst or is_temp(rel_dst):
+            raise RemoteError(f"invalid file name: {dst!r}")
+        source = {"Bucket": self.bucket, "Key": self._key(rel_src)}
+        head = self._call(rel_src, "head_object", Key=source["Key"])
+        size = int(head.get("ContentLength", 0))
+        metadata = {**modified_metadata(head.get("LastModified")), **(head.get("Metadata") or {})}
+        if size <= MAX_SINGLE_PUT:
+            self._call(
+                rel_dst,
+                "copy_object",
+                Key=self._key(rel_dst),
+                CopySource=source,
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+            )
+        else:
+            self._copy_parts(rel_dst, source, size, metadata)
+        copied = self.stat(rel_dst)
+        if copied is None:
+            raise RemoteError(f"{rel_dst}: missing right after the server copied it there")
+        return copied
+
+    def _copy_parts(self, rel: str, source: dict[str, str], size: int, metadata: dict) -> None:
+        sizes = part_sizes(self.part_size, size, largest=MAX_PART, most=MAX_PARTS, grow_every=1000)
+        step = next(sizes)  # one size for all: the size is known
+
+        def copy_parts(key: str, upload_id: str) -> list[dict[str, Any]]:
+            parts = []
+            for number, start in enumerate(range(0, size, step), start=1):
+                response = self._call(
+                    rel,
+                    "upload_part_copy",
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{min(size, start + step) - 1}",
+                )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            return parts
+
+        self._in_parts(rel, metadata, copy_parts)
+
     # -- writing ----------------------------------------------------------------------------
 
     def write(
@@ -444,13 +496,27 @@ class S3Remote(Remote):
         md5: str | None,
         metadata: dict[str, str],
     ) -> str | None:
+        def upload_parts(key: str, upload_id: str) -> list[dict[str, Any]]:
+            parts = self._upload_parts(rel, key, upload_id, pieces)
+            self._check(rel, reader, size, md5)
+            return parts
+
+        return _strip_etag(self._in_parts(rel, metadata, upload_parts).get("ETag"))
+
+    def _in_parts(
+        self,
+        rel: str,
+        metadata: dict[str, str],
+        send_parts: Callable[[str, str], list[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """A multipart upload: created, its parts sent by `send_parts(key, upload_id)`, which
+        returns them, then completed; aborted when anything fails."""
         key = self._key(rel)
         created = self._call(rel, "create_multipart_upload", Key=key, Metadata=metadata)
         upload_id = created["UploadId"]
         try:
-            parts = self._upload_parts(rel, key, upload_id, pieces)
-            self._check(rel, reader, size, md5)
-            response = self._call(
+            parts = send_parts(key, upload_id)
+            return self._call(
                 rel,
                 "complete_multipart_upload",
                 Key=key,
@@ -460,7 +526,6 @@ class S3Remote(Remote):
         except BaseException:
             self._abort(rel, key, upload_id)
             raise
-        return _strip_etag(response.get("ETag"))
 
     def _upload_parts(
         self, rel: str, key: str, upload_id: str, pieces: Iterable[bytes]

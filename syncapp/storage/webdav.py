@@ -26,8 +26,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
+from . import settings
 from .base import (
     CHUNK_SIZE,
+    Capabilities,
     ChunkReader,
     Entry,
     HashingReader,
@@ -206,6 +208,8 @@ def _status_ok(status: str | None, *, default: bool) -> bool:
 class WebDavRemote(Remote):
     kind = "webdav"
     secret_settings = frozenset({"password"})
+    # MOVE renames on the server; Nextcloud and ownCloud report an MD5 (oc:checksums)
+    capabilities = Capabilities(move=True, hashes=frozenset({"md5"}))
 
     def __init__(
         self,
@@ -224,7 +228,7 @@ class WebDavRemote(Remote):
             port = parts.port
         except ValueError:
             raise RemoteConfigError(f"url has an invalid port: {url!r}") from None
-        self.timeout = _positive_seconds(timeout)
+        self.timeout = settings.positive("timeout", timeout)
         # Any user:password@ in the url is dropped: credentials come from their own settings,
         # and the url shows up in messages.
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -237,7 +241,8 @@ class WebDavRemote(Remote):
             self._base_path += "/files/" + quote(username, safe="")
         self.root = clean_path(remote_path or "")
         self.username = username
-        self._session = self._make_session(username, password, _as_bool(verify_tls))
+        verify = settings.flag("verify_tls", verify_tls)
+        self._session = self._make_session(username, password, verify)
         self._folders: set[str] = set()  # folders (relative to url) known to exist
 
     @staticmethod
@@ -502,10 +507,7 @@ class WebDavRemote(Remote):
             raise RemoteError("cannot write to the root folder itself; give a file name")
         final = self._full(rel)
         temp = temp_name(final)
-        self._ensure_folder(posixpath.dirname(final))
-        # A MOVE with Overwrite: T onto a folder deletes the whole folder first (RFC 4918 9.9.3).
-        if self._is_folder(final):
-            raise RemoteError(f"{rel}: a folder of that name is in the way")
+        self._prepare_target(final, rel)
         reader = HashingReader(stream)
         try:
             self._put(temp, rel, reader, size, modified)
@@ -563,15 +565,48 @@ class WebDavRemote(Remote):
             raise self._fail(response, rel, "uploading")
         _drain(response)
 
-    def _move(self, temp: str, final: str, rel: str) -> None:
+    def _prepare_target(self, final: str, rel: str) -> None:
+        """Make `final`'s folder, and make sure no folder has its name: a MOVE with Overwrite: T
+        onto a folder deletes the whole folder first (RFC 4918 9.9.3)."""
+        self._ensure_folder(posixpath.dirname(final))
+        if self._is_folder(final):
+            raise RemoteError(f"{rel}: a folder of that name is in the way")
+
+    def move(self, src: str, dst: str) -> Entry:
+        """A MOVE on the server: no byte crosses the network again."""
+        rel_src, rel_dst = clean_path(src), clean_path(dst)
+        if not rel_dst:
+            raise RemoteError("cannot move a file onto the root folder itself")
+        source = self._stat_full(self._full(rel_src), rel_src) if rel_src else None
+        if source is None:
+            raise RemoteNotFound(rel_src)
+        if rel_src == rel_dst:
+            return source.entry(rel_dst)
+        final = self._full(rel_dst)
+        self._prepare_target(final, rel_dst)
+        self._move(self._full(rel_src), final, rel_dst, "moving a file onto")
+        moved = self._stat_full(final, rel_dst)
+        if moved is None:
+            raise RemoteError(f"{rel_dst}: missing right after the server moved it there")
+        return moved.entry(rel_dst)
+
+    def _move(
+        self, source: str, final: str, rel: str, action: str = "renaming the upload onto"
+    ) -> None:
         response = self._request(
             "MOVE",
-            self._url(temp),
+            self._url(source),
             rel,
             headers={"Destination": self._url(final), "Overwrite": "T"},
         )
+        if response.status_code == 409:
+            # The destination's folder was there when cached (RFC 4918 9.9.4: a missing parent);
+            # someone removed it since. Forget the cache, so that a retry makes it again.
+            _drain(response)
+            self._folders.clear()
+            raise RemoteUnavailable(f"{action} {rel}: its folder disappeared; retry")
         if response.status_code not in (201, 204):
-            raise self._fail(response, rel, "renaming the upload onto")
+            raise self._fail(response, rel, action)
         _drain(response)
         if any(char in final for char in MANGLED_BY_SOME_SERVERS) and (
             self._stat_full(final, rel) is None
@@ -616,23 +651,6 @@ def _drain(response: requests.Response) -> None:
         pass
     finally:
         response.close()
-
-
-def _positive_seconds(value: object) -> float:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0:
-        raise RemoteConfigError(f"timeout must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
-def _as_bool(value: object) -> bool:
-    """Settings may arrive as text from a form or a config file."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
 
 
 def _reason(exc: BaseException) -> str:

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..background.claims import Claims, backoff
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
 from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
 from ..storage.local import ConfinedLocalRemote
@@ -36,6 +37,17 @@ QUEUE = SyncFile.__table__
 
 #: how long a run's claim on its job lasts without being renewed
 LEASE = timedelta(seconds=60)
+#: a job is claimed by the process running it: `lease_owner` is its owner_tag, `lease_until`
+#: the claim's end; an expired claim may be taken over at once
+JOB_CLAIMS = Claims(
+    SyncJob,
+    lease=LEASE,
+    lease_until=SyncJob.lease_until,
+    holder=SyncJob.lease_owner,
+    held=SyncJob.lease_owner.is_not(None),
+    free=lambda now: or_(SyncJob.lease_owner.is_(None), SyncJob.lease_until < now),
+    released={"lease_owner": None, "lease_until": None},
+)
 #: outcomes are recorded at least this often, even when fewer than a batch have come back
 FLUSH_SECONDS = 1.0
 #: how often the run renews its claim on the job and looks whether the job was stopped
@@ -76,7 +88,7 @@ class Destination:
                 except RemoteError as exc:
                     log.warning("could not remove debris %s: %s", entry.path, exc)
                 continue
-            if not entry.path.startswith(prefix) or "/.syncapp-tmp-" in f"/{entry.path}":
+            if not entry.path.startswith(prefix) or is_temp(entry.path):
                 continue
             found[entry.path[len(prefix) :]] = entry
         return found
@@ -399,11 +411,7 @@ class SyncEngine:
 
     def _should_stop(self, ctx: RunContext) -> bool:
         """Renew the claim on the job; stop when the job was disabled or the claim was lost."""
-        renewed = self.session.execute(
-            update(SyncJob)
-            .where(SyncJob.id == ctx.job.id, SyncJob.lease_owner == self.owner)
-            .values(lease_until=utcnow() + LEASE)
-        ).rowcount
+        renewed = JOB_CLAIMS.renew(self.session, [ctx.job.id], self.owner)
         enabled = self.session.scalar(select(SyncJob.enabled).where(SyncJob.id == ctx.job.id))
         self.session.commit()
         return ctx.cancel.is_set() or not renewed or (not enabled and ctx.run.reason != "force")
@@ -494,8 +502,7 @@ class SyncEngine:
         """End a run that could not do its work; the next one comes after an exponential backoff
         (retry_delay, doubled per consecutive failure, at most sync.max_destination_backoff)."""
         job.destination_failures += 1
-        backoff = max(job.retry_delay, 0.05) * 2 ** (job.destination_failures - 1)
-        delay = min(self.max_backoff, backoff)
+        delay = backoff(job.destination_failures, max(job.retry_delay, 0.05), self.max_backoff)
         self._finish(job, run, status, reason, state=state or status, delay=delay)
 
     def _finish(

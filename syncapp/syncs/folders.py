@@ -15,8 +15,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..errors import ApiError, BadRequest
 from ..extensions import db
+from ..failures import BadRequest, DomainError
+from ..settings import settings
 from ..storage import RemoteError, RemoteNotFound
 from ..storage.local import ConfinedLocalRemote, PathRefused
 from ..storage.mounts import MARKER, holds_share, mark_share
@@ -36,7 +37,7 @@ MARK_PURPOSE = "sync jobs copy here; while this file is missing they wait (see R
 
 
 def roots_of(user: User) -> list[Root]:
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return user_roots(
         user.id, user.is_admin, user.sync_roots or [], options, current_app.instance_path
     )
@@ -45,12 +46,12 @@ def roots_of(user: User) -> list[Root]:
 def _protected() -> list[str]:
     every_grant = db.session.scalars(select(User.sync_roots))
     granted = [path for paths in every_grant for path in paths or ()]
-    options = current_app.config["SYNCAPP"]["sync"]
+    options = settings().sync
     return protected_folders(options, current_app.instance_path, granted)
 
 
 def locate_for(owner: User, raw: object, field: str) -> Folder:
-    """The folder `raw` names among `owner`'s roots (ApiError when it is not one of theirs)."""
+    """The folder `raw` names among `owner`'s roots (DomainError when it is not one of theirs)."""
     return locate(raw, roots_of(owner), _protected(), field)
 
 
@@ -103,7 +104,7 @@ def _job_folder(job: SyncJob, path: str, field: str) -> Folder:
     owner = db.session.get(User, job.owner_id)
     try:
         return locate_for(owner, path, field)
-    except ApiError as exc:
+    except DomainError as exc:
         raise JobRefused(exc.message) from None
 
 

@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ..auth.models import User
-from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
+from ..failures import BadRequest, Conflict, NotFound
 from ..remotes.catalog import usable_remote
 from ..remotes.models import StoredRemote
+from ..settings import settings
 from .folders import check_source, locate_for, prepare_destination
 from .history import LISTED, files_synced
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .paths import check_not_overlapping, check_remote_folder
 from .runner import cancel_local
-from .wiring import options as sync_options
 
 #: changing one of these points the job somewhere else: what it copied before no longer counts
 _LOCATION = ("source_path", "destination_path", "destination_remote_id")
@@ -46,12 +46,12 @@ def remote_name(job: SyncJob) -> str | None:
 
 
 def _defaults() -> dict[str, Any]:
-    options = sync_options()
+    options = settings().sync
     return {
-        "sync_interval": options["default_interval"],
-        "max_retries": options["max_retries"],
-        "retry_delay": float(options["retry_delay"]),
-        "workers": options["default_workers"],
+        "sync_interval": options.default_interval,
+        "max_retries": options.max_retries,
+        "retry_delay": float(options.retry_delay),
+        "workers": options.default_workers,
         "delete_after_sync": False,
         "enabled": True,
         "realtime": False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from ..monitoring.metrics import REGISTRY
+from ..metrics import REGISTRY
 
 FILES = Counter(
     "syncapp_sync_files",

@@ -13,10 +13,10 @@ from ..auth.models import User
 from ..extensions import db
 from ..remotes.catalog import usable_remotes
 from ..remotes.models import StoredRemote
+from ..settings import settings
 from ..web.blueprint import bp
 from .folders import roots_of
 from .jobs import job_status, list_jobs
-from .wiring import options as sync_options
 
 
 def page_context(user: User) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def page_context(user: User) -> dict[str, Any]:
     if user.is_admin and jobs:
         ids = {job.owner_id for job in jobs}
         owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
-    options = sync_options()
+    options = settings().sync
     return {
         "jobs": [
             {

@@ -20,9 +20,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from ..auth.sync_roots import absolute_folder
 from ..config import SYNC_ROOT_PLACEHOLDER
-from ..errors import BadRequest, Forbidden
+from ..failures import BadRequest, Forbidden
 
 PERSONAL, GRANTED, SHARED = "personal", "granted", "shared"
 
@@ -46,26 +48,21 @@ class Folder:
         return f"{self.root.path.rstrip('/')}/{self.rel}" if self.rel else self.root.path
 
 
-def configured_roots(sync_settings: dict, instance_path: str) -> list[str]:
+def configured_roots(sync_settings: Any, instance_path: str) -> list[str]:
     default = [
         os.path.join(instance_path, "sync"),
         os.path.join(instance_path, "sync", "users", SYNC_ROOT_PLACEHOLDER),
     ]
-    return list(sync_settings["allowed_roots"]) or default
-
-
-def _absolute(path: str) -> str:
-    normal = os.path.normpath(os.path.abspath(path))
-    return "/" + normal.lstrip("/")  # normpath keeps a leading "//"
+    return list(sync_settings.allowed_roots) or default
 
 
 def _root(written: str, kind: str) -> Root:
-    written = _absolute(written)
+    written = absolute_folder(written)
     return Root(os.path.realpath(written), kind, written)
 
 
 def user_roots(
-    user_id: int, is_admin: bool, granted: Iterable[str], sync_settings: dict, instance_path: str
+    user_id: int, is_admin: bool, granted: Iterable[str], sync_settings: Any, instance_path: str
 ) -> list[Root]:
     """The roots of one user, most specific first (a personal root may lie in a shared one)."""
     roots = []
@@ -79,17 +76,17 @@ def user_roots(
 
 
 def protected_folders(
-    sync_settings: dict, instance_path: str, granted_to_anyone: Iterable[str]
+    sync_settings: Any, instance_path: str, granted_to_anyone: Iterable[str]
 ) -> list[str]:
     """Folders no job may contain: the parent of every user's personal root (the part of an
     entry before its placeholder) and every granted folder."""
     protected = []
     for entry in configured_roots(sync_settings, instance_path):
         if SYNC_ROOT_PLACEHOLDER in entry:
-            parts = _absolute(entry).split("/")
+            parts = absolute_folder(entry).split("/")
             first = next(i for i, part in enumerate(parts) if SYNC_ROOT_PLACEHOLDER in part)
             protected.append(os.path.realpath("/".join(parts[:first]) or "/"))
-    protected += [os.path.realpath(_absolute(path)) for path in granted_to_anyone]
+    protected += [os.path.realpath(absolute_folder(path)) for path in granted_to_anyone]
     return protected
 
 
@@ -108,7 +105,7 @@ def _checked_syntax(raw: object, field: str) -> str:
         raise _invalid(field, f"{field} may not contain '..'.")
     if not os.path.isabs(raw):
         raise _invalid(field, f"{field} must be an absolute path.")
-    return _absolute(raw)
+    return absolute_folder(raw)
 
 
 def locate(raw: object, roots: list[Root], protected: list[str], field: str) -> Folder:
@@ -142,17 +139,6 @@ def _check_scope(folder: Folder, protected: list[str], field: str) -> None:
                 field,
                 f"{field} {path} holds other users' sync folders: name a folder beside them.",
             )
-
-
-def granted_root(raw: object) -> str:
-    """A folder an administrator grants a user, made absolute; ValueError says what is wrong."""
-    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
-        raise ValueError("a folder path")
-    if not os.path.isabs(raw) or ".." in raw.split("/"):
-        raise ValueError(f"{raw!r}: an absolute path without '..'")
-    if "{" in raw or "}" in raw:
-        raise ValueError(f"{raw!r}: a granted folder holds no placeholder")
-    return _absolute(raw)
 
 
 def check_remote_folder(raw: str, field: str) -> str:

@@ -6,10 +6,9 @@ import os
 
 from flask import request
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from ..extensions import db, limiter
+from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
 from ..tenancy import caller
 from . import live

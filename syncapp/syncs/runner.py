@@ -1,11 +1,11 @@
 """Who runs a sync job, when, and where: claims, run requests, recovery and the dispatcher.
 
-A job is claimed with a conditional UPDATE on its row (`lease_owner`, `lease_until`), so across
-threads, processes and hosts a job never runs twice at once. Any process may ask for a run by
-writing a queued `SyncRun`; the scheduler leader's dispatcher looks for due jobs every
-`sync.dispatch_interval` seconds and runs them in its own thread pool. A claim whose process died
-(or that was not renewed in time) is taken back and its run marked `interrupted`; the next run
-finds what it had not recorded still queued, and copies it.
+A job is claimed on its row (`engine.JOB_CLAIMS`, background/claims.py: `lease_owner`,
+`lease_until`), so across threads, processes and hosts a job never runs twice at once. Any
+process may ask for a run by writing a queued `SyncRun`; the scheduler leader's dispatcher looks
+for due jobs every `sync.dispatch_interval` seconds and runs them in its own thread pool. A claim
+whose process died (or that was not renewed in time) is taken back and its run marked
+`interrupted`; the next run finds what it had not recorded still queued, and copies it.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, select, update
 
 from ..extensions import db
-from ..storage.base import owner_is_dead, owner_tag
+from ..settings import settings
+from ..storage.base import owner_tag
 from ..timeutil import utcnow
 from . import metrics
-from .engine import LEASE
+from .engine import JOB_CLAIMS
 from .models import SyncJob, SyncRun
+from .watcher import RealtimeWatcher
 from .wiring import DISPATCHER, build_engine, wake_dispatcher
 
 log = logging.getLogger(__name__)
@@ -34,25 +36,11 @@ log = logging.getLogger(__name__)
 
 
 def claim(job_id: int, owner: str) -> bool:
-    now = utcnow()
-    taken = db.session.execute(
-        update(SyncJob)
-        .where(
-            SyncJob.id == job_id,
-            or_(SyncJob.lease_owner.is_(None), SyncJob.lease_until < now),
-        )
-        .values(lease_owner=owner, lease_until=now + LEASE)
-    ).rowcount
-    db.session.commit()
-    return bool(taken)
+    return JOB_CLAIMS.claim(db.session, job_id, owner)
 
 
 def release(job_id: int, owner: str) -> None:
-    db.session.execute(
-        update(SyncJob)
-        .where(SyncJob.id == job_id, SyncJob.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
+    JOB_CLAIMS.release(db.session, job_id, owner)
     db.session.commit()
 
 
@@ -82,17 +70,10 @@ def request_run(job: SyncJob, reason: str) -> SyncRun:
 def recover_stale() -> list[int]:
     """Take back the claims of dead or silent processes; their runs become `interrupted`."""
     now = utcnow()
-    recovered = []
-    claimed = db.session.scalars(select(SyncJob).where(SyncJob.lease_owner.is_not(None)))
-    for job in claimed:
-        if job.lease_until >= now and not owner_is_dead(job.lease_owner):
-            continue
-        log.warning("job %d: taking back the claim of %s", job.id, job.lease_owner)
-        job.lease_owner, job.lease_until = None, None
-        job.state = "idle" if job.enabled else "stopped"
-        job.next_run_at = now
-        recovered.append(job.id)
+    state = case((SyncJob.enabled.is_(True), "idle"), else_="stopped")
+    recovered = JOB_CLAIMS.recover(db.session, now=now, state=state, next_run_at=now)
     if recovered:
+        log.warning("jobs %s: taking back the claims of ended or silent processes", recovered)
         db.session.execute(
             update(SyncRun)
             .where(SyncRun.job_id.in_(recovered), SyncRun.status == "running")
@@ -162,8 +143,8 @@ class Dispatcher:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        options = app.config["SYNCAPP"]["sync"]
-        self.pool = ThreadPoolExecutor(options["max_concurrent_jobs"], "sync-job")
+        self.workers = settings(app).sync.max_concurrent_jobs
+        self.pool = ThreadPoolExecutor(self.workers, "sync-job")
         self.running: set[int] = set()
         self.lock = threading.Lock()
         self._wake = threading.Event()
@@ -172,7 +153,7 @@ class Dispatcher:
         self.after_tick: list[Callable[[], None]] = []
 
     def start(self) -> None:
-        interval = self.app.config["SYNCAPP"]["sync"]["dispatch_interval"]
+        interval = settings(self.app).sync.dispatch_interval
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -202,7 +183,7 @@ class Dispatcher:
                 recover_stale()
                 for job_id in due_job_ids():
                     with self.lock:
-                        if job_id in self.running or len(self.running) >= self.pool._max_workers:
+                        if job_id in self.running or len(self.running) >= self.workers:
                             continue
                         self.running.add(job_id)
                     self.pool.submit(self._run, job_id)
@@ -227,15 +208,15 @@ class Dispatcher:
 
 
 def start_dispatcher(app: Flask) -> Dispatcher:
-    """Start running sync jobs in this process (the scheduler leader, or a test)."""
-    from .watcher import RealtimeWatcher
-
+    """Start running sync jobs in this process (the scheduler leader, or a test): the
+    dispatcher, and the realtime watcher that requests runs of realtime jobs."""
     dispatcher = Dispatcher(app)
     app.extensions[DISPATCHER] = dispatcher
     dispatcher.start()
-    watcher = RealtimeWatcher(app, dispatcher)
+    watcher = RealtimeWatcher(app, request_run)
     app.extensions["syncapp.sync_watcher"] = watcher
     watcher.start()
+    dispatcher.after_tick.append(watcher.refresh)  # the watched set follows the jobs table
     return dispatcher
 
 

@@ -2,7 +2,9 @@
 
 The observer's thread only notes which job changed and arms a debounce timer; the run request
 (a database write) happens on the timer's thread once the folder has been quiet for
-`sync.realtime_debounce` seconds, so a burst of writes gives one run, not hundreds.
+`sync.realtime_debounce` seconds, so a burst of writes gives one run, not hundreds. The watcher
+is given the function that requests a run, and its owner (runner.start_dispatcher) calls
+`refresh` after each dispatcher tick, so that the watched folders follow the jobs table.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import select
@@ -18,10 +20,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..extensions import db
+from ..settings import settings
+from ..storage.base import is_temp
 from .models import SyncJob
 
-if TYPE_CHECKING:
-    from .runner import Dispatcher
+#: asks for a run of a job, with the reason recorded on the run (runner.request_run)
+RequestRun = Callable[[SyncJob, str], object]
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +36,16 @@ class _JobHandler(FileSystemEventHandler):
         self.job_id = job_id
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write") or ".syncapp-tmp-" in str(
-            event.src_path
-        ):
+        if event.event_type in ("opened", "closed_no_write") or is_temp(str(event.src_path)):
             return
         self.watcher.changed(self.job_id)
 
 
 class RealtimeWatcher:
-    def __init__(self, app: Flask, dispatcher: Dispatcher) -> None:
+    def __init__(self, app: Flask, request_run: RequestRun) -> None:
         self.app = app
-        self.dispatcher = dispatcher
-        self.debounce = app.config["SYNCAPP"]["sync"]["realtime_debounce"]
+        self.request_run = request_run
+        self.debounce = settings(app).sync.realtime_debounce
         self.observer = Observer()
         self.watches: dict[int, tuple[str, object]] = {}  # job id -> (folder, watch handle)
         self.timers: dict[int, threading.Timer] = {}
@@ -53,7 +55,6 @@ class RealtimeWatcher:
         self.observer.daemon = True
         self.observer.start()
         self.refresh()
-        self.dispatcher.after_tick.append(self.refresh)  # the watched set follows the jobs table
 
     def stop(self) -> None:
         with self.lock:
@@ -97,15 +98,13 @@ class RealtimeWatcher:
             timer.start()
 
     def _request(self, job_id: int) -> None:
-        from .runner import request_run
-
         with self.lock:
             self.timers.pop(job_id, None)
         with self.app.app_context():
             try:
                 job = db.session.get(SyncJob, job_id)
                 if job is not None and job.enabled:
-                    request_run(job, "realtime")
+                    self.request_run(job, "realtime")
             except Exception:
                 log.exception("could not queue a realtime run of job %d", job_id)
             finally:

@@ -6,11 +6,11 @@ a run is requested."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from flask import current_app
 
 from ..extensions import db
+from ..settings import settings
 from ..storage.base import owner_tag
 from ..transfer import RetryPolicy
 from . import live, metrics
@@ -23,14 +23,9 @@ from .models import SyncJob
 DISPATCHER = "syncapp.sync_dispatcher"
 
 
-def options() -> dict[str, Any]:
-    """The `sync` settings section."""
-    return current_app.config["SYNCAPP"]["sync"]
-
-
 def rate_limit() -> str:
     """The limit on each caller's requests to the sync jobs API (`ratelimit.syncs`)."""
-    return current_app.config["SYNCAPP"]["ratelimit"]["syncs"]
+    return settings().ratelimit.syncs
 
 
 def _count(outcome: Outcome, job: SyncJob) -> None:
@@ -38,18 +33,18 @@ def _count(outcome: Outcome, job: SyncJob) -> None:
 
 
 def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
-    settings = current_app.config["SYNCAPP"]
+    configured = settings()
     return SyncEngine(
         db.session,
         open_source,
         # the run's first remote I/O (listing the destination) happens with no database
         # connection held: a destination that accepts and never answers must not hold one
         partial(open_destination, release_database=True),
-        retry=RetryPolicy.from_settings(settings["transfer"]),
+        retry=RetryPolicy.from_settings(configured.transfer),
         owner=owner or owner_tag(),
-        batch_size=settings["sync"]["batch_size"],
-        max_backoff=settings["sync"]["max_destination_backoff"],
-        keep_runs=settings["sync"]["keep_runs"],
+        batch_size=configured.sync.batch_size,
+        max_backoff=configured.sync.max_destination_backoff,
+        keep_runs=configured.sync.keep_runs,
         on_event=hooks.pop("on_event", live.announce),
         on_outcome=hooks.pop("on_outcome", _count),
     )

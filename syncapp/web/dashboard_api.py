@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from ..extensions import Blueprint
 from ..security import caller_id
 from .dashboard import summary
 from .dashboard_schemas import Dashboard

@@ -23,9 +23,6 @@ from ..syncs.models import SyncJob, SyncRun
 
 STORAGE_DAYS = 30
 TRANSFER_HOURS = 24
-#: the storage types, in the order the table and the chart show them
-STORAGE_TYPES = (*ARCHIVE_TYPES, "cordiax", "documents", "cloud")
-TRANSFER_TYPES = ("backups", "cordiax", "documents", "syncs", "cloud")
 
 
 def cumulative_per_day(

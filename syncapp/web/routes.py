@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -16,11 +15,12 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import __version__
 from ..auth.accounts import authenticate
 from ..errors import wants_json
 from ..extensions import limiter
+from ..project import __version__
 from ..security import public, sign_in, sign_out
+from ..settings import settings
 from .blueprint import bp
 from .dashboard import summary
 from .forms import LoginForm
@@ -36,7 +36,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_limit() -> str:
-    return current_app.config["SYNCAPP"]["security"]["login_rate_limit"]
+    return settings().security.login_rate_limit
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, make_response, render_template
 
-from .. import __version__
 from ..headers import CONTENT_SECURITY_POLICY
 from ..monitoring.access import require_enabled
+from ..project import __version__
 from ..security import public
 from ..timeutil import isoformat, utcnow
 
@@ -15,9 +15,10 @@ bp = Blueprint("seed_paths", __name__)
 
 #: ReDoc styles itself with <style> elements it writes (styled-components) and runs its search
 #: in a Worker made from a blob: URL; only this page gets those two exceptions.
-REDOC_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-) + "; worker-src 'self' blob:"
+REDOC_POLICY = (
+    CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    + "; worker-src 'self' blob:"
+)
 
 
 @bp.route("/health")

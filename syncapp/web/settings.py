@@ -20,11 +20,11 @@ from ..cordiax import pollers as poller_defaults
 from ..cordiax.models import CordiaxPoller
 from ..cordiax.poller_schemas import PollerInfo
 from ..documents.wiring import nas_sync
-from ..documents.wiring import options as documents_options
 from ..extensions import db
 from ..remotes.models import StoredRemote
 from ..remotes.schemas import RemoteInfo
 from ..security import admin_required
+from ..settings import settings
 from .remote_forms import remote_kinds
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -92,17 +92,17 @@ def pollers():
 def nas():
     with nas_sync() as service:
         config = service.config()
-    options = documents_options()
+    options = settings().documents
     environment = {
         key: name for name, (section, key) in ENV_ALIASES.items() if section == "documents"
     }
-    settings = [
+    configured = [
         {
             "key": key,
-            "value": options[key],
+            "value": getattr(options, key),
             "help": help,
             "env": environment.get(key, f"SYNCAPP_DOCUMENTS_{key.upper()}"),
         }
         for key, help in NAS_SETTINGS.items()
     ]
-    return render_template("settings/nas.html", config=config, settings=settings)
+    return render_template("settings/nas.html", config=config, settings=configured)

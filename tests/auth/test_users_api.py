@@ -150,7 +150,7 @@ def test_another_admin_can_be_demoted_while_one_remains(app, client, admin, admi
 def test_the_last_active_administrator_stays_one(app):
     # Acted on by nobody's own account (actor_id=None): only the last-admin rule protects it.
     from syncapp.auth import users
-    from syncapp.errors import Conflict
+    from syncapp.failures import Conflict
 
     make_user(app, "only-admin@example.com", role="admin")
     make_user(app, "retired-admin@example.com", role="admin")

@@ -19,8 +19,12 @@ def small_disk(tmp_path):
     """A 1 MiB tmpfs: a real file system that really fills up."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         peer_missing(f"cannot mount a tmpfs (needs root): {result.stderr.strip()}")
     yield mount_point

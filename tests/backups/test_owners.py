@@ -242,7 +242,7 @@ def test_names_with_a_newline_are_refused(world, tmp_path, name):
     """Defect 8: `$` matched before a final newline; such names were stored, then 500 on
     download."""
     from syncapp.backups.store import check_name
-    from syncapp.errors import BadRequest
+    from syncapp.failures import BadRequest
 
     with pytest.raises(BadRequest):
         check_name(name)

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from syncapp.cloud.models import CloudFile, CloudVersion
 from syncapp.cloud.wiring import cloud_store
-from syncapp.errors import InsufficientStorage
 from syncapp.extensions import db
+from syncapp.failures import InsufficientStorage
 from tests.cloud.conftest import MULTIPART, CloudUser, multipart, store_files
 from tests.quota_helpers import CountingBody, set_quota, streamed
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from syncapp.cordiax.background import pollers as run_pollers_job
+from syncapp.cordiax.background import retention as run_retention_job
 from syncapp.cordiax.models import CordiaxPoller
 from syncapp.cordiax.pollers import (
     BEING_WRITTEN,
@@ -21,7 +23,7 @@ from syncapp.cordiax.pollers import (
 )
 from syncapp.cordiax.wiring import run_due_pollers, snapshot_store
 from syncapp.extensions import db
-from syncapp.scheduler import _cordiax_pollers, _cordiax_retention, build_scheduler
+from syncapp.scheduler import build_scheduler
 from syncapp.storage import Remote, open_remote
 from syncapp.storage.local import LocalRemote
 from syncapp.timeutil import utcnow
@@ -389,7 +391,7 @@ def test_the_job_polls_only_the_pollers_that_are_due(app, client, people, local_
         assert db.session.get(CordiaxPoller, recent["id"]).last_result is None
         assert db.session.get(CordiaxPoller, off["id"]).last_run is None
         # the scheduled job itself: nothing is due right after the run above
-        assert _cordiax_pollers() == []
+        assert run_pollers_job() == []
 
 
 def test_the_retention_job_applies_the_settings(make_app):
@@ -399,7 +401,7 @@ def test_the_retention_job_applies_the_settings(make_app):
         store = snapshot_store()
         for seed in range(4):
             store.store(owner, "pc", encrypted_database(1000, seed=seed))
-        removed = _cordiax_retention()
+        removed = run_retention_job()
         assert len(removed) == 2
         assert [s.sha256 for s in store.versions(owner, "pc")] == [
             sha256(encrypted_database(1000, seed=3)),

@@ -11,8 +11,9 @@ from tests.documents.helpers import upload, uploaded
 
 
 def test_an_upload_is_stored_with_its_fields(app, client, token):
-    body = uploaded(client, token, b"%PDF-1.4 invoice", "facture mars.pdf", "invoice",
-                    date="2024-03-15")
+    body = uploaded(
+        client, token, b"%PDF-1.4 invoice", "facture mars.pdf", "invoice", date="2024-03-15"
+    )
     assert body["type"] == "invoice"
     assert body["date"] == "2024-03-15"
     assert body["filename"] == "facture mars.pdf"
@@ -35,7 +36,9 @@ def test_bad_fields_are_refused_and_nothing_is_kept(app, client, token, tmp_path
     assert upload(client, token, b"x", "a.pdf", "bill").status_code == 400
     assert upload(client, token, b"x", "a.pdf", "invoice", date="15/03/2024").status_code == 400
     response = client.post(
-        "/api/v1/documents", headers=bearer(token), data={"type": "invoice"},
+        "/api/v1/documents",
+        headers=bearer(token),
+        data={"type": "invoice"},
         content_type="multipart/form-data",
     )
     assert response.status_code == 400

@@ -283,15 +283,15 @@ def test_a_read_only_mount_is_not_writable(make_app, tmp_path):
         unmount(read_only)
 
 
-def test_an_unmount_during_a_run_stops_it_without_writing_to_the_local_disk(
-    make_app, tmp_path
-):
+def test_an_unmount_during_a_run_stops_it_without_writing_to_the_local_disk(make_app, tmp_path):
     mount_point = tmp_path / "nas"
     mount_tmpfs(mount_point)
     try:
         app, client, token = app_for(make_app, mount_point)
-        ids = [uploaded(client, token, b"doc %d" % n, f"d{n}.pdf", date="2024-01-15")["id"]
-               for n in range(3)]
+        ids = [
+            uploaded(client, token, b"doc %d" % n, f"d{n}.pdf", date="2024-01-15")["id"]
+            for n in range(3)
+        ]
 
         def unmount_after_first(document_id: int, ok: bool) -> None:
             if document_id == ids[0]:

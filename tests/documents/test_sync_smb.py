@@ -81,8 +81,9 @@ def test_sync_to_a_samba_share_keeps_bytes_folders_and_mtime(smb_app, smb_server
     app, client, token = smb_app
     _, on_disk = nas_share
     invoice = uploaded(client, token, b"%PDF smb invoice", "facture.pdf", date="2024-02-10")
-    receipt = uploaded(client, token, b"JPEG smb receipt", "ticket.jpg", "receipt",
-                       date="2023-11-05")
+    receipt = uploaded(
+        client, token, b"JPEG smb receipt", "ticket.jpg", "receipt", date="2023-11-05"
+    )
     for doc in (invoice, receipt):
         stamp_source(app, doc["id"])
     test = client.post("/api/v1/sync/test", headers=bearer(token)).get_json()
@@ -126,8 +127,10 @@ def test_a_nas_that_goes_down_mid_run_leaves_the_rest_pending_for_the_next_run(
 ):
     app, client, token = smb_app
     _, on_disk = nas_share
-    ids = [uploaded(client, token, b"doc %d" % n, f"d{n}.pdf", date="2024-04-01")["id"]
-           for n in range(3)]
+    ids = [
+        uploaded(client, token, b"doc %d" % n, f"d{n}.pdf", date="2024-04-01")["id"]
+        for n in range(3)
+    ]
 
     def stop_after_first(document_id: int, ok: bool) -> None:
         if document_id == ids[0]:

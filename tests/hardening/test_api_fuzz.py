@@ -332,7 +332,7 @@ def test_errors_are_documented_as_the_envelope_they_are(client, token):
     spec = client.get("/api/v1/openapi.json", headers=bearer(token)).get_json()
     error = spec["components"]["schemas"]["ErrorEnvelope"]
     assert set(error["required"]) == {"status", "error", "message", "detail"}
-    assert error["additionalProperties"] is True  # routes add fields (ApiError.extra)
+    assert error["additionalProperties"] is True  # routes add fields (DomainError.extra)
     default = spec["components"]["responses"]["DEFAULT_ERROR"]
     assert default["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
     # invalid input answers 400 (errors.handle_http_exception), and the document says so

@@ -63,4 +63,3 @@ def test_an_upload_waiting_for_the_commit_lock_holds_no_connection(make_app, mon
         lock.lock.release()
     uploader.join(30)
     assert answers and answers[0].status_code == 201, answers and answers[0].get_json()
-

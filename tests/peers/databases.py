@@ -43,6 +43,7 @@ ISOLATION = os.environ.get("SYNCAPP_TEST_POSTGRES_ISOLATION", "schema")
 #: tests/test_suite_database.py checks that none of them uses an app fixture or the app factory.
 DATABASE_FREE = (
     "tests/storage",
+    "tests/test_import_contract.py",
     "tests/test_multipart.py",
     "tests/test_storage_conformance.py",
     "tests/test_transfer.py",

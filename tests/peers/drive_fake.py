@@ -266,9 +266,18 @@ class Store:
             return marker.read_text().strip()
         root_id = new_id()
         stamp = now_rfc3339()
-        self.save({"kind": "drive#file", "id": root_id, "name": "My Drive",
-                   "mimeType": FOLDER_MIME, "parents": [], "trashed": False,
-                   "createdTime": stamp, "modifiedTime": stamp})
+        self.save(
+            {
+                "kind": "drive#file",
+                "id": root_id,
+                "name": "My Drive",
+                "mimeType": FOLDER_MIME,
+                "parents": [],
+                "trashed": False,
+                "createdTime": stamp,
+                "modifiedTime": stamp,
+            }
+        )
         marker.write_text(root_id)
         return root_id
 
@@ -322,8 +331,9 @@ class Store:
         with self.lock:
             used = sum(int(f.get("size") or 0) for f in self.files.values())
         if used + size > self.quota:
-            raise DriveError(403, "storageQuotaExceeded",
-                             "The user's Drive storage quota has been exceeded.")
+            raise DriveError(
+                403, "storageQuotaExceeded", "The user's Drive storage quota has been exceeded."
+            )
 
     def add_content(self, resource: dict, part: Path, md5: str, size: int) -> dict:
         try:
@@ -360,8 +370,13 @@ class Store:
     # -- upload sessions
     def open_session(self, metadata: dict, fields: str | None, total: int | None) -> dict:
         resource = self.new_resource(metadata)  # validates parents now, as Google does
-        session = {"id": secrets.token_urlsafe(32), "resource": resource, "fields": fields,
-                   "received": 0, "total": total}
+        session = {
+            "id": secrets.token_urlsafe(32),
+            "resource": resource,
+            "fields": fields,
+            "received": 0,
+            "total": total,
+        }
         with self.lock:
             self.sessions[session["id"]] = session
             self.session_part(session["id"]).touch()
@@ -406,7 +421,7 @@ def split_part(part: bytes) -> tuple[bytes, bytes]:
     if not part.startswith(eol) or headers_end < 0:
         raise bad_request("malformed multipart part")
     # The line break before the next delimiter belongs to the delimiter.
-    return part[: headers_end], part[headers_end + 2 * len(eol) :].removesuffix(eol)
+    return part[:headers_end], part[headers_end + 2 * len(eol) :].removesuffix(eol)
 
 
 class DriveHandler(BaseHTTPRequestHandler):
@@ -475,7 +490,9 @@ class DriveHandler(BaseHTTPRequestHandler):
         token = auth[7:] if auth.startswith("Bearer ") else None
         if token not in self.store.tokens:
             raise DriveError(
-                401, "authError", "Request had invalid authentication credentials.",
+                401,
+                "authError",
+                "Request had invalid authentication credentials.",
                 {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
             )
 
@@ -502,8 +519,13 @@ class DriveHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise bad_request("Invalid JSON payload received.") from None
 
-    def _send(self, code: int, body: bytes = b"", headers: dict | None = None,
-              content_type: str = "application/json; charset=UTF-8") -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes = b"",
+        headers: dict | None = None,
+        content_type: str = "application/json; charset=UTF-8",
+    ) -> None:
         self.send_response(code)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -568,8 +590,11 @@ class DriveHandler(BaseHTTPRequestHandler):
         file_spec: dict[str, Any] | None = dict.fromkeys(DEFAULT_FIELDS)
         if fields is not None:
             file_spec = None if "*" in fields else fields.get("files")
-        reply: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False,
-                                 "files": [select(f, file_spec) for f in page]}
+        reply: dict[str, Any] = {
+            "kind": "drive#fileList",
+            "incompleteSearch": False,
+            "files": [select(f, file_spec) for f in page],
+        }
         if start + size < len(found):
             reply["nextPageToken"] = str(start + size)
         self._send_json(200, select(reply, fields))
@@ -622,8 +647,9 @@ class DriveHandler(BaseHTTPRequestHandler):
     def send_media(self, resource: dict) -> None:
         self.server.count("media_gets")
         if resource.get("mimeType") == FOLDER_MIME:
-            raise DriveError(403, "fileNotDownloadable", "Only files with binary content "
-                             "can be downloaded.")
+            raise DriveError(
+                403, "fileNotDownloadable", "Only files with binary content can be downloaded."
+            )
         blob = self.store.blob(resource["id"])
         try:
             handle = open(blob, "rb")  # noqa: SIM115 - closed below, after streaming
@@ -638,9 +664,12 @@ class DriveHandler(BaseHTTPRequestHandler):
                 start = int(match.group(1))
                 end = min(int(match.group(2)), total - 1) if match.group(2) else total - 1
                 if start >= total:
-                    raise DriveError(416, "requestedRangeNotSatisfiable",
-                                     "Request range not satisfiable",
-                                     {"Content-Range": f"bytes */{total}"})
+                    raise DriveError(
+                        416,
+                        "requestedRangeNotSatisfiable",
+                        "Request range not satisfiable",
+                        {"Content-Range": f"bytes */{total}"},
+                    )
                 code = 206
                 headers["Content-Range"] = f"bytes {start}-{end}/{total}"
             self.send_response(code)
@@ -676,11 +705,13 @@ class DriveHandler(BaseHTTPRequestHandler):
         metadata = self._json_body()
         metadata.setdefault("mimeType", self.headers.get("X-Upload-Content-Type"))
         self.store.check_room(int(declared) if declared else 0)
-        session = self.store.open_session(metadata, self.query.get("fields"),
-                                          int(declared) if declared else None)
+        session = self.store.open_session(
+            metadata, self.query.get("fields"), int(declared) if declared else None
+        )
         host = self.headers.get("Host", f"127.0.0.1:{self.server.server_port}")
-        location = (f"https://{host}/upload/drive/v3/files?uploadType=resumable"
-                    f"&upload_id={session['id']}")
+        location = (
+            f"https://{host}/upload/drive/v3/files?uploadType=resumable&upload_id={session['id']}"
+        )
         self._send(200, b"", {"Location": location})
 
     def upload_chunk(self) -> None:
@@ -741,12 +772,14 @@ class DriveHandler(BaseHTTPRequestHandler):
         md5 = self.store.session_hasher(session).hexdigest()
         try:
             self.store.get(resource["parents"][0])
-            self.store.add_content(resource, self.store.session_part(session["id"]), md5,
-                                   session["received"])
+            self.store.add_content(
+                resource, self.store.session_part(session["id"]), md5, session["received"]
+            )
         finally:
             self.store.close_session(session)
-        spec = parse_fields(session["fields"]) if session["fields"] else dict.fromkeys(
-            DEFAULT_FIELDS)
+        spec = (
+            parse_fields(session["fields"]) if session["fields"] else dict.fromkeys(DEFAULT_FIELDS)
+        )
         self._send_json(200, select(resource, spec))
 
     def multipart_upload(self) -> None:
@@ -769,8 +802,10 @@ class DriveHandler(BaseHTTPRequestHandler):
         self.store_content(metadata, [parts[1][1]])
 
     def media_upload(self, metadata: dict) -> None:
-        self.store_content(metadata, iter(lambda: self._read(min(self.body_left, IO_CHUNK))
-                                          if self.body_left else b"", b""))
+        self.store_content(
+            metadata,
+            iter(lambda: self._read(min(self.body_left, IO_CHUNK)) if self.body_left else b"", b""),
+        )
 
     def store_content(self, metadata: dict, chunks: Iterable[bytes]) -> None:
         resource = self.store.new_resource(metadata)
@@ -789,8 +824,14 @@ class DriveServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, store: Store, oauth: AuthorizationServer,
-                 context: ssl.SSLContext, verbose: bool):
+    def __init__(
+        self,
+        port: int,
+        store: Store,
+        oauth: AuthorizationServer,
+        context: ssl.SSLContext,
+        verbose: bool,
+    ):
         self.store = store
         self.oauth = oauth
         self.context = context
@@ -827,9 +868,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     parser.add_argument("--refresh-token", default="fake-refresh-token")
-    parser.add_argument("--redirect-uri", action="append", dest="redirect_uris",
-                        help="a redirect URI registered for the client (repeatable; default: "
-                        f"{DEFAULT_REDIRECT_URI})")
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        dest="redirect_uris",
+        help="a redirect URI registered for the client (repeatable; default: "
+        f"{DEFAULT_REDIRECT_URI})",
+    )
     parser.add_argument("--reset", action="store_true", help="start from an empty Drive")
     parser.add_argument("--quota", type=int, help="storage quota in bytes (default: none)")
     parser.add_argument("--verbose", action="store_true")
@@ -839,8 +884,13 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(data)
     store = Store(data)
     store.quota = args.quota
-    oauth = AuthorizationServer(args.client_id, args.client_secret, args.refresh_token,
-                                args.redirect_uris or [DEFAULT_REDIRECT_URI], store.issue_token)
+    oauth = AuthorizationServer(
+        args.client_id,
+        args.client_secret,
+        args.refresh_token,
+        args.redirect_uris or [DEFAULT_REDIRECT_URI],
+        store.issue_token,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
     server = DriveServer(args.port, store, oauth, context, args.verbose)

@@ -80,12 +80,23 @@ def gdrive_server(tmp_path_factory):
     client_secret = secrets.token_urlsafe(16)
     refresh_token = "1//" + secrets.token_urlsafe(32)
     argv = [
-        sys.executable, "-m", "tests.peers.drive_fake",
-        "--port", str(port), "--cert", str(cert), "--key", str(key),
-        "--data", str(base / "data"),
+        sys.executable,
+        "-m",
+        "tests.peers.drive_fake",
+        "--port",
+        str(port),
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+        "--data",
+        str(base / "data"),
         # `=`: a random secret may begin with '-', which argparse would take for an option
-        "--client-id", CLIENT_ID, f"--client-secret={client_secret}",
-        "--refresh-token", refresh_token,
+        "--client-id",
+        CLIENT_ID,
+        f"--client-secret={client_secret}",
+        "--refresh-token",
+        refresh_token,
     ]
     # Ready when the fake answers over TLS with our certificate: a bare open port could be
     # another test server that happened to get the same free port.
@@ -115,8 +126,9 @@ def make_drive_folder(peer: Peer) -> str:
 
 @pytest.fixture
 def gdrive_remote(gdrive_server):
-    remote = open_remote("gdrive", **gdrive_server.settings,
-                         root_folder_id=make_drive_folder(gdrive_server))
+    remote = open_remote(
+        "gdrive", **gdrive_server.settings, root_folder_id=make_drive_folder(gdrive_server)
+    )
     yield remote
     remote.close()
 
@@ -136,8 +148,9 @@ def google_settings(peer: Peer) -> dict[str, str]:
     }
 
 
-def _fake_call(port: int, cert: str | Path, method: str, path: str,
-               body: dict | None = None) -> dict:
+def _fake_call(
+    port: int, cert: str | Path, method: str, path: str, body: dict | None = None
+) -> dict:
     """A request to the fake's own test endpoints (under /_fake/, not part of Drive)."""
     context = ssl.create_default_context(cafile=str(cert))
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)

@@ -23,6 +23,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.connections = 0  # accepted so far, for tests that check the app went through here
+        self.sent = 0  # bytes forwarded from the app to the server, for tests that count them
 
     @property
     def running(self) -> bool:
@@ -86,6 +87,9 @@ class TcpProxy:
                         pass
                     break
                 sink.sendall(data)
+                if outbound:
+                    with self._lock:
+                        self.sent += len(data)
         except OSError:
             pass
         finally:

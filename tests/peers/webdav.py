@@ -104,8 +104,9 @@ def webdav_server(tmp_path_factory):
 @pytest.fixture
 def webdav_remote(webdav_server):
     """A fresh folder below the share (created by the first write), nested to exercise MKCOL."""
-    remote = open_remote("webdav", remote_path=f"runs/{uuid.uuid4().hex[:12]}",
-                         **webdav_server.settings)
+    remote = open_remote(
+        "webdav", remote_path=f"runs/{uuid.uuid4().hex[:12]}", **webdav_server.settings
+    )
     try:
         yield remote
     finally:

@@ -12,15 +12,10 @@ import os
 import psycopg
 import pytest
 
+from syncapp.background.leader import PostgresLeaderLock, leader_elsewhere, postgres_conninfo
 from syncapp.extensions import db
 from syncapp.scheduled_runs import ScheduledRun, latest_by_job, prune
-from syncapp.scheduler import (
-    PostgresLeaderLock,
-    _in_context,
-    leader_elsewhere,
-    postgres_conninfo,
-    start_scheduler,
-)
+from syncapp.scheduler import _in_context, start_scheduler
 from syncapp.syncs.runner import stop_dispatcher
 from tests.peers.process import wait_until
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
 from syncapp.storage import (
     ChecksumMismatch,
@@ -255,3 +256,23 @@ def test_reads_of_any_size_return_bytes_across_blocks(azure_remote):
             assert isinstance(piece, bytes)
             pieces.append(piece)
     assert b"".join(pieces) == expected
+
+
+def test_a_move_with_a_sas_token_copies_on_the_service(azure_server, azure_remote):
+    """With a SAS token instead of the account key, Copy Blob's source is authorised by the
+    token it carries in its URL."""
+    port = int(azure_server.settings["connection_string"].split(":")[-1].split("/")[0])
+    sas = generate_container_sas(
+        ACCOUNT,
+        azure_remote.container,
+        account_key=ACCOUNT_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    settings = {"account_url": f"http://127.0.0.1:{port}/{ACCOUNT}", "sas_token": sas}
+    with open_remote("azure", container=azure_remote.container, **settings) as remote:
+        remote.write("a/file.bin", PatternStream(3 * MiB, seed=21))
+        assert remote.move("a/file.bin", "b/file.bin").size == 3 * MiB
+        assert remote.stat("a/file.bin") is None
+        with remote.open_read("b/file.bin") as reader:
+            assert md5_of_stream(reader) == pattern_md5(3 * MiB, seed=21)

@@ -56,8 +56,9 @@ def test_wrong_refresh_token_fails_probe_with_a_clear_message(gdrive_server):
     wrong = "1//not-the-issued-refresh-token"
     with drive_remote(gdrive_server) as good:
         folder = good.root_folder_id
-    remote = open_remote("gdrive", **{**gdrive_server.settings, "refresh_token": wrong,
-                                      "root_folder_id": folder})
+    remote = open_remote(
+        "gdrive", **{**gdrive_server.settings, "refresh_token": wrong, "root_folder_id": folder}
+    )
     result = remote.probe()
     assert not result.success
     assert "refused the credentials" in result.message
@@ -104,8 +105,9 @@ def test_resumable_multi_chunk_upload_round_trips(gdrive_server, size):
     expected = pattern_md5(size, seed=size)
     with drive_remote(gdrive_server, chunk_size=GRANULE) as remote:
         before = fake_stats(gdrive_server).get("chunk_puts", 0)
-        entry = remote.write("chunks/multi.bin", PatternStream(size, seed=size), size=size,
-                             md5=expected)
+        entry = remote.write(
+            "chunks/multi.bin", PatternStream(size, seed=size), size=size, md5=expected
+        )
         chunk_puts = fake_stats(gdrive_server).get("chunk_puts", 0) - before
         assert chunk_puts == -(-size // GRANULE)  # one PUT per 256 KiB chunk, none wasted
         assert entry.md5 == expected and entry.size == size
@@ -157,7 +159,9 @@ def test_a_second_client_sees_the_same_tree(gdrive_server):
         with first.open_read("shared/one.txt") as reader:
             assert reader.read() == b"2"
         assert {e.path: e.size for e in first.iter_entries()} == {
-            "shared/one.txt": 1, "shared/two.txt": 2}
+            "shared/one.txt": 1,
+            "shared/two.txt": 2,
+        }
 
 
 def test_write_while_drive_is_down_is_unavailable(gdrive_server, gdrive_remote):
@@ -244,8 +248,9 @@ def test_remotes_creating_one_folder_at_once_all_keep_the_oldest(gdrive_server, 
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=create_and_write, args=(i,), daemon=True)
-               for i in range(creators)]
+    threads = [
+        threading.Thread(target=create_and_write, args=(i,), daemon=True) for i in range(creators)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
@@ -260,7 +265,8 @@ def test_remotes_creating_one_folder_at_once_all_keep_the_oldest(gdrive_server, 
         folders = fresh._named(root, "inbox", folders=True)
         assert [item["id"] for item in folders] == list(set(used.values()))  # no duplicate left
         assert {e.path for e in fresh.iter_entries()} == {
-            f"inbox/from-{i}.txt" for i in range(creators)}
+            f"inbox/from-{i}.txt" for i in range(creators)
+        }
 
 
 def test_move_is_a_rename_on_drive_not_a_copy(gdrive_server):
@@ -302,8 +308,7 @@ def test_a_reader_can_be_consumed_by_another_thread(gdrive_server):
         remote.write("r.bin", PatternStream(size, seed=21), size=size)
         reader = remote.open_read("r.bin")
         digests: list[str] = []
-        worker = threading.Thread(target=lambda: digests.append(md5_of_stream(reader)),
-                                  daemon=True)
+        worker = threading.Thread(target=lambda: digests.append(md5_of_stream(reader)), daemon=True)
         worker.start()
         for index in range(10):  # meanwhile the opening thread keeps using its own connection
             remote.write(f"side-{index}.txt", io.BytesIO(b"x"))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+import syncapp.storage.s3 as s3_backend
 from syncapp.storage import (
     ChecksumMismatch,
     RemoteConfigError,
@@ -282,3 +283,21 @@ def test_part_sizes_stay_within_the_part_limit():
     planned = _part_sizes(8 * MiB, None)
     capacity = sum(next(planned) for _ in range(MAX_PARTS))
     assert capacity >= 400 * 1024 * MiB
+
+
+def test_a_move_above_the_single_copy_limit_copies_by_parts(small_parts, s3_server, monkeypatch):
+    """CopyObject takes 5 GiB at most; beyond, the service copies ranges (UploadPartCopy). The
+    limit is lowered so that a 12 MiB object takes that path on the real server."""
+    size, when = 12 * MiB, datetime(2022, 2, 2, tzinfo=UTC)
+    small_parts.write("big.bin", PatternStream(size, seed=12), modified=when)
+    monkeypatch.setattr(s3_backend, "MAX_SINGLE_PUT", 5 * MiB)
+    moved = small_parts.move("big.bin", "kept/big.bin")
+    assert moved.size == size and moved.modified == when
+    assert small_parts.stat("big.bin") is None
+    with small_parts.open_read("kept/big.bin") as reader:
+        assert md5_of_stream(reader) == pattern_md5(size, seed=12)
+    client = admin_client(s3_server.settings)
+    try:
+        assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    finally:
+        client.close()

@@ -269,3 +269,19 @@ def test_netbios_session_mode_works(smb_server, smb_remote):
     with remote:
         result = remote.probe()
     assert result.success, result.message
+
+
+def test_a_move_replaces_a_file_a_reader_holds_open(smb_server, smb_remote):
+    """The rename's one-step replace is refused while the destination is open: the backend
+    swaps the names around the reader, as a write's last step does."""
+    size = 3 * MiB
+    smb_remote.write("incoming/new.bin", PatternStream(size, seed=5))
+    smb_remote.write("doc.bin", PatternStream(size, seed=6))
+    with smb_remote.open_read("doc.bin") as reader:
+        head = reader.read(MiB)
+        smb_remote.move("incoming/new.bin", "doc.bin")
+        rest = reader.read()
+    assert hashlib.md5(head + rest).hexdigest() == pattern_md5(size, seed=6)
+    with smb_remote.open_read("doc.bin") as reader:
+        assert md5_of_stream(reader) == pattern_md5(size, seed=5)
+    assert files_on_disk(smb_server, smb_remote) == {"doc.bin"}

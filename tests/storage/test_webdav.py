@@ -59,8 +59,9 @@ def test_wrong_password_fails_the_probe_with_a_clear_message(webdav_server):
 
 
 def test_unknown_host_fails_the_probe_with_a_clear_message(webdav_server):
-    with make_remote(webdav_server, url="http://no-such-host.invalid/remote.php/dav/files/alice",
-                     timeout=10) as remote:
+    with make_remote(
+        webdav_server, url="http://no-such-host.invalid/remote.php/dav/files/alice", timeout=10
+    ) as remote:
         result = remote.probe()
     assert not result.success
     assert "no-such-host.invalid" in result.message
@@ -159,8 +160,9 @@ def test_a_server_that_dies_during_an_upload_is_unavailable_and_keeps_the_old_fi
     process = webdav_server.process
     try:
         with pytest.raises(RemoteUnavailable):
-            remote.write("victim.bin", StopsTheServerMidway(16 * MiB, process, after=4 * MiB),
-                         size=16 * MiB)
+            remote.write(
+                "victim.bin", StopsTheServerMidway(16 * MiB, process, after=4 * MiB), size=16 * MiB
+            )
         assert not process.running
     finally:
         if not process.running:
@@ -195,19 +197,28 @@ def self_signed_certificate(folder) -> tuple:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.now(UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
-            "127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -262,9 +273,7 @@ def test_names_that_need_percent_encoding_round_trip(webdav_server):
 
 
 @pytest.mark.parametrize("name", ["semi;colon.txt", "ques?tion/file.txt"])
-def test_names_that_some_servers_mangle_are_stored_or_refused_never_misplaced(
-    webdav_remote, name
-):
+def test_names_that_some_servers_mangle_are_stored_or_refused_never_misplaced(webdav_remote, name):
     # WsgiDAV 4.4 moves such files to a truncated name; Nextcloud and Apache store them right.
     try:
         webdav_remote.write(name, io.BytesIO(b"data"))
@@ -354,8 +363,9 @@ def test_writing_and_reading_stream_without_growing_memory(webdav_remote, known_
     size = 48 * MiB
     tracemalloc.start()
     try:
-        webdav_remote.write("stream.bin", PatternStream(size, seed=3),
-                            size=size if known_size else None)
+        webdav_remote.write(
+            "stream.bin", PatternStream(size, seed=3), size=size if known_size else None
+        )
         _, write_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         with webdav_remote.open_read("stream.bin") as reader:

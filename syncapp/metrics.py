@@ -1,4 +1,4 @@
-"""The Prometheus registry every feature adds its counters to (exposed at /metrics).
+"""The Prometheus registry every feature adds its counters to (monitoring exposes it at /metrics).
 
 A registry of our own instead of prometheus_client's global one: each app created in a test
 process would otherwise register the same names twice.
