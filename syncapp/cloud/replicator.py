@@ -139,10 +139,10 @@ class CloudReplicator:
         self.store = store
         self.open_target = open_target
         self.retry = retry
-        self.max_attempts = max(1, options["max_attempts"])
-        self.retry_delay = float(options["retry_delay"])
-        self.max_retry_delay = float(options["max_retry_delay"])
-        self.claims = copy_claims(timedelta(seconds=float(options["replication_lease"])))
+        self.max_attempts = max(1, options.max_attempts)
+        self.retry_delay = float(options.retry_delay)
+        self.max_retry_delay = float(options.max_retry_delay)
+        self.claims = copy_claims(timedelta(seconds=float(options.replication_lease)))
         self.on_event = on_event
         self.progress_bytes = progress_bytes
         self.progress_seconds = progress_seconds
