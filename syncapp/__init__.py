@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from .project import PROJECT_ROOT, __version__
 from .settings import settings
 
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
+
+#: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -78,7 +82,7 @@ def run_startup_tasks(app: Flask) -> None:
     the scheduler. Skipped before the first migration has created the tables."""
     from sqlalchemy import inspect
 
-    from .backups.routes import startup as backups_startup
+    from .backups.wiring import startup as backups_startup
     from .extensions import db
     from .scheduler import start_scheduler
 
@@ -257,6 +261,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
+    for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
+        import_module(f".{feature}.pages", __name__)
     app.register_blueprint(web)
     app.register_blueprint(seed_paths)
     app.register_blueprint(settings_pages)

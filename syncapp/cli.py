@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .auth.accounts import create_user, find_user, user_count
 from .auth.models import ROLES, ApiToken
+from .backups.wiring import archive_store
 from .extensions import db
 from .failures import DomainError
 from .security import issue_token, revoke_token
@@ -104,8 +105,6 @@ backups = AppGroup("backups", help="Backup archive store.")
 @backups.command("reindex")
 def reindex_backups_command() -> None:
     """Rebuild the archive index from the sidecar files (the truth)."""
-    from .backups.routes import archive_store
-
     store = archive_store()
     removed = store.clean_debris()
     count = store.reindex()
@@ -117,8 +116,6 @@ def check_backups_command() -> None:
     """Check every archive still "unverified" (stored before the gzip check existed, or whose
     check a restart interrupted) now, rather than at the next /verify; exits 1 if any is
     corrupt."""
-    from .backups.routes import archive_store
-
     store = archive_store()
     archives = store.archives(None)
     store.check_integrity(archives)

@@ -81,51 +81,7 @@ ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {}
 #: Violations other parts of issue 19 are fixing now: (rule, importer, imported, issue item).
 #: Empty this after merging them; the test fails on any violation not listed here and on any
 #: line listed here that no longer happens.
-KNOWN_VIOLATIONS: set[tuple[str, str, str, str]] = {
-    ("entry-point", "syncapp.backups.background", "syncapp.backups.routes", "issue 19 item 1"),
-    ("upward", "syncapp.backups.background", "syncapp.backups.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.documents.background", "syncapp.documents.routes", "issue 19 item 1"),
-    ("upward", "syncapp.documents.background", "syncapp.documents.routes", "issue 19 item 1"),
-    # service factories in route modules; jobs, the CLI and pages import routes (wiring)
-    ("cycle", "syncapp.backups.integrity", "syncapp.backups.routes", "issue 19 item 1"),
-    ("upward", "syncapp.backups.integrity", "syncapp.backups.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.backups.integrity", "syncapp.backups.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.backups.integrity", "syncapp.backups.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.backups.integrity", "syncapp.backups.models", "issue 19 item 1"),
-    ("function-level", "syncapp.backups.integrity", "syncapp.extensions", "issue 19 item 1"),
-    ("entry-point", "syncapp.cli", "syncapp.backups.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.cli", "syncapp.backups.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.cloud.conflict_routes", "syncapp.cloud.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.cloud.store", "syncapp.remotes.catalog", "issue 19 item 1"),
-    (
-        "entry-point",
-        "syncapp.monitoring.prometheus",
-        "syncapp.monitoring.routes",
-        "issue 19 item 1",
-    ),
-    (
-        "entry-point",
-        "syncapp.monitoring.status_routes",
-        "syncapp.monitoring.routes",
-        "issue 19 item 1",
-    ),
-    ("entry-point", "syncapp.web.cloud", "syncapp.cloud.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.web.routes", "syncapp.backups.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.web.routes", "syncapp.documents.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.web.seed_paths", "syncapp.monitoring.routes", "issue 19 item 1"),
-    ("entry-point", "syncapp.web.settings", "syncapp.documents.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.web.settings", "syncapp.documents.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.backups.report", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.backups.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.backups.store", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.cordiax.devices", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.cordiax.refusals", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.documents.routes", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.web.cloud", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.web.dashboard", "issue 19 item 1"),
-    ("function-level", "syncapp.web.routes", "syncapp.web.syncs", "issue 19 item 1"),
-    # background work: the scheduler's jobs, the sync runner and its watcher (background)
-}
+KNOWN_VIOLATIONS: set[tuple[str, str, str, str]] = set()
 
 
 @dataclass(frozen=True)

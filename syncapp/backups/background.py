@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..background.work import Job, Runner
 from ..settings import Settings, settings
 from .retention import RetentionPolicy
-from .routes import archive_store
 from .store import apply_retention
+from .wiring import archive_store
 
 
 def retention() -> object:

@@ -14,17 +14,26 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 
 from flask import Flask
 
+from ..extensions import db
+from .models import BackupArchive
+from .store import ArchiveStore
+
 log = logging.getLogger(__name__)
 
-_pending: queue.Queue[tuple[Flask, int]] = queue.Queue()
+#: what a queued check needs: the app, the archive, and how to build the app's archive store
+#: in that app's context (wiring.archive_store)
+Check = tuple[Flask, int, Callable[[], ArchiveStore]]
+
+_pending: queue.Queue[Check] = queue.Queue()
 _worker: threading.Thread | None = None
 _start_lock = threading.Lock()
 
 
-def check_later(app: Flask, archive_id: int) -> None:
+def check_later(app: Flask, archive_id: int, archive_store: Callable[[], ArchiveStore]) -> None:
     """Queue the check of a just-stored archive (its row committed)."""
     global _worker
     with _start_lock:
@@ -32,7 +41,7 @@ def check_later(app: Flask, archive_id: int) -> None:
             # daemon: a shutdown does not wait for a check; the archive stays "unverified"
             _worker = threading.Thread(target=_run, name="backup-gzip-check", daemon=True)
             _worker.start()
-    _pending.put((app, archive_id))
+    _pending.put((app, archive_id, archive_store))
 
 
 def wait_idle() -> None:
@@ -42,20 +51,16 @@ def wait_idle() -> None:
 
 def _run() -> None:
     while True:
-        app, archive_id = _pending.get()
+        app, archive_id, archive_store = _pending.get()
         try:
-            _check(app, archive_id)
+            _check(app, archive_id, archive_store)
         except Exception:  # a check must never stop the worker: the archive stays unverified
             log.exception("the gzip check of backup archive %s failed", archive_id)
         finally:
             _pending.task_done()
 
 
-def _check(app: Flask, archive_id: int) -> None:
-    from ..extensions import db
-    from .models import BackupArchive
-    from .routes import archive_store
-
+def _check(app: Flask, archive_id: int, archive_store: Callable[[], ArchiveStore]) -> None:
     with app.app_context():
         try:
             archive = db.session.get(BackupArchive, archive_id)

@@ -1,10 +1,11 @@
-"""The index of stored archives. The sidecar files are the truth; this table makes listing cheap."""
+"""The index of stored archives (the sidecar files are the truth; this table makes listing
+cheap) and the last /verify result kept per profile (verifications.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -64,3 +65,19 @@ class BackupArchive(db.Model):
             "base_archive": self.base_archive,
             "integrity": self.integrity,
         }
+
+
+class BackupVerification(db.Model):
+    """The last /verify that concerned an owner's profile (older rows are deleted when one is
+    added)."""
+
+    __tablename__ = "backup_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    profile: Mapped[str] = mapped_column(String(64), index=True)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sync_status: Mapped[str] = mapped_column(String(16))  # SYNCHRONIZED or OUT_OF_SYNC
+    synced: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    mismatched: Mapped[int] = mapped_column(Integer, default=0)

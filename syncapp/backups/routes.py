@@ -5,23 +5,20 @@ from __future__ import annotations
 import base64
 import shutil
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 
 from ..auth.models import User
 from ..errors import TEXT_ERROR_BLUEPRINTS
 from ..extensions import Blueprint, db
 from ..failures import BadRequest, DomainError, Forbidden
-from ..project import PROJECT_ROOT
-from ..remotes.catalog import feature_remote
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..settings import settings
-from ..storage import Remote
 from ..storage.local import LocalRemote
 from ..tenancy import require_scope
 from ..uploads import form_body, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
-from . import activity, integrity, report
+from . import live, report, verifications
 from .owners import caller_namespace
 from .schemas import (
     ListFilters,
@@ -32,7 +29,8 @@ from .schemas import (
     VerifyReply,
     VerifyRequest,
 )
-from .store import ArchiveStore, check_md5, check_name, check_profile, human_size, parse_type
+from .store import check_md5, check_name, check_profile, human_size, parse_type
+from .wiring import archive_store, check_later
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
 # The original scripts print `jq -r '.error // .message'`: `error` is the sentence here.
@@ -44,20 +42,6 @@ UPLOAD_BODY = form_body(
     profile={"type": "string"},
     md5={"type": "string"},
 )
-
-
-def archive_remote() -> Remote:
-    return feature_remote("backups", str(PROJECT_ROOT / "remote_backups"))
-
-
-def archive_store() -> ArchiveStore:
-    options = settings().backups
-    return ArchiveStore(
-        archive_remote(),
-        db.session,
-        max_size=options.max_size,
-        profile_quota=options.profile_quota,
-    )
 
 
 def _uploader() -> tuple[str, int | None]:
@@ -137,9 +121,9 @@ def upload_backup():
     )
     if result.created:
         owner = db.session.get(User, result.archive.owner_id)
-        activity.announce_upload(result.archive, owner.email if owner else None)
+        live.uploaded(result.archive, owner.email if owner else None)
         reply = _upload_reply(result, "Backup uploaded successfully")
-        integrity.check_later(current_app._get_current_object(), result.archive.id)
+        check_later(result.archive.id)
         return reply, 201
     # 201 again (with already_stored): the original upload.sh counts only 201 as success, and
     # a re-run after a lost reply must not report the archive it has stored as failed.
@@ -196,7 +180,7 @@ def verify_backups(body):
     archives = store.archives(namespace)
     store.check_integrity(archives)  # those stored before the gzip check: once each
     result = report.verify(body["local_backups"], archives, body["extra_remote"])
-    activity.record_verification(result, archives, namespace.owner_id)
+    verifications.record_verification(result, archives, namespace.owner_id)
     return jsonify(result)
 
 
@@ -250,13 +234,3 @@ def _profile_argument() -> str | None:
     """`?profile=`: which profile's archive, when several of the caller's hold the name."""
     value = request.args.get("profile")
     return None if value is None else check_profile(value)
-
-
-def startup(app) -> None:
-    """Clean the debris of interrupted uploads and rebuild a missing index from the sidecars."""
-    with app.app_context():
-        store = archive_store()
-        store.clean_debris()
-        if not store.archives(None) and store.has_files():
-            count = store.reindex()
-            app.logger.info("rebuilt the backup index from %d sidecar(s)", count)

@@ -7,13 +7,9 @@ from sqlalchemy import select
 
 from ..extensions import Blueprint, db
 from ..failures import NotFound, Unauthorized
-from ..settings import settings
-from ..transfer import RetryPolicy
 from .conflict_schemas import ConflictFilter, ConflictInfo, ConflictList, ResolveRequest
-from .conflicts import ConflictResolver
 from .models import CloudConflict, CloudFile
-from .routes import cloud_store
-from .targets import open_target
+from .wiring import build_resolver
 
 bp = Blueprint(
     "cloud_conflicts",
@@ -65,11 +61,6 @@ def _view(conflict: CloudConflict) -> dict:
         "notes": conflict.notes,
         "outcome": conflict.outcome,
     }
-
-
-def build_resolver() -> ConflictResolver:
-    retry = RetryPolicy.from_settings(settings().transfer)
-    return ConflictResolver(db.session, cloud_store(), open_target, retry=retry)
 
 
 @bp.route("", methods=["GET"])

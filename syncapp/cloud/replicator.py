@@ -28,18 +28,18 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from ..background.claims import Claims, backoff
-from ..events import publish
 from ..extensions import db
 from ..logs import working_for
 from ..settings import settings
 from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteUnavailable
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, copy_verified
+from . import live
 from .conflicts import OpenTarget, Verdict, check_before_write, mark_synced
 from .jobs import job_view, refresh_job_status
 from .models import CloudCopy, CloudFile, CloudJob, CloudVersion
-from .store import store_remote
 from .targets import TargetUnavailable, open_target
+from .wiring import store_remote
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ class CloudReplicator:
         self.session.commit()
 
     def _emit(self, event: str, payload: dict, owner_id: int) -> None:
-        publish(event, payload, user_id=owner_id)
+        live.job_event(event, payload, owner_id)
         if self.on_event is not None:
             self.on_event(event, payload)
 

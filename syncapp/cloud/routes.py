@@ -6,8 +6,6 @@ administrators see everyone's, as with documents.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import jsonify, request, url_for
 
 from ..auth.models import User
@@ -43,8 +41,9 @@ from .schemas import (
     PageQuery,
     VersionList,
 )
-from .store import CloudStore, Outcome, Staged, store_remote
+from .store import CloudStore, Outcome, Staged
 from .targets import TargetUnavailable, configured_targets, open_target, stored_remote_name
+from .wiring import cloud_store
 
 bp = Blueprint("cloud", __name__, url_prefix="/api/v1", description="Cloud files (seed 004)")
 
@@ -58,20 +57,6 @@ UPLOAD_BODY = form_body([], **dict.fromkeys(FLAGS, FLAG_PROPERTY))
 
 
 # --- services --------------------------------------------------------------------------------
-
-
-def _options() -> Any:
-    return settings().cloud
-
-
-def cloud_store() -> CloudStore:
-    options = _options()
-    return CloudStore(
-        store_remote(),
-        db.session,
-        max_size=options.max_size,
-        keep_versions=options.keep_versions,
-    )
 
 
 def _open_cloud(target: str, owner_id: int) -> Remote:
@@ -239,7 +224,7 @@ def _cloud_link(file: CloudFile, target: str) -> dict:
     """A short-lived URL for the cloud's copy: the cloud's own signed URL where it can make one,
     else a signed link to syncapp, which streams the copy from the cloud."""
     copy = _copy_in(file, target)
-    ttl = _options().download_url_ttl
+    ttl = settings().cloud.download_url_ttl
     with _open_cloud(target, file.owner_id) as cloud:
         try:
             url = cloud.download_url(copy.remote_path, ttl)
@@ -282,7 +267,7 @@ def get_file(query, file_id: int):
 def download_link(query, file_id: int):
     """Where a `download_url` for a cloud without signed URLs of its own (Google Drive) leads:
     the signed token is the credential, until `cloud.download_url_ttl` seconds have passed."""
-    grant = links.verify(query["token"], _options().download_url_ttl)
+    grant = links.verify(query["token"], settings().cloud.download_url_ttl)
     user = db.session.get(User, grant.user_id)
     mismatch = grant.file_id != file_id or grant.target != query["from_storage"]
     if mismatch or user is None or not user.is_active:

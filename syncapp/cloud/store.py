@@ -16,7 +16,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -308,12 +307,3 @@ def _may_hold_bytes(copy: CloudCopy) -> bool:
     left nothing there, so an unreachable cloud does not have to block its deletion."""
     return copy.synced_version is not None or copy.status == "running"
 
-
-def store_remote() -> Remote:
-    """The cloud file store, where every version's bytes are kept (the app's `cloud.remote`, or
-    the folder `cloud.root`, default `<instance>/cloud`)."""
-    from flask import current_app
-
-    from ..remotes.catalog import feature_remote
-
-    return feature_remote("cloud", str(Path(current_app.instance_path) / "cloud"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ..background.work import Job, Runner
 from ..settings import settings
-from .pollers import run_due_pollers
-from .store import snapshot_store
+from .wiring import run_due_pollers, snapshot_store
 
 
 def pollers() -> object:

@@ -19,7 +19,7 @@ from ..failures import BadRequest
 from ..tenancy import caller, requested_owner, require_scope, scoped_names
 from .models import CordiaxSnapshot
 from .snapshots import SnapshotRefused, check_device
-from .store import snapshot_store
+from .wiring import snapshot_store
 
 OWNER_WHAT = "Cordiax device"
 

@@ -12,27 +12,26 @@ import re
 import threading
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from flask_socketio import disconnect, emit
 from sqlalchemy.exc import OperationalError
 
 from ..auth.live_connections import register_socket, unregister_socket
-from ..events import publish
 from ..extensions import db, socketio
 from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
-from ..settings import settings
 from ..socket_guard import mark_authenticated
 from ..sockets import GuardedNamespace, socket_error
 from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
+from . import live
 from .anonymous import anonymous_user
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
-from .store import snapshot_store
 from .transport import OVERSIZE_KEY
+from .wiring import push_slots, snapshot_store, sync_requester
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +70,6 @@ def decode_payload(data: Any, max_size: int) -> bytes:
     raise SnapshotRefused(
         "bad_payload", 'Expected {"data": "<hex>"}, {"data": <bytes>} or raw bytes.'
     )
-
-
-def _push_slots() -> threading.BoundedSemaphore:
-    """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
-    slots = current_app.extensions.get("syncapp.cordiax_push_slots")
-    if slots is None:
-        limit = settings().cordiax.max_concurrent_pushes
-        slots = current_app.extensions.setdefault(
-            "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
-        )
-    return slots
 
 
 def _token_from_handshake(auth: Any) -> str | None:
@@ -131,19 +119,13 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return failure.code, OUTAGE_MESSAGES.get(failure.code, failure.message)
 
 
+def _send_sync_request(sid: str) -> None:
+    socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
+
+
 def _requester() -> SyncRequester:
     """This app's SyncRequester (one per process), started with the first connection."""
-    requester = current_app.extensions.get("syncapp.cordiax_requester")
-    if requester is None:
-
-        def send(sid: str) -> None:
-            socketio.emit("sync_request", {}, to=sid, namespace=NAMESPACE)
-
-        interval = settings().cordiax.sync_request_interval
-        requester = current_app.extensions.setdefault(
-            "syncapp.cordiax_requester", SyncRequester(send, interval)
-        )
-    return requester
+    return sync_requester(_send_sync_request)
 
 
 def _refused(code: str, message: str, device: str | None, user_id: int | None = None) -> None:
@@ -193,7 +175,7 @@ class CordiaxNamespace(GuardedNamespace):
             self._clients[request.sid] = (user.id, device)
         # Not emitted here: the client could not answer yet (requester.py says why).
         _requester().connected(request.sid)
-        publish("cordiax_connected", {"device": device}, user_id=user.id)
+        live.connected(user.id, device)
 
     def on_sync_data(self, data: Any = None) -> dict[str, Any]:
         with self._guard:
@@ -210,7 +192,7 @@ class CordiaxNamespace(GuardedNamespace):
             # Each push in flight costs several copies of its payload (bytes, ZIP members,
             # the store's buffers): a bounded number at a time keeps hundreds of clients
             # pushing together from multiplying the process's memory and thrashing its CPU.
-            with _push_slots():
+            with push_slots():
                 payload = decode_payload(data, store.limits.max_size)
                 data = None  # drop the hex string as soon as it is decoded
                 result = store.store(user_id, device, payload)
@@ -222,11 +204,7 @@ class CordiaxNamespace(GuardedNamespace):
             _requester().pushed(request.sid, refused_size=code == "too_large")
             if isinstance(exc, SnapshotRefused):
                 _refused(code, message, device, user_id)
-            publish(
-                "cordiax_error",
-                {"device": device, "error": code, "message": message},
-                user_id=user_id,
-            )
+            live.push_failed(user_id, device, code, message)
             return self._refuse(code, message)
         _requester().pushed(request.sid)
         snapshot = result.snapshot
@@ -241,7 +219,7 @@ class CordiaxNamespace(GuardedNamespace):
             "created": result.created,
         }
         emit("sync_ack", ack)
-        publish("cordiax_snapshot", {"device": device, **ack}, user_id=user_id)
+        live.snapshot_stored(user_id, device, ack)
         return ack
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -250,7 +228,7 @@ class CordiaxNamespace(GuardedNamespace):
         with self._guard:
             identity = self._clients.pop(request.sid, None)
         if identity is not None:
-            publish("cordiax_disconnected", {"device": identity[1]}, user_id=identity[0])
+            live.disconnected(identity[0], identity[1])
 
     @staticmethod
     def _refuse(code: str, message: str) -> dict[str, Any]:

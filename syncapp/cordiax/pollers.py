@@ -5,8 +5,8 @@ every `interval` seconds and stores it as a new snapshot of its device when it c
 checks come first (the entry's etag or mtime with its size, which needs no download), then the
 content hash, so a client that rewrites identical bytes creates no new version.
 
-The core (`poll`) takes plain callables for the source Remote and the SnapshotStore; the Flask
-glue at the bottom builds them from the stored remote and the app's settings.
+`poll` takes plain callables for the source Remote and the SnapshotStore; cordiax/wiring.py
+builds them from the stored remote and the app's settings (`poll_now`, `run_due_pollers`).
 """
 
 from __future__ import annotations
@@ -22,19 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..events import publish
-from ..extensions import db
-from ..failures import DomainError
-from ..remotes.catalog import open_granted
 from ..storage import Entry, Remote, RemoteError, RemoteNotFound
 from ..storage.base import CHUNK_SIZE, clean_path
 from ..timeutil import isoformat, utcnow
 from .models import CordiaxPoller
 from .snapshots import SnapshotRefused, SnapshotStore
-from .store import snapshot_store
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +164,7 @@ def _describe_error(exc: Exception) -> str:
     return f"internal error ({type(exc).__name__}); see the server log"
 
 
-def _release(session: Session, poller: CordiaxPoller) -> None:
+def release(session: Session, poller: CordiaxPoller) -> None:
     """Detach the (loaded) poller and end the transaction before the share is read: a share
     that stalls must not hold a pooled connection (issue 18). The detached poller keeps its
     values, so reading them loads nothing; `session.add` takes it back with its changes."""
@@ -203,7 +197,7 @@ def poll(
         try:
             store = open_store()
             with open_source() as remote:
-                _release(session, poller)
+                release(session, poller)
                 result = check_file(poller, remote, store)
             error = None
             if result.startswith("imported "):
@@ -216,7 +210,7 @@ def poll(
                 log.exception("poller %s (%s) failed", poller_id, name, extra=owned)
             result, error = ERROR, _describe_error(exc)
         if poller not in session:
-            session.add(poller)  # back from _release: what the poll changed on it is written
+            session.add(poller)  # back from release: what the poll changed on it is written
         poller.last_run = started
         poller.last_result = result[:255]
         poller.last_error = error
@@ -259,59 +253,3 @@ def check_connection(remote: Remote, poller: CordiaxPoller) -> ConnectionCheck:
         f"{where}: connected; no {rel} yet (the folder is empty or missing until the Cordiax "
         "client syncs)",
     )
-
-
-# --- Flask glue --------------------------------------------------------------------------------
-
-
-def _publish(poller: CordiaxPoller, version: str | None) -> None:
-    payload = {
-        "poller_id": poller.id,
-        "name": poller.name,
-        "device": poller.device,
-        "result": poller.last_result,
-        "error": poller.last_error,
-        "version": version,
-    }
-    try:
-        publish("cordiax_poll", payload, user_id=poller.user_id)
-    except Exception:  # the live log is a convenience: a broken queue must not fail the poll
-        log.warning("could not publish the result of poller %s", poller.id, exc_info=True)
-
-
-def poll_now(poller: CordiaxPoller) -> CordiaxPoller:
-    """Poll with the app's stored remote and snapshot store (inside an app context)."""
-    return poll(
-        poller,
-        open_source=lambda: open_granted(poller.remote_id, poller.user_id, "cordiax"),
-        open_store=snapshot_store,
-        session=db.session,
-        notify=_publish,
-    )
-
-
-def connection_check(poller: CordiaxPoller) -> ConnectionCheck:
-    try:
-        remote = open_granted(poller.remote_id, poller.user_id, "cordiax")
-    except (RemoteError, DomainError, ValueError) as exc:
-        return ConnectionCheck(False, str(getattr(exc, "message", exc)))
-    with remote:
-        _release(db.session, poller)  # reads only: nothing of the request's is left to commit
-        try:
-            return check_connection(remote, poller)
-        finally:
-            db.session.add(poller)
-
-
-def run_due_pollers(now: datetime | None = None) -> list[int]:
-    """The scheduler's job: poll every enabled poller whose interval has passed; their ids."""
-    now = now or utcnow()
-    pollers = db.session.scalars(
-        select(CordiaxPoller).where(CordiaxPoller.enabled.is_(True)).order_by(CordiaxPoller.id)
-    ).all()
-    ran = []
-    for poller in pollers:
-        if is_due(poller, now):
-            poll_now(poller)
-            ran.append(poller.id)
-    return ran

@@ -18,7 +18,7 @@ from ..security import admin_required
 from . import poller_records as records
 from .models import CordiaxPoller
 from .poller_schemas import ConnectionReply, PollerCreate, PollerInfo, PollerUpdate
-from .pollers import connection_check, poll_now
+from .wiring import connection_check, poll_now
 
 bp = Blueprint(
     "cordiax_pollers",

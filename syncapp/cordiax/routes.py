@@ -13,7 +13,7 @@ from .models import CordiaxSnapshot
 from .refusals import recent_refusals
 from .schemas import DeviceInfo, OwnerQuery, RefusalInfo, SnapshotInfo
 from .snapshots import EXTENSIONS
-from .store import snapshot_store
+from .wiring import snapshot_store
 
 bp = Blueprint(
     "cordiax",

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..quotas import register_usage
 from ..storage import Remote, RemoteError, RemoteNotFound
 from ..timeutil import isoformat, utcnow
 from .models import CordiaxSnapshot
@@ -426,3 +427,15 @@ class SnapshotStore:
                     removed.append(snapshot.path)
                     self.delete(snapshot)
         return removed
+
+
+def snapshot_usage(session: Session, user_id: int) -> int:
+    """Bytes of the snapshots `user_id` keeps (as pushed; see docs/security.md on ZIPs)."""
+    return session.scalar(
+        select(func.coalesce(func.sum(CordiaxSnapshot.size), 0)).where(
+            CordiaxSnapshot.user_id == user_id
+        )
+    )
+
+
+register_usage("cordiax", snapshot_usage)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..background.work import Job, Runner
-from .routes import auto_sync
+from .wiring import auto_sync
 
 JOBS: list[Job] = [
     Job("documents.auto_sync", auto_sync, lambda s: s.documents.auto_sync_interval),

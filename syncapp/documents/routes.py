@@ -6,30 +6,22 @@ administrators see everyone's.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from flask import current_app, request
+from flask import request
 
 from ..extensions import Blueprint, db
 from ..failures import (
     BadRequest,
     DomainError,
     InsufficientStorage,
-    Misconfigured,
     NotFound,
     PeerFailed,
     ServiceUnavailable,
 )
 from ..quotas import refuse_declared
-from ..remotes.catalog import feature_remote, find_remote, open_stored
 from ..security import caller_id, owner_scope, streams_body
-from ..settings import settings
-from ..storage import Remote
-from ..transfer import RetryPolicy
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
-from . import events
+from . import live
 from .messages import localized
 from .models import DOCUMENT_TYPES
 from .nas import (
@@ -37,12 +29,7 @@ from .nas import (
     SOURCE_MISSING,
     SYNCED_TO,
     DocumentSyncError,
-    MountTarget,
     NasNotConfigured,
-    NasSync,
-    NoTarget,
-    RemoteTarget,
-    Target,
 )
 from .schemas import (
     DocumentFilters,
@@ -54,7 +41,8 @@ from .schemas import (
     SyncRun,
     SyncStatus,
 )
-from .store import DocumentStore, parse_date, parse_type
+from .store import parse_date, parse_type
+from .wiring import document_store, nas_sync
 
 bp = Blueprint(
     "documents", __name__, url_prefix="/api/v1/documents", description="Documents (seed 001)"
@@ -74,46 +62,6 @@ UPLOAD_BODY = form_body(
     },
     sync_now=FLAG_PROPERTY,
 )
-
-
-# --- services --------------------------------------------------------------------------------
-
-
-def document_store() -> DocumentStore:
-    options = settings().documents
-    remote = feature_remote("documents", str(Path(current_app.instance_path) / "documents"))
-    return DocumentStore(remote, db.session, max_size=options.max_size)
-
-
-def _open_named_remote(name: str) -> Remote | None:
-    stored = find_remote(name)
-    return open_stored(stored) if stored is not None else None
-
-
-def nas_target(options: Any) -> Target:
-    """The NAS of the `documents` settings section."""
-    if options.nas_remote:
-        return RemoteTarget(options.nas_remote, _open_named_remote)
-    if options.nas_mount_path:
-        return MountTarget(options.nas_mount_path)
-    return NoTarget()
-
-
-def nas_sync() -> NasSync:
-    """The NAS service for this request or job; close it (it may hold an SMB connection)."""
-    configured = settings()
-    options = configured.documents
-    try:
-        return NasSync(
-            document_store().remote,
-            db.session,
-            nas_target(options),
-            folder_names=options.nas_folder_names,
-            retry=RetryPolicy.from_settings(configured.transfer),
-            on_result=events.sync_result,
-        )
-    except ValueError as exc:
-        raise Misconfigured(str(exc)) from None
 
 
 def _me() -> int:
@@ -165,7 +113,7 @@ def upload_document():
         store.discard(stored)
         raise
     document = store.create(owner_id, stored, kind=kind, document_date=day)
-    events.uploaded(document)
+    live.uploaded(document)
     outcome = None
     if sync_now:
         with nas_sync() as service:
@@ -226,7 +174,7 @@ def delete_document(document_id: int):
     document = store.get(document_id, owner_id=_scope())
     owner_id = document.owner_id
     store.delete(document)
-    events.deleted(document_id, owner_id)
+    live.deleted(document_id, owner_id)
 
 
 # --- seed 001: /api/v1/sync ------------------------------------------------------------------
@@ -293,7 +241,7 @@ def sync_one_document(document_id: int):
         if store.remote.stat(stored_path) is None:
             document.last_error = SOURCE_MISSING
             db.session.commit()
-            events.sync_result(document, SOURCE_MISSING)
+            live.sync_result(document, SOURCE_MISSING)
             raise BadRequest(localized(SOURCE_MISSING), code="no_file", success=False)
         try:
             path = service.sync_document(document)
@@ -303,13 +251,3 @@ def sync_one_document(document_id: int):
             raise _sync_failure(exc) from None
     # seed 001: "Synchronized to ..." / "Synchronisé vers ..." by the caller's Accept-Language
     return {"success": True, "message": localized(SYNCED_TO.format(path=path))}
-
-
-def auto_sync() -> object:
-    """The scheduler's documents.auto_sync job: every user's pending documents."""
-    with nas_sync() as service:
-        try:
-            return service.run(None)
-        except NasNotConfigured as exc:
-            current_app.logger.warning("documents auto-sync skipped: %s", exc)
-            return None

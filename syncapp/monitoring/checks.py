@@ -22,8 +22,8 @@ from sqlalchemy import select, text
 from ..extensions import db
 from ..logs import redact
 from ..settings import settings
+from ..syncs.destinations import open_destination
 from ..syncs.models import SyncJob
-from ..syncs.runner import open_destination
 from .service import scheduler_info
 
 log = logging.getLogger(__name__)

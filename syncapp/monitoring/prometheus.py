@@ -14,8 +14,8 @@ from prometheus_client.metrics_core import Metric
 
 from ..extensions import db
 from ..metrics import REGISTRY
+from .access import caller_scope, require_enabled
 from .collector import OWNER_SCOPE
-from .routes import caller_scope, require_enabled
 from .service import scoped_job_ids
 
 bp = Blueprint("prometheus", __name__)

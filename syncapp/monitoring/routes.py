@@ -15,29 +15,13 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import Blueprint, db
-from ..failures import NotFound, Unauthorized
 from ..project import __version__
 from ..security import public
-from ..settings import settings
 from ..timeutil import isoformat, utcnow
+from .access import require_enabled
 from .checks import HEALTH_CHECKS, CheckReport, destinations_report
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Service health")
-
-
-def caller_scope() -> int | None:
-    """Whose jobs the caller may see: their own, or everyone's (None) for an administrator."""
-    if not current_user.is_authenticated:
-        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
-    return None if current_user.is_admin else current_user.id
-
-
-def require_enabled(option: str, what: str) -> None:
-    if not getattr(settings().monitoring, option):
-        raise NotFound(
-            f"The {what} endpoint is turned off (monitoring.{option} is false).",
-            code=f"{what}_disabled",
-        )
 
 
 class JobCheck(Schema):

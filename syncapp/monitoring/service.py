@@ -20,6 +20,7 @@ from ..scheduled_runs import latest_by_job
 from ..settings import settings
 from ..syncs.history import LISTED
 from ..syncs.models import FILE_STATES, JOB_STATES, RUN_STATUSES, SyncFile, SyncJob, SyncRun
+from ..syncs.wiring import DISPATCHER
 from ..timeutil import isoformat, utcnow
 
 #: when this process loaded syncapp (gunicorn loads the app as its worker starts)
@@ -36,7 +37,7 @@ def scheduler_info(app: Flask) -> dict[str, Any]:
     state = app.extensions.get("syncapp.scheduler")
     leader = bool(state and state["lock"].held)
     scheduler = state.get("scheduler") if state else None
-    dispatcher = app.extensions.get("syncapp.sync_dispatcher")
+    dispatcher = app.extensions.get(DISPATCHER)
     thread = getattr(dispatcher, "thread", None)
     if not enabled:
         role = "disabled"

@@ -15,7 +15,7 @@ from flask import current_app
 from ..extensions import Blueprint
 from ..logs import BufferedRecord, LogBuffer, select_records
 from ..syncs.jobs import get_job
-from .routes import caller_scope, require_enabled
+from .access import caller_scope, require_enabled
 from .schemas import LogList, LogQuery, ServiceStatus, SyncMetrics
 from .service import job_metrics, service_status
 

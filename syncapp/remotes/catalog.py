@@ -10,9 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..extensions import db
-from ..failures import BadRequest, Conflict, Misconfigured, NotFound
+from ..failures import BadRequest, Conflict, NotFound
 from ..security import decrypt_secret, encrypt_secret
-from ..settings import settings
 from ..storage import Remote, RemoteConfigError, open_remote, remote_class, setting_names
 from ..storage.local import ConfinedLocalRemote
 from .models import GRANT_FEATURES, RemoteGrant, StoredRemote
@@ -210,23 +209,3 @@ def usable_remotes(user: User) -> list[tuple[StoredRemote, list[str]]]:
     for remote_id, feature in rows:
         features.setdefault(remote_id, []).append(feature)
     return [(remote, sorted(features[remote.id])) for remote in remotes if remote.id in features]
-
-
-def feature_remote(section: str, default_root: str) -> Remote:
-    """Where a feature keeps its files: the stored remote named by `<section>.remote`, else the
-    local folder `<section>.root` (default `default_root`). Opened once per app and reused."""
-    from flask import current_app
-
-    cache = current_app.extensions.setdefault("syncapp.feature_remotes", {})
-    if section not in cache:
-        options = getattr(settings(), section)
-        if options.remote:
-            stored = find_remote(options.remote)
-            if stored is None:
-                raise Misconfigured(
-                    f"{section}.remote names an unknown stored remote {options.remote!r}."
-                )
-            cache[section] = open_stored(stored)
-        else:
-            cache[section] = open_remote("local", root=options.root or default_root)
-    return cache[section]

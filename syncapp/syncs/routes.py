@@ -8,11 +8,10 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..events import publish
 from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
-from ..settings import settings
 from ..tenancy import caller
+from . import live
 from .folders import roots_of
 from .history import LISTED
 from .jobs import (
@@ -41,6 +40,7 @@ from .schemas import (
     SyncJobUpdate,
     SyncRoots,
 )
+from .wiring import rate_limit
 
 bp = Blueprint("syncs", __name__, url_prefix="/api/v1/syncs", description="Sync jobs (seed 000)")
 
@@ -51,7 +51,7 @@ def _caller() -> str:
     return request.remote_addr or "unknown"
 
 
-limiter.limit(lambda: settings().ratelimit.syncs, key_func=_caller)(bp)
+limiter.limit(rate_limit, key_func=_caller)(bp)
 
 
 def _scope() -> int | None:
@@ -60,18 +60,6 @@ def _scope() -> int | None:
 
 def _job(job_id: int) -> SyncJob:
     return get_job(job_id, _scope())
-
-
-def _job_changed(job: SyncJob, action: str) -> None:
-    """Tell open Sync jobs pages (the owner's and administrators') to refresh the job's row."""
-    body = {
-        "job_id": job.id,
-        "job": job.name,
-        "action": action,
-        "state": job.state,
-        "enabled": job.enabled,
-    }
-    publish("job_changed", body, user_id=job.owner_id, admins=True)
 
 
 def _info(job: SyncJob) -> SyncJob:
@@ -108,7 +96,7 @@ def create_sync(values):
     job = create_job(current_user.id, values)
     if job.enabled:
         request_run(job, "start")
-    _job_changed(job, "created")
+    live.job_changed(job, "created")
     return _info(job)
 
 
@@ -123,7 +111,7 @@ def get_sync(job_id: int):
 @bp.response(200, SyncJobInfo)
 def update_sync(values, job_id: int):
     job = update_job(_job(job_id), values)
-    _job_changed(job, "updated")
+    live.job_changed(job, "updated")
     return _info(job)
 
 
@@ -132,7 +120,7 @@ def update_sync(values, job_id: int):
 def delete_sync(job_id: int):
     job = _job(job_id)
     delete_job(job)
-    _job_changed(job, "deleted")  # a deleted instance keeps its loaded attributes
+    live.job_changed(job, "deleted")  # a deleted instance keeps its loaded attributes
 
 
 @bp.route("/<int:job_id>/start", methods=["POST"])
@@ -140,7 +128,7 @@ def delete_sync(job_id: int):
 def start_sync(job_id: int):
     job = set_enabled(_job(job_id), True)
     request_run(job, "start")
-    _job_changed(job, "started")
+    live.job_changed(job, "started")
     return _info(job)
 
 
@@ -148,7 +136,7 @@ def start_sync(job_id: int):
 @bp.response(200, SyncJobInfo)
 def stop_sync(job_id: int):
     job = set_enabled(_job(job_id), False)
-    _job_changed(job, "stopped")
+    live.job_changed(job, "stopped")
     return _info(job)
 
 

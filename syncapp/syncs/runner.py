@@ -14,82 +14,22 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import case, select, update
 
-from ..auth.models import User
-from ..events import publish
 from ..extensions import db
-from ..remotes.catalog import get_remote, may_use, open_for_user
 from ..settings import settings
-from ..storage import RemoteNotFound, RemoteUnavailable
 from ..storage.base import owner_tag
 from ..timeutil import utcnow
-from ..transfer import RetryPolicy
 from . import metrics
-from .engine import (
-    JOB_CLAIMS,
-    Destination,
-    DestinationUnavailable,
-    JobRefused,
-    Outcome,
-    SyncEngine,
-)
-from .folders import open_local_destination, open_source
+from .engine import JOB_CLAIMS
 from .models import SyncJob, SyncRun
 from .watcher import RealtimeWatcher
+from .wiring import DISPATCHER, build_engine, wake_dispatcher
 
 log = logging.getLogger(__name__)
-
-
-def open_destination(job: SyncJob, *, release_database: bool = False) -> Destination:
-    """The job's destination, checked again at every run: a local folder beneath its owner's
-    root that must be the share it was (folders.py), or a stored remote still granted to them.
-    With `release_database`, the rows it needs are detached and the database connection goes
-    back to the pool before the remote is reached: a stalled remote must not hold it."""
-    if job.destination_remote_id is None:
-        return Destination(open_local_destination(job))
-    stored = get_remote(job.destination_remote_id)
-    if not may_use(stored, db.session.get(User, job.owner_id), "syncs"):
-        raise JobRefused(f"the stored remote {stored.name!r} is no longer available to this job")
-    path = job.destination_path
-    if release_database:
-        db.session.expunge(stored)
-        db.session.rollback()  # reads only: ends the transaction, returns the connection
-    try:
-        return Destination(open_for_user(stored), path)
-    except (RemoteNotFound, RemoteUnavailable) as exc:
-        raise DestinationUnavailable(str(exc)) from None
-
-
-def _announce(name: str, payload: dict, job: SyncJob) -> None:
-    body = {"job_id": job.id, "job": job.name, **payload}
-    publish(name, body, user_id=job.owner_id, admins=True)
-
-
-def _count(outcome: Outcome, job: SyncJob) -> None:
-    metrics.record_outcome(job.id, outcome.status, outcome.file.size)
-
-
-def build_engine(owner: str | None = None, **hooks) -> SyncEngine:
-    configured = settings()
-    return SyncEngine(
-        db.session,
-        open_source,
-        # the run's first remote I/O (listing the destination) happens with no database
-        # connection held: a destination that accepts and never answers must not hold one
-        partial(open_destination, release_database=True),
-        retry=RetryPolicy.from_settings(configured.transfer),
-        owner=owner or owner_tag(),
-        batch_size=configured.sync.batch_size,
-        max_backoff=configured.sync.max_destination_backoff,
-        keep_runs=configured.sync.keep_runs,
-        on_event=hooks.pop("on_event", _announce),
-        on_outcome=hooks.pop("on_outcome", _count),
-    )
 
 
 # --- claims and requests ---------------------------------------------------------------------
@@ -123,9 +63,7 @@ def request_run(job: SyncJob, reason: str) -> SyncRun:
         job.state = "queued"
     job.next_run_at = utcnow()
     db.session.commit()
-    dispatcher = current_app.extensions.get("syncapp.sync_dispatcher")
-    if dispatcher is not None:
-        dispatcher.wake()
+    wake_dispatcher()
     return run
 
 
@@ -273,7 +211,7 @@ def start_dispatcher(app: Flask) -> Dispatcher:
     """Start running sync jobs in this process (the scheduler leader, or a test): the
     dispatcher, and the realtime watcher that requests runs of realtime jobs."""
     dispatcher = Dispatcher(app)
-    app.extensions["syncapp.sync_dispatcher"] = dispatcher
+    app.extensions[DISPATCHER] = dispatcher
     dispatcher.start()
     watcher = RealtimeWatcher(app, request_run)
     app.extensions["syncapp.sync_watcher"] = watcher
@@ -286,7 +224,7 @@ def stop_dispatcher(app: Flask) -> None:
     watcher = app.extensions.pop("syncapp.sync_watcher", None)
     if watcher is not None:
         watcher.stop()
-    dispatcher = app.extensions.pop("syncapp.sync_dispatcher", None)
+    dispatcher = app.extensions.pop(DISPATCHER, None)
     if dispatcher is not None:
         dispatcher.stop()
 

@@ -15,8 +15,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..auth.models import User
-from ..backups.activity import last_verifications
 from ..backups.models import ARCHIVE_TYPES, BackupArchive
+from ..backups.verifications import last_verifications
 from ..cloud.jobs import job_view
 from ..cloud.models import JOB_STATUSES, CloudConflict, CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..backups.activity import BackupVerification, verifications_of
-from ..backups.models import BackupArchive
+from ..backups.models import BackupArchive, BackupVerification
+from ..backups.verifications import verifications_of
 from ..cloud.models import CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document

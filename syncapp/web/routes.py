@@ -1,11 +1,11 @@
-"""The Jinja pages: sign-in, sign-out and the landing page."""
+"""The Jinja pages that belong to no feature: sign-in, sign-out, the dashboard, /docs and the
+landing page. Each feature's page is in its own `pages.py`, on the same `web` blueprint."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     flash,
     jsonify,
     redirect,
@@ -17,13 +17,13 @@ from flask_login import current_user
 
 from ..auth.accounts import authenticate
 from ..errors import wants_json
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..project import __version__
 from ..security import public, sign_in, sign_out
 from ..settings import settings
+from .blueprint import bp
+from .dashboard import summary
 from .forms import LoginForm
-
-bp = Blueprint("web", __name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -68,68 +68,7 @@ def logout():
 @bp.route("/dashboard")
 def dashboard():
     """The dashboard (also served at / to signed-in browsers)."""
-    from .dashboard import summary
-
     return render_template("dashboard.html", summary=summary(current_user))
-
-
-@bp.route("/backups")
-def backups_page():
-    """The user's archives per profile; everyone's for administrators, with the owner named."""
-    from ..backups.report import page_sections
-    from ..backups.routes import archive_store
-    from ..backups.store import Namespace
-
-    me = current_user.id
-    archives = archive_store().archives(None if current_user.is_admin else Namespace(me))
-    return render_template("backups/index.html", profiles=page_sections(archives, me))
-
-
-@bp.route("/cordiax")
-def cordiax_page():
-    """The user's Cordiax devices (every user's for admins) and a live log fed by /events."""
-    from ..cordiax.devices import visible_devices
-    from ..cordiax.refusals import recent_refusals
-
-    refused = recent_refusals(db.session, 50) if current_user.is_admin else []
-    return render_template("cordiax/index.html", devices=visible_devices(), refused=refused)
-
-
-@bp.route("/documents")
-def documents_page():
-    """The user's documents (every user's for admins), upload form and the NAS sync panel."""
-    from ..documents.routes import document_store, nas_sync
-
-    store = document_store()
-    owner = None if current_user.is_admin else current_user.id
-    documents, total = store.search(owner_id=owner, per_page=200)
-    with nas_sync() as service:
-        nas = service.config()
-        status = service.status(owner)
-    return render_template(
-        "documents/index.html", documents=documents, total=total, nas=nas, status=status
-    )
-
-
-@bp.route("/syncs")
-def syncs_page():
-    """The user's sync jobs (every user's for admins): list, form, details and a live log."""
-    from .syncs import page_context
-
-    return render_template("syncs/index.html", **page_context(current_user))
-
-
-@bp.route("/cloud")
-def cloud_page():
-    """The user's cloud files (every user's for admins): upload, replication, versions,
-    conflicts and the Google Drive connection (whose callback comes back with ?google=)."""
-    from .cloud import page_context
-
-    return render_template(
-        "cloud/index.html",
-        google_connected=request.args.get("google") == "connected",
-        **page_context(current_user),
-    )
 
 
 @bp.route("/docs")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, make_response, render_template
 
 from ..headers import CONTENT_SECURITY_POLICY
-from ..monitoring.routes import require_enabled
+from ..monitoring.access import require_enabled
 from ..project import __version__
 from ..security import public
 from ..timeutil import isoformat, utcnow

@@ -19,6 +19,7 @@ from ..config import ENV_ALIASES
 from ..cordiax import pollers as poller_defaults
 from ..cordiax.models import CordiaxPoller
 from ..cordiax.poller_schemas import PollerInfo
+from ..documents.wiring import nas_sync
 from ..extensions import db
 from ..remotes.models import StoredRemote
 from ..remotes.schemas import RemoteInfo
@@ -89,8 +90,6 @@ def pollers():
 
 @bp.route("/nas")
 def nas():
-    from ..documents.routes import nas_sync
-
     with nas_sync() as service:
         config = service.config()
     options = settings().documents

@@ -202,7 +202,7 @@ def test_root_answers_json_to_scripts(client):
 
 def test_reindex_rebuilds_the_index_from_sidecars(app, client, token, stored):
     from syncapp.backups.models import BackupArchive
-    from syncapp.backups.routes import archive_store
+    from syncapp.backups.wiring import archive_store
     from syncapp.extensions import db
 
     with app.app_context():

@@ -150,7 +150,7 @@ def test_two_hosts_same_second_name_under_two_profiles_are_both_stored(client, t
 
 
 def test_reindex_keeps_both_profiles_archives_of_one_name(app, client, token):
-    from syncapp.backups.routes import archive_store
+    from syncapp.backups.wiring import archive_store
 
     upload(client, token, make_archive(1), NAME, profile="host-a")
     upload(client, token, make_archive(2), NAME, profile="host-b")
@@ -258,7 +258,7 @@ def test_verify_checks_an_archive_stored_before_the_check_and_flags_it_corrupt(
     """An archive indexed without a check (stored by an older syncapp, or reindexed from a
     sidecar that does not say) is checked by the next /verify, once, and a cut-off one is
     reported corrupt and out of sync."""
-    from syncapp.backups.routes import archive_store
+    from syncapp.backups.wiring import archive_store
 
     good, cut = make_archive(1), gzip.compress(os.urandom(50_000))
     upload(client, token, good, "full_good.tar.gz")

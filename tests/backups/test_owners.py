@@ -122,7 +122,7 @@ def test_the_install_owner_keeps_the_seed_layout_unless_an_earlier_owner_holds_t
 
 
 def test_reindex_gives_every_archive_back_to_its_owner(world, tmp_path):
-    from syncapp.backups.routes import archive_store
+    from syncapp.backups.wiring import archive_store
 
     app, client, tokens, ids = world
     root = tmp_path / "remote_backups"

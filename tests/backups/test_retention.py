@@ -83,8 +83,8 @@ def test_two_owners_profiles_of_one_name_are_judged_separately():
 
 
 def test_retention_deletes_files_and_index_entries(make_app, tmp_path):
-    from syncapp.backups.routes import archive_store
     from syncapp.backups.store import apply_retention
+    from syncapp.backups.wiring import archive_store
     from tests.conftest import make_token, make_user
 
     app = make_app()

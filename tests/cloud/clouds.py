@@ -15,8 +15,8 @@ import pytest
 
 from syncapp.cloud.models import CloudCopy, CloudFile, CloudJob, CloudVersion, GoogleAccount
 from syncapp.cloud.replicator import CopyResult, replicate_due
-from syncapp.cloud.store import store_remote
 from syncapp.cloud.targets import open_target
+from syncapp.cloud.wiring import store_remote
 from syncapp.extensions import db
 from syncapp.remotes.catalog import create_remote
 from syncapp.security import encrypt_secret

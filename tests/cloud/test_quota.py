@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syncapp.cloud.models import CloudFile, CloudVersion
-from syncapp.cloud.routes import cloud_store
+from syncapp.cloud.wiring import cloud_store
 from syncapp.extensions import db
 from syncapp.failures import InsufficientStorage
 from tests.cloud.conftest import MULTIPART, CloudUser, multipart, store_files

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncapp.cordiax.store import snapshot_store
+from syncapp.cordiax.wiring import snapshot_store
 from tests.conftest import bearer, make_token, make_user
 from tests.cordiax.payloads import encrypted_database, sha256
 from tests.cordiax.tokens import scoped_token

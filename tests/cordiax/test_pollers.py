@@ -20,9 +20,8 @@ from syncapp.cordiax.pollers import (
     BEING_WRITTEN,
     default_device,
     poll,
-    run_due_pollers,
 )
-from syncapp.cordiax.store import snapshot_store
+from syncapp.cordiax.wiring import run_due_pollers, snapshot_store
 from syncapp.extensions import db
 from syncapp.scheduler import build_scheduler
 from syncapp.storage import Remote, open_remote

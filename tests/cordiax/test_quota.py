@@ -11,7 +11,7 @@ import pytest
 
 from syncapp.auth.models import User
 from syncapp.cordiax.snapshots import SnapshotRefused
-from syncapp.cordiax.store import snapshot_store
+from syncapp.cordiax.wiring import snapshot_store
 from syncapp.extensions import db, socketio
 from syncapp.quotas import usage
 from tests.conftest import make_token, make_user

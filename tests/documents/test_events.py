@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 from syncapp.documents import nas
-from syncapp.documents.routes import auto_sync
+from syncapp.documents.wiring import auto_sync
 from syncapp.extensions import socketio
 from tests.conftest import bearer, make_token, make_user
 from tests.documents.helpers import uploaded

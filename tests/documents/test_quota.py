@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncapp.documents.models import Document
-from syncapp.documents.routes import document_store
+from syncapp.documents.wiring import document_store
 from syncapp.extensions import db
 from tests.conftest import bearer, make_token, make_user
 from tests.documents.helpers import upload, uploaded

@@ -10,7 +10,7 @@ import pytest
 
 from syncapp.documents import nas
 from syncapp.documents.models import Document
-from syncapp.documents.routes import auto_sync, nas_sync
+from syncapp.documents.wiring import auto_sync, nas_sync
 from syncapp.extensions import db
 from tests.conftest import bearer, make_token, make_user
 from tests.documents.helpers import mount_tmpfs, tree, unmount, uploaded

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from syncapp.documents.models import Document
-from syncapp.documents.routes import nas_sync
+from syncapp.documents.wiring import nas_sync
 from syncapp.extensions import db
 from syncapp.storage import RemoteUnavailable, open_remote
 from tests.conftest import bearer, make_token, make_user

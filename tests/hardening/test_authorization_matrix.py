@@ -229,7 +229,7 @@ def build_world(folder: Path) -> World:
     ids["poller"] = poller.get_json()["id"]
 
     from syncapp.cloud.models import CloudConflict
-    from syncapp.cordiax.store import snapshot_store
+    from syncapp.cordiax.wiring import snapshot_store
     from syncapp.timeutil import utcnow
 
     ids["device"] = f"{MARK}-pc"

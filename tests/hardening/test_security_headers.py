@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from syncapp.cordiax.store import snapshot_store
+from syncapp.cordiax.wiring import snapshot_store
 from syncapp.headers import CONTENT_SECURITY_POLICY
 from tests.backups.helpers import make_archive
 from tests.cloud.conftest import drive_cloud, place_copy  # noqa: F401 (drive_cloud: a fixture)

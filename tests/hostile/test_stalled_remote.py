@@ -144,7 +144,7 @@ def test_a_copy_stalled_after_another_was_recorded_holds_no_connection(
 ):
     """a.txt is copied and its outcome recorded and announced; then b.txt's upload hangs. The
     announcement reads the job again: that read must not keep a transaction open."""
-    from syncapp.syncs.runner import _announce
+    from syncapp.syncs.live import announce as _announce
 
     proxy = StallingProxy(
         "127.0.0.1", urlsplit(webdav_server.settings["url"]).port, b"PUT ", skip=1

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from syncapp.auth.accounts import find_user
-from syncapp.cordiax.store import snapshot_store
+from syncapp.cordiax.wiring import snapshot_store
 from tests.conftest import make_user
 from tests.cordiax.payloads import encrypted_database, sqlite_database
 from tests.web.test_pages import HTML, sign_in

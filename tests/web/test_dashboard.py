@@ -11,8 +11,8 @@ from html import unescape
 import pytest
 
 from syncapp.auth.accounts import find_user
-from syncapp.backups.activity import BackupVerification, last_verifications
-from syncapp.backups.models import BackupArchive
+from syncapp.backups.models import BackupArchive, BackupVerification
+from syncapp.backups.verifications import last_verifications
 from syncapp.cloud.models import (
     TARGETS,
     CloudConflict,

@@ -1,5 +1,4 @@
-"""What backup clients did, for the dashboard: uploads announced on /events, and the last /verify
-result kept per profile.
+"""The last /verify result kept per profile, for the dashboard (the rows: models.py).
 
 /verify carries no profile (a client sends the names in its backup folder), so a verification
 concerns the profiles whose stored archives it names: each of them keeps its own synced and
@@ -12,32 +11,14 @@ A verification is its owner's: it is announced to them and administrators, and k
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, Select, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Select, delete, select
 
-from ..events import publish
 from ..extensions import db
-from ..timeutil import UtcDateTime, isoformat, utcnow
-from .models import ARCHIVE_TYPES, BackupArchive
-
-
-class BackupVerification(db.Model):
-    """The last /verify that concerned an owner's profile (older rows are deleted when one is
-    added)."""
-
-    __tablename__ = "backup_verifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    profile: Mapped[str] = mapped_column(String(64), index=True)
-    verified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    sync_status: Mapped[str] = mapped_column(String(16))  # SYNCHRONIZED or OUT_OF_SYNC
-    synced: Mapped[int] = mapped_column(Integer, default=0)
-    missing: Mapped[int] = mapped_column(Integer, default=0)
-    mismatched: Mapped[int] = mapped_column(Integer, default=0)
+from ..timeutil import utcnow
+from . import live
+from .models import ARCHIVE_TYPES, BackupArchive, BackupVerification
 
 
 def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[str, list[int]]:
@@ -82,8 +63,8 @@ def record_verification(
         )
     db.session.commit()
     if counts:
-        publish(
-            "backup_verified",
+        live.verified(
+            owner_id,
             {
                 "profiles": sorted(counts),
                 "sync_status": result["sync_status"],
@@ -91,8 +72,6 @@ def record_verification(
                 "synced": sum(c[0] for c in counts.values()),
                 "mismatched": sum(c[1] for c in counts.values()),
             },
-            user_id=owner_id,
-            admins=True,
         )
 
 
@@ -109,22 +88,3 @@ def last_verifications(owner_id: int | None) -> dict[tuple[int, str], BackupVeri
     rows = db.session.scalars(verifications_of(owner_id).order_by(BackupVerification.id))
     # the newest wins if two raced
     return {(row.owner_id, row.profile): row for row in rows}
-
-
-def announce_upload(archive: BackupArchive, owner_email: str | None) -> None:
-    """Tell the owner's dashboards and administrators' (naming the owner, whose namespace the
-    archive is in: `?owner=` on the seed routes)."""
-    publish(
-        "backup_uploaded",
-        {
-            "name": archive.name,
-            "type": archive.type,
-            "profile": archive.profile,
-            "size": archive.size,
-            "uploaded_at": isoformat(archive.uploaded_at),
-            "owner_id": archive.owner_id,
-            "owner": owner_email,
-        },
-        user_id=archive.owner_id,
-        admins=True,
-    )

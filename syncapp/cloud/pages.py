@@ -1,18 +1,22 @@
-"""What the Cloud files page shows: files with each cloud's copy, open conflicts, jobs still
-replicating, which clouds the user can send to, and the Google Drive connection."""
+"""The Cloud files page (`web.cloud_page`) and what it shows: files with each cloud's copy, open
+conflicts, jobs still replicating, which clouds the user can send to, and the Google Drive
+connection."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import render_template, request
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..cloud.models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
-from ..cloud.routes import cloud_store
-from ..cloud.targets import configured_targets
 from ..extensions import db
 from ..settings import settings
+from ..web.blueprint import bp
+from .models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
+from .targets import configured_targets
+from .wiring import cloud_store
 
 LABELS = {"google": "Google Drive", "azure": "Azure", "s3": "S3"}
 #: files rendered with the page, newest first; the API pages through the rest
@@ -82,3 +86,14 @@ def page_context(user: User) -> dict[str, Any]:
         "conflicts": _conflicts(user),
         "active_jobs": [{"job_id": job_id, "filename": name} for job_id, name in active_jobs],
     }
+
+
+@bp.route("/cloud")
+def cloud_page():
+    """The user's cloud files (every user's for admins): upload, replication, versions,
+    conflicts and the Google Drive connection (whose callback comes back with ?google=)."""
+    return render_template(
+        "cloud/index.html",
+        google_connected=request.args.get("google") == "connected",
+        **page_context(current_user),
+    )

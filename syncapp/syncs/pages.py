@@ -1,9 +1,12 @@
-"""What the Sync jobs page shows: jobs with their last and next run, remotes, form defaults."""
+"""The Sync jobs page (`web.syncs_page`) and what it shows: jobs with their last and next run,
+remotes, form defaults."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import render_template
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -11,8 +14,9 @@ from ..extensions import db
 from ..remotes.catalog import usable_remotes
 from ..remotes.models import StoredRemote
 from ..settings import settings
-from ..syncs.folders import roots_of
-from ..syncs.jobs import job_status, list_jobs
+from ..web.blueprint import bp
+from .folders import roots_of
+from .jobs import job_status, list_jobs
 
 
 def page_context(user: User) -> dict[str, Any]:
@@ -40,3 +44,9 @@ def page_context(user: User) -> dict[str, Any]:
         "options": options,
         "roots": [root.path for root in roots_of(user)],
     }
+
+
+@bp.route("/syncs")
+def syncs_page():
+    """The user's sync jobs (every user's for admins): list, form, details and a live log."""
+    return render_template("syncs/index.html", **page_context(current_user))

@@ -1,0 +1,23 @@
+"""The Documents page (`web.documents_page`); its NAS settings page is `web/settings.py`'s."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+
+from ..web.blueprint import bp
+from .wiring import document_store, nas_sync
+
+
+@bp.route("/documents")
+def documents_page():
+    """The user's documents (every user's for admins), upload form and the NAS sync panel."""
+    store = document_store()
+    owner = None if current_user.is_admin else current_user.id
+    documents, total = store.search(owner_id=owner, per_page=200)
+    with nas_sync() as service:
+        nas = service.config()
+        status = service.status(owner)
+    return render_template(
+        "documents/index.html", documents=documents, total=total, nas=nas, status=status
+    )
