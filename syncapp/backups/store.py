@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
@@ -55,7 +55,9 @@ OWNERS_FOLDER = "users"
 ARCHIVE_PATH = re.compile(
     rf"(?:{OWNERS_FOLDER}/(\d+)/)?(FULL|INC|DIFF)/(?:({PROFILE_PATTERN.pattern})/)?([^/]+)"
 )
-_commit_lock = threading.Lock()  # one commit at a time per process; the unique index guards hosts
+#: one commit, delete or integrity verdict at a time per process (the unique index guards hosts);
+#: reentrant: a commit deletes the corrupt archive it replaces
+_commit_lock = threading.RLock()
 
 
 def human_size(size: float) -> str:
@@ -427,11 +429,13 @@ class ArchiveStore:
     def delete(self, archive: BackupArchive) -> None:
         paths = (archive.path, archive.path + SIDECAR_SUFFIX)
         self.session.commit()  # reads only: no transaction is held while the store answers
-        for path in paths:
-            with contextlib.suppress(RemoteNotFound):
-                self.remote.delete(path)
-        self.session.delete(archive)
-        self.session.commit()
+        # with the lock, an integrity check never writes the sidecar of an archive half deleted
+        with _commit_lock:
+            for path in paths:
+                with contextlib.suppress(RemoteNotFound):
+                    self.remote.delete(path)
+            self.session.delete(archive)
+            self.session.commit()
 
     # --- recovery --------------------------------------------------------------------------------
 
@@ -568,15 +572,16 @@ class ArchiveStore:
             # the rows are read: no transaction is held while the store is read (issue 18)
             self.session.commit()
             verdict = self._gzip_verdict(path)
-            archive.integrity = verdict
-            try:
-                self.session.commit()
-            except StaleDataError:  # deleted while it was read: no verdict to keep
-                self.session.rollback()
-                continue
-            if verdict == "corrupt":  # kept through a reindex; "verified" is not worth
-                with contextlib.suppress(RemoteError):  # rewriting every sidecar for
-                    self._write_sidecar_of(path, {**sidecar, "integrity": verdict})
+            with _commit_lock:  # not beside a delete of this archive (see delete)
+                try:
+                    archive.integrity = verdict
+                    self.session.commit()
+                except (StaleDataError, ObjectDeletedError):  # deleted while it was read
+                    self.session.rollback()
+                    continue
+                if verdict == "corrupt":  # kept through a reindex; "verified" is not worth
+                    with contextlib.suppress(RemoteError):  # rewriting every sidecar for
+                        self._write_sidecar_of(path, {**sidecar, "integrity": verdict})
 
     def _gzip_verdict(self, path: str) -> str:
         try:
