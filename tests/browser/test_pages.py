@@ -32,7 +32,9 @@ MAIN_PAGES = {
     "settings-nas": "/settings/nas",
 }
 PHONE = {"width": 375, "height": 812}
-FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+# A function, not an expression: Playwright re-evaluates an expression with eval() while it
+# polls, which the pages' CSP (script-src 'self') refuses whenever the first check is false.
+FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.mark.parametrize("name", MAIN_PAGES)
