@@ -245,6 +245,10 @@ def register_blueprints(app: Flask) -> None:
     from .web.seed_paths import bp as seed_paths
     from .web.settings import bp as settings_pages
 
+    # issue 20's tables; their routes come with the scrub and alerts features
+    import_module(".scrub.models", __name__)
+    import_module(".alerts.models", __name__)
+
     api.register_blueprint(auth_api)
     api.register_blueprint(users_api)
     api.register_blueprint(monitoring)
