@@ -20,7 +20,7 @@ from .settings import settings
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "alerts")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -222,6 +222,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .alerts.routes import bp as alerts
     from .auth.routes import bp as auth_api
     from .auth.users_routes import bp as users_api
     from .backups.routes import bp as backups
@@ -265,6 +266,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
+    api.register_blueprint(alerts)
     for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
         import_module(f".{feature}.pages", __name__)
     app.register_blueprint(web)
