@@ -59,7 +59,7 @@ def history(session: Session, alert_id: int, limit: int = 200) -> list[AlertTran
         session.scalars(
             select(AlertTransition)
             .where(AlertTransition.alert_id == alert_id)
-            .order_by(AlertTransition.at.desc(), AlertTransition.id.desc())
+            .order_by(AlertTransition.id.desc())  # the order of the changes
             .limit(limit)
         )
     )

@@ -9,6 +9,7 @@ from ..settings import settings
 from ..tenancy import caller, find_user_by_ref, requested_owner
 from ..timeutil import utcnow
 from . import expectations, queries
+from .models import Alert
 from .schemas import (
     AlertDetail,
     AlertFilter,
@@ -69,7 +70,7 @@ def get_alert(alert_id: int):
     alert = queries.find(db.session, caller(), alert_id)
     if alert is None:
         raise NotFound(f"Alert {alert_id} not found.", code="alert_not_found")
-    view = AlertDetail().dump(alert)
+    view = {column.name: getattr(alert, column.name) for column in Alert.__table__.columns}
     view["history"] = queries.history(db.session, alert.id)
     return view
 
