@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..backups.wiring import archive_remote
 from ..cloud.wiring import store_remote
@@ -19,6 +20,7 @@ from ..storage.local import LocalRemote
 from ..timeutil import utcnow
 from . import live
 from .evaluator import Evaluator
+from .models import Alert
 from .registry import CONDITIONS
 
 
@@ -74,3 +76,20 @@ def check_leader() -> None:
     except Exception:  # a page is never refused for a check of this kind
         db.session.rollback()
         current_app.logger.warning("alerts: the leader check failed", exc_info=True)
+
+
+def recheck(kind: str, owner_id: int) -> None:
+    """After an event that may end an owner's alert of `kind` (a backup arrived): evaluate that
+    kind at once if the owner has one firing, so the banner goes away with the upload rather than
+    at the next evaluation. One indexed query when nothing fires; never fails the caller."""
+    try:
+        firing = db.session.scalar(
+            select(Alert.id)
+            .where(Alert.kind == kind, Alert.owner_id == owner_id, Alert.state == "firing")
+            .limit(1)
+        )
+        if firing is not None:
+            evaluator().evaluate(utcnow(), kinds=(kind,))
+    except Exception:  # the evaluation job will see it within alerts.interval
+        db.session.rollback()
+        current_app.logger.warning("alerts: could not re-evaluate %s", kind, exc_info=True)

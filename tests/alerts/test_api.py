@@ -137,7 +137,8 @@ def test_expectations_override_the_defaults_per_subject(app, user, token):
         type="FULL", profile="db01",
     )  # fmt: skip
     assert reply.status_code == 201
-    assert evaluate(app)["resolved"] == [key]
+    assert firing_keys(app, "backup_rhythm") == set()  # the upload resolved it
+    assert transitions(app, key) == ["firing", "resolved"]
 
     # watch false: never alert about it
     client.put("/api/v1/alerts/expectations/backups/db01", headers=me, json={"watch": False})
