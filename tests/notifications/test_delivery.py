@@ -43,8 +43,8 @@ def test_a_firing_alert_reaches_mailto_and_json_targets(
     to = _mailbox()
     target_id(client, carol, name="mail", kind="apprise", url=smtp_server.url(to))
     path = webhook_receiver.path()
-    target_id(client, carol, name="json", kind="apprise", url="json://127.0.0.1:%d%s"
-              % (webhook_receiver.port, path))  # fmt: skip
+    json_url = f"json://127.0.0.1:{webhook_receiver.port}{path}"
+    target_id(client, carol, name="json", kind="apprise", url=json_url)
     transition(app, owner, "firing", title="Backup profile web01: no FULL for 8 days")
 
     assert deliver(app) == [("delivered", None), ("delivered", None)]

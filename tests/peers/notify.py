@@ -24,7 +24,6 @@ import pytest
 
 from tests.peers.process import free_port, peer_missing
 
-
 # --- SMTP -------------------------------------------------------------------------------------
 
 
@@ -36,7 +35,7 @@ class SmtpPeer:
         self._messages: list[tuple[list[str], Message]] = []
 
     # aiosmtpd's handler hook: called with the whole message, before the server's 250
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         parsed = email.message_from_bytes(envelope.original_content or envelope.content)
         with self._lock:
             self._messages.append(([r.lower() for r in envelope.rcpt_tos], parsed))
@@ -113,7 +112,7 @@ def _handler(peer: WebhookPeer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             status = peer._answer("POST", self.path, dict(self.headers.items()), body)
