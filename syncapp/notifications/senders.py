@@ -2,7 +2,7 @@
 webhook. No database and no Flask here: a sender gets the target's decrypted settings and the
 message, and answers with `Sent` or raises `SendFailed` with a sentence free of secrets.
 
-The signed webhook (docs/notifications.md, "Verifying a signed webhook"):
+The signed webhook (README.md, "Notifications": "Verifying a signed webhook"):
 
     POST <url>
     Content-Type: application/json
