@@ -141,7 +141,12 @@ def send(
     target: NotificationTarget, message: Message, delivery: str, timeout: float, now: datetime
 ) -> str:
     """Send through the target's kind; a sentence on success, SendFailed otherwise."""
-    secrets = secrets_of(target)
+    try:
+        secrets = secrets_of(target)
+    except ValueError:
+        raise SendFailed(
+            "The target's URL cannot be decrypted (was SECRET_KEY changed?): enter it again."
+        ) from None
     if target.kind == "webhook":
         return send_webhook(
             secrets.url,
