@@ -11,10 +11,10 @@ from .schemas import (
     DeliveryInfo,
     DeliveryQuery,
     OwnerQuery,
+    SendTestReply,
     TargetCreate,
     TargetInfo,
     TargetUpdate,
-    TestReply,
 )
 from .wiring import allowed_schemes, send_test
 
@@ -61,7 +61,7 @@ def delete_target(target_id: int):
 
 
 @bp.route("/targets/<int:target_id>/test", methods=["POST"])
-@bp.response(200, TestReply)
+@bp.response(200, SendTestReply)
 def test_target(target_id: int):
     """Send a test message now: `success` and what the target answered, or why it failed."""
     success, message = send_test(targets.get_target(db.session, target_id, caller()))

@@ -59,7 +59,7 @@ class TargetInfo(Schema):
         return target.kind == "webhook"
 
 
-class TestReply(Schema):
+class SendTestReply(Schema):
     success = fields.Boolean()
     message = fields.String(metadata={"description": "What the target answered, or why not"})
 
