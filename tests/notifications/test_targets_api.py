@@ -150,9 +150,25 @@ def test_another_users_targets_are_404_and_unchanged(app, client, token, webhook
 
 def test_an_administrator_sees_a_users_targets_with_owner(client, token, admin_token):
     target_id(client, token, name="phone", kind="apprise", url="ntfys://topic")
+    made = client.post(
+        f"{TARGETS}?owner=alice@example.com",
+        headers=bearer(admin_token),
+        json={"name": "pager", "kind": "apprise", "url": "ntfys://pager"},
+    )
+    assert made.status_code == 201
+    assert [t["name"] for t in client.get(TARGETS, headers=bearer(token)).get_json()] == [
+        "pager",
+        "phone",
+    ]
+    refused = client.post(
+        f"{TARGETS}?owner=root@example.com",
+        headers=bearer(token),
+        json={"name": "x", "kind": "apprise", "url": "ntfys://x"},
+    )
+    assert refused.status_code == 404
     assert client.get(TARGETS, headers=bearer(admin_token)).get_json() == []
     theirs = client.get(f"{TARGETS}?owner=alice@example.com", headers=bearer(admin_token))
-    assert [t["name"] for t in theirs.get_json()] == ["phone"]
+    assert [t["name"] for t in theirs.get_json()] == ["pager", "phone"]
 
 
 def test_send_a_test_reaches_the_target_or_says_why_not(
