@@ -137,8 +137,8 @@ def check_backups_command() -> None:
     "--at",
     "at",
     default=None,
-    help="Evaluate as if it were this UTC time (ISO 8601), e.g. to see what would fire "
-    "tomorrow; default now.",
+    help="Evaluate as if it were this UTC time (ISO 8601); default now. The alerts move, and "
+    "their notifications go out, as if it were (a drill); the next evaluation puts them back.",
 )
 def evaluate_alerts_command(at: str | None) -> None:
     """Evaluate every condition now (what the leader's alerts.evaluate job does) and print the
