@@ -7,27 +7,16 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from syncapp.auth.accounts import find_user
 from syncapp.backups.models import BackupArchive
 from syncapp.cordiax.models import CordiaxSnapshot
 from syncapp.cordiax.wiring import snapshot_store
-from syncapp.extensions import db
 from syncapp.syncs.runner import run_now
 from syncapp.timeutil import utcnow
-from tests.alerts.helpers import alert, evaluate, firing_keys, transitions
+from tests.alerts.helpers import alert, backdate, evaluate, firing_keys, transitions
 from tests.backups.helpers import make_archive, upload
 from tests.cordiax.payloads import encrypted_database
 from tests.syncs.test_api import new_job
-
-
-def _backdate(app, model, column, by: timedelta) -> None:
-    """Every row of `model` arrived `by` earlier than it did: the time a real client took."""
-    with app.app_context():
-        for row in db.session.scalars(select(model)):
-            setattr(row, column, getattr(row, column) - by)
-        db.session.commit()
 
 
 def run(app, job_id: int):
@@ -51,9 +40,9 @@ def test_a_late_profile_fires_and_uploads_resolve_it(app, user, token):
     any_key, full_key = f"backup_rhythm:{owner}:web01:ANY", f"backup_rhythm:{owner}:web01:FULL"
 
     assert evaluate(app)["fired"] == []  # just arrived: on time
-    _backdate(app, BackupArchive, "uploaded_at", timedelta(hours=27))
+    backdate(app, BackupArchive, "uploaded_at", timedelta(hours=27))
     assert evaluate(app)["fired"] == [any_key]  # over 26 h, under 7 days
-    _backdate(app, BackupArchive, "uploaded_at", timedelta(days=6))  # the FULL: 7 days 3 h
+    backdate(app, BackupArchive, "uploaded_at", timedelta(days=6))  # the FULL: 7 days 3 h
     assert evaluate(app)["fired"] == [full_key]
     assert firing_keys(app, "backup_rhythm") == {any_key, full_key}
     for _ in range(3):  # evaluated again and again: no new transition while it fires
@@ -98,7 +87,7 @@ def test_a_silent_device_fires_and_a_snapshot_resolves_it(app, user):
         snapshot_store().store(owner, "front-desk", encrypted_database(2000, seed=1))
     key = f"cordiax_silence:{owner}:front-desk"
     assert evaluate(app)["fired"] == []
-    _backdate(app, CordiaxSnapshot, "received_at", timedelta(days=3))
+    backdate(app, CordiaxSnapshot, "received_at", timedelta(days=3))
     assert evaluate(app)["fired"] == [key]
     evaluate(app)
     assert transitions(app, key) == ["firing"]
