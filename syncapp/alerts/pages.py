@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import render_template
+from flask import render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,12 +28,21 @@ def _firing_alerts() -> list[Alert]:
     if not current_user.is_authenticated:
         return []
     try:
-        check_leader()
         return queries.firing(db.session, current_user)
     except SQLAlchemyError:
         db.session.rollback()
         log.warning("alerts: cannot read the firing alerts for the banner", exc_info=True)
         return []
+
+
+@bp.before_app_request
+def look_for_a_leader() -> None:
+    """A page of a signed-in user checks, at most once per `alerts.interval` per process, that
+    some process leads (wiring.check_leader); before the view, so no work of the view is in the
+    session when the check ends its transaction."""
+    page = request.method == "GET" and request.blueprint in ("web", "settings")
+    if page and current_user.is_authenticated:
+        check_leader()
 
 
 @bp.app_context_processor

@@ -17,6 +17,7 @@ from syncapp.scrub.models import ScrubResult
 from syncapp.storage.mounts import MARKER
 from syncapp.timeutil import utcnow
 from tests.alerts.helpers import alert, evaluate, firing_keys, transitions
+from tests.web.test_pages import HTML, sign_in
 
 
 def test_free_space_under_the_threshold_fires_and_resolves(app):
@@ -124,3 +125,16 @@ def test_no_scheduled_run_for_too_long_is_a_missing_leader(app):
     assert evaluate(app)["resolved"] == [key]
     assert transitions(app, key) == ["firing", "resolved"]
     assert evaluate(app, leader_silence=None)["fired"] == []
+
+
+def test_a_page_notices_that_nobody_leads(app, admin):
+    """The leader's own evaluation stops with it: a signed-in page looks instead."""
+    with app.app_context():
+        run = db.session.get(ScheduledRun, scheduled_runs.start("backups.retention"))
+        run.started_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    browser = app.test_client()
+    sign_in(browser, admin)
+    page = browser.get("/dashboard", headers=HTML).get_data(as_text=True)
+    assert 'id="health-banner"' in page and "No scheduler leader" in page
+    assert transitions(app, "scheduler_leader:store") == ["firing"]
