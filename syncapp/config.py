@@ -209,6 +209,13 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "leader_retry": (Seconds, Seconds(5)),
         "keep_runs": (int, 100),  # recorded runs kept per scheduled job (scheduled_runs table)
     },
+    "debris": {
+        # What a killed process left (docs/architecture.md, "Debris"): swept by the leader every
+        # `interval` seconds (None: off); nothing younger than `min_age` seconds is touched, so
+        # that a write still in progress on another process or host is never taken for debris.
+        "interval": (Seconds, Seconds(3600)),
+        "min_age": (Seconds, Seconds(3600)),
+    },
     "quota": {
         "per_user": (Size, None),  # bytes each user may keep across features; None: no limit
     },
