@@ -167,6 +167,23 @@ def replication_mid_upload(app: Flask, marker: str, args: dict) -> None:
         replicate_due(app)
 
 
+def replication_before_rename(app: Flask, marker: str, args: dict) -> None:
+    """A replication to Google Drive: the bytes uploaded under a temp name, not yet renamed."""
+    from syncapp.cloud.replicator import replicate_due
+    from syncapp.storage.gdrive import DriveRemote
+
+    upload = DriveRemote._upload
+
+    def uploaded_then_freeze(self, *a: Any, **kw: Any) -> dict:
+        upload(self, *a, **kw)
+        freeze(marker)
+        raise AssertionError("unreachable")
+
+    DriveRemote._upload = uploaded_then_freeze  # type: ignore[method-assign]
+    with app.app_context():
+        replicate_due(app)
+
+
 SCENARIOS: dict[str, Callable[[Flask, str, dict], None]] = {
     f.__name__: f
     for f in (
@@ -179,6 +196,7 @@ SCENARIOS: dict[str, Callable[[Flask, str, dict], None]] = {
         backup_staged,
         backup_before_row,
         replication_mid_upload,
+        replication_before_rename,
     )
 }
 

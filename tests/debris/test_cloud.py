@@ -133,3 +133,40 @@ def test_an_s3_upload_still_sending_parts_is_not_aborted(s3_server):
         client.close()
         remote.close()
         empty_prefix(s3_server.settings, prefix + "/")
+
+
+@pytest.mark.peer
+def test_a_drive_upload_of_a_killed_replication_left_under_its_temp_name_is_removed(
+    make_app, kill_at, gdrive_server
+):
+    from syncapp.cloud.models import GoogleAccount
+    from syncapp.cloud.targets import open_target
+    from syncapp.security import encrypt_secret
+    from syncapp.storage.base import is_temp
+    from tests.peers.gdrive import google_settings, make_drive_folder
+
+    sections = {"google": google_settings(gdrive_server)}
+    app = make_app(**sections)
+    alice = CloudUser(app, "alice@example.com")
+    with app.app_context():
+        token = encrypt_secret(gdrive_server.settings["refresh_token"])
+        folder = make_drive_folder(gdrive_server)
+        db.session.add(
+            GoogleAccount(user_id=alice.id, refresh_token_encrypted=token, folder_id=folder)
+        )
+        db.session.commit()
+        with open_target("google", alice.id) as drive:  # a finished copy beside it: kept
+            drive.write("syncapp/kept.txt", io.BytesIO(b"kept"))
+    alice.uploaded(b"drive bytes", "report.txt", sync_google="true")
+    kill_at(sections, "replication_before_rename")
+
+    def in_drive() -> list[str]:
+        with open_target("google", alice.id) as drive:
+            return sorted(e.path for e in drive.iter_entries("syncapp", include_temp=True))
+
+    with app.app_context():
+        [temp] = [path for path in in_drive() if is_temp(path)]
+        assert temp.endswith("-report.txt")
+        # its writer was a process of this host, now dead: no need to wait for an age
+        assert sweep_debris() == [f"google:{temp}"]
+        assert in_drive() == ["syncapp/kept.txt"]

@@ -71,3 +71,17 @@ def test_a_document_write_killed_midway_leaves_a_temp_file_that_is_removed_at_on
         removed = sweep_debris()
     assert sorted(removed) == sorted([temp, foreign.relative_to(root).as_posix()])
     assert files(root) == {mine.relative_to(root).as_posix()}
+
+
+def test_a_store_whose_table_is_empty_is_left_alone(make_app):
+    """Without a single row the table is not this store's index (a new database over an old
+    store): files of the documents' layout are kept, however old."""
+    app = make_app()
+    owner = make_user(app, "alice@example.com")
+    old = store_root(app) / str(owner) / f"{'a' * 32}.pdf"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"%PDF of an earlier database")
+    backdate(old)
+    with app.app_context():
+        assert sweep_debris() == []
+    assert old.exists()
