@@ -512,24 +512,25 @@ class ArchiveStore:
                 continue  # not an archive of the store's layout
             sidecar = self._read_sidecar(entry.path + SIDECAR_SUFFIX)
             with _commit_lock:  # a commit of this process is never half seen
-                if self.session.scalar(
+                recorded = self.session.scalar(
                     select(BackupArchive.id).where(BackupArchive.path == entry.path)
-                ):
-                    self.session.rollback()
-                    continue
+                )
                 owner_id = self._owner_of(sidecar, int(found[1]) if found[1] else None)
-                if owner_id is None:
-                    self.session.rollback()
+                owner = self.session.get(User, owner_id) if owner_id is not None else None
+                email = owner.email if owner is not None else None
+                self.session.commit()  # the rows are read: none held while the store answers
+                if recorded is not None or owner_id is None:
                     continue
+                # without a sidecar (killed between the move and its write) the archive is hashed
                 archive = self._from_sidecar(owner_id, found[2], entry.path, entry, sidecar)
                 if self.get(owner_id, archive.type, archive.name, archive.profile) is not None:
                     # the client's retry was stored elsewhere: this copy is left, not lost
                     log.warning("%s repeats an archive of its profile; left alone", entry.path)
                     self.session.rollback()
                     continue
+                self.session.commit()
                 if sidecar is None:
-                    owner = self.session.get(User, owner_id)
-                    self._write_sidecar(archive, owner.email if owner else None)
+                    self._write_sidecar(archive, email)
                 self.session.add(archive)
                 self.session.commit()
             log.info("indexed %s, which a killed upload had stored without its row", entry.path)

@@ -534,11 +534,11 @@ class SnapshotStore:
             self.session.rollback()
             return None
         latest = self.latest(user_id, device)
-        if latest is not None and latest.id == snapshot.id:
-            self._write_json(
-                f"{user_id}/{device}/latest.json", {"version": version, "path": snapshot.path}
-            )
-        self.session.commit()
+        newest = latest is not None and latest.id == snapshot.id
+        path = snapshot.path
+        self.session.commit()  # the rows are read: none held while the store answers
+        if newest:
+            self._write_json(f"{user_id}/{device}/latest.json", {"version": version, "path": path})
         log.info("snapshot %s/%s %s finished from its sidecar", user_id, device, version)
         return snapshot
 
