@@ -1,0 +1,62 @@
+"""Reading what the scrub found, for the features that show it: /list and /verify, the pages,
+the downloads' `X-Syncapp-Integrity` header. ScrubResult is the one record of findings (the
+alerts read it too); a backup archive's own `integrity` column is kept in step by the scrub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import INTEGRITY, ScrubResult
+
+#: the header a download of an object the scrub found corrupt carries
+HEADER = "X-Syncapp-Integrity"
+
+
+def finding(session: Session, kind: str, object_id: int) -> ScrubResult | None:
+    return session.scalar(
+        select(ScrubResult).where(ScrubResult.kind == kind, ScrubResult.object_id == object_id)
+    )
+
+
+def integrity_of(session: Session, kind: str, object_id: int) -> str | None:
+    """ok, corrupt or missing as the last scrub found the object; None if never scrubbed."""
+    result = finding(session, kind, object_id)
+    return result.integrity if result is not None else None
+
+
+def findings(
+    session: Session, kind: str, *, owner_id: int | None = None, ids: Iterable[int] | None = None
+) -> dict[int, ScrubResult]:
+    """The results of `kind`'s objects, by object id: one owner's (all for None), or `ids`'."""
+    query = select(ScrubResult).where(ScrubResult.kind == kind)
+    if owner_id is not None:
+        query = query.where(ScrubResult.owner_id == owner_id)
+    if ids is not None:
+        query = query.where(ScrubResult.object_id.in_(list(ids)))
+    return {r.object_id: r for r in session.scalars(query)}
+
+
+def counts(session: Session) -> dict[str, dict[str, int]]:
+    """Objects per kind and integrity, as the last scrub of each found them."""
+    query = select(ScrubResult.kind, ScrubResult.integrity, func.count()).group_by(
+        ScrubResult.kind, ScrubResult.integrity
+    )
+    found: dict[str, dict[str, int]] = {}
+    for kind, integrity, count in session.execute(query):
+        found.setdefault(kind, dict.fromkeys(INTEGRITY, 0))[integrity] = int(count)
+    return found
+
+
+def stored_copy_differs(session: Session, kind: str, object_id: int) -> bool:
+    """The scrub found the stored bytes missing or other than those recorded (not bytes that
+    were bad when they arrived): a new upload of the recorded bytes repairs it."""
+    result = finding(session, kind, object_id)
+    if result is None:
+        return False
+    return result.integrity == "missing" or (
+        result.integrity == "corrupt"
+        and ("MD5" in result.detail or "bytes stored" in result.detail)
+    )
