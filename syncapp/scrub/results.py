@@ -60,3 +60,24 @@ def stored_copy_differs(session: Session, kind: str, object_id: int) -> bool:
         result.integrity == "corrupt"
         and ("MD5" in result.detail or "bytes stored" in result.detail)
     )
+
+
+def listing(
+    session: Session,
+    *,
+    kind: str | None = None,
+    integrity: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[ScrubResult], int]:
+    """The findings, newest verdict first: corrupt and missing unless `integrity` says."""
+    query = select(ScrubResult)
+    if integrity is None:
+        query = query.where(ScrubResult.integrity.in_(("corrupt", "missing")))
+    else:
+        query = query.where(ScrubResult.integrity == integrity)
+    if kind is not None:
+        query = query.where(ScrubResult.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(ScrubResult.last_verified_at.desc(), ScrubResult.id.desc())
+    return list(session.scalars(ordered.limit(limit).offset(offset))), int(total)
