@@ -81,3 +81,14 @@ def listing(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(ScrubResult.last_verified_at.desc(), ScrubResult.id.desc())
     return list(session.scalars(ordered.limit(limit).offset(offset))), int(total)
+
+
+def damaged(session: Session, kind: str, owner_id: int | None) -> dict[int, ScrubResult]:
+    """`kind`'s objects the last scrub found corrupt or missing, by id (one owner's, or all for
+    None): what a feature's page marks with a badge."""
+    query = select(ScrubResult).where(
+        ScrubResult.kind == kind, ScrubResult.integrity.in_(("corrupt", "missing"))
+    )
+    if owner_id is not None:
+        query = query.where(ScrubResult.owner_id == owner_id)
+    return {r.object_id: r for r in session.scalars(query)}
