@@ -89,6 +89,7 @@ class Scrubber:
         self.clock = clock
         self.now = now
         self.holder = holder or owner_tag()
+        self._pool: ThreadPoolExecutor | None = None  # the workers, while a run lasts
 
     # --- passes ----------------------------------------------------------------------------------
 
@@ -145,6 +146,7 @@ class Scrubber:
         if not PASS_CLAIMS.claim(self.session, pass_id, self.holder, now=self.now()):
             return None
         done = Slice(pass_id)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="scrub")
         try:
             self._start(pass_id)
             self._read(pass_id, done, max_objects, max_seconds or self.slice_seconds)
@@ -153,6 +155,7 @@ class Scrubber:
             done.error = str(exc)
             log.warning("scrub pass %s paused: a store is unavailable: %s", pass_id, exc)
         finally:
+            self._pool.shutdown()
             self.session.rollback()
             PASS_CLAIMS.release(self.session, pass_id, self.holder, **({"last_error": done.error}))
             self.session.commit()
@@ -205,8 +208,9 @@ class Scrubber:
         remote = self.remotes[targets[0].kind]()
         if len(targets) == 1:
             return [read_back(remote, targets[0], self.limiter)]
-        with ThreadPoolExecutor(len(targets), thread_name_prefix="scrub") as pool:
-            return list(pool.map(lambda t: read_back(remote, t, self.limiter), targets))
+        pool = self._pool
+        assert pool is not None  # made by run()
+        return list(pool.map(lambda t: read_back(remote, t, self.limiter), targets))
 
     def _advance(
         self,
