@@ -32,6 +32,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
+from ..scrub.results import forget as forget_scrub_result
 from ..scrub.results import stored_copy_differs
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import is_dead_temp, owner_is_dead, owner_tag
@@ -439,6 +440,7 @@ class ArchiveStore:
             for path in paths:
                 with contextlib.suppress(RemoteNotFound):
                     self.remote.delete(path)
+            forget_scrub_result(self.session, "backup", archive.id)
             self.session.delete(archive)
             self.session.commit()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from .models import INTEGRITY, ScrubResult
@@ -92,3 +92,13 @@ def damaged(session: Session, kind: str, owner_id: int | None) -> dict[int, Scru
     if owner_id is not None:
         query = query.where(ScrubResult.owner_id == owner_id)
     return {r.object_id: r for r in session.scalars(query)}
+
+
+def forget(session: Session, kind: str, object_id: int) -> None:
+    """Drop an object's result when the object is deleted (its findings end with it; a pass's
+    end drops those of objects deleted without this call). The caller commits."""
+    session.execute(
+        delete(ScrubResult)
+        .where(ScrubResult.kind == kind, ScrubResult.object_id == object_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from syncapp.backups.gzipcheck import IncompleteTar, TarFollower
 from syncapp.backups.integrity import wait_idle
+from syncapp.backups.models import BackupArchive
 from syncapp.extensions import db
 from syncapp.scrub.models import ScrubPass, ScrubResult
 from syncapp.scrub.service import PASS_CLAIMS
@@ -146,3 +147,46 @@ def test_the_schedule_starts_a_pass_an_interval_after_the_last(app):
         assert off.run().finished
         trigger = db.session.scalar(select(ScrubPass.trigger).order_by(ScrubPass.id.desc()))
         assert trigger == "request"
+
+
+def test_a_slice_ends_when_its_seconds_are_spent_and_the_next_continues(app):
+    token = _admin(app)
+    _documents(app, token, 4)  # ~800 bytes each
+    clock = Clock()
+    with app.app_context():
+        # 400 bytes/s with a 400-byte burst: each document costs ~2 s of the test's clock
+        service = scrubber(max_rate=400, now=clock.now, clock=clock.monotonic, sleep=clock.sleep)
+        service.request("request")
+        done = service.run(max_seconds=3.0)
+        assert 1 <= done.objects < 4 and not done.finished
+        assert sum(clock.slept) > 0  # the limiter waited (on the test's clock, not for real)
+        rest = service.run()
+        assert rest.finished and done.objects + rest.objects == 4
+
+
+def test_uploading_the_recorded_bytes_again_repairs_a_damaged_copy(app):
+    from tests.scrub.helpers import delete_stored, flip_one_byte
+
+    token = _admin(app)
+    data, name = tar_gz(3), "full_2026-12-02_00-00-00.tar.gz"
+    first = _upload(app, token, data, name)
+    wait_idle()
+    with app.app_context():
+        path = db.session.scalar(select(BackupArchive.path))
+    flip_one_byte(app, "backup", path)
+    scrub_pass(app)
+    assert archive_integrity(app) == "corrupt"
+    again = _upload(app, token, data, name)  # the client still has the archive
+    assert again["already_stored"] is False and again["md5"] == first["md5"]
+    assert verdicts(app) == {}  # the damaged copy's finding went with it
+    wait_idle()
+    assert archive_integrity(app) == "verified"
+    scrub_pass(app)
+    assert verdicts(app)["backup"][0] == "ok"
+    delete_stored(app, "backup", path)
+    scrub_pass(app)
+    assert archive_integrity(app) == "missing"
+    assert _upload(app, token, data, name)["already_stored"] is False
+    wait_idle()
+    scrub_pass(app)
+    assert archive_integrity(app) == "verified" and verdicts(app)["backup"][0] == "ok"
