@@ -143,6 +143,10 @@ class Scrubber:
         if scrub_pass is None:
             return None
         pass_id = scrub_pass.id
+        # a slice whose process ended on this host (a restart) gives the pass back at once,
+        # not when its lease runs out
+        PASS_CLAIMS.recover(self.session, now=self.now())
+        self.session.commit()
         if not PASS_CLAIMS.claim(self.session, pass_id, self.holder, now=self.now()):
             return None
         done = Slice(pass_id)

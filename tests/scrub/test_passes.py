@@ -4,6 +4,7 @@ interruption, when the schedule starts one, and one reader per pass."""
 from __future__ import annotations
 
 import io
+import subprocess
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from syncapp.extensions import db
 from syncapp.scrub.models import ScrubPass, ScrubResult
 from syncapp.scrub.service import PASS_CLAIMS
 from syncapp.scrub.wiring import scrubber
+from syncapp.storage.base import owner_tag
 from tests.conftest import bearer, make_token, make_user
 from tests.scrub.helpers import Clock, archive_integrity, scrub_pass, tar_bytes, tar_gz, verdicts
 
@@ -126,6 +128,22 @@ def test_a_pass_held_by_another_process_is_left_alone(app):
         clock.advance(PASS_CLAIMS.lease.total_seconds() + 1)  # its lease ran out: taken over
         done = service.run()
         assert done is not None and done.finished
+
+
+def test_a_pass_whose_process_ended_is_taken_over_at_once(app):
+    with app.app_context():
+        service = scrubber(max_rate=None)
+        scrub = service.request("request")
+        holder = f"{owner_tag().split('.')[0]}.{_ended_pid()}"
+        assert PASS_CLAIMS.claim(db.session, scrub.id, holder)
+        done = service.run()  # within the dead slice's lease
+        assert done is not None and done.finished
+
+
+def _ended_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 def test_the_schedule_starts_a_pass_an_interval_after_the_last(app):
