@@ -32,6 +32,8 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
+from ..scrub.results import forget as forget_scrub_result
+from ..scrub.results import stored_copy_differs
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound
 from ..storage.base import TEMP_PREFIX, is_temp, of_this_host, owner_is_dead, owner_tag
 from ..tenancy import find_user_by_ref, install_owner_id
@@ -237,10 +239,14 @@ class ArchiveStore:
         self.session.commit()
         with _commit_lock:
             existing = self.get(owner_id, kind, staged.name, profile)
-            if (
-                existing is not None
-                and existing.integrity == "corrupt"
-                and (existing.md5 != received.md5)
+            if existing is not None and (
+                (existing.integrity == "corrupt" and existing.md5 != received.md5)
+                # the scrub found the stored copy gone or changed: the recorded bytes repair it
+                or (
+                    existing.integrity in ("corrupt", "missing")
+                    and existing.md5 == received.md5
+                    and stored_copy_differs(self.session, "backup", existing.id)
+                )
             ):
                 self.delete(existing)  # a damaged copy makes way for the re-created archive
             elif existing is not None:
@@ -434,6 +440,7 @@ class ArchiveStore:
             for path in paths:
                 with contextlib.suppress(RemoteNotFound):
                     self.remote.delete(path)
+            forget_scrub_result(self.session, "backup", archive.id)
             self.session.delete(archive)
             self.session.commit()
 

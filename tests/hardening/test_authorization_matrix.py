@@ -499,6 +499,10 @@ TABLE: dict[tuple[str, str], Row] = {
         "admin", 204, "/api/v1/remotes/{remote}", mutates=True
     ),
     ("remotes.test_remote", "POST"): Row("admin", 200, "/api/v1/remotes/{remote}/test"),
+    # the integrity scrub: store-wide, so administrators only
+    ("scrub.scrub_status", "GET"): Row("admin", 200, "/api/v1/scrub"),
+    ("scrub.request_scrub", "POST"): Row("admin", 202, "/api/v1/scrub", mutates=True),
+    ("scrub.scrub_findings", "GET"): Row("admin", 200, "/api/v1/scrub/findings"),
     # pages: any signed-in user; anonymous callers are redirected to the login page
     ("web.dashboard", "GET"): Row("user", 200, "/dashboard", page=True),
     ("web.backups_page", "GET"): Row("user", 200, "/backups", page=True),
@@ -535,6 +539,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("settings.tokens", "GET"): Row("user", 200, "/settings/tokens", page=True),
     ("settings.pollers", "GET"): Row("admin", 200, "/settings/pollers", page=True),
     ("settings.remotes", "GET"): Row("admin", 200, "/settings/remotes", page=True),
+    ("web.scrub_page", "GET"): Row("admin", 200, "/scrub", page=True),
     ("settings.users", "GET"): Row("admin", 200, "/settings/users", page=True),
 }
 
