@@ -6,7 +6,7 @@ PROG=$(basename "$0")
 
 usage() {
   cat <<EOF
-Usage: $PROG <profile> [--at TIME] [--to DIR] [--work DIR] [--keep]
+Usage: $PROG <profile> [--at TIME] [--to DIR] [--work DIR] [--keep] [--owner USER]
 
 Rebuild the folder that backup.sh saved under <profile> as it was at TIME:
   1. ask the server for the restore plan (GET /api/v1/backups/<profile>/restore-plan):
@@ -27,6 +27,7 @@ Options:
   --work DIR  where downloads are kept between runs, so that a re-run resumes them
               (default: \$XDG_CACHE_HOME/syncapp-restore/<profile>, or ~/.cache/...)
   --keep      keep the downloaded archives after a successful restore
+  --owner USER  administrators: restore another user's profile (their id or email)
   -h, --help  this help
 
 Environment:
@@ -60,16 +61,17 @@ say() { echo "$PROG: $*" >&2; }
 for arg in "$@"; do
   case $arg in -h | --help) usage; exit 0 ;; esac
 done
-profile= at= target= work= keep=0
+profile= at= target= work= keep=0 owner=
 while [ $# -gt 0 ]; do
   case $1 in
-    --at | --to | --work)
+    --at | --to | --work | --owner)
       [ $# -ge 2 ] || usage_error "$1 needs a value"
-      case $1 in --at) at=$2 ;; --to) target=$2 ;; --work) work=$2 ;; esac
+      case $1 in --at) at=$2 ;; --to) target=$2 ;; --work) work=$2 ;; --owner) owner=$2 ;; esac
       shift 2 ;;
     --at=*) at=${1#*=}; shift ;;
     --to=*) target=${1#*=}; shift ;;
     --work=*) work=${1#*=}; shift ;;
+    --owner=*) owner=${1#*=}; shift ;;
     --keep) keep=1; shift ;;
     -*) usage_error "unknown option '$1'" ;;
     *)
@@ -172,8 +174,11 @@ PY
 
 # --- the plan -----------------------------------------------------------------------------------
 
+owner_query=()
+[ -z "$owner" ] || owner_query=(--data-urlencode "owner=$owner")
 code=$(curl_to "$tmp/plan.json" --get --header "Accept: application/json" \
-  --data-urlencode "at=$at_utc" "$server_url/api/v1/backups/$profile/restore-plan")
+  --data-urlencode "at=$at_utc" "${owner_query[@]}" \
+  "$server_url/api/v1/backups/$profile/restore-plan")
 case $code in
   200) ;;
   401 | 403)

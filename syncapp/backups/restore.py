@@ -19,11 +19,17 @@ zone, so it only serves to notice archives uploaded out of the order they were m
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
 
+from ..failures import BadRequest
+from ..timeutil import isoformat, parse_iso, utcnow
 from .models import BackupArchive
+from .store import human_size
 
 #: the time backup.sh writes into a name (date +%Y-%m-%d_%H-%M-%S), and its `_<n>` suffix
 NAME_STAMP = re.compile(r"_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)(?:_(\d+))?\.tar\.gz$")
@@ -39,6 +45,18 @@ class RestorePlan:
     @property
     def restorable(self) -> bool:
         return not self.problems
+
+
+def parse_at(value: str | None) -> datetime:
+    """`?at=`: ISO 8601, a time without a zone taken as UTC; now when absent."""
+    if value is None or not value.strip():
+        return utcnow()
+    moment = parse_iso(value.strip())
+    if moment is None:
+        raise BadRequest(
+            f"Invalid time {value!r}: use ISO 8601, e.g. 2026-12-07T10:00:00Z.", code="invalid_time"
+        )
+    return moment
 
 
 def _chain_order(archive: BackupArchive) -> tuple:
@@ -86,3 +104,55 @@ def _problems(chain: list[BackupArchive]) -> list[str]:
             "DIFF would be applied before one made earlier. Re-upload them oldest first."
         )
     return problems
+
+
+def download_path(archive: BackupArchive, owner: str | None = None) -> str:
+    """The archive's /download path (seed 003's route), naming its profile and, for an
+    administrator acting for someone, its owner."""
+    query = {"profile": archive.profile, **({"owner": owner} if owner else {})}
+    return f"/download/{archive.type}/{quote(archive.name)}?{urlencode(query)}"
+
+
+def restore_command(profile: str, at: datetime, server_url: str, owner: str | None = None) -> str:
+    """What to paste: the server's address in SERVER_URL; the token stays in the environment
+    (SYNCAPP_TOKEN), never in a command line that lands in a shell history."""
+    whose = f" --owner {shlex.quote(owner)}" if owner else ""
+    return (
+        f"SERVER_URL={shlex.quote(server_url.rstrip('/'))} scripts/restore.sh "
+        f"{shlex.quote(profile)}{whose} --at {isoformat(at)} "
+        f"--to {shlex.quote('./restored-' + profile)}"
+    )
+
+
+def describe(plan: RestorePlan, server_url: str, owner: str | None = None) -> dict[str, Any]:
+    """The plan as the API answers it and the Backups page shows it."""
+    root = server_url.rstrip("/")
+    steps = []
+    for number, archive in enumerate(plan.archives, 1):
+        path = download_path(archive, owner)
+        steps.append(
+            {
+                "step": number,
+                "name": archive.name,
+                "type": archive.type,
+                "size": archive.size,
+                "size_human": human_size(archive.size),
+                "md5": archive.md5,
+                "sha256": archive.sha256,
+                "uploaded_at": archive.uploaded_at,
+                "base_archive": archive.base_archive,
+                "integrity": archive.integrity,
+                "download_path": path,
+                "download_url": root + path,
+            }
+        )
+    return {
+        "status": "success",
+        "profile": plan.profile,
+        "at": plan.at,
+        "restorable": plan.restorable,
+        "problems": plan.problems,
+        "archives": steps,
+        "total_size": sum(a.size for a in plan.archives),
+        "command": restore_command(plan.profile, plan.at, root, owner),
+    }

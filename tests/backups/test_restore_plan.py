@@ -19,6 +19,7 @@ from syncapp.security import issue_token
 from syncapp.tenancy import bind_scopes
 from tests.backups.helpers import make_archive, md5, upload
 from tests.conftest import bearer, make_token, make_user
+from tests.web.test_pages import HTML, sign_in
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
@@ -196,3 +197,45 @@ def test_scoped_tokens_and_anonymous_callers(world):
     refused = client.get("/api/v1/backups/home/restore-plan", headers=bearer(raw))
     assert refused.status_code == 403 and refused.get_json()["error"] == "token_scope"
     assert client.get("/api/v1/backups/home/restore-plan").status_code == 401
+
+
+# --- the Backups page ----------------------------------------------------------------------------
+
+
+def test_the_backups_page_shows_the_plan_and_the_command(world):
+    _app, client, _tokens = world
+    full = store(world, "alice", "FULL", 0)
+    inc = store(world, "alice", "INC", 1)
+    sign_in(client, "alice@example.com")
+    page = client.get("/backups", headers=HTML).get_data(as_text=True)
+    assert 'id="restore-form"' in page and '<option value="home"' in page
+    assert 'id="restore-plan"' not in page
+    page = client.get(
+        "/backups", query_string={"restore": "home", "at": "2026-12-01T03:30:00Z"}, headers=HTML
+    ).get_data(as_text=True)
+    plan_html = page[page.index('id="restore-plan"') :]
+    assert plan_html.index(full) < plan_html.index(inc)
+    assert f"/download/INC/{inc}?profile=home" in plan_html
+    assert "scripts/restore.sh home --at 2026-12-01T03:30:00Z --to ./restored-home" in plan_html
+    assert "<script" not in plan_html.split("</section>")[0]  # CSP: no inline script
+    early = client.get(
+        "/backups", query_string={"restore": "home", "at": "2020-01-01T00:00:00Z"}, headers=HTML
+    ).get_data(as_text=True)
+    assert 'id="restore-error"' in early and "No FULL backup of profile" in early
+    bad = client.get("/backups", query_string={"restore": "home", "at": "soon"}, headers=HTML)
+    assert bad.status_code == 200 and "Invalid time" in bad.get_data(as_text=True)
+
+
+def test_the_page_plans_only_the_viewers_profiles(world):
+    _app, client, _tokens = world
+    store(world, "alice", "FULL", 0)
+    sign_in(client, "bob@example.com")
+    page = client.get("/backups", query_string={"restore": "home"}, headers=HTML)
+    assert "No FULL backup of profile" in page.get_data(as_text=True)
+    sign_in(client, "root@example.com")  # an administrator names the owner: `<id>/<profile>`
+    with world[0].app_context():
+        owner = find_user("alice@example.com").id
+    page = client.get("/backups", query_string={"restore": f"{owner}/home"}, headers=HTML).get_data(
+        as_text=True
+    )
+    assert f"owner={owner}" in page and f"--owner {owner}" in page
