@@ -13,6 +13,7 @@ from syncapp.cordiax.wiring import snapshot_store
 from syncapp.extensions import db
 from tests.conftest import bearer, make_token, make_user
 from tests.cordiax.payloads import encrypted_database, sha256, sqlite_database, zip_bundle
+from tests.web.test_pages import HTML, sign_in
 
 URL = "/api/v1/cordiax/devices/{device}/snapshots/{version}/download"
 
@@ -115,3 +116,12 @@ def test_a_damaged_stored_copy_is_not_handed_on_as_a_zip(pushed):
     path.write_bytes(bytes(damaged))
     reply = get(client, token, versions["encrypted"], "zip")
     assert reply.status_code == 409 and reply.get_json()["error"] == "snapshot_corrupt"
+
+
+def test_the_cordiax_page_offers_both_forms(pushed):
+    _app, client, _token, _data, versions = pushed
+    sign_in(client, "alice@example.com")
+    page = client.get("/cordiax", headers=HTML).get_data(as_text=True)
+    version = versions["encrypted"]
+    assert f"/snapshots/{version}/download?as=db" in page
+    assert f"/snapshots/{version}/download?as=zip" in page
