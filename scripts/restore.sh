@@ -112,8 +112,6 @@ if [ -z "$work" ]; then
   work=${XDG_CACHE_HOME:-$HOME/.cache}/syncapp-restore/$profile
   default_work=1
 fi
-mkdir -p "$work" || die 1 "cannot create the work folder '$work'"
-work=$(cd "$work" && pwd -P)
 
 server_url=${SERVER_URL:-http://localhost:5000}
 server_url=${server_url%/}
@@ -219,6 +217,9 @@ while IFS=$'\t' read -r step kind name size _md5 _path; do
 done <"$tmp/plan.tsv"
 
 # --- download, resuming -------------------------------------------------------------------------
+
+mkdir -p "$work" || die 1 "cannot create the work folder '$work'"
+work=$(cd "$work" && pwd -P)
 
 while IFS=$'\t' read -r step kind name size md5 path; do
   file=$work/$kind-$name

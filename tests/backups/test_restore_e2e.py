@@ -188,3 +188,52 @@ def test_restore_at_each_point_in_time_and_an_altered_archive_stops_it(tmp_path,
     fine = restore(points[3], tmp_path / "restored" / "diff", tmp_path / "work" / "diff")
     assert fine.returncode == 0, fine.stderr
     same_tree(tmp_path / "restored" / "diff", states / "4")
+
+
+def test_a_chain_with_a_corrupt_archive_is_refused_before_any_download(tmp_path, private_server):  # noqa: F811
+    """The server found an archive not to be a complete gzip (integrity `corrupt`): the plan
+    says so, and restore.sh downloads nothing and makes no folder."""
+    server = private_server
+    client = Client(tmp_path, SERVER_URL=server.url, SYNCAPP_TOKEN=server.token)
+    source = tmp_path / "source"
+    write(source / "a.txt", "a\n")
+    client.ok("backup.sh", "broken", str(source), "FULL")
+    [full] = client.archives("FULL")
+    truncated = full.read_bytes()[: full.stat().st_size - 12]  # the gzip trailer cut off
+    reply = requests.post(
+        f"{server.url}/upload",
+        headers=server.headers,
+        files={"file": (full.name, truncated)},
+        data={"type": "FULL", "profile": "broken"},
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
+    # /verify finishes the gzip checks of what it lists
+    verified = requests.post(
+        f"{server.url}/verify", headers=server.headers, json={"local_backups": {}}, timeout=30
+    )
+    assert verified.status_code == 200, verified.text
+    target, work = tmp_path / "restored", tmp_path / "work"
+    result = client.run("restore.sh", "broken", "--to", str(target), "--work", str(work))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FULL/{full.name} is corrupt" in result.stderr
+    assert "nothing was downloaded" in result.stderr
+    assert not target.exists() and not work.exists()
+
+
+def test_help_and_usage_errors(tmp_path):
+    client = Client(tmp_path)
+    helped = client.run("restore.sh", "-h")
+    assert helped.returncode == 0 and "--listed-incremental=/dev/null" in helped.stdout
+    for args in ([], ["a", "b"], ["../x"], ["p", "--at"], ["p", "--at", "not a time"], ["p", "-x"]):
+        result = client.run("restore.sh", *args)
+        assert result.returncode == 64, (args, result.stderr)
+        assert "Try 'restore.sh -h'." in result.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    busy = client.run("restore.sh", "p", "--to", str(tmp_path / "full"))
+    assert busy.returncode == 1 and "is not empty" in busy.stderr
+    unreachable = client.run(
+        "restore.sh", "p", "--to", str(tmp_path / "t"), SERVER_URL="http://127.0.0.1:9"
+    )
+    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
