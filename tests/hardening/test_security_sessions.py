@@ -207,6 +207,8 @@ def form_targets(html: str, seen_ids: set[str] | None = None) -> list[str]:
     for form in finder.forms:
         if seen_ids is not None and form.get("id"):
             seen_ids.add(form["id"])
+        if (form.get("method") or "").lower() == "get":
+            continue  # a query (the Backups page's restore plan) changes nothing: no CSRF
         target = (
             form.get("data-create-url")
             or form.get("action")
