@@ -197,7 +197,9 @@ for problem in plan.get("problems") or []:
 for a in plan["archives"]:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.tar\.gz", a["name"]) or a[
         "type"
-    ] not in ("FULL", "INC", "DIFF") or not re.fullmatch(r"[0-9a-f]{32}", a["md5"]):
+    ] not in ("FULL", "INC", "DIFF") or not re.fullmatch(r"[0-9a-f]{32}", a["md5"]) or not (
+        str(a["download_path"]).startswith("/download/") and isinstance(a["size"], int)
+    ):
         sys.exit(f"unexpected archive in the plan: {a!r}")
     print("\t".join(str(a[k]) for k in ("step", "type", "name", "size", "md5", "download_path")))
 PY
@@ -248,7 +250,7 @@ bad=0
 while IFS=$'\t' read -r step kind name size md5 path; do
   file=$work/$kind-$name
   have=$(stat -c %s "$file" 2>/dev/null || echo 0)
-  got=$(md5sum <"$file" | cut -d' ' -f1)
+  got=$(md5sum <"$file" 2>/dev/null | cut -d' ' -f1) || got=unreadable
   if [ "$have" != "$size" ]; then
     say "SIZE MISMATCH $kind/$name: $have bytes, the plan says $size"
     bad=$((bad + 1))
