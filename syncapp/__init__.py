@@ -238,6 +238,7 @@ def register_blueprints(app: Flask) -> None:
     from .monitoring.routes import bp as monitoring
     from .monitoring.status_routes import bp as service
     from .monitoring.websocket import bp as events_ws
+    from .notifications.routes import bp as notifications
     from .quota_routes import bp as quota
     from .remotes.routes import bp as remotes
     from .syncs.routes import bp as syncs
@@ -264,6 +265,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(syncs)
     api.register_blueprint(cloud)
     api.register_blueprint(cloud_conflicts)
+    api.register_blueprint(notifications)
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)

@@ -191,6 +191,21 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "replication_lease": (Seconds, Seconds(60)),
         "download_url_ttl": (int, 300),  # seconds a from_storage=<cloud> download link lives
     },
+    "notifications": {
+        # seconds between two looks for alert transitions to send (None: off); the alerts
+        # evaluator may also ask for a delivery right away (notifications/wiring.deliver_due)
+        "delivery_interval": (Seconds, Seconds(15)),
+        "max_attempts": (int, 8),  # per delivery, before it is recorded as failed
+        "retry_delay": (Seconds, Seconds(30)),  # doubled per failed attempt
+        "max_retry_delay": (Seconds, Seconds(3600)),
+        "timeout": (Seconds, Seconds(10)),  # per HTTP request / SMTP session of a delivery
+        # a delivery claimed by a process that died is sent again once this has passed
+        "lease": (Seconds, Seconds(120)),
+        # transitions older than this are not sent (a server down for a month does not replay it)
+        "max_age": (Seconds, Seconds(7 * 86400)),
+        # Apprise URL schemes users may choose (e.g. [mailto, mailtos, ntfys]); empty: any
+        "allowed_schemes": (list, []),
+    },
     "google": {
         "client_id": (str, None),
         "client_secret": (str, None),

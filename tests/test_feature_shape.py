@@ -29,6 +29,7 @@ FEATURES = {
     "syncs": "web.syncs_page",
     "cloud": "web.cloud_page",
     "remotes": "settings.remotes",
+    "notifications": "settings.notifications",
 }
 #: packages that register blueprints but are not feature slices
 NOT_FEATURES = {

@@ -72,6 +72,7 @@ class World:
             f"/api/v1/conflicts/{self.ids['conflict']}",
             f"/api/v1/status/{self.ids['cloud_job']}",
             "/api/v1/tokens",
+            "/api/v1/notifications/targets",
             "/download/{}/{}".format(*self.ids["backup"]),
         ):
             response = self.call("user_a", "GET", path)
@@ -227,6 +228,15 @@ def build_world(folder: Path) -> World:
     )
     assert poller.status_code == 201, poller.get_json()
     ids["poller"] = poller.get_json()["id"]
+
+    target = client.post(
+        "/api/v1/notifications/targets",
+        headers=headers["user_a"],
+        # nothing listens on port 9: a "send a test" fails at once, with a 200 saying so
+        json={"name": f"{MARK}-target", "kind": "apprise", "url": "json://127.0.0.1:9/hook"},
+    )
+    assert target.status_code == 201, target.get_json()
+    ids["target"] = target.get_json()["id"]
 
     from syncapp.cloud.models import CloudConflict
     from syncapp.cordiax.wiring import snapshot_store
@@ -504,6 +514,28 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.cloud_page", "GET"): Row("user", 200, "/cloud", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
     ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
+    ("notifications.list_targets", "GET"): Row("user", 200, "/api/v1/notifications/targets"),
+    ("notifications.create_target", "POST"): Row(
+        "user",
+        201,
+        "/api/v1/notifications/targets",
+        _json({"name": "new", "kind": "apprise", "url": "json://127.0.0.1:9/new"}),
+    ),
+    ("notifications.update_target", "PATCH"): Row(
+        "owner",
+        200,
+        "/api/v1/notifications/targets/{target}",
+        _json({"enabled": False}),
+        mutates=True,
+    ),
+    ("notifications.delete_target", "DELETE"): Row(
+        "owner", 204, "/api/v1/notifications/targets/{target}", mutates=True
+    ),
+    ("notifications.test_target", "POST"): Row(
+        "owner", 200, "/api/v1/notifications/targets/{target}/test"
+    ),
+    ("notifications.list_deliveries", "GET"): Row("user", 200, "/api/v1/notifications/deliveries"),
+    ("settings.notifications", "GET"): Row("user", 200, "/settings/notifications", page=True),
     ("settings.index", "GET"): Row("user", 200, "/settings", page=True),
     ("settings.nas", "GET"): Row("user", 200, "/settings/nas", page=True),
     ("settings.tokens", "GET"): Row("user", 200, "/settings/tokens", page=True),
