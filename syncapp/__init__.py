@@ -224,6 +224,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_api
     from .auth.users_routes import bp as users_api
+    from .backups.restore_routes import bp as backup_restore
     from .backups.routes import bp as backups
     from .cloud.conflict_routes import bp as cloud_conflicts
     from .cloud.oauth import bp as google_oauth
@@ -256,6 +257,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(service)
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
+    api.register_blueprint(backup_restore)
     api.register_blueprint(cordiax)
     api.register_blueprint(cordiax_pollers)
     api.register_blueprint(documents)

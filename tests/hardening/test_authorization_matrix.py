@@ -385,6 +385,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("backups.download_backup", "GET"): Row(
         "owner", 200, "/download/{backup_type}/{backup_name}?owner={user_a}"
     ),
+    ("backup_restore.restore_plan", "GET"): Row(
+        "owner", 200, f"/api/v1/backups/{MARK}-document/restore-plan?owner={{user_a}}"
+    ),
     ("backups.upload_backup", "POST"): Row(
         "user",
         201,
@@ -409,6 +412,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("cloud.list_versions", "GET"): Row("owner", 200, "/api/v1/files/{file}/versions"),
     ("cloud.download_version", "GET"): Row(
         "owner", 200, "/api/v1/files/{file}/versions/1/download"
+    ),
+    ("cloud.restore_version", "POST"): Row(
+        "owner", 202, "/api/v1/files/{file}/versions/1/restore", mutates=True
     ),
     ("cloud.delete_file", "DELETE"): Row("owner", 204, "/api/v1/files/{file}", mutates=True),
     ("cloud.job_status", "GET"): Row("owner", 200, "/api/v1/status/{cloud_job}"),
