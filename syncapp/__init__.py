@@ -20,7 +20,7 @@ from .settings import settings
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "alerts")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "alerts")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -225,6 +225,7 @@ def register_blueprints(app: Flask) -> None:
     from .alerts.routes import bp as alerts
     from .auth.routes import bp as auth_api
     from .auth.users_routes import bp as users_api
+    from .backups.restore_routes import bp as backup_restore
     from .backups.routes import bp as backups
     from .cloud.conflict_routes import bp as cloud_conflicts
     from .cloud.oauth import bp as google_oauth
@@ -241,14 +242,14 @@ def register_blueprints(app: Flask) -> None:
     from .notifications.routes import bp as notifications
     from .quota_routes import bp as quota
     from .remotes.routes import bp as remotes
+    from .scrub.routes import bp as scrub
     from .syncs.routes import bp as syncs
     from .web.dashboard_api import bp as dashboard
     from .web.routes import bp as web
     from .web.seed_paths import bp as seed_paths
     from .web.settings import bp as settings_pages
 
-    # issue 20's tables; their routes come with the scrub and alerts features
-    import_module(".scrub.models", __name__)
+    # issue 20's tables; the alerts' routes come with the alerts feature
     import_module(".alerts.models", __name__)
 
     api.register_blueprint(auth_api)
@@ -257,6 +258,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(service)
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
+    api.register_blueprint(backup_restore)
     api.register_blueprint(cordiax)
     api.register_blueprint(cordiax_pollers)
     api.register_blueprint(documents)
@@ -268,6 +270,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
+    api.register_blueprint(scrub)
     api.register_blueprint(alerts)
     for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
         import_module(f".{feature}.pages", __name__)

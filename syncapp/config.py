@@ -224,6 +224,31 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "leader_retry": (Seconds, Seconds(5)),
         "keep_runs": (int, 100),  # recorded runs kept per scheduled job (scheduled_runs table)
     },
+    "debris": {
+        # What a killed process left (docs/architecture.md, "Debris"): swept by the leader every
+        # `interval` seconds (None: off); nothing younger than `min_age` seconds is touched, so
+        # that a write still in progress on another process or host is never taken for debris.
+        "interval": (Seconds, Seconds(3600)),
+        "min_age": (Seconds, Seconds(3600)),
+    },
+    "scrub": {
+        # Reading every stored object back against its recorded checksums (syncapp/scrub/).
+        # A full pass starts this long after the last one finished; None: only on demand
+        # (POST /api/v1/scrub, `flask scrub run`).
+        "interval": (Seconds, Seconds(7 * 24 * 3600)),
+        # Bytes per second the scrub reads, across its workers; None or 0: unlimited. 50 MiB/s
+        # keeps a 1 TB store's pass under 6 h and leaves the disks and a core to uploads.
+        "max_rate": (Size, Size(50 * 1024**2)),
+        # How often the leader looks for scrub work (a pass due, requested or unfinished);
+        # None switches the scrub's background job off.
+        "tick": (Seconds, Seconds(60)),
+        # The longest one tick reads before it records its place and hands back (a new
+        # leader, or the next tick, continues from there).
+        "slice": (Seconds, Seconds(300)),
+        # Objects read at once; each worker hashes on its own core (hashlib and zlib release
+        # the GIL). 1 leaves the other core to uploads.
+        "workers": (int, 1),
+    },
     "alerts": {
         # seconds between two evaluations of every condition (the leader's alerts.evaluate
         # job); None: off (the alerts then only change when something calls the evaluator)

@@ -38,6 +38,7 @@ from .cordiax import background as cordiax_background
 from .documents import background as documents_background
 from .extensions import db
 from .notifications import background as notifications_background
+from .scrub import background as scrub_background
 from .settings import settings
 from .syncs import background as syncs_background
 from .timeutil import utcnow
@@ -51,6 +52,7 @@ FEATURES = (
     documents_background,
     syncs_background,
     cloud_background,
+    scrub_background,
     alerts_background,
     notifications_background,
 )

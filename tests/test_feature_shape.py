@@ -29,6 +29,7 @@ FEATURES = {
     "syncs": "web.syncs_page",
     "cloud": "web.cloud_page",
     "remotes": "settings.remotes",
+    "scrub": "web.scrub_page",
     "alerts": "web.alerts_page",
     "notifications": "settings.notifications",
 }

@@ -1,7 +1,7 @@
 """notification targets (Apprise URLs and signed webhooks, secrets encrypted) and deliveries
 
 Revision ID: 0018_notification_targets
-Revises: 0015_scrub_results_and_alerts
+Revises: 0016_scrub_progress
 Create Date: 2026-12-07 12:00:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0018_notification_targets'
-down_revision = '0015_scrub_results_and_alerts'
+down_revision = '0016_scrub_progress'
 branch_labels = None
 depends_on = None
 

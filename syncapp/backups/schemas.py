@@ -24,11 +24,20 @@ class ArchiveItem(Schema):
     base_missing = fields.Boolean(metadata={"description": "INC/DIFF whose FULL is gone"})
     integrity = fields.String(
         metadata={
-            "enum": ["unverified", "verified", "corrupt"],
+            "enum": ["unverified", "verified", "corrupt", "missing"],
             "description": "unverified: stored, its gzip stream not checked whole yet (the "
             "check starts after the upload's reply; /verify finishes it); verified: a complete "
-            "gzip stream; corrupt: truncated or damaged, never counted in sync",
+            "gzip stream (and, once scrubbed, MD5, SHA-256 and tar stream intact); corrupt: "
+            "truncated or damaged, never counted in sync; missing: the scrub found its file "
+            "gone from the store",
         }
+    )
+    last_verified_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When the scrub last read it back (ISO 8601 UTC); null: never"},
+    )
+    integrity_detail = fields.String(
+        metadata={"description": "What the scrub found wrong (e.g. 'MD5 ... differs'), or ''"}
     )
 
 
@@ -105,7 +114,12 @@ class TypeVerification(Schema):
     extra_remote = fields.List(fields.String())
     mismatched = fields.List(fields.String())
     corrupt = fields.List(
-        fields.String(), metadata={"description": "Stored, but not a complete gzip stream"}
+        fields.String(),
+        metadata={"description": "Stored, but not a complete gzip stream, or damaged since"},
+    )
+    missing_stored = fields.List(
+        fields.String(),
+        metadata={"description": "Indexed, but the scrub found the file gone from the store"},
     )
 
 
@@ -130,3 +144,41 @@ class StatsReply(Schema):
     newest = fields.Dict(allow_none=True)
     free_space = fields.Integer(allow_none=True)
     free_space_human = fields.String(allow_none=True)
+
+
+class RestorePlanQuery(Schema):
+    at = fields.String(
+        metadata={
+            "description": "The point in time, ISO 8601 (`2026-12-07T10:00:00Z`; without a zone: "
+            "UTC); default now. Compared with the archives' upload times."
+        }
+    )
+    owner = fields.String(metadata={"description": "Administrators: whose profile (id or email)"})
+
+
+class RestoreStep(Schema):
+    step = fields.Integer(metadata={"description": "1 for the FULL, then in the order to extract"})
+    name = fields.String()
+    type = fields.String()
+    size = fields.Integer()
+    size_human = fields.String()
+    md5 = fields.String()
+    sha256 = fields.String()
+    uploaded_at = UtcDateTime()
+    base_archive = fields.String(allow_none=True)
+    integrity = fields.String()
+    download_path = fields.String(metadata={"description": "Relative to the server's address"})
+    download_url = fields.String()
+
+
+class RestorePlanReply(Schema):
+    status = fields.String()
+    profile = fields.String()
+    at = UtcDateTime()
+    restorable = fields.Boolean(
+        metadata={"description": "false when `problems` is not empty (a corrupt archive...)"}
+    )
+    problems = fields.List(fields.String())
+    archives = fields.List(fields.Nested(RestoreStep))
+    total_size = fields.Integer()
+    command = fields.String(metadata={"description": "scripts/restore.sh for this plan"})

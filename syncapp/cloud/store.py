@@ -6,6 +6,11 @@ new file, a new version, or the content the current version already has. A versi
 at `<owner>/<file id>/v<n>-<safe name>`; the name the user gave is kept in the database for
 display and download. Every kept version counts towards its owner's quota, checked again before
 a new one is recorded.
+
+A process killed mid-upload leaves a staging file (or a write's temp file), and one killed
+between placing a version's bytes and committing its row leaves a version file no row names:
+`sweep_debris` removes both once older than the sweep's threshold (docs/architecture.md,
+"Debris"). What a killed replication leaves in a cloud is `debris.py`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
-from ..storage.base import TEMP_PREFIX
+from ..storage.base import TEMP_PREFIX, is_stale_temp, is_temp
 from ..timeutil import utcnow
 from ..uploads import clean_filename, receive_into
 from .models import CloudConflict, CloudCopy, CloudFile, CloudVersion
@@ -37,6 +43,8 @@ STAGING = ".staging"
 RECORD_ATTEMPTS = 5
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 BUSY_COPIES = ("pending", "running")
+#: a version's bytes, as `_record_once` names them: anything else in the store is not ours
+VERSION_PATH = re.compile(r"\d+/\d+/v\d+-[^/]+")
 
 OpenCloud = Callable[[str, int], Remote]
 
@@ -102,11 +110,11 @@ class CloudStore:
         with contextlib.suppress(RemoteNotFound):
             self.remote.delete(staged.path)
 
-    def commit(self, owner_id: int, staged: Staged) -> Outcome:
+    def commit(self, owner_id: int, staged: Staged, origin: str = "upload") -> Outcome:
         """Make the staged upload a file's new version (or recognise it as the current one).
         The staging copy is gone afterwards, whatever happens."""
         try:
-            outcome = self._record(owner_id, staged)
+            outcome = self._record(owner_id, staged, origin)
             if outcome.created:
                 self._place(staged, outcome.version)
         except BaseException:
@@ -119,12 +127,12 @@ class CloudStore:
             self.discard(staged)
         return outcome
 
-    def _record(self, owner_id: int, staged: Staged) -> Outcome:
+    def _record(self, owner_id: int, staged: Staged, origin: str) -> Outcome:
         """The rows of the new version, flushed, not committed: the flush holds the new number
         (unique per file) so that no other upload can place bytes at the same path."""
         for _ in range(RECORD_ATTEMPTS):
             try:
-                return self._record_once(owner_id, staged)
+                return self._record_once(owner_id, staged, origin)
             except IntegrityError:
                 self.session.rollback()
         raise Conflict(
@@ -132,7 +140,7 @@ class CloudStore:
             code="upload_busy",
         )
 
-    def _record_once(self, owner_id: int, staged: Staged) -> Outcome:
+    def _record_once(self, owner_id: int, staged: Staged, origin: str) -> Outcome:
         now = utcnow()
         file = self.session.scalar(
             select(CloudFile).where(
@@ -163,7 +171,7 @@ class CloudStore:
             stored_path=f"{owner_id}/{file.id}/v{number}-{safe_name(staged.filename)}",
             modified_at=now,
             created_at=now,
-            origin="upload",
+            origin=origin,
         )
         self.session.add(version)
         file.current_version, file.updated_at = number, now
@@ -179,6 +187,37 @@ class CloudStore:
             with contextlib.suppress(RemoteError):
                 self.remote.delete(version.stored_path)
             raise
+
+    def restore_version(self, file: CloudFile, number: int) -> Outcome:
+        """Make version `number`'s bytes the file's current content again, as a new version on
+        top (the history stays whole, and clouds that follow the file get it like an upload).
+        The bytes are copied through a staging name with the MD5 recorded for that version, so
+        a damaged stored copy is refused (ChecksumMismatch) instead of becoming current. Restoring
+        the current content makes nothing new (`created` False)."""
+        old = self.version(file, number)
+        current = self.current(file)
+        if old.md5 == current.md5 and old.size == current.size:
+            return Outcome(file, current, created=False)
+        staged = Staged(
+            f"{STAGING}/{file.owner_id}/{uuid.uuid4().hex}",
+            file.filename,
+            file.content_type,
+            old.size,
+            old.md5,
+        )
+        # the copy may take a while (a big file, a remote store): no transaction held meanwhile
+        self.session.commit()
+        try:
+            with self.remote.open_read(old.stored_path) as reader:
+                self.remote.write(staged.path, reader, size=old.size, md5=old.md5)
+        except RemoteNotFound:
+            raise NotFound(
+                f"Version {number} of {file.filename} is missing from the store.",
+                code="version_missing",
+            ) from None
+        except RemoteFull as exc:
+            raise InsufficientStorage(f"The cloud file store is full: {exc}") from None
+        return self.commit(file.owner_id, staged, origin=f"restore-v{number}")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -266,6 +305,42 @@ class CloudStore:
         self.session.delete(file)
         self.session.commit()
 
+    # -- debris ---------------------------------------------------------------------------------
+
+    def sweep_debris(self, *, older_than: datetime) -> list[str]:
+        """Remove what killed uploads left, last modified before `older_than` (an upload in
+        progress writes its staging file, and a version's bytes are placed just before its row
+        is committed, so neither is that old): staging files, stale temp files, and version
+        files no row names. With no version row at all the table is not this store's index (a
+        new database over an old store) and version files are left alone."""
+        known = set(self.session.scalars(select(CloudVersion.stored_path)))
+        self.session.commit()  # no transaction held while the store is listed (issue 18)
+        removed = []
+        for entry in self.remote.iter_entries("", include_temp=True):
+            old = entry.modified is not None and entry.modified < older_than
+            if is_temp(entry.path):
+                debris = is_stale_temp(entry, older_than)
+            elif entry.path.startswith(f"{STAGING}/"):
+                debris = old  # staging names carry no process: only their age tells
+            else:
+                debris = (
+                    old
+                    and bool(known)
+                    and entry.path not in known
+                    and VERSION_PATH.fullmatch(entry.path) is not None
+                )
+            if not debris:
+                continue
+            try:
+                self.remote.delete(entry.path)
+            except RemoteError as exc:  # gone meanwhile, or the store refuses: the next sweep
+                log.warning("could not remove cloud upload debris %s: %s", entry.path, exc)
+                continue
+            removed.append(entry.path)
+        if removed:
+            log.info("removed %d piece(s) of interrupted cloud uploads", len(removed))
+        return removed
+
     def _delete_copies(self, file: CloudFile, open_cloud: OpenCloud) -> None:
         failures = []
         for copy in list(file.copies):
@@ -306,4 +381,3 @@ def _may_hold_bytes(copy: CloudCopy) -> bool:
     """Writes to a cloud are atomic: a copy that never completed and is not being written has
     left nothing there, so an unreachable cloud does not have to block its deletion."""
     return copy.synced_version is not None or copy.status == "running"
-

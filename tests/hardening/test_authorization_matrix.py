@@ -405,6 +405,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("backups.download_backup", "GET"): Row(
         "owner", 200, "/download/{backup_type}/{backup_name}?owner={user_a}"
     ),
+    ("backup_restore.restore_plan", "GET"): Row(
+        "owner", 200, f"/api/v1/backups/{MARK}-document/restore-plan?owner={{user_a}}"
+    ),
     ("backups.upload_backup", "POST"): Row(
         "user",
         201,
@@ -429,6 +432,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("cloud.list_versions", "GET"): Row("owner", 200, "/api/v1/files/{file}/versions"),
     ("cloud.download_version", "GET"): Row(
         "owner", 200, "/api/v1/files/{file}/versions/1/download"
+    ),
+    ("cloud.restore_version", "POST"): Row(
+        "owner", 202, "/api/v1/files/{file}/versions/1/restore", mutates=True
     ),
     ("cloud.delete_file", "DELETE"): Row("owner", 204, "/api/v1/files/{file}", mutates=True),
     ("cloud.job_status", "GET"): Row("owner", 200, "/api/v1/status/{cloud_job}"),
@@ -523,6 +529,10 @@ TABLE: dict[tuple[str, str], Row] = {
         "admin", 204, "/api/v1/remotes/{remote}", mutates=True
     ),
     ("remotes.test_remote", "POST"): Row("admin", 200, "/api/v1/remotes/{remote}/test"),
+    # the integrity scrub: store-wide, so administrators only
+    ("scrub.scrub_status", "GET"): Row("admin", 200, "/api/v1/scrub"),
+    ("scrub.request_scrub", "POST"): Row("admin", 202, "/api/v1/scrub", mutates=True),
+    ("scrub.scrub_findings", "GET"): Row("admin", 200, "/api/v1/scrub/findings"),
     # pages: any signed-in user; anonymous callers are redirected to the login page
     ("web.dashboard", "GET"): Row("user", 200, "/dashboard", page=True),
     ("web.backups_page", "GET"): Row("user", 200, "/backups", page=True),
@@ -561,6 +571,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("settings.tokens", "GET"): Row("user", 200, "/settings/tokens", page=True),
     ("settings.pollers", "GET"): Row("admin", 200, "/settings/pollers", page=True),
     ("settings.remotes", "GET"): Row("admin", 200, "/settings/remotes", page=True),
+    ("web.scrub_page", "GET"): Row("admin", 200, "/scrub", page=True),
     ("settings.users", "GET"): Row("admin", 200, "/settings/users", page=True),
 }
 
