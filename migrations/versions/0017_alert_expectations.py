@@ -1,7 +1,7 @@
 """alert expectations: per-subject overrides of the alerts' default rhythms and limits
 
 Revision ID: 0017_alert_expectations
-Revises: 0018_notification_targets (re-chained after main's 0018 landed; the integrator orders them)
+Revises: 0016_scrub_progress
 Create Date: 2026-12-07 11:45:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0017_alert_expectations'
-down_revision = '0018_notification_targets'
+down_revision = '0016_scrub_progress'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """notification targets (Apprise URLs and signed webhooks, secrets encrypted) and deliveries
 
 Revision ID: 0018_notification_targets
-Revises: 0016_scrub_progress
+Revises: 0017_alert_expectations
 Create Date: 2026-12-07 12:00:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0018_notification_targets'
-down_revision = '0016_scrub_progress'
+down_revision = '0017_alert_expectations'
 branch_labels = None
 depends_on = None
 
