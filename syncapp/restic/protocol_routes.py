@@ -78,7 +78,8 @@ def _repository(store: ResticStore, name: str) -> RepoRef:
     tenancy.require_scope("restic", name)
     repo = store.find(me.id, name)
     if repo is None:
-        raise NotFound(f"No restic repository {name!r}.", code="repository_not_found")
+        # the name is not repeated: it may be another user's, which means nothing here
+        raise NotFound("No such restic repository.", code="repository_not_found")
     ref = RepoRef.of(repo)
     token = g.get("api_token")
     if ref.token_id is not None and (token is None or token.id != ref.token_id):
