@@ -23,6 +23,7 @@ MAIN_PAGES = {
     "documents": "/documents",
     "syncs": "/syncs",
     "cloud": "/cloud",
+    "restic": "/restic",
     "api-docs": "/docs",
     "settings": "/settings",
     "settings-remotes": "/settings/remotes",
