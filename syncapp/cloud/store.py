@@ -306,4 +306,3 @@ def _may_hold_bytes(copy: CloudCopy) -> bool:
     """Writes to a cloud are atomic: a copy that never completed and is not being written has
     left nothing there, so an unreachable cloud does not have to block its deletion."""
     return copy.synced_version is not None or copy.status == "running"
-

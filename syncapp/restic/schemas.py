@@ -7,6 +7,8 @@ from marshmallow import Schema, fields, validate
 from ..fields import MAX_INT, FullMatch, StrictBoolean, UtcDateTime
 from .store import NAME
 
+#: what a BIGINT column holds on every supported database
+MAX_BYTES = 2**63 - 1
 _QUOTA = {"description": "Bytes the repository may hold (null: only the owner's quota)."}
 
 
@@ -18,7 +20,9 @@ class RepositoryCreate(Schema):
             "description": "Deletes refused except for locks (default restic.append_only_default)."
         },
     )
-    quota_bytes = fields.Integer(allow_none=True, validate=validate.Range(min=0), metadata=_QUOTA)
+    quota_bytes = fields.Integer(
+        allow_none=True, validate=validate.Range(min=0, max=MAX_BYTES), metadata=_QUOTA
+    )
     remote = fields.String(
         allow_none=True,
         validate=validate.Length(min=1, max=100),
@@ -31,7 +35,7 @@ class RepositoryUpdate(Schema):
         metadata={"description": "The owner may switch it on; only an administrator off."}
     )
     quota_bytes = fields.Integer(
-        allow_none=True, validate=validate.Range(min=0), metadata={**_QUOTA, "x-admin": True}
+        allow_none=True, validate=validate.Range(min=0, max=MAX_BYTES), metadata=_QUOTA
     )
     token_id = fields.Integer(
         allow_none=True,
