@@ -85,7 +85,7 @@ def get_repository(repo_id: int):
 
 
 @bp.route("/repositories/<int:repo_id>", methods=["PATCH"])
-@bp.arguments(RepositoryUpdate)
+@bp.arguments(RepositoryUpdate, required=False)  # no body: nothing changes
 @bp.response(200, RepositoryInfo)
 def update_repository(data, repo_id: int):
     repo = restic_store().get(repo_id, owner_scope("restic repositories"))

@@ -21,7 +21,10 @@ class RepositoryCreate(Schema):
         },
     )
     quota_bytes = fields.Integer(
-        allow_none=True, validate=validate.Range(min=0, max=MAX_BYTES), metadata=_QUOTA
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_BYTES),
+        metadata=_QUOTA,
     )
     remote = fields.String(
         allow_none=True,
@@ -35,9 +38,13 @@ class RepositoryUpdate(Schema):
         metadata={"description": "The owner may switch it on; only an administrator off."}
     )
     quota_bytes = fields.Integer(
-        allow_none=True, validate=validate.Range(min=0, max=MAX_BYTES), metadata=_QUOTA
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_BYTES),
+        metadata=_QUOTA,
     )
     token_id = fields.Integer(
+        strict=True,
         allow_none=True,
         validate=validate.Range(min=1, max=MAX_INT),
         metadata={
