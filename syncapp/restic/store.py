@@ -351,6 +351,21 @@ class ResticStore:
             # objects by their content, so the file in the store is that one either way
             self.session.rollback()
 
+    def objects_after(
+        self, after_id: int, limit: int, kind: str = "data"
+    ) -> list[tuple[int, RepoRef, str]]:
+        """For the scrub (issue 20): (object id, its repository, name) of up to `limit` objects
+        of `kind` with ids above `after_id`, oldest first; verify each with `verify_object`
+        (after ending the transaction) and record the outcome against the object id."""
+        rows = self.session.execute(
+            select(ResticObject.id, ResticObject.name, ResticRepository)
+            .join(ResticRepository, ResticRepository.id == ResticObject.repository_id)
+            .where(ResticObject.type == kind, ResticObject.id > after_id)
+            .order_by(ResticObject.id)
+            .limit(limit)
+        ).all()
+        return [(object_id, RepoRef.of(repo), name) for object_id, name, repo in rows]
+
     def remote_and_path(self, repo: RepoRef, kind: str, name: str) -> tuple[Remote, str]:
         """Where an object is read from; the transaction ends here (the read may be long)."""
         remote = self.remote_for(repo)
