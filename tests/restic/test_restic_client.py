@@ -347,3 +347,28 @@ def test_quota_refuses_with_507_and_keeps_nothing(server, users):
     assert requests.head(f"{base}/data/{name}", headers=a.headers, timeout=30).status_code == 404
     assert list((server.workdir / "restic").rglob(f"*{name}*")) == []
     assert repositories(server, a)[repo]["size"] == 60_000
+
+
+def test_a_flipped_byte_is_found_by_restic_check_and_by_verify_object(server, users, tmp_path):
+    """Issue 21: a data object corrupted on disk is found by `restic check --read-data` (the
+    scrub's seam, `store.verify_object`, is checked the same way in test_repositories.py)."""
+    a = users["a"]
+    repo = f"rot-{uuid.uuid4().hex[:8]}"
+    restic = Restic(server, a, repo, tmp_path / "home")
+    restic.ok("init")
+    restic.backup(make_tree(tmp_path))
+    restic.ok("check", "--read-data")
+    packs = sorted(
+        (p for p in (server.workdir / "restic").glob(f"u*/{repo}/data/*/*") if p.is_file()),
+        key=lambda p: p.stat().st_size,
+    )
+    pack = packs[-1]
+    assert hashlib.sha256(pack.read_bytes()).hexdigest() == pack.name
+    content = bytearray(pack.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    pack.write_bytes(bytes(content))
+    assert hashlib.sha256(pack.read_bytes()).hexdigest() != pack.name
+
+    found = restic.run("check", "--read-data")
+    assert found.returncode != 0
+    assert pack.name[:8] in found.stdout + found.stderr, found.stdout + found.stderr
