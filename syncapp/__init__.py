@@ -20,7 +20,7 @@ from .settings import settings
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "restic")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "restic")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -237,18 +237,19 @@ def register_blueprints(app: Flask) -> None:
     from .monitoring.routes import bp as monitoring
     from .monitoring.status_routes import bp as service
     from .monitoring.websocket import bp as events_ws
+    from .notifications.routes import bp as notifications
     from .quota_routes import bp as quota
     from .remotes.routes import bp as remotes
     from .restic.protocol_routes import bp as restic_protocol
     from .restic.routes import bp as restic_api
+    from .scrub.routes import bp as scrub
     from .syncs.routes import bp as syncs
     from .web.dashboard_api import bp as dashboard
     from .web.routes import bp as web
     from .web.seed_paths import bp as seed_paths
     from .web.settings import bp as settings_pages
 
-    # issue 20's tables; their routes come with the scrub and alerts features
-    import_module(".scrub.models", __name__)
+    # issue 20's tables; the alerts' routes come with the alerts feature
     import_module(".alerts.models", __name__)
 
     api.register_blueprint(auth_api)
@@ -264,10 +265,12 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(syncs)
     api.register_blueprint(cloud)
     api.register_blueprint(cloud_conflicts)
+    api.register_blueprint(notifications)
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
     api.register_blueprint(restic_api)
+    api.register_blueprint(scrub)
     for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
         import_module(f".{feature}.pages", __name__)
     app.register_blueprint(web)

@@ -14,6 +14,7 @@ from .auth.models import ROLES, ApiToken
 from .backups.wiring import archive_store
 from .extensions import db
 from .failures import DomainError
+from .scrub.wiring import run_on_demand, scrubber
 from .security import issue_token, revoke_token
 from .tenancy import ScopeError, bind_scopes, parse_scopes
 
@@ -127,7 +128,32 @@ def check_backups_command() -> None:
         raise SystemExit(1)
 
 
+scrub = AppGroup("scrub", help="Read every stored object back against its checksums.")
+
+
+@scrub.command("run")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N objects.")
+def scrub_run_command(limit: int | None) -> None:
+    """Run the unfinished scrub pass (or a new one) here, in the foreground, at scrub.max_rate;
+    exits 1 if the pass found anything corrupt or missing so far."""
+    done = run_on_demand(limit)
+    if done is None:
+        raise click.ClickException("another process is running the scrub pass now")
+    found = done.found
+    state = "finished" if done.finished else "paused" if done.error else "stopped (--limit)"
+    click.echo(
+        f"pass {done.pass_id} {state}: {done.objects} object(s), {done.bytes} bytes read; "
+        f"{found['ok']} ok, {found['corrupt']} corrupt, {found['missing']} missing"
+    )
+    if done.error:
+        click.echo(f"a store is unavailable: {done.error}", err=True)
+    totals = scrubber().status()["findings"]["total"]
+    if totals["corrupt"] or totals["missing"]:
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(scrub)
     app.cli.add_command(backups)
     app.cli.add_command(users)
     app.cli.add_command(tokens)

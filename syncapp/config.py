@@ -202,6 +202,21 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "replication_lease": (Seconds, Seconds(60)),
         "download_url_ttl": (int, 300),  # seconds a from_storage=<cloud> download link lives
     },
+    "notifications": {
+        # seconds between two looks for alert transitions to send (None: off); the alerts
+        # evaluator may also ask for a delivery right away (notifications/wiring.deliver_due)
+        "delivery_interval": (Seconds, Seconds(15)),
+        "max_attempts": (int, 8),  # per delivery, before it is recorded as failed
+        "retry_delay": (Seconds, Seconds(30)),  # doubled per failed attempt
+        "max_retry_delay": (Seconds, Seconds(3600)),
+        "timeout": (Seconds, Seconds(10)),  # per HTTP request / SMTP session of a delivery
+        # a delivery claimed by a process that died is sent again once this has passed
+        "lease": (Seconds, Seconds(120)),
+        # transitions older than this are not sent (a server down for a month does not replay it)
+        "max_age": (Seconds, Seconds(7 * 86400)),
+        # Apprise URL schemes users may choose (e.g. [mailto, mailtos, ntfys]); empty: any
+        "allowed_schemes": (list, []),
+    },
     "google": {
         "client_id": (str, None),
         "client_secret": (str, None),
@@ -219,6 +234,31 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         # Seconds between a follower's attempts to lead (and a PostgreSQL leader's lock checks).
         "leader_retry": (Seconds, Seconds(5)),
         "keep_runs": (int, 100),  # recorded runs kept per scheduled job (scheduled_runs table)
+    },
+    "debris": {
+        # What a killed process left (docs/architecture.md, "Debris"): swept by the leader every
+        # `interval` seconds (None: off); nothing younger than `min_age` seconds is touched, so
+        # that a write still in progress on another process or host is never taken for debris.
+        "interval": (Seconds, Seconds(3600)),
+        "min_age": (Seconds, Seconds(3600)),
+    },
+    "scrub": {
+        # Reading every stored object back against its recorded checksums (syncapp/scrub/).
+        # A full pass starts this long after the last one finished; None: only on demand
+        # (POST /api/v1/scrub, `flask scrub run`).
+        "interval": (Seconds, Seconds(7 * 24 * 3600)),
+        # Bytes per second the scrub reads, across its workers; None or 0: unlimited. 50 MiB/s
+        # keeps a 1 TB store's pass under 6 h and leaves the disks and a core to uploads.
+        "max_rate": (Size, Size(50 * 1024**2)),
+        # How often the leader looks for scrub work (a pass due, requested or unfinished);
+        # None switches the scrub's background job off.
+        "tick": (Seconds, Seconds(60)),
+        # The longest one tick reads before it records its place and hands back (a new
+        # leader, or the next tick, continues from there).
+        "slice": (Seconds, Seconds(300)),
+        # Objects read at once; each worker hashes on its own core (hashlib and zlib release
+        # the GIL). 1 leaves the other core to uploads.
+        "workers": (int, 1),
     },
     "quota": {
         "per_user": (Size, None),  # bytes each user may keep across features; None: no limit

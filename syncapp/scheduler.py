@@ -36,6 +36,8 @@ from .cloud import background as cloud_background
 from .cordiax import background as cordiax_background
 from .documents import background as documents_background
 from .extensions import db
+from .notifications import background as notifications_background
+from .scrub import background as scrub_background
 from .settings import settings
 from .syncs import background as syncs_background
 from .timeutil import utcnow
@@ -49,6 +51,8 @@ FEATURES = (
     documents_background,
     syncs_background,
     cloud_background,
+    scrub_background,
+    notifications_background,
 )
 JOBS: list[Job] = [job for feature in FEATURES for job in feature.JOBS]
 RUNNERS: list[Runner] = [runner for feature in FEATURES for runner in feature.RUNNERS]

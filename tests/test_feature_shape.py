@@ -30,6 +30,8 @@ FEATURES = {
     "cloud": "web.cloud_page",
     "restic": "web.restic_page",
     "remotes": "settings.remotes",
+    "scrub": "web.scrub_page",
+    "notifications": "settings.notifications",
 }
 #: packages that register blueprints but are not feature slices
 NOT_FEATURES = {

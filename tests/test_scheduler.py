@@ -23,7 +23,7 @@ def test_only_one_process_holds_the_leader_lock(tmp_path):
 
 
 def backup_jobs(app) -> list:
-    return [job for job in build_scheduler(app).get_jobs() if job.id.startswith("backups.")]
+    return [job for job in build_scheduler(app).get_jobs() if job.id == "backups.retention"]
 
 
 def test_retention_is_scheduled_only_when_a_policy_is_set(make_app):
@@ -34,6 +34,14 @@ def test_retention_is_scheduled_only_when_a_policy_is_set(make_app):
     assert jobs[0].trigger.interval.total_seconds() == 600
     locked = make_app(backups={"retention_full_chains": 3, "append_only": True})
     assert backup_jobs(locked) == []
+
+
+def test_every_store_sweeps_its_debris_on_the_debris_interval(make_app):
+    jobs = {job.id: job for job in build_scheduler(make_app(debris={"interval": 900})).get_jobs()}
+    sweeps = ["backups.debris", "cordiax.debris", "documents.debris", "cloud.debris"]
+    assert all(jobs[name].trigger.interval.total_seconds() == 900 for name in sweeps)
+    off = build_scheduler(make_app(debris={"interval": None})).get_jobs()
+    assert not [job.id for job in off if job.id.endswith(".debris")]
 
 
 def test_every_feature_declares_its_background_work_in_its_background_module():

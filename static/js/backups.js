@@ -72,7 +72,7 @@
     if (item.type === "FULL") chain.textContent = "base";
     else if (item.base_missing) chain.replaceChildren(el("span", "FULL missing", "badge badge-danger"));
     else chain.textContent = "on " + item.base_archive;
-    if (item.integrity === "corrupt") chain.append(" ", el("span", "not a complete gzip", "badge badge-danger"));
+    if (item.integrity === "corrupt") chain.append(" ", el("span", "corrupt", "badge badge-danger"));
     sectionOf(item.profile, owner).querySelector("tbody").prepend(row); // newest first
     document.getElementById("backups-empty").hidden = true;
   }

@@ -1,4 +1,5 @@
-"""The backups' background work: applying the retention policy (scheduler.py runs it)."""
+"""The backups' background work: applying the retention policy, and sweeping what killed uploads
+and commits left (scheduler.py runs them)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from ..background.work import Job, Runner
 from ..settings import Settings, settings
 from .retention import RetentionPolicy
 from .store import apply_retention
-from .wiring import archive_store
+from .wiring import archive_store, sweep_debris
 
 
 def retention() -> object:
@@ -25,5 +26,8 @@ def retention_interval(configured: Settings) -> float | None:
     return backups.retention_interval
 
 
-JOBS: list[Job] = [Job("backups.retention", retention, retention_interval)]
+JOBS: list[Job] = [
+    Job("backups.retention", retention, retention_interval),
+    Job("backups.debris", sweep_debris, lambda s: s.debris.interval),
+]
 RUNNERS: list[Runner] = []

@@ -10,7 +10,7 @@ the end (tape padding) are tolerated, anything else after it is not.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 #: Inflated bytes per call: a highly compressible chunk (up to ~1000:1) must not become a
 #: gigabyte in memory; the output is thrown away.
@@ -24,7 +24,9 @@ class IncompleteGzip(Exception):
 class GzipFollower:
     """feed() every chunk in order, then finish(); either raises IncompleteGzip."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[bytes], None] | None = None) -> None:
+        #: given every inflated piece in order (the scrub's tar check); else it is thrown away
+        self._sink = sink
         self._inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
         self._member_open = False  # a member started and has not ended yet
         self._members = 0
@@ -45,11 +47,15 @@ class GzipFollower:
 
     def _inflate(self, data: bytes) -> bytes:
         """Inflate `data` into the open member; returns what follows the member's end."""
-        inflater = self._inflater
+        inflater, sink = self._inflater, self._sink
         try:
-            inflater.decompress(data, OUTPUT_STEP)
+            out = inflater.decompress(data, OUTPUT_STEP)
+            if sink is not None:
+                sink(out)
             while inflater.unconsumed_tail and not inflater.eof:
-                inflater.decompress(inflater.unconsumed_tail, OUTPUT_STEP)
+                out = inflater.decompress(inflater.unconsumed_tail, OUTPUT_STEP)
+                if sink is not None:
+                    sink(out)
         except zlib.error as exc:
             where = f"member {self._members + 1}" if self._members else "the stream"
             raise IncompleteGzip(f"{where} is corrupt ({exc})") from None
@@ -70,3 +76,78 @@ def check_complete(chunks: Iterable[bytes]) -> None:
     for chunk in chunks:
         follower.feed(chunk)
     follower.finish()
+
+
+class IncompleteTar(Exception):
+    """The inflated bytes are not one complete tar stream (truncated, damaged headers)."""
+
+
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+#: typeflags whose size field announces no data blocks (links, devices, folders, FIFOs)
+NO_DATA = frozenset(b"123456")
+
+
+def _number(field: bytes) -> int:
+    """A tar header's numeric field: octal digits (NUL or space ended), or GNU's base-256."""
+    if field[0] & 0x80:  # base-256: the rest of the field, big-endian (GNU, star)
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    return int(text, 8) if text else 0
+
+
+class TarFollower:
+    """feed() the inflated bytes in order, then finish(); either raises IncompleteTar.
+
+    What `tar -t` needs of a stream: each member's 512-byte header with a right checksum, the
+    data blocks its size announces, and the end-of-archive zero blocks (GNU tar accepts one;
+    zero record padding may follow). Member data is skipped, never copied or kept: a gzip-valid
+    archive cut at a member boundary or inside one is "truncated", which `gzip -t` cannot see.
+    """
+
+    def __init__(self) -> None:
+        self._skip = 0  # data (and padding) bytes of the current member still to pass
+        self._header = bytearray()
+        self._zero_blocks = 0
+        self.members = 0
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._skip:
+                step = min(self._skip, len(view))
+                self._skip -= step
+                view = view[step:]
+                continue
+            if self._zero_blocks:  # after the end marker: only zero padding may follow
+                if bytes(view).strip(b"\0"):
+                    raise IncompleteTar("data follows the end-of-archive marker")
+                return
+            need = BLOCK - len(self._header)
+            self._header += view[:need]
+            view = view[need:]
+            if len(self._header) == BLOCK:
+                block = bytes(self._header)
+                self._header.clear()
+                self._block(block)
+
+    def _block(self, block: bytes) -> None:
+        if block == ZERO_BLOCK:
+            self._zero_blocks += 1
+            return
+        try:
+            recorded = _number(block[148:156])
+            size = _number(block[124:136])
+        except ValueError:
+            raise IncompleteTar(f"header {self.members + 1} is not a tar header") from None
+        if recorded != sum(block[:148]) + 8 * 32 + sum(block[156:]):
+            raise IncompleteTar(f"header {self.members + 1} has a wrong checksum (damaged)")
+        if block[156] not in NO_DATA:
+            self._skip = -(-size // BLOCK) * BLOCK
+        self.members += 1
+
+    def finish(self) -> None:
+        if self._skip or self._header:
+            raise IncompleteTar(f"the tar stream ends inside member {self.members} (truncated)")
+        if not self._zero_blocks:
+            raise IncompleteTar("the tar stream has no end-of-archive marker (truncated)")

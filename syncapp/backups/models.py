@@ -14,8 +14,10 @@ from ..timeutil import UtcDateTime, isoformat, utcnow
 ARCHIVE_TYPES = ("FULL", "INC", "DIFF")
 #: gzip integrity of a stored archive: "unverified" until checked whole, which starts right after
 #: the upload's reply (backups/integrity.py; rows of before the check start so too), then
-#: "verified" (a complete gzip stream) or "corrupt" (truncated or damaged)
-INTEGRITY_STATES = ("unverified", "verified", "corrupt")
+#: "verified" (a complete gzip stream) or "corrupt" (truncated or damaged). The scrub keeps it in
+#: step with what it reads back (syncapp/scrub/): "verified" (MD5, SHA-256, gzip and tar intact),
+#: "corrupt", or "missing" (indexed, but its file is gone from the store)
+INTEGRITY_STATES = ("unverified", "verified", "corrupt", "missing")
 
 
 class BackupArchive(db.Model):

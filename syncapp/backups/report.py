@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
+from ..scrub.models import ScrubResult
 from ..timeutil import isoformat, utcnow
 from .models import ARCHIVE_TYPES, BackupArchive
 from .store import human_size
 
+#: what the scrub found, by archive id (scrub.results.findings)
+Findings = Mapping[int, ScrubResult]
 
-def archive_item(archive: BackupArchive, fulls: set[tuple[int, str, str]]) -> dict[str, Any]:
-    """One archive as /list shows it; `fulls` are the stored FULLs as (owner, profile, name)."""
+
+def archive_item(
+    archive: BackupArchive, fulls: set[tuple[int, str, str]], findings: Findings | None = None
+) -> dict[str, Any]:
+    """One archive as /list shows it; `fulls` are the stored FULLs as (owner, profile, name);
+    `findings` the scrub's results (fields added after the seed's, which scripts parse)."""
+    found = (findings or {}).get(archive.id)
     return {
         "name": archive.name,
         "filename": archive.name,  # the original server's sidecar field, which /list merged in
@@ -32,16 +41,21 @@ def archive_item(archive: BackupArchive, fulls: set[tuple[int, str, str]]) -> di
         "base_missing": archive.type != "FULL"
         and (archive.owner_id, archive.profile, archive.base_archive) not in fulls,
         "integrity": archive.integrity,
+        "last_verified_at": isoformat(found.last_verified_at) if found is not None else None,
+        "integrity_detail": found.detail if found is not None else "",
     }
 
 
 def grouped_items(
-    archives: list[BackupArchive], fulls: set[tuple[int, str, str]], kind: str | None = None
+    archives: list[BackupArchive],
+    fulls: set[tuple[int, str, str]],
+    kind: str | None = None,
+    findings: Findings | None = None,
 ) -> dict[str, list[dict]]:
     """The archives per type; only `kind`'s key when one was asked for, as the original did."""
     grouped: dict[str, list[dict]] = {k: [] for k in ((kind,) if kind else ARCHIVE_TYPES)}
     for archive in archives:
-        grouped[archive.type].append(archive_item(archive, fulls))
+        grouped[archive.type].append(archive_item(archive, fulls, findings))
     return grouped
 
 
@@ -51,7 +65,9 @@ def owner_emails(ids: set[int]) -> dict[int, str]:
     return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
 
 
-def page_sections(archives: list[BackupArchive], viewer_id: int) -> list[dict[str, Any]]:
+def page_sections(
+    archives: list[BackupArchive], viewer_id: int, findings: Findings | None = None
+) -> list[dict[str, Any]]:
     """The Backups page: one section per (owner, profile), newest archive first; sections of
     other owners (an administrator's page) name their owner, and their links say `?owner=`."""
     fulls = {(a.owner_id, a.profile, a.name) for a in archives if a.type == "FULL"}
@@ -68,7 +84,7 @@ def page_sections(archives: list[BackupArchive], viewer_id: int) -> list[dict[st
                 "archives": [],
             },
         )
-        section["archives"].append(archive_item(archive, fulls))
+        section["archives"].append(archive_item(archive, fulls, findings))
     return sorted(sections.values(), key=lambda s: (s["profile"], s["owner"] or ""))
 
 
@@ -77,12 +93,17 @@ EXTRA_POLICIES = ("out_of_sync", "ignore")
 
 
 def verify(
-    local: dict[str, list[dict]], archives: list[BackupArchive], extra: str = "out_of_sync"
+    local: dict[str, list[dict]],
+    archives: list[BackupArchive],
+    extra: str = "out_of_sync",
+    findings: Findings | None = None,
 ) -> dict[str, Any]:
     """Compare a client's archives with the server's, type by type.
 
     Same name with a different size or MD5 is `mismatched` (not "missing": it is there, but not
-    the same); a stored archive that is not a complete gzip stream is `corrupt`, never synced.
+    the same); a stored archive that is not a complete gzip stream, or that the scrub read back
+    damaged, is `corrupt`, and one the scrub found absent from the store is `missing_stored`:
+    neither is ever synced.
     Archives only on the server are `extra_remote`. By default they make the state OUT_OF_SYNC,
     as the original server did (its verify_sync.sh reports them so); a client that prunes old
     local archives sends `"extra_remote": "ignore"`, or reads `local_in_sync`, which says
@@ -104,10 +125,13 @@ def verify(
             elif not same:
                 mismatched.append(name)
                 issues.append(f"Mismatched (size or MD5 differ): {kind}/{name}")
-            elif any(a.integrity != "corrupt" for a in same):
+            elif any(a.integrity not in DAMAGED for a in same):
                 synced.append(name)
-        corrupt = sorted({a.name for a in archives if a.type == kind and a.integrity == "corrupt"})
-        issues += [f"Corrupt on remote (not a complete gzip stream): {kind}/{n}" for n in corrupt]
+        damaged = [a for a in archives if a.type == kind and a.integrity in DAMAGED]
+        corrupt = sorted({a.name for a in damaged if a.integrity == "corrupt"})
+        lost = sorted({a.name for a in damaged if a.integrity == "missing"})
+        ordered = sorted(damaged, key=lambda a: a.name)
+        issues += list(dict.fromkeys(_damage_issue(a, findings) for a in ordered))
         extras = sorted(set(theirs) - set(mine))
         if extra != "ignore":
             issues += [f"Only on remote (not in the local folder): {kind}/{n}" for n in extras]
@@ -121,6 +145,7 @@ def verify(
             "extra_remote": extras,
             "mismatched": mismatched,
             "corrupt": corrupt,
+            "missing_stored": lost,
         }
     return {
         "status": "success",
@@ -130,6 +155,22 @@ def verify(
         "local_in_sync": local_in_sync,
         "extra_remote": extra,
     }
+
+
+#: integrity states of an archive that is not intact in the store
+DAMAGED = ("corrupt", "missing")
+
+
+def _damage_issue(archive: BackupArchive, findings: Findings | None) -> str:
+    """The /verify issue line of a damaged archive: the seed's wording for an archive that was
+    incomplete when it arrived (the gzip check), the scrub's detail for one damaged since."""
+    where = f"{archive.type}/{archive.name}"
+    if archive.integrity == "missing":
+        return f"Missing from the remote store (indexed, its file is gone): {where}"
+    found = (findings or {}).get(archive.id)
+    if found is not None and found.integrity == "corrupt" and found.detail:
+        return f"Corrupt on remote ({found.detail}): {where}"
+    return f"Corrupt on remote (not a complete gzip stream): {where}"
 
 
 def _same(item: dict, archive: BackupArchive) -> bool:

@@ -12,6 +12,7 @@ from ..auth.models import User
 from ..errors import TEXT_ERROR_BLUEPRINTS
 from ..extensions import Blueprint, db
 from ..failures import BadRequest, DomainError, Forbidden
+from ..scrub import results as scrub_results
 from ..security import admin_required, anonymous_from_networks, streams_body
 from ..settings import settings
 from ..storage.local import LocalRemote
@@ -130,7 +131,7 @@ def upload_backup():
     return _upload_reply(result, "Backup already stored with identical content"), 201
 
 
-def _listing(filters: dict) -> tuple[list, set[tuple[int, str, str]]]:
+def _listing(filters: dict) -> tuple[list, set[tuple[int, str, str]], report.Findings]:
     store, namespace = archive_store(), caller_namespace()
     kind = parse_type(filters["type"]) if "type" in filters else None
     archives = store.archives(namespace, kind, filters.get("profile"), filters.get("since"))
@@ -139,7 +140,9 @@ def _listing(filters: dict) -> tuple[list, set[tuple[int, str, str]]]:
         fulls = {(a.owner_id, a.profile, a.name) for a in archives if a.type == "FULL"}
     else:
         fulls = store.full_names(namespace.owner_id)
-    return archives, fulls
+    # the owner's results in one query (an IN list of 10,000 ids would cost more)
+    findings = scrub_results.findings(db.session, "backup", owner_id=namespace.owner_id)
+    return archives, fulls, findings
 
 
 @bp.route("/list")
@@ -147,13 +150,13 @@ def _listing(filters: dict) -> tuple[list, set[tuple[int, str, str]]]:
 @bp.response(200, ListReply)
 @anonymous_from_networks("backups")
 def list_backups(filters):
-    archives, fulls = _listing(filters)
+    archives, fulls, findings = _listing(filters)
     # Plain dicts sent with jsonify: re-serialising 10,000 items through the schema doubled the
     # time of /list. The schema still documents the reply.
     return jsonify(
         status="success",
         backups=report.grouped_items(
-            archives, fulls, parse_type(filters["type"]) if "type" in filters else None
+            archives, fulls, parse_type(filters["type"]) if "type" in filters else None, findings
         ),
         total_count=len(archives),
     )
@@ -165,8 +168,8 @@ def list_backups(filters):
 @anonymous_from_networks("backups")
 def list_backups_of_type(filters, backup_type: str):
     kind = parse_type(backup_type)
-    archives, fulls = _listing({**filters, "type": kind})
-    items = [report.archive_item(a, fulls) for a in archives]
+    archives, fulls, findings = _listing({**filters, "type": kind})
+    items = [report.archive_item(a, fulls, findings) for a in archives]
     return jsonify(status="success", type=kind, backups=items, count=len(items))
 
 
@@ -179,7 +182,8 @@ def verify_backups(body):
     store = archive_store()
     archives = store.archives(namespace)
     store.check_integrity(archives)  # those stored before the gzip check: once each
-    result = report.verify(body["local_backups"], archives, body["extra_remote"])
+    findings = scrub_results.findings(db.session, "backup", owner_id=namespace.owner_id)
+    result = report.verify(body["local_backups"], archives, body["extra_remote"], findings)
     verifications.record_verification(result, archives, namespace.owner_id)
     return jsonify(result)
 
@@ -206,7 +210,7 @@ def download_backup(backup_type: str, filename: str):
         caller_namespace(), backup_type, check_name(filename), _profile_argument()
     )
     path, name, size, md5 = archive.path, archive.name, archive.size, archive.md5
-    uploaded_at = archive.uploaded_at
+    uploaded_at, integrity = archive.uploaded_at, archive.integrity
     # the values are read: end the transaction, so that neither the store (a remote that may
     # stall) nor the client reading the stream holds a database connection (issue 18)
     db.session.commit()
@@ -215,6 +219,8 @@ def download_backup(backup_type: str, filename: str):
     response = send_stored(store.remote, path, download)
     if response.status_code == 200:
         response.headers["Content-MD5"] = content_md5
+    if integrity == "corrupt":  # served, never silently: the scrub or the gzip check found it so
+        response.headers[scrub_results.HEADER] = "corrupt"
     return response
 
 

@@ -24,11 +24,20 @@ class ArchiveItem(Schema):
     base_missing = fields.Boolean(metadata={"description": "INC/DIFF whose FULL is gone"})
     integrity = fields.String(
         metadata={
-            "enum": ["unverified", "verified", "corrupt"],
+            "enum": ["unverified", "verified", "corrupt", "missing"],
             "description": "unverified: stored, its gzip stream not checked whole yet (the "
             "check starts after the upload's reply; /verify finishes it); verified: a complete "
-            "gzip stream; corrupt: truncated or damaged, never counted in sync",
+            "gzip stream (and, once scrubbed, MD5, SHA-256 and tar stream intact); corrupt: "
+            "truncated or damaged, never counted in sync; missing: the scrub found its file "
+            "gone from the store",
         }
+    )
+    last_verified_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When the scrub last read it back (ISO 8601 UTC); null: never"},
+    )
+    integrity_detail = fields.String(
+        metadata={"description": "What the scrub found wrong (e.g. 'MD5 ... differs'), or ''"}
     )
 
 
@@ -105,7 +114,12 @@ class TypeVerification(Schema):
     extra_remote = fields.List(fields.String())
     mismatched = fields.List(fields.String())
     corrupt = fields.List(
-        fields.String(), metadata={"description": "Stored, but not a complete gzip stream"}
+        fields.String(),
+        metadata={"description": "Stored, but not a complete gzip stream, or damaged since"},
+    )
+    missing_stored = fields.List(
+        fields.String(),
+        metadata={"description": "Indexed, but the scrub found the file gone from the store"},
     )
 
 

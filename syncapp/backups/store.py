@@ -32,8 +32,10 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
+from ..scrub.results import forget as forget_scrub_result
+from ..scrub.results import stored_copy_differs
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound
-from ..storage.base import is_dead_temp, owner_is_dead, owner_tag
+from ..storage.base import TEMP_PREFIX, is_temp, of_this_host, owner_is_dead, owner_tag
 from ..tenancy import find_user_by_ref, install_owner_id
 from ..timeutil import isoformat, parse_iso, utcnow
 from ..uploads import Received, receive_into
@@ -237,10 +239,14 @@ class ArchiveStore:
         self.session.commit()
         with _commit_lock:
             existing = self.get(owner_id, kind, staged.name, profile)
-            if (
-                existing is not None
-                and existing.integrity == "corrupt"
-                and (existing.md5 != received.md5)
+            if existing is not None and (
+                (existing.integrity == "corrupt" and existing.md5 != received.md5)
+                # the scrub found the stored copy gone or changed: the recorded bytes repair it
+                or (
+                    existing.integrity in ("corrupt", "missing")
+                    and existing.md5 == received.md5
+                    and stored_copy_differs(self.session, "backup", existing.id)
+                )
             ):
                 self.delete(existing)  # a damaged copy makes way for the re-created archive
             elif existing is not None:
@@ -434,6 +440,7 @@ class ArchiveStore:
             for path in paths:
                 with contextlib.suppress(RemoteNotFound):
                     self.remote.delete(path)
+            forget_scrub_result(self.session, "backup", archive.id)
             self.session.delete(archive)
             self.session.commit()
 
@@ -448,25 +455,94 @@ class ArchiveStore:
         return any(True for _ in self._stored_entries())
 
     def clean_debris(self) -> list[str]:
-        """Remove uploads interrupted by a crash: staged files of dead processes, and temp files."""
-        removed = []
+        """What a server start can prove is debris: uploads and temp files of dead processes
+        of this host (wiring.startup, `flask backups reindex`)."""
+        return self.sweep_debris(older_than=None)
+
+    def sweep_debris(self, *, older_than: datetime | None) -> list[str]:
+        """Remove what killed uploads left, and finish what killed commits left.
+
+        Removed: uploads staged in `.incoming/` and temp files, when their process (of this
+        host) is dead or, with `older_than`, when another host's are older. Finished, with
+        `older_than`: an archive moved into place before its row was committed and older than
+        that (its upload was never acknowledged, but the bytes are whole: the move comes after
+        every check), indexed from its sidecar as `reindex` does. Returns the removed paths and
+        `adopted:<path>` for each archive finished."""
+        done = []
         for entry in self.remote.iter_entries(INCOMING, include_temp=True):
-            if self._is_dead_upload(entry.path):
+            if self._is_dead_upload(entry, older_than):
                 try:
                     self.remote.delete(entry.path)
-                    removed.append(entry.path)
+                    done.append(entry.path)
                 except RemoteError as exc:
                     log.warning("could not remove upload debris %s: %s", entry.path, exc)
+        known = set(self.session.scalars(select(BackupArchive.path)))
+        self.session.commit()  # no transaction held while the store is listed (issue 18)
+        unrecorded = []
         for entry in self._stored_entries(include_temp=True):
-            if is_dead_temp(entry.path):
-                self.remote.delete(entry.path)
-                removed.append(entry.path)
-        if removed:
-            log.info("removed %d piece(s) of interrupted uploads", len(removed))
-        return removed
+            if is_temp(entry.path):
+                if self._is_dead_upload(entry, older_than):
+                    with contextlib.suppress(RemoteNotFound):
+                        self.remote.delete(entry.path)
+                    done.append(entry.path)
+            elif (
+                older_than is not None
+                and entry.path not in known
+                and not entry.path.endswith(SIDECAR_SUFFIX)
+                and entry.modified is not None
+                and entry.modified < older_than
+            ):
+                unrecorded.append(entry)
+        done += [f"adopted:{path}" for path in self._adopt(unrecorded)]
+        if done:
+            log.info("swept %d piece(s) of interrupted uploads", len(done))
+        return done
 
-    def _is_dead_upload(self, path: str) -> bool:
-        return is_dead_temp(path) or owner_is_dead(posixpath.basename(path))
+    @staticmethod
+    def _is_dead_upload(entry: Entry, older_than: datetime | None) -> bool:
+        """A staged upload or a temp file whose writer is gone: a dead process of this host, or,
+        when `older_than` is given, another host's left before it."""
+        name = posixpath.basename(entry.path)
+        tag = name[len(TEMP_PREFIX) :] if is_temp(entry.path) else name
+        if of_this_host(tag):
+            return owner_is_dead(tag)
+        if older_than is None:
+            return False
+        return entry.modified is not None and entry.modified < older_than
+
+    def _adopt(self, entries: list[Entry]) -> list[str]:
+        """Index the archives that lie in place without a row (see `sweep_debris`)."""
+        adopted = []
+        for entry in entries:
+            found = ARCHIVE_PATH.fullmatch(entry.path)
+            if found is None or not NAME_PATTERN.fullmatch(found[4]):
+                continue  # not an archive of the store's layout
+            sidecar = self._read_sidecar(entry.path + SIDECAR_SUFFIX)
+            with _commit_lock:  # a commit of this process is never half seen
+                recorded = self.session.scalar(
+                    select(BackupArchive.id).where(BackupArchive.path == entry.path)
+                )
+                owner_id = self._owner_of(sidecar, int(found[1]) if found[1] else None)
+                owner = self.session.get(User, owner_id) if owner_id is not None else None
+                email = owner.email if owner is not None else None
+                self.session.commit()  # the rows are read: none held while the store answers
+                if recorded is not None or owner_id is None:
+                    continue
+                # without a sidecar (killed between the move and its write) the archive is hashed
+                archive = self._from_sidecar(owner_id, found[2], entry.path, entry, sidecar)
+                if self.get(owner_id, archive.type, archive.name, archive.profile) is not None:
+                    # the client's retry was stored elsewhere: this copy is left, not lost
+                    log.warning("%s repeats an archive of its profile; left alone", entry.path)
+                    self.session.rollback()
+                    continue
+                self.session.commit()
+                if sidecar is None:
+                    self._write_sidecar(archive, email)
+                self.session.add(archive)
+                self.session.commit()
+            log.info("indexed %s, which a killed upload had stored without its row", entry.path)
+            adopted.append(entry.path)
+        return adopted
 
     def reindex(self) -> int:
         """Rebuild the index from the sidecars (the truth); archives without one get one.

@@ -4,6 +4,8 @@ the CLI, the scheduler and server start-up all get the archive store here."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import Flask, current_app
 
 from ..extensions import db
@@ -11,6 +13,7 @@ from ..project import PROJECT_ROOT
 from ..remotes.wiring import feature_remote
 from ..settings import settings
 from ..storage import Remote
+from ..timeutil import utcnow
 from . import integrity
 from .store import ArchiveStore
 
@@ -34,8 +37,16 @@ def check_later(archive_id: int) -> None:
     integrity.check_later(current_app._get_current_object(), archive_id, archive_store)
 
 
+def sweep_debris(now: datetime | None = None) -> list[str]:
+    """The scheduler's backups.debris job: uploads and commits killed processes left, older than
+    debris.min_age (other hosts' too; server start-up removes this host's dead ones at once)."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings().debris.min_age)
+    return archive_store().sweep_debris(older_than=cutoff)
+
+
 def startup(app: Flask) -> None:
-    """Clean the debris of interrupted uploads and rebuild a missing index from the sidecars."""
+    """Clean the debris of interrupted uploads (what dead processes of this host left; the
+    leader's backups.debris job sweeps the rest) and rebuild a missing index from the sidecars."""
     with app.app_context():
         store = archive_store()
         store.clean_debris()

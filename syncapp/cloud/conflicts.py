@@ -264,10 +264,10 @@ class ConflictResolver:
         owner_id = where.owner_id
         staging = f"{STAGING}/{owner_id}/{uuid.uuid4().hex}"
         self.session.commit()  # no transaction while the cloud's file is read
-        result = copy_verified(
-            remote, entry.path, self.store.remote, staging, retry=self.retry,
-            modified=entry.modified,
-        )  # fmt: skip
+        # No `modified`: the staged file's time is when it arrived, which the debris sweep reads
+        # as its age (a cloud's old time would make it look abandoned before its commit); the
+        # content's own time is the version's `modified_at`, below.
+        result = copy_verified(remote, entry.path, self.store.remote, staging, retry=self.retry)
         file = self.session.get(CloudFile, where.file_id)
         assert file is not None
         made = self.store.commit(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
+from ..scrub import results as scrub_results
 from ..settings import settings
 from ..web.blueprint import bp
 from .models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
@@ -42,6 +43,7 @@ def _file_item(file: CloudFile, owners: dict[int, str]) -> dict[str, Any]:
         "file": file,
         "size": current.size if current else 0,
         "copies": {copy.target: copy for copy in file.copies},
+        "version_id": current.id if current else None,
         "owner": owners.get(file.owner_id),
     }
 
@@ -95,5 +97,8 @@ def cloud_page():
     return render_template(
         "cloud/index.html",
         google_connected=request.args.get("google") == "connected",
+        damaged=scrub_results.damaged(
+            db.session, "cloud_version", None if current_user.is_admin else current_user.id
+        ),
         **page_context(current_user),
     )

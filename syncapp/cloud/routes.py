@@ -21,6 +21,7 @@ from ..failures import (
     ServiceUnavailable,
 )
 from ..quotas import refuse_declared
+from ..scrub import results as scrub_results
 from ..security import caller_id, owner_scope, public, streams_body
 from ..settings import settings
 from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
@@ -206,10 +207,14 @@ def _send_version(store: CloudStore, file: CloudFile, version: CloudVersion):
         file.filename, file.content_type, etag=version.md5, last_modified=version.modified_at
     )
     path, missing = version.stored_path, f"Version {version.number} of {file.filename}"
+    integrity = scrub_results.integrity_of(db.session, "cloud_version", version.id)
     db.session.commit()  # read: no connection is held while the store (maybe a remote) answers
     if store.remote.stat(path) is None:
         raise NotFound(f"{missing} has no bytes any more.", code="file_missing")
-    return send_stored(store.remote, path, download)
+    response = send_stored(store.remote, path, download)
+    if integrity == "corrupt":  # served, never silently: the last scrub found it damaged
+        response.headers[scrub_results.HEADER] = "corrupt"
+    return response
 
 
 def _copy_in(file: CloudFile, target: str) -> CloudCopy:

@@ -6,6 +6,11 @@ new file, a new version, or the content the current version already has. A versi
 at `<owner>/<file id>/v<n>-<safe name>`; the name the user gave is kept in the database for
 display and download. Every kept version counts towards its owner's quota, checked again before
 a new one is recorded.
+
+A process killed mid-upload leaves a staging file (or a write's temp file), and one killed
+between placing a version's bytes and committing its row leaves a version file no row names:
+`sweep_debris` removes both once older than the sweep's threshold (docs/architecture.md,
+"Debris"). What a killed replication leaves in a cloud is `debris.py`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
-from ..storage.base import TEMP_PREFIX
+from ..storage.base import TEMP_PREFIX, is_stale_temp, is_temp
 from ..timeutil import utcnow
 from ..uploads import clean_filename, receive_into
 from .models import CloudConflict, CloudCopy, CloudFile, CloudVersion
@@ -37,6 +43,8 @@ STAGING = ".staging"
 RECORD_ATTEMPTS = 5
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 BUSY_COPIES = ("pending", "running")
+#: a version's bytes, as `_record_once` names them: anything else in the store is not ours
+VERSION_PATH = re.compile(r"\d+/\d+/v\d+-[^/]+")
 
 OpenCloud = Callable[[str, int], Remote]
 
@@ -265,6 +273,42 @@ class CloudStore:
             self.session.delete(version)
         self.session.delete(file)
         self.session.commit()
+
+    # -- debris ---------------------------------------------------------------------------------
+
+    def sweep_debris(self, *, older_than: datetime) -> list[str]:
+        """Remove what killed uploads left, last modified before `older_than` (an upload in
+        progress writes its staging file, and a version's bytes are placed just before its row
+        is committed, so neither is that old): staging files, stale temp files, and version
+        files no row names. With no version row at all the table is not this store's index (a
+        new database over an old store) and version files are left alone."""
+        known = set(self.session.scalars(select(CloudVersion.stored_path)))
+        self.session.commit()  # no transaction held while the store is listed (issue 18)
+        removed = []
+        for entry in self.remote.iter_entries("", include_temp=True):
+            old = entry.modified is not None and entry.modified < older_than
+            if is_temp(entry.path):
+                debris = is_stale_temp(entry, older_than)
+            elif entry.path.startswith(f"{STAGING}/"):
+                debris = old  # staging names carry no process: only their age tells
+            else:
+                debris = (
+                    old
+                    and bool(known)
+                    and entry.path not in known
+                    and VERSION_PATH.fullmatch(entry.path) is not None
+                )
+            if not debris:
+                continue
+            try:
+                self.remote.delete(entry.path)
+            except RemoteError as exc:  # gone meanwhile, or the store refuses: the next sweep
+                log.warning("could not remove cloud upload debris %s: %s", entry.path, exc)
+                continue
+            removed.append(entry.path)
+        if removed:
+            log.info("removed %d piece(s) of interrupted cloud uploads", len(removed))
+        return removed
 
     def _delete_copies(self, file: CloudFile, open_cloud: OpenCloud) -> None:
         failures = []

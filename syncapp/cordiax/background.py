@@ -1,10 +1,11 @@
-"""Cordiax's background work: polling the shares of due pollers, and snapshot retention."""
+"""Cordiax's background work: polling the shares of due pollers, snapshot retention, and the
+sweep of what killed pushes left (wiring.sweep_debris)."""
 
 from __future__ import annotations
 
 from ..background.work import Job, Runner
 from ..settings import settings
-from .wiring import run_due_pollers, snapshot_store
+from .wiring import run_due_pollers, snapshot_store, sweep_debris
 
 
 def pollers() -> object:
@@ -20,5 +21,6 @@ JOBS: list[Job] = [
     # Checks often, polls each poller only when its own interval has passed.
     Job("cordiax.pollers", pollers, lambda s: s.cordiax.poll_check_interval),
     Job("cordiax.retention", retention, lambda s: s.cordiax.retention_interval),
+    Job("cordiax.debris", sweep_debris, lambda s: s.debris.interval),
 ]
 RUNNERS: list[Runner] = []

@@ -6,6 +6,7 @@ from flask import Response
 
 from ..extensions import Blueprint, db
 from ..failures import NotFound
+from ..scrub import results as scrub_results
 from ..security import admin_required
 from ..web.streaming import Download, send_stored
 from .devices import device_owner, visible_devices
@@ -69,8 +70,11 @@ def list_snapshots(_query: dict, device: str):
 def _download(snapshot: CordiaxSnapshot) -> Response:
     name = f"{snapshot.device}_{snapshot.version}.{EXTENSIONS[snapshot.kind]}"
     download = Download(name, "application/octet-stream", size=snapshot.size)
+    integrity = scrub_results.integrity_of(db.session, "cordiax", snapshot.id)
     response = send_stored(snapshot_store().remote, snapshot.path, download)
     response.headers["X-Checksum-SHA256"] = snapshot.sha256
+    if integrity == "corrupt":  # served, never silently: the last scrub found it damaged
+        response.headers[scrub_results.HEADER] = "corrupt"
     return response
 
 

@@ -4,6 +4,12 @@ Layout under the store's root: `<user>/<device>/<version>.<db|zip|bin>` with a s
 `<version>.json`, the contents of a ZIP bundle in `<version>/`, and `latest.json`, rewritten
 only after a snapshot is complete, so it always names a whole one. A push identical to any
 stored version of the device creates nothing new (that version becomes the latest again).
+
+A push is written payload, extracted members, sidecar, then its row: a process killed on the
+way leaves a version without a row. `sweep_debris` finishes one whose sidecar was written (the
+version is whole: its row is made from the sidecar, once the payload's SHA-256 agrees) and
+removes the pieces of one that was not, once older than the sweep's threshold
+(docs/architecture.md, "Debris").
 """
 
 from __future__ import annotations
@@ -21,17 +27,19 @@ import zipfile
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..auth.models import User
 from ..quotas import register_usage
-from ..storage import Remote, RemoteError, RemoteNotFound
-from ..timeutil import isoformat, utcnow
+from ..storage import Entry, Remote, RemoteError, RemoteNotFound
+from ..storage.base import is_stale_temp, is_temp
+from ..timeutil import isoformat, parse_iso, utcnow
 from .models import CordiaxSnapshot
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,11 @@ BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 EXTENSIONS = {"sqlite": "db", "zip": "zip", "encrypted": "bin"}
 #: used with fullmatch: `$` would also match before a final newline
 DEVICE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: a stored version's files: `<user>/<device>/<version>.<ext>`, its sidecar `<version>.json`,
+#: a ZIP's members below `<version>/` (the version as `store` names it)
+VERSION_FILE = re.compile(
+    rf"(\d+)/({DEVICE_PATTERN.pattern})/(\d{{8}}T\d{{12}}Z_[0-9a-f]{{8}})(?:\.(db|zip|bin|json)|/.+)"
+)
 
 
 class SnapshotRefused(Exception):
@@ -65,6 +78,19 @@ class Limits:
     zip_max_unpacked: int = 2 * 1024**3
     #: a member, or the whole archive, expanding more than this many times is treated as a bomb
     zip_max_ratio: int = 200
+
+
+@dataclass
+class _Pieces:
+    """The files of one stored version, found by listing the store."""
+
+    entries: list[Entry] = field(default_factory=list)
+    payload: Entry | None = None
+    sidecar: Entry | None = None
+
+    def newest(self) -> datetime | None:
+        times = [e.modified for e in self.entries]
+        return None if None in times else max(times)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
@@ -405,6 +431,116 @@ class SnapshotStore:
             self._write_json(
                 f"{folder}/latest.json", {"version": latest.version, "path": latest.path}
             )
+
+    # --- debris ----------------------------------------------------------------------------------
+
+    def sweep_debris(self, *, older_than: datetime) -> list[str]:
+        """Finish or remove the versions killed pushes left without a row, whose newest file is
+        older than `older_than` (a push in progress keeps writing new ones): a version whose
+        sidecar was written is whole and gets its row; any other's files are removed. Stale temp
+        files go too. Returns what was removed, and `adopted:<path>` for each version finished."""
+        known = set(
+            self.session.execute(
+                select(CordiaxSnapshot.user_id, CordiaxSnapshot.device, CordiaxSnapshot.version)
+            ).tuples()
+        )
+        self.session.commit()  # no transaction held while the store is listed (issue 18)
+        done: list[str] = []
+        versions: dict[tuple[int, str, str], _Pieces] = defaultdict(_Pieces)
+        for entry in self.remote.iter_entries("", include_temp=True):
+            if is_temp(entry.path):
+                if is_stale_temp(entry, older_than):
+                    self._remove([entry.path])
+                    done.append(entry.path)
+                continue
+            found = VERSION_FILE.fullmatch(entry.path)
+            if found is None:
+                continue  # latest.json, or nothing of ours
+            key = (int(found[1]), found[2], found[3])
+            if key in known:
+                continue
+            pieces = versions[key]
+            pieces.entries.append(entry)
+            if found[4] == "json":
+                pieces.sidecar = entry
+            elif found[4] is not None:
+                pieces.payload = entry
+        for (user_id, device, version), pieces in sorted(versions.items()):
+            newest = pieces.newest()
+            if newest is None or newest >= older_than:
+                continue  # a push may still be writing it
+            with _device_lock(user_id, device):
+                try:
+                    snapshot = self._adopt(user_id, device, version, pieces)
+                except RemoteError as exc:  # unreadable now: neither finished nor removed
+                    log.warning("snapshot %s/%s %s not swept: %s", user_id, device, version, exc)
+                    continue
+                if snapshot is not None:
+                    done.append(f"adopted:{snapshot.path}")
+                    continue
+                if self.get(user_id, device, version) is not None:
+                    continue  # recorded meanwhile
+                paths = [e.path for e in pieces.entries]
+                self._remove(paths)
+                done += paths
+        if done:
+            log.info("swept %d piece(s) of interrupted snapshot pushes", len(done))
+        return done
+
+    def _adopt(
+        self, user_id: int, device: str, version: str, pieces: _Pieces
+    ) -> CordiaxSnapshot | None:
+        """The row of a whole version from its sidecar, if the sidecar and the payload agree (its
+        size and SHA-256); None when they do not, or the device already has that content.
+        RemoteError when the store cannot be read now."""
+        if pieces.sidecar is None or pieces.payload is None:
+            return None
+        try:
+            with self.remote.open_read(pieces.sidecar.path) as reader:
+                sidecar = json.loads(reader.read())
+        except ValueError:
+            return None  # not a sidecar this store wrote whole
+        digest = hashlib.sha256()
+        with self.remote.open_read(pieces.payload.path) as reader:
+            while chunk := reader.read(1024 * 1024):
+                digest.update(chunk)
+        kind = sidecar.get("kind") if isinstance(sidecar, dict) else None
+        if (
+            kind not in EXTENSIONS
+            or pieces.payload.path != f"{user_id}/{device}/{version}.{EXTENSIONS[kind]}"
+            or sidecar.get("version") != version
+            or sidecar.get("size") != pieces.payload.size
+            or sidecar.get("sha256") != digest.hexdigest()
+            or self.session.get(User, user_id) is None
+        ):
+            self.session.rollback()
+            return None
+        snapshot = CordiaxSnapshot(
+            user_id=user_id,
+            device=device,
+            version=version,
+            sha256=sidecar["sha256"],
+            size=sidecar["size"],
+            kind=kind,
+            encrypted=bool(sidecar.get("encrypted")),
+            source=str(sidecar.get("source") or "socketio")[:64],
+            received_at=parse_iso(sidecar.get("received_at")) or pieces.payload.modified,
+            path=pieces.payload.path,
+        )
+        self.session.add(snapshot)
+        try:
+            self.session.commit()
+        except IntegrityError:  # the device has this content already (a retried push): a copy
+            self.session.rollback()
+            return None
+        latest = self.latest(user_id, device)
+        newest = latest is not None and latest.id == snapshot.id
+        path = snapshot.path
+        self.session.commit()  # the rows are read: none held while the store answers
+        if newest:
+            self._write_json(f"{user_id}/{device}/latest.json", {"version": version, "path": path})
+        log.info("snapshot %s/%s %s finished from its sidecar", user_id, device, version)
+        return snapshot
 
     def apply_retention(self, keep_last: int, keep_daily_days: int) -> list[str]:
         """Keep the newest `keep_last` versions per device plus the newest of each of the

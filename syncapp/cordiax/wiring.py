@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -107,3 +107,10 @@ def run_due_pollers(now: datetime | None = None) -> list[int]:
             poll_now(poller)
             ran.append(poller.id)
     return ran
+
+
+def sweep_debris(now: datetime | None = None) -> list[str]:
+    """The scheduler's cordiax.debris job: versions killed pushes left without a row (finished
+    from their sidecar, or removed) and temp files, older than debris.min_age."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings().debris.min_age)
+    return snapshot_store().sweep_debris(older_than=cutoff)

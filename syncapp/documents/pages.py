@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
+from ..extensions import db
+from ..scrub import results as scrub_results
 from ..web.blueprint import bp
 from .wiring import document_store, nas_sync
 
@@ -18,6 +20,12 @@ def documents_page():
     with nas_sync() as service:
         nas = service.config()
         status = service.status(owner)
+    damaged = scrub_results.damaged(db.session, "document", owner)
     return render_template(
-        "documents/index.html", documents=documents, total=total, nas=nas, status=status
+        "documents/index.html",
+        documents=documents,
+        total=total,
+        nas=nas,
+        status=status,
+        damaged=damaged,
     )

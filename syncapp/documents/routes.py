@@ -18,6 +18,7 @@ from ..failures import (
     ServiceUnavailable,
 )
 from ..quotas import refuse_declared
+from ..scrub import results as scrub_results
 from ..security import caller_id, owner_scope, streams_body
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
@@ -162,9 +163,13 @@ def download_document(document_id: int):
         etag=document.md5,
         last_modified=document.uploaded_at,
     )
+    integrity = scrub_results.integrity_of(db.session, "document", document.id)
     if store.remote.stat(document.stored_path) is None:
         raise NotFound(f"Document {document_id} has no file any more.", code="file_missing")
-    return send_stored(store.remote, document.stored_path, download)
+    response = send_stored(store.remote, document.stored_path, download)
+    if integrity == "corrupt":  # served, never silently: the last scrub found it damaged
+        response.headers[scrub_results.HEADER] = "corrupt"
+    return response
 
 
 @bp.route("/<int:document_id>", methods=["DELETE"])

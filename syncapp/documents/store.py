@@ -1,29 +1,39 @@
 """DocumentStore: the users' documents on a storage Remote (`<owner id>/<uuid><ext>`), indexed in
 the database. Uploads stream straight into their final name (the write is atomic); a document
 whose fields turn out invalid, or that does not fit in its owner's quota, is removed again
-before anything is recorded. Every document's size counts towards its owner's quota."""
+before anything is recorded. Every document's size counts towards its owner's quota.
+
+A process killed between the write and the row leaves a file nobody can reach and whose upload
+was never acknowledged: `sweep_debris` removes such files once older than the sweep's threshold,
+and the temp files of killed writes (docs/architecture.md, "Debris")."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import posixpath
 import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..failures import BadRequest, InsufficientStorage, NotFound
 from ..quotas import hold_quota, register_usage, within_quota
-from ..storage import Remote, RemoteFull, RemoteNotFound
+from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
+from ..storage.base import is_stale_temp, is_temp
 from ..timeutil import utcnow
 from ..uploads import Received, clean_filename, receive_into
 from .models import DOCUMENT_TYPES, Document
 
+log = logging.getLogger(__name__)
+
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+#: a stored document's path, as `receive` names it: anything else in the store is not ours
+STORED_PATH = re.compile(r"\d+/[0-9a-f]{32}(?:\.[A-Za-z0-9]{1,10})?")
 
 
 def parse_type(value: str | None) -> str:
@@ -141,6 +151,38 @@ class DocumentStore:
             self.remote.delete(document.stored_path)
         self.session.delete(document)
         self.session.commit()
+
+    def sweep_debris(self, *, older_than: datetime) -> list[str]:
+        """Remove what killed uploads left: stale temp files, and stored files without a row
+        (written before the kill, never recorded, never acknowledged) last modified before
+        `older_than`, so that an upload between its write and its row is never touched. A table
+        without a single row is not this store's index (a new database over an old store):
+        its files are then left alone."""
+        known = set(self.session.scalars(select(Document.stored_path)))
+        self.session.commit()  # no transaction held while the store is listed (issue 18)
+        removed = []
+        for entry in self.remote.iter_entries("", include_temp=True):
+            if is_temp(entry.path):
+                debris = is_stale_temp(entry, older_than)
+            else:
+                debris = (
+                    bool(known)
+                    and entry.path not in known
+                    and STORED_PATH.fullmatch(entry.path) is not None
+                    and entry.modified is not None
+                    and entry.modified < older_than
+                )
+            if not debris:
+                continue
+            try:
+                self.remote.delete(entry.path)
+            except RemoteError as exc:  # gone meanwhile, or the store refuses: the next sweep
+                log.warning("could not remove document debris %s: %s", entry.path, exc)
+                continue
+            removed.append(entry.path)
+        if removed:
+            log.info("removed %d piece(s) of interrupted document uploads", len(removed))
+        return removed
 
 
 def documents_usage(session: Session, user_id: int) -> int:

@@ -4,6 +4,7 @@ and the scheduler's auto-sync get their DocumentStore and NasSync here."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..remotes.catalog import find_remote, open_stored
 from ..remotes.wiring import feature_remote
 from ..settings import settings
 from ..storage import Remote
+from ..timeutil import utcnow
 from ..transfer import RetryPolicy
 from . import live
 from .nas import MountTarget, NasNotConfigured, NasSync, NoTarget, RemoteTarget, Target
@@ -65,3 +67,9 @@ def auto_sync() -> object:
         except NasNotConfigured as exc:
             current_app.logger.warning("documents auto-sync skipped: %s", exc)
             return None
+
+
+def sweep_debris(now: datetime | None = None) -> list[str]:
+    """The scheduler's documents.debris job: what killed uploads left, older than debris.min_age."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings().debris.min_age)
+    return document_store().sweep_debris(older_than=cutoff)

@@ -142,6 +142,10 @@ class NamedRemote(Remote):
         with self._retold(path):
             return self._remote.checksum(path)
 
+    def sweep_partial(self, prefix: str = "", *, older_than: datetime) -> list[str]:
+        with self._retold(prefix):
+            return self._remote.sweep_partial(prefix, older_than=older_than)
+
     def close(self) -> None:
         with self._retold(""):
             self._remote.close()

@@ -1,0 +1,1 @@
+"""The integrity scrub: every stored object read back against its recorded checksums."""

@@ -154,6 +154,39 @@ def is_dead_temp(path: str) -> bool:
     return is_temp(path) and owner_is_dead(posixpath.basename(path)[len(TEMP_PREFIX) :])
 
 
+def of_this_host(name: str) -> bool:
+    """True when `name` starts with the owner tag of a process of this host (alive or not)."""
+    host, _, rest = name.partition(".")
+    return host == _HOST and rest.partition(".")[0].isdigit()
+
+
+def is_stale_temp(entry: Entry, older_than: datetime) -> bool:
+    """A temp file a killed write left: its writer on this host is gone, or, written by another
+    host (whose processes cannot be asked), it was last modified before `older_than`. A temp of
+    a live process of this host is never stale: that process is writing it, or will remove it."""
+    if not is_temp(entry.path):
+        return False
+    tag = posixpath.basename(entry.path)[len(TEMP_PREFIX) :]
+    if of_this_host(tag):
+        return owner_is_dead(tag)
+    return entry.modified is not None and entry.modified < older_than
+
+
+def sweep_temps(remote: Remote, prefix: str, older_than: datetime) -> list[str]:
+    """Remove the stale temp files below `prefix` (`is_stale_temp`); returns their paths. Each
+    removal is best effort: a file gone meanwhile, or a store that refuses, is left for the next
+    sweep."""
+    removed = []
+    for entry in remote.iter_entries(prefix, include_temp=True):
+        if is_stale_temp(entry, older_than):
+            try:
+                remote.delete(entry.path)
+            except RemoteError:
+                continue
+            removed.append(entry.path)
+    return removed
+
+
 def _hash_worker(chunks: queue.Queue, digest) -> None:
     while (chunk := chunks.get()) is not None:
         digest.update(chunk)
@@ -359,6 +392,14 @@ class Remote(ABC):
         """A URL that lets anyone holding it GET the file for `expires` seconds, signed by the
         service itself; None when the backend cannot make one (then callers stream the file)."""
         return None
+
+    def sweep_partial(self, prefix: str = "", *, older_than: datetime) -> list[str]:
+        """Abort what killed writes left below `prefix` that is no file, so no listing shows it,
+        yet holds storage: S3's unfinished multipart uploads begun before `older_than`. Returns
+        the paths whose leftovers were removed. Nothing by default: every other backend's
+        unfinished write is a temp file, which `iter_entries(include_temp=True)` lists and
+        `is_stale_temp` judges (`sweep_temps`); Azure discards uncommitted blocks itself."""
+        return []
 
     def probe(self) -> ProbeResult:
         """Write, read back and delete a small file: proves the settings and the permissions."""

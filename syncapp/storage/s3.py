@@ -559,6 +559,61 @@ class S3Remote(Remote):
         )
         return {"PartNumber": number, "ETag": response["ETag"]}
 
+    def sweep_partial(self, prefix: str = "", *, older_than: datetime) -> list[str]:
+        """Abort the multipart uploads below `prefix` that nobody has added to since
+        `older_than`: a process killed mid-upload leaves its parts stored (and billed) but
+        invisible, until a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes them,
+        if the bucket has one. An upload's age is its newest part's, not its start's: a long
+        upload still sending parts is alive however long ago it began."""
+        root = self._root()
+        sub = clean_path(prefix)
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=root + (f"{sub}/" if sub else ""))
+        try:
+            begun = [
+                (upload["Key"], upload["UploadId"])
+                for page in pages
+                for upload in page.get("Uploads", [])
+                if upload.get("Initiated") is not None and upload["Initiated"] < older_than
+            ]
+            stale = [
+                (key, upload_id)
+                for key, upload_id in begun
+                if self._last_part_at(key, upload_id, older_than) < older_than
+            ]
+        except (bex.BotoCoreError, bex.ClientError) as exc:
+            raise self._error(exc, f"listing the unfinished uploads of {sub or '/'}") from exc
+        aborted = []
+        for key, upload_id in stale:
+            rel = key[len(root) :]
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except bex.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise self._error(exc, rel) from exc
+                continue  # completed or aborted meanwhile
+            except bex.BotoCoreError as exc:
+                raise self._error(exc, rel) from exc
+            aborted.append(rel)
+        if aborted:
+            log.info("aborted %d unfinished upload(s) in %s", len(aborted), self.describe())
+        return aborted
+
+    def _last_part_at(self, key: str, upload_id: str, floor: datetime) -> datetime:
+        """When the upload last received a part; long ago when it has none (its start is old)."""
+        newest = datetime.min.replace(tzinfo=floor.tzinfo)
+        paginator = self.client.get_paginator("list_parts")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    if part.get("LastModified") is not None:
+                        newest = max(newest, part["LastModified"])
+        except bex.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+            return datetime.max.replace(tzinfo=floor.tzinfo)  # finished meanwhile: not ours
+        return newest
+
     def _abort(self, rel: str, key: str, upload_id: str) -> None:
         # Best effort: if the server is gone, the parts stay invisible until a bucket lifecycle
         # rule (AbortIncompleteMultipartUpload) removes them.

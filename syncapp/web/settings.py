@@ -1,4 +1,5 @@
-"""The settings pages: stored remotes, API tokens, users, Cordiax pollers and the NAS target.
+"""The settings pages: stored remotes, API tokens, users, Cordiax pollers, the NAS target and
+the caller's notification targets.
 
 Each page lists what the API holds and changes it only through the API (static/js/settings.js),
 so the API's validation and rules (last administrator, secrets never returned) are the only
@@ -21,6 +22,9 @@ from ..cordiax.models import CordiaxPoller
 from ..cordiax.poller_schemas import PollerInfo
 from ..documents.wiring import nas_sync
 from ..extensions import db
+from ..notifications import deliveries as notification_deliveries
+from ..notifications.models import NotificationTarget
+from ..notifications.schemas import TargetInfo
 from ..remotes.models import StoredRemote
 from ..remotes.schemas import RemoteInfo
 from ..security import admin_required
@@ -85,6 +89,18 @@ def pollers():
         sources=[(r.id, r.name) for r in remotes if r.kind in poller_defaults.SOURCE_KINDS],
         owners={user.id: user.email for user in _all(User, User.email)},
         defaults=poller_defaults,
+    )
+
+
+@bp.route("/notifications")
+def notifications():
+    """The caller's own targets (administrators' also get the store-wide alerts)."""
+    query = select(NotificationTarget).where(NotificationTarget.owner_id == current_user.id)
+    targets = list(db.session.scalars(query.order_by(NotificationTarget.name)))
+    return render_template(
+        "settings/notifications.html",
+        targets=_rows(targets, TargetInfo()),
+        deliveries=notification_deliveries.recent(db.session, current_user.id, limit=20),
     )
 
 

@@ -100,6 +100,7 @@ def test_verify_reports_synchronized(client, token, stored):
         "extra_remote": [],
         "mismatched": [],
         "corrupt": [],
+        "missing_stored": [],
     }
     assert body["local_in_sync"] is True and body["extra_remote"] == "out_of_sync"
 

@@ -24,6 +24,7 @@ MAIN_PAGES = {
     "syncs": "/syncs",
     "cloud": "/cloud",
     "restic": "/restic",
+    "scrub": "/scrub",
     "api-docs": "/docs",
     "settings": "/settings",
     "settings-remotes": "/settings/remotes",
@@ -31,6 +32,7 @@ MAIN_PAGES = {
     "settings-users": "/settings/users",
     "settings-pollers": "/settings/pollers",
     "settings-nas": "/settings/nas",
+    "settings-notifications": "/settings/notifications",
 }
 PHONE = {"width": 375, "height": 812}
 # A function, not an expression: Playwright re-evaluates an expression with eval() while it

@@ -84,6 +84,11 @@ class Fixtures:
         body = {"name": name, "kind": "local", "settings": {"root": str(root)}}
         return _ok(self.post("/api/v1/remotes", json=body), 201)["id"]
 
+    def target(self, name: str) -> int:
+        # nothing listens on port 9: "send a test" fails at once, with a 200 saying so
+        body = {"name": name, "kind": "apprise", "url": "json://127.0.0.1:9/fuzz"}
+        return _ok(self.post("/api/v1/notifications/targets", json=body), 201)["id"]
+
     def poller(self, name: str, remote_id: int) -> int:
         body = {"name": name, "remote_id": remote_id, "enabled": False}
         return _ok(self.post("/api/v1/cordiax/pollers", json=body), 201)["id"]
@@ -152,6 +157,7 @@ def fuzz_config(server: LiveServer, rows: Fixtures) -> dict[str, Any]:
     gone_archive = rows.backup("full_2025-01-02_00-00-00.tar.gz")
     (file_id, cloud_job), (gone_file, _) = rows.cloud_file("kept.txt"), rows.cloud_file("gone.txt")
     restic_repo = rows.restic_repository("kept")
+    target, gone_target = rows.target("kept"), rows.target("victim")
 
     def pin(method: str, path: str, **values: Any) -> dict[str, Any]:
         # include-name: one operation ("include-method" + "include-path" would match either)
@@ -168,6 +174,7 @@ def fuzz_config(server: LiveServer, rows: Fixtures) -> dict[str, Any]:
         pin("DELETE", "/api/v1/syncs/{job_id}", job_id=gone_job),
         pin("DELETE", "/api/v1/documents/{document_id}", document_id=gone_document),
         pin("DELETE", "/api/v1/files/{file_id}", file_id=gone_file),
+        pin("DELETE", "/api/v1/notifications/targets/{target_id}", target_id=gone_target),
         pin(
             "DELETE",
             "/backups/{backup_type}/{filename}",
@@ -212,6 +219,7 @@ def fuzz_config(server: LiveServer, rows: Fixtures) -> dict[str, Any]:
             "path.job_id": job,
             "path.document_id": document,
             "path.file_id": file_id,
+            "path.target_id": target,
             "path.device": "kept",
             "path.repo_id": restic_repo,
         },

@@ -72,6 +72,7 @@ class World:
             f"/api/v1/conflicts/{self.ids['conflict']}",
             f"/api/v1/status/{self.ids['cloud_job']}",
             "/api/v1/tokens",
+            "/api/v1/notifications/targets",
             "/download/{}/{}".format(*self.ids["backup"]),
             "/restic/{restic_repo}/data/".format(**self.ids),
             "/restic/{restic_repo}/data/{restic_blob}".format(**self.ids),
@@ -242,6 +243,14 @@ def build_world(folder: Path) -> World:
     assert stored.status_code == 200, stored.get_json()
     repos = client.get("/api/v1/restic/repositories", headers=bearer(a_token)).get_json()
     ids["restic_repo_id"] = repos["repositories"][0]["id"]
+    target = client.post(
+        "/api/v1/notifications/targets",
+        headers=headers["user_a"],
+        # nothing listens on port 9: a "send a test" fails at once, with a 200 saying so
+        json={"name": f"{MARK}-target", "kind": "apprise", "url": "json://127.0.0.1:9/hook"},
+    )
+    assert target.status_code == 201, target.get_json()
+    ids["target"] = target.get_json()["id"]
 
     from syncapp.cloud.models import CloudConflict
     from syncapp.cordiax.wiring import snapshot_store
@@ -534,6 +543,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("restic.blob", "DELETE"): Row(
         "own", 200, "/restic/{restic_repo}/data/{restic_blob}", mutates=True
     ),
+    # the integrity scrub: store-wide, so administrators only
+    ("scrub.scrub_status", "GET"): Row("admin", 200, "/api/v1/scrub"),
+    ("scrub.request_scrub", "POST"): Row("admin", 202, "/api/v1/scrub", mutates=True),
+    ("scrub.scrub_findings", "GET"): Row("admin", 200, "/api/v1/scrub/findings"),
     # pages: any signed-in user; anonymous callers are redirected to the login page
     ("web.restic_page", "GET"): Row("user", 200, "/restic", page=True),
     ("web.dashboard", "GET"): Row("user", 200, "/dashboard", page=True),
@@ -544,11 +557,34 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.cloud_page", "GET"): Row("user", 200, "/cloud", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
     ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
+    ("notifications.list_targets", "GET"): Row("user", 200, "/api/v1/notifications/targets"),
+    ("notifications.create_target", "POST"): Row(
+        "user",
+        201,
+        "/api/v1/notifications/targets",
+        _json({"name": "new", "kind": "apprise", "url": "json://127.0.0.1:9/new"}),
+    ),
+    ("notifications.update_target", "PATCH"): Row(
+        "owner",
+        200,
+        "/api/v1/notifications/targets/{target}",
+        _json({"enabled": False}),
+        mutates=True,
+    ),
+    ("notifications.delete_target", "DELETE"): Row(
+        "owner", 204, "/api/v1/notifications/targets/{target}", mutates=True
+    ),
+    ("notifications.test_target", "POST"): Row(
+        "owner", 200, "/api/v1/notifications/targets/{target}/test"
+    ),
+    ("notifications.list_deliveries", "GET"): Row("user", 200, "/api/v1/notifications/deliveries"),
+    ("settings.notifications", "GET"): Row("user", 200, "/settings/notifications", page=True),
     ("settings.index", "GET"): Row("user", 200, "/settings", page=True),
     ("settings.nas", "GET"): Row("user", 200, "/settings/nas", page=True),
     ("settings.tokens", "GET"): Row("user", 200, "/settings/tokens", page=True),
     ("settings.pollers", "GET"): Row("admin", 200, "/settings/pollers", page=True),
     ("settings.remotes", "GET"): Row("admin", 200, "/settings/remotes", page=True),
+    ("web.scrub_page", "GET"): Row("admin", 200, "/scrub", page=True),
     ("settings.users", "GET"): Row("admin", 200, "/settings/users", page=True),
 }
 

@@ -13,4 +13,5 @@ PEER_PLUGINS = [
     "tests.peers.azure",
     "tests.peers.gdrive",
     "tests.peers.nginx",
+    "tests.peers.notify",
 ]

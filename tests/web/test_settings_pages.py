@@ -10,7 +10,7 @@ from syncapp.auth.accounts import find_user
 from tests.conftest import bearer, make_token, make_user
 from tests.web.test_pages import HTML, sign_in
 
-EVERYONE = ["/settings", "/settings/tokens", "/settings/nas"]
+EVERYONE = ["/settings", "/settings/tokens", "/settings/nas", "/settings/notifications"]
 ADMINS_ONLY = ["/settings/remotes", "/settings/users", "/settings/pollers"]
 SMB = {"server": "192.0.2.10", "share_name": "finance", "username": "sync", "password": "s3cret-pw"}
 
@@ -211,3 +211,27 @@ def test_a_remote_in_use_is_not_deleted(make_app, tmp_path):
     assert response.status_code == 409 and response.get_json()["error"] == "remote_in_use"
     kept = client.get(f"/api/v1/remotes/{remote['id']}", headers=bearer(admin_token))
     assert kept.status_code == 200
+
+
+def test_the_notifications_page_lists_the_users_own_targets_masked(app, client, user, token):
+    from tests.notifications.helpers import WEBHOOK_SECRET, target_id
+
+    sign_in(client, user)
+    html = page(client, "/settings/notifications")
+    assert "No notification targets yet" in html and "Nothing sent yet" in html
+    url = "https://hooks.example.com/x?token=abc123"
+    hook = target_id(app.test_client(), token, name="my-script", kind="webhook", url=url,
+                     secret=WEBHOOK_SECRET)  # fmt: skip
+    make_user(app, "bob@example.com")
+    bob = make_token(app, "bob@example.com")
+    target_id(app.test_client(), bob, name="bobs-phone", kind="apprise", url="ntfys://bobs-topic")
+    html = page(client, "/settings/notifications")
+    assert "my-script" in html and "https://hooks.example.com/x?token=****" in html
+    assert "bobs-phone" not in html and "bobs-topic" not in html
+    assert WEBHOOK_SECRET not in html and "abc123" not in html
+    assert f'data-probe="/api/v1/notifications/targets/{hook}/test"' in html
+    assert f'data-edit-url="/api/v1/notifications/targets/{hook}"' in html
+    assert f'data-action="DELETE" data-url="/api/v1/notifications/targets/{hook}"' in html
+    # URLs and secrets are password inputs: never shown, left empty while editing (kept)
+    assert re.search(r'name="url" type="password"', html)
+    assert re.search(r'name="secret" type="password"', html)

@@ -1,0 +1,33 @@
+"""Building the notifications' services from the app: the one module of the feature that reads
+`current_app` (through `settings()`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..extensions import db
+from ..settings import settings
+from ..timeutil import utcnow
+from .models import NotificationTarget
+from .outbox import DeliveryPolicy, Outcome
+from .outbox import deliver_due as _deliver_due
+from .outbox import send_test as _send_test
+
+
+def delivery_policy() -> DeliveryPolicy:
+    configured = settings()
+    return DeliveryPolicy.from_settings(configured.notifications, configured.server.public_url)
+
+
+def allowed_schemes() -> tuple[str, ...]:
+    return tuple(scheme.lower() for scheme in settings().notifications.allowed_schemes)
+
+
+def deliver_due(now: datetime | None = None) -> list[Outcome]:
+    """Send what the alert transitions owe the targets (the background job; the alerts
+    evaluator may call it right after writing transitions, for an immediate delivery)."""
+    return _deliver_due(db.session, now or utcnow(), delivery_policy())
+
+
+def send_test(target: NotificationTarget) -> tuple[bool, str]:
+    return _send_test(target, delivery_policy(), utcnow())
