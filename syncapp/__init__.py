@@ -20,7 +20,7 @@ from .settings import settings
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "restic")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "alerts", "restic")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -222,8 +222,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .alerts.routes import bp as alerts
     from .auth.routes import bp as auth_api
     from .auth.users_routes import bp as users_api
+    from .backups.restore_routes import bp as backup_restore
     from .backups.routes import bp as backups
     from .cloud.conflict_routes import bp as cloud_conflicts
     from .cloud.oauth import bp as google_oauth
@@ -258,6 +260,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(service)
     api.register_blueprint(remotes)
     api.register_blueprint(backups)
+    api.register_blueprint(backup_restore)
     api.register_blueprint(cordiax)
     api.register_blueprint(cordiax_pollers)
     api.register_blueprint(documents)
@@ -271,6 +274,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(quota)
     api.register_blueprint(restic_api)
     api.register_blueprint(scrub)
+    api.register_blueprint(alerts)
     for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
         import_module(f".{feature}.pages", __name__)
     app.register_blueprint(web)

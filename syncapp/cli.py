@@ -1,14 +1,17 @@
-"""Command-line tools: `flask users create`, `flask tokens create|revoke`, `flask bootstrap`."""
+"""Command-line tools: `flask users create`, `flask tokens create|revoke`, `flask bootstrap`,
+`flask alerts evaluate`."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .alerts.wiring import evaluator
 from .auth.accounts import create_user, find_user, user_count
 from .auth.models import ROLES, ApiToken
 from .backups.wiring import archive_store
@@ -17,9 +20,11 @@ from .failures import DomainError
 from .scrub.wiring import run_on_demand, scrubber
 from .security import issue_token, revoke_token
 from .tenancy import ScopeError, bind_scopes, parse_scopes
+from .timeutil import utcnow
 
 users = AppGroup("users", help="Manage user accounts.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
+alerts = AppGroup("alerts", help="Watched conditions (the leader evaluates them every minute).")
 
 
 @users.command("create")
@@ -152,8 +157,35 @@ def scrub_run_command(limit: int | None) -> None:
         raise SystemExit(1)
 
 
+@alerts.command("evaluate")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Evaluate as if it were this UTC time (ISO 8601); default now. The alerts move, and "
+    "their notifications go out, as if it were (a drill); the next evaluation puts them back.",
+)
+def evaluate_alerts_command(at: str | None) -> None:
+    """Evaluate every condition now (what the leader's alerts.evaluate job does) and print the
+    alerts that fired and resolved."""
+    try:
+        now = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else utcnow()
+    except ValueError:
+        raise click.ClickException(f"--at: {at!r} is not an ISO 8601 time") from None
+    if now.tzinfo is None:
+        raise click.ClickException("--at: give the time zone, e.g. 2026-12-08T06:00:00Z")
+    summary = evaluator().evaluate(now)
+    for key in summary.fired:
+        click.echo(f"firing {key}")
+    for key in summary.resolved:
+        click.echo(f"resolved {key}")
+    for kind in summary.failed:
+        click.echo(f"could not evaluate {kind} (see the log)", err=True)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(scrub)
+    app.cli.add_command(alerts)
     app.cli.add_command(backups)
     app.cli.add_command(users)
     app.cli.add_command(tokens)

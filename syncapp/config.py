@@ -260,6 +260,26 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         # the GIL). 1 leaves the other core to uploads.
         "workers": (int, 1),
     },
+    "alerts": {
+        # seconds between two evaluations of every condition (the leader's alerts.evaluate
+        # job); None: off (the alerts then only change when something calls the evaluator)
+        "interval": (Seconds, Seconds(60)),
+        # defaults of the expectations, overridden per subject through
+        # PUT /api/v1/alerts/expectations/<kind>/<subject>; None switches the check off
+        "backup_any_every": (Seconds, Seconds(26 * 3600)),  # any archive of a profile
+        "backup_full_every": (Seconds, Seconds(7 * 86400)),  # a FULL archive of a profile
+        "cordiax_max_silence": (Seconds, Seconds(48 * 3600)),  # since a device's last snapshot
+        "sync_max_failed_runs": (int, 3),  # failed runs in a row of a sync job
+        # store-wide: a local store folder (backups, cordiax, documents, cloud, the instance)
+        # with less free space than either of these fires
+        "min_free_space": (Size, Size(1024**3)),
+        "min_free_percent": (int, 5),
+        "nas_unmounted": (bool, True),  # fire while the documents' NAS is configured but absent
+        "cloud_conflicts": (bool, True),  # fire while a user has open cloud conflicts
+        "scrub_findings": (bool, True),  # fire while the scrub's results hold corrupt/missing
+        # fire when no scheduled job (of any process) started for this long: nobody leads
+        "leader_silence": (Seconds, Seconds(15 * 60)),
+    },
     "quota": {
         "per_user": (Size, None),  # bytes each user may keep across features; None: no limit
     },

@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from . import scheduled_runs
+from .alerts import background as alerts_background
 from .background.leader import LeaderLock, leader_lock
 from .background.work import Job, Runner
 from .backups import background as backups_background
@@ -52,6 +53,7 @@ FEATURES = (
     syncs_background,
     cloud_background,
     scrub_background,
+    alerts_background,
     notifications_background,
 )
 JOBS: list[Job] = [job for feature in FEATURES for job in feature.JOBS]

@@ -100,6 +100,7 @@ def require_scope(feature: str, name: str | None = None) -> None:
 #: unrestricted credentials, so a machine's token can neither mint a broader one nor look around
 BLUEPRINT_FEATURES = {
     "backups": "backups",
+    "backup_restore": "backups",
     "cordiax": "cordiax",
     "cordiax_pollers": "cordiax",
     "documents": "documents",

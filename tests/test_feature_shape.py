@@ -31,6 +31,7 @@ FEATURES = {
     "restic": "web.restic_page",
     "remotes": "settings.remotes",
     "scrub": "web.scrub_page",
+    "alerts": "web.alerts_page",
     "notifications": "settings.notifications",
 }
 #: packages that register blueprints but are not feature slices

@@ -183,8 +183,19 @@
       if (version.current) number.append(" ", badge("current", "completed"));
       const link = el("a", "Download", "button small plain");
       link.href = fileUrl(id) + "/versions/" + version.number + "/download";
+      const actions = el("span");
+      actions.append(link);
+      if (!version.current) {
+        // its bytes become a new current version; the history stays (POST .../restore)
+        const restore = el("button", "Make current", "button small plain");
+        restore.type = "button";
+        restore.dataset.action = "restore-version";
+        restore.dataset.file = String(id);
+        restore.dataset.version = String(version.number);
+        actions.append(" ", restore);
+      }
       body.appendChild(tableRow([number, size(version.size), el("code", version.md5),
-        timeOf(version.modified_at), version.origin, link]));
+        timeOf(version.modified_at), version.origin, actions]));
     });
     return table;
   }
@@ -235,9 +246,28 @@
       }));
   }
 
+  function restoreVersion(button) {
+    const id = Number(button.dataset.file);
+    const number = button.dataset.version;
+    const url = fileUrl(id) + "/versions/" + encodeURIComponent(number) + "/restore";
+    busy(button, call("POST", url).then(function (answer) {
+      if (!answer.ok) {
+        say(problem(answer), true);
+        return;
+      }
+      say(answer.body.message);
+      if (answer.body.created_version) track(answer.body.job_id, answer.body.filename);
+      return showFile(id);
+    }));
+  }
+
   filesBody.addEventListener("click", function (event) {
     const button = event.target.closest("button[data-action]");
     if (!button) return;
+    if (button.dataset.action === "restore-version") {
+      restoreVersion(button);
+      return;
+    }
     const id = Number(button.closest("tr").dataset.file);
     const action = button.dataset.action;
     if (action === "from-cloud") fromCloud(button, id, button.dataset.from);

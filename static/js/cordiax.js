@@ -78,16 +78,27 @@
     count.dataset.count = String(Number(count.dataset.count) + 1);
     count.textContent = count.dataset.count + " versions";
 
+    const versionCell = document.createDocumentFragment();
     const link = el("a", body.version);
     link.href = section.dataset.download.replace("__VERSION__", encodeURIComponent(body.version));
     link.setAttribute("download", "");
+    // the other forms, as the template offers them: the original cordiax.db and a ZIP
+    const forms = el("small", "as ", "nowrap");
+    [["db", "cordiax.db"], ["zip", "ZIP"]].forEach(function (form, index) {
+      const other = el("a", form[1]);
+      other.href = link.href + (link.href.indexOf("?") < 0 ? "?" : "&") + "as=" + form[0];
+      other.setAttribute("download", "");
+      if (index) forms.append(" \u00b7 ");
+      forms.append(other);
+    });
+    versionCell.append(link, " ", forms);
     const sha = el("code", (body.sha256 || "").slice(0, 12) + "…");
     sha.title = body.sha256 || "";
     // as the template's contents macro: the kind's badge unless it is "encrypted", then encryption
     const contents = document.createDocumentFragment();
     if (body.kind !== "encrypted") contents.append(el("span", body.kind, "badge"), " ");
     contents.append(encryption(body.encrypted));
-    const cells = [timeOf(body.received_at), link, el("span", size(body.size), "num"), contents, sha,
+    const cells = [timeOf(body.received_at), versionCell, el("span", size(body.size), "num"), contents, sha,
       body.source || "socketio"];
     const row = el("tr");
     cells.forEach(function (cell, index) {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -58,3 +58,37 @@ class AlertTransition(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(512), default="")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+#: the subjects an expectation can be set for, and what each one's `subject` names
+EXPECTATION_KINDS = {
+    "backups": "a backup profile",
+    "cordiax": "a Cordiax device",
+    "syncs": "a sync job's id",
+}
+
+
+class AlertExpectation(db.Model):
+    """What a user expects of one of their subjects, over the `alerts` settings' defaults: a
+    column left None keeps the default; `watch` false silences the subject's alerts."""
+
+    __tablename__ = "alert_expectations"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "kind", "subject", name="uq_alert_expectations_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # EXPECTATION_KINDS
+    subject: Mapped[str] = mapped_column(String(255))
+    watch: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: backups: seconds within which any archive, and a FULL one, must arrive
+    any_every: Mapped[float | None] = mapped_column(Float)
+    full_every: Mapped[float | None] = mapped_column(Float)
+    #: cordiax: seconds a device may stay silent
+    max_silence: Mapped[float | None] = mapped_column(Float)
+    #: syncs: failed runs in a row before the job's alert fires
+    max_failed_runs: Mapped[int | None] = mapped_column(Integer)
+    #: a profile that never sent anything is late one rhythm after its expectation was set
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

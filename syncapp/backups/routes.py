@@ -8,6 +8,7 @@ import shutil
 from flask import jsonify, request
 from flask_login import current_user
 
+from ..alerts.wiring import recheck
 from ..auth.models import User
 from ..errors import TEXT_ERROR_BLUEPRINTS
 from ..extensions import Blueprint, db
@@ -125,6 +126,7 @@ def upload_backup():
         live.uploaded(result.archive, owner.email if owner else None)
         reply = _upload_reply(result, "Backup uploaded successfully")
         check_later(result.archive.id)
+        recheck("backup_rhythm", result.archive.owner_id)  # a late profile is on time again
         return reply, 201
     # 201 again (with already_stored): the original upload.sh counts only 201 as success, and
     # a re-run after a lost reply must not report the archive it has stored as failed.

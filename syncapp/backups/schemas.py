@@ -144,3 +144,41 @@ class StatsReply(Schema):
     newest = fields.Dict(allow_none=True)
     free_space = fields.Integer(allow_none=True)
     free_space_human = fields.String(allow_none=True)
+
+
+class RestorePlanQuery(Schema):
+    at = fields.String(
+        metadata={
+            "description": "The point in time, ISO 8601 (`2026-12-07T10:00:00Z`; without a zone: "
+            "UTC); default now. Compared with the archives' upload times."
+        }
+    )
+    owner = fields.String(metadata={"description": "Administrators: whose profile (id or email)"})
+
+
+class RestoreStep(Schema):
+    step = fields.Integer(metadata={"description": "1 for the FULL, then in the order to extract"})
+    name = fields.String()
+    type = fields.String()
+    size = fields.Integer()
+    size_human = fields.String()
+    md5 = fields.String()
+    sha256 = fields.String()
+    uploaded_at = UtcDateTime()
+    base_archive = fields.String(allow_none=True)
+    integrity = fields.String()
+    download_path = fields.String(metadata={"description": "Relative to the server's address"})
+    download_url = fields.String()
+
+
+class RestorePlanReply(Schema):
+    status = fields.String()
+    profile = fields.String()
+    at = UtcDateTime()
+    restorable = fields.Boolean(
+        metadata={"description": "false when `problems` is not empty (a corrupt archive...)"}
+    )
+    problems = fields.List(fields.String())
+    archives = fields.List(fields.Nested(RestoreStep))
+    total_size = fields.Integer()
+    command = fields.String(metadata={"description": "scripts/restore.sh for this plan"})

@@ -24,7 +24,7 @@ from ..quotas import refuse_declared
 from ..scrub import results as scrub_results
 from ..security import caller_id, owner_scope, public, streams_body
 from ..settings import settings
-from ..storage import Remote, RemoteError, RemoteNotFound, RemoteUnavailable
+from ..storage import ChecksumMismatch, Remote, RemoteError, RemoteNotFound, RemoteUnavailable
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
 from . import links
@@ -330,6 +330,42 @@ def download_version(file_id: int, number: int):
     store = cloud_store()
     file = store.get(file_id, owner_id=owner_scope(WHAT))
     return _send_version(store, file, store.version(file, number))
+
+
+@bp.route("/files/<int:file_id>/versions/<int:number>/restore", methods=["POST"])
+@bp.response(202, CloudUploadReply)
+def restore_version(file_id: int, number: int):
+    """Make version `number` the current one again: its bytes become a new version (the history
+    is kept) and go to every cloud that holds the file, as an upload's would. Restoring the
+    current content makes no new version. A stored copy that no longer matches its MD5 is
+    refused (409 `checksum_mismatch`)."""
+    store = cloud_store()
+    file = store.get(file_id, owner_id=owner_scope(WHAT))
+    try:
+        outcome = store.restore_version(file, number)
+    except ChecksumMismatch:
+        raise Conflict(
+            f"The stored copy of version {number} of {file.filename} is damaged (its MD5 no "
+            "longer matches): it was not restored.",
+            code="checksum_mismatch",
+        ) from None
+    job = replicate_upload(outcome, [])
+    name = outcome.file.filename
+    if outcome.created:
+        text = f"{name}: version {number} was restored as version {outcome.version.number}."
+    else:
+        text = f"{name}: version {number} has the current content already; nothing was made."
+    if job.status in ("pending", "running"):
+        text += f" Replication to {', '.join(job.targets)} is under way."
+    reply = {
+        "job_id": job.id,
+        "file_id": outcome.file.id,
+        "filename": name,
+        "message": text,
+        "version": outcome.version.number,
+        "created_version": outcome.created,
+    }
+    return reply, 202
 
 
 @bp.route("/files/<int:file_id>", methods=["DELETE"])

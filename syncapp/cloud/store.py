@@ -110,11 +110,11 @@ class CloudStore:
         with contextlib.suppress(RemoteNotFound):
             self.remote.delete(staged.path)
 
-    def commit(self, owner_id: int, staged: Staged) -> Outcome:
+    def commit(self, owner_id: int, staged: Staged, origin: str = "upload") -> Outcome:
         """Make the staged upload a file's new version (or recognise it as the current one).
         The staging copy is gone afterwards, whatever happens."""
         try:
-            outcome = self._record(owner_id, staged)
+            outcome = self._record(owner_id, staged, origin)
             if outcome.created:
                 self._place(staged, outcome.version)
         except BaseException:
@@ -127,12 +127,12 @@ class CloudStore:
             self.discard(staged)
         return outcome
 
-    def _record(self, owner_id: int, staged: Staged) -> Outcome:
+    def _record(self, owner_id: int, staged: Staged, origin: str) -> Outcome:
         """The rows of the new version, flushed, not committed: the flush holds the new number
         (unique per file) so that no other upload can place bytes at the same path."""
         for _ in range(RECORD_ATTEMPTS):
             try:
-                return self._record_once(owner_id, staged)
+                return self._record_once(owner_id, staged, origin)
             except IntegrityError:
                 self.session.rollback()
         raise Conflict(
@@ -140,7 +140,7 @@ class CloudStore:
             code="upload_busy",
         )
 
-    def _record_once(self, owner_id: int, staged: Staged) -> Outcome:
+    def _record_once(self, owner_id: int, staged: Staged, origin: str) -> Outcome:
         now = utcnow()
         file = self.session.scalar(
             select(CloudFile).where(
@@ -171,7 +171,7 @@ class CloudStore:
             stored_path=f"{owner_id}/{file.id}/v{number}-{safe_name(staged.filename)}",
             modified_at=now,
             created_at=now,
-            origin="upload",
+            origin=origin,
         )
         self.session.add(version)
         file.current_version, file.updated_at = number, now
@@ -187,6 +187,37 @@ class CloudStore:
             with contextlib.suppress(RemoteError):
                 self.remote.delete(version.stored_path)
             raise
+
+    def restore_version(self, file: CloudFile, number: int) -> Outcome:
+        """Make version `number`'s bytes the file's current content again, as a new version on
+        top (the history stays whole, and clouds that follow the file get it like an upload).
+        The bytes are copied through a staging name with the MD5 recorded for that version, so
+        a damaged stored copy is refused (ChecksumMismatch) instead of becoming current. Restoring
+        the current content makes nothing new (`created` False)."""
+        old = self.version(file, number)
+        current = self.current(file)
+        if old.md5 == current.md5 and old.size == current.size:
+            return Outcome(file, current, created=False)
+        staged = Staged(
+            f"{STAGING}/{file.owner_id}/{uuid.uuid4().hex}",
+            file.filename,
+            file.content_type,
+            old.size,
+            old.md5,
+        )
+        # the copy may take a while (a big file, a remote store): no transaction held meanwhile
+        self.session.commit()
+        try:
+            with self.remote.open_read(old.stored_path) as reader:
+                self.remote.write(staged.path, reader, size=old.size, md5=old.md5)
+        except RemoteNotFound:
+            raise NotFound(
+                f"Version {number} of {file.filename} is missing from the store.",
+                code="version_missing",
+            ) from None
+        except RemoteFull as exc:
+            raise InsufficientStorage(f"The cloud file store is full: {exc}") from None
+        return self.commit(file.owner_id, staged, origin=f"restore-v{number}")
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import Response
 
 from ..extensions import Blueprint, db
-from ..failures import NotFound
+from ..failures import Conflict, NotFound
 from ..scrub import results as scrub_results
 from ..security import admin_required
 from ..web.streaming import Download, send_stored
 from .devices import device_owner, visible_devices
 from .models import CordiaxSnapshot
 from .refusals import recent_refusals
-from .schemas import DeviceInfo, OwnerQuery, RefusalInfo, SnapshotInfo
-from .snapshots import EXTENSIONS
+from .schemas import DeviceInfo, DownloadQuery, OwnerQuery, RefusalInfo, SnapshotInfo
+from .snapshots import DATABASE_NAME, EXTENSIONS, SnapshotRefused, SnapshotStore
 from .wiring import snapshot_store
 
 bp = Blueprint(
@@ -67,29 +67,61 @@ def list_snapshots(_query: dict, device: str):
     return snapshot_store().versions(latest.user_id, device)
 
 
-def _download(snapshot: CordiaxSnapshot) -> Response:
-    name = f"{snapshot.device}_{snapshot.version}.{EXTENSIONS[snapshot.kind]}"
-    download = Download(name, "application/octet-stream", size=snapshot.size)
-    integrity = scrub_results.integrity_of(db.session, "cordiax", snapshot.id)
-    response = send_stored(snapshot_store().remote, snapshot.path, download)
-    response.headers["X-Checksum-SHA256"] = snapshot.sha256
-    if integrity == "corrupt":  # served, never silently: the last scrub found it damaged
+def _download(snapshot: CordiaxSnapshot, form: str = "stored") -> Response:
+    """`form`: "stored" (the bytes as pushed), "db" (the original `cordiax.db`: the pushed
+    database, or the one inside a pushed ZIP), "zip" (a pushed ZIP, or a database in one)."""
+    store = snapshot_store()
+    response = _download_form(store, snapshot, form)
+    # served, never silently: the last scrub found the stored bytes damaged
+    if scrub_results.integrity_of(db.session, "cordiax", snapshot.id) == "corrupt":
         response.headers[scrub_results.HEADER] = "corrupt"
     return response
 
 
+def _download_form(store: SnapshotStore, snapshot: CordiaxSnapshot, form: str) -> Response:
+    if form == "zip":
+        try:
+            data = store.as_zip(snapshot)
+        except SnapshotRefused as exc:
+            raise Conflict(exc.message, code=exc.code) from None
+        db.session.commit()
+        response = Response(data, mimetype="application/zip")
+        name = f"{snapshot.device}_{snapshot.version}.zip"
+        response.headers.set("Content-Disposition", "attachment", filename=name)
+        if snapshot.kind == "zip":
+            response.headers["X-Checksum-SHA256"] = snapshot.sha256
+        return response
+    if form == "db":
+        path = store.database_path(snapshot)
+        if path is None:
+            raise NotFound(
+                f"Version {snapshot.version} is a ZIP bundle without a cordiax.db.",
+                code="no_database",
+            )
+        db.session.commit()
+        response = send_stored(store.remote, path, Download(DATABASE_NAME, "application/x-sqlite3"))
+        if path == snapshot.path:
+            response.headers["X-Checksum-SHA256"] = snapshot.sha256
+        return response
+    name = f"{snapshot.device}_{snapshot.version}.{EXTENSIONS[snapshot.kind]}"
+    download = Download(name, "application/octet-stream", size=snapshot.size)
+    response = send_stored(store.remote, snapshot.path, download)
+    response.headers["X-Checksum-SHA256"] = snapshot.sha256
+    return response
+
+
 @bp.route("/devices/<string:device>/snapshots/<string:version>/download")
-@with_owner
-@bp.response(200, description="The snapshot's bytes")
-def download_snapshot(_query: dict, device: str, version: str):
-    return _download(_find(device, version))
+@bp.arguments(DownloadQuery, location="query")
+@bp.response(200, description="The snapshot's bytes, as pushed or in the form `as` names")
+def download_snapshot(query: dict, device: str, version: str):
+    return _download(_find(device, version), query["form"])
 
 
 @bp.route("/devices/<string:device>/latest/download")
-@with_owner
-@bp.response(200, description="The latest snapshot's bytes")
-def download_latest(_query: dict, device: str):
-    return _download(_find(device, None))
+@bp.arguments(DownloadQuery, location="query")
+@bp.response(200, description="The latest snapshot's bytes, as pushed or in the form `as` names")
+def download_latest(query: dict, device: str):
+    return _download(_find(device, None), query["form"])
 
 
 @bp.route("/devices/<string:device>/snapshots/<string:version>", methods=["DELETE"])

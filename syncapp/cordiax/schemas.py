@@ -28,6 +28,19 @@ class OwnerQuery(Schema):
     )
 
 
+class DownloadQuery(OwnerQuery):
+    form = fields.String(
+        data_key="as",
+        load_default="stored",
+        validate=validate.OneOf(["stored", "db", "zip"]),
+        metadata={
+            "description": "stored (default): the bytes as pushed; db: the original "
+            "`cordiax.db` (the pushed database, or the one inside a pushed ZIP); zip: a pushed "
+            "ZIP as it was, or the database in a ZIP as the Cordiax client makes them"
+        },
+    )
+
+
 class DeviceInfo(Schema):
     device = fields.String()
     user_id = fields.Integer()

@@ -52,6 +52,8 @@ FERNET_SALT = 16
 FERNET_PREFIX = b"gAAAAA"
 BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 EXTENSIONS = {"sqlite": "db", "zip": "zip", "encrypted": "bin"}
+#: the Cordiax client's database file, at the top of its bundles
+DATABASE_NAME = "cordiax.db"
 #: used with fullmatch: `$` would also match before a final newline
 DEVICE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: a stored version's files: `<user>/<device>/<version>.<ext>`, its sidecar `<version>.json`,
@@ -541,6 +543,45 @@ class SnapshotStore:
             self._write_json(f"{user_id}/{device}/latest.json", {"version": version, "path": path})
         log.info("snapshot %s/%s %s finished from its sidecar", user_id, device, version)
         return snapshot
+
+    # --- restoring: a version as the original cordiax.db or as a ZIP ---------------------------
+
+    def database_path(self, snapshot: CordiaxSnapshot) -> str | None:
+        """Where the version's `cordiax.db` lies: the snapshot itself when it is a database
+        (plaintext or encrypted by Cordiax, byte for byte the client's file), or the copy
+        extracted from a ZIP bundle (the shallowest `cordiax.db` in it); None when a bundle
+        holds none."""
+        if snapshot.kind != "zip":
+            return snapshot.path
+        folder = f"{posixpath.dirname(snapshot.path)}/{snapshot.version}"
+        found = [
+            e.path
+            for e in self.remote.iter_entries(folder)
+            if posixpath.basename(e.path) == DATABASE_NAME
+        ]
+        return min(found, key=lambda p: (p.count("/"), p)) if found else None
+
+    def as_zip(self, snapshot: CordiaxSnapshot) -> bytes:
+        """The version as a ZIP: a bundle as it was pushed, or a database put into one as the
+        Cordiax client makes its bundles (`cordiax.db` at the top). The stored bytes are
+        checked against the SHA-256 recorded at the push: a damaged copy is never handed on."""
+        with self.remote.open_read(snapshot.path) as reader:
+            data = reader.read()
+        if hashlib.sha256(data).hexdigest() != snapshot.sha256:
+            raise SnapshotRefused(
+                "snapshot_corrupt",
+                f"The stored copy of version {snapshot.version} does not match the SHA-256 "
+                "recorded when it was pushed: it is damaged.",
+            )
+        if snapshot.kind == "zip":
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+            info = zipfile.ZipInfo(DATABASE_NAME, date_time=snapshot.received_at.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            bundle.writestr(info, data)
+        return out.getvalue()
 
     def apply_retention(self, keep_last: int, keep_daily_days: int) -> list[str]:
         """Keep the newest `keep_last` versions per device plus the newest of each of the

@@ -1,6 +1,7 @@
 """GET /metrics: the Prometheus text exposition (scrape with a bearer token).
 
-An administrator's token sees every job; a user's token only the samples of their own jobs.
+An administrator's token sees every job; a user's token only the samples of their own jobs, and
+of the alerts' gauges (alert_gauges.py) only their own alerts, profiles and devices.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..extensions import db
 from ..metrics import REGISTRY
+from . import alert_gauges  # noqa: F401  (registers the alerts' gauges on REGISTRY)
 from .access import caller_scope, require_enabled
 from .collector import OWNER_SCOPE
 from .service import scoped_job_ids

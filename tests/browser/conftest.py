@@ -108,6 +108,9 @@ def browser_server(tmp_path_factory) -> Iterator[LiveServer]:
             "SYNCAPP_CLOUD_REPLICATION_INTERVAL": "0.5",
             # Every test signs in through the form; the production limit is for people.
             "SYNCAPP_SECURITY_LOGIN_RATE_LIMIT": "1000 per minute",
+            # The alerts change only when a test evaluates them (`flask alerts evaluate`), never
+            # under a test's feet from the leader's job.
+            "SYNCAPP_ALERTS_INTERVAL": "86400",
         },
     )
     server.prepare()

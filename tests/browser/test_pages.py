@@ -25,6 +25,7 @@ MAIN_PAGES = {
     "cloud": "/cloud",
     "restic": "/restic",
     "scrub": "/scrub",
+    "alerts": "/alerts",
     "api-docs": "/docs",
     "settings": "/settings",
     "settings-remotes": "/settings/remotes",

@@ -273,6 +273,20 @@ def build_world(folder: Path) -> World:
         db.session.add(conflict)
         db.session.commit()
         ids["conflict"] = conflict.id
+        from syncapp.alerts.models import Alert, AlertExpectation
+
+        silent = Alert(
+            key=f"cordiax_silence:{a_id}:{ids['device']}",
+            kind="cordiax_silence",
+            owner_id=a_id,
+            state="firing",
+            title=f"Cordiax device {ids['device']}: silent",
+            first_seen_at=utcnow(),
+        )
+        db.session.add(silent)
+        db.session.add(AlertExpectation(owner_id=a_id, kind="cordiax", subject=ids["device"]))
+        db.session.commit()
+        ids["alert"] = silent.id
     ids["user_a"], ids["user_c"] = a_id, ids_c
     return world
 
@@ -372,6 +386,12 @@ TABLE: dict[tuple[str, str], Row] = {
         "user", 202, "/api/v1/upload", {"_body": _upload("other.txt")}
     ),
     ("cloud_conflicts.list_conflicts", "GET"): Row("user", 200, "/api/v1/conflicts"),
+    ("alerts.list_alerts", "GET"): Row("user", 200, "/api/v1/alerts"),
+    ("alerts.list_expectations", "GET"): Row("user", 200, "/api/v1/alerts/expectations"),
+    # an expectation may name a profile that has sent nothing yet: each caller sets their own
+    ("alerts.put_expectation", "PUT"): Row(
+        "user", 200, "/api/v1/alerts/expectations/backups/nightly", _json({"any_every": 3600})
+    ),
     ("syncs.list_syncs", "GET"): Row("user", 200, "/api/v1/syncs"),
     ("syncs.list_roots", "GET"): Row("user", 200, "/api/v1/syncs/roots"),
     ("remotes.list_granted_remotes", "GET"): Row("user", 200, "/api/v1/remotes/granted"),
@@ -399,6 +419,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("backups.download_backup", "GET"): Row(
         "owner", 200, "/download/{backup_type}/{backup_name}?owner={user_a}"
     ),
+    ("backup_restore.restore_plan", "GET"): Row(
+        "owner", 200, f"/api/v1/backups/{MARK}-document/restore-plan?owner={{user_a}}"
+    ),
     ("backups.upload_backup", "POST"): Row(
         "user",
         201,
@@ -424,9 +447,16 @@ TABLE: dict[tuple[str, str], Row] = {
     ("cloud.download_version", "GET"): Row(
         "owner", 200, "/api/v1/files/{file}/versions/1/download"
     ),
+    ("cloud.restore_version", "POST"): Row(
+        "owner", 202, "/api/v1/files/{file}/versions/1/restore", mutates=True
+    ),
     ("cloud.delete_file", "DELETE"): Row("owner", 204, "/api/v1/files/{file}", mutates=True),
     ("cloud.job_status", "GET"): Row("owner", 200, "/api/v1/status/{cloud_job}"),
     ("cloud_conflicts.get_conflict", "GET"): Row("own", 200, "/api/v1/conflicts/{conflict}"),
+    ("alerts.get_alert", "GET"): Row("owner", 200, "/api/v1/alerts/{alert}"),
+    ("alerts.delete_expectation", "DELETE"): Row(
+        "owner", 204, "/api/v1/alerts/expectations/cordiax/{device}?owner={user_a}", mutates=True
+    ),
     ("cloud_conflicts.resolve_conflict", "POST"): Row(
         "own",
         503,  # A's, but no s3 cloud is set up here
@@ -555,6 +585,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.documents_page", "GET"): Row("user", 200, "/documents", page=True),
     ("web.syncs_page", "GET"): Row("user", 200, "/syncs", page=True),
     ("web.cloud_page", "GET"): Row("user", 200, "/cloud", page=True),
+    ("web.alerts_page", "GET"): Row("user", 200, "/alerts", page=True),
+    ("web.alert_page", "GET"): Row("owner", 200, "/alerts/{alert}", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
     ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
     ("notifications.list_targets", "GET"): Row("user", 200, "/api/v1/notifications/targets"),

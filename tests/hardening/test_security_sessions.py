@@ -160,6 +160,8 @@ PAGES = [
     "/settings/pollers",
     "/settings/remotes",
     "/settings/users",
+    "/settings/notifications",
+    "/scrub",
 ]
 
 # Forms whose JavaScript posts somewhere their markup does not say (id -> endpoint path).
@@ -176,6 +178,7 @@ BODIES = {
     "/api/v1/cordiax/pollers": {"json": {"name": "x"}},
     "/api/v1/remotes": {"json": {"name": "x"}},
     "/api/v1/users": {"json": {"email": "x"}},
+    "/api/v1/notifications/targets": {"json": {"name": "x"}},
 }
 
 
@@ -207,6 +210,8 @@ def form_targets(html: str, seen_ids: set[str] | None = None) -> list[str]:
     for form in finder.forms:
         if seen_ids is not None and form.get("id"):
             seen_ids.add(form["id"])
+        if (form.get("method") or "").lower() == "get":
+            continue  # a query (the Backups page's restore plan) changes nothing: no CSRF
         target = (
             form.get("data-create-url")
             or form.get("action")
