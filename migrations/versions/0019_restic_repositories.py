@@ -1,7 +1,7 @@
 """restic repositories and the index of their objects
 
 Revision ID: 0019_restic_repositories
-Revises: 0017_alert_expectations
+Revises: 0018_notification_targets
 Create Date: 2026-12-07 12:00:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0019_restic_repositories'
-down_revision = '0017_alert_expectations'
+down_revision = '0018_notification_targets'
 branch_labels = None
 depends_on = None
 
