@@ -559,6 +559,9 @@ TABLE: dict[tuple[str, str], Row] = {
         _json({"append_only": True}),
         mutates=True,
     ),
+    ("restic_api.delete_repository", "DELETE"): Row(
+        "owner", 204, "/api/v1/restic/repositories/{restic_repo_id}", mutates=True
+    ),
     ("restic_api.grant_new_token", "POST"): Row(
         "admin", 201, "/api/v1/restic/repositories/{restic_repo_id}/token", mutates=True
     ),
