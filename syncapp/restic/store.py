@@ -402,9 +402,7 @@ class ResticStore:
             )
         remote = self.remote_for(ref)
         names = self.session.execute(
-            select(ResticObject.type, ResticObject.name).where(
-                ResticObject.repository_id == ref.id
-            )
+            select(ResticObject.type, ResticObject.name).where(ResticObject.repository_id == ref.id)
         ).all()
         self.session.commit()  # no connection held while the store works
         removed = 0
