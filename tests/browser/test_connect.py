@@ -55,11 +55,10 @@ def crontab(text: str) -> tuple[dict[str, str], list[str]]:
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        if job := CRON_JOB.match(line):
-            if not CRON_VARIABLE.match(line.split()[0]):
-                # cron turns an unescaped % into a newline; the page escapes them
-                commands.append(job["command"].replace("\\%", "%"))
-                continue
+        if (job := CRON_JOB.match(line)) and not CRON_VARIABLE.match(line.split()[0]):
+            # cron turns an unescaped % into a newline; the page escapes them
+            commands.append(job["command"].replace("\\%", "%"))
+            continue
         variable = CRON_VARIABLE.match(line)
         assert variable, f"not a crontab line: {line!r}"
         variables[variable["name"]] = variable["value"]
@@ -94,8 +93,9 @@ def test_a_first_backup_follows_the_connect_page_only(page, browser_server, tmp_
     profile = f"laptop-{uuid.uuid4().hex[:8]}"
 
     choose(page, "backups of a folder", profile, "~/My Documents")
-    install, cron, restore = (lines(page, b) for b in ("backups-install", "backups-cron",
-                                                       "backups-restore"))
+    install, cron, restore = (
+        lines(page, b) for b in ("backups-install", "backups-cron", "backups-restore")
+    )
     screenshot(page, "connect-backups")
     token = re.search(r"SYNCAPP_TOKEN=(\S+)", cron)[1]
     # the token is the machine's: its profile's backups and nothing else
