@@ -591,6 +591,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.alerts_page", "GET"): Row("user", 200, "/alerts", page=True),
     ("web.alert_page", "GET"): Row("owner", 200, "/alerts/{alert}", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
+    ("web.connect_page", "GET"): Row("user", 200, "/connect", page=True),
+    ("web.connect_script", "GET"): Row("user", 200, "/connect/scripts/backup.sh", page=True),
     ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
     ("notifications.list_targets", "GET"): Row("user", 200, "/api/v1/notifications/targets"),
     ("notifications.create_target", "POST"): Row(
