@@ -43,7 +43,7 @@ def command_line(base_url: str, name: str, email: str) -> str:
 
 def command_env(base_url: str, name: str, email: str) -> str:
     """The same with credentials from the environment: RESTIC_REST_USERNAME/PASSWORD are read
-    by restic 0.16 and later only."""
+    by restic 0.17 and later only (restic PR 4480)."""
     return " ".join(
         [
             f"RESTIC_REPOSITORY={shlex.quote(repository_url(base_url, name))}",

@@ -72,7 +72,7 @@ class RepositoryInfo(Schema):
         metadata={"description": "A restic command line to paste (credentials in the URL)."}
     )
     command_env = fields.String(
-        metadata={"description": "The same with RESTIC_REST_USERNAME/PASSWORD (restic >= 0.16)."}
+        metadata={"description": "The same with RESTIC_REST_USERNAME/PASSWORD (restic >= 0.17)."}
     )
 
 

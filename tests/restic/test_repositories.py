@@ -229,13 +229,13 @@ def test_the_page_shows_repositories_and_the_command(client, app, token, repo):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'data-repository="laptop"' in html
-    # the URL form first: Debian's restic 0.14 knows no RESTIC_REST_USERNAME (0.16 does)
+    # the URL form first: Debian's restic 0.14 knows no RESTIC_REST_USERNAME (0.17 does)
     command = html.split('data-field="command">')[1].split("</code>")[0]
     assert "restic -r" in command and "alice%40example.com:YOUR_TOKEN@" in command
     assert "RESTIC_REST_USERNAME" not in command
     env = html.split('data-field="command-env">')[1].split("</code>")[0]
     assert "RESTIC_REST_USERNAME=alice@example.com" in env
-    assert "restic ≥ 0.16" in html
+    assert "restic ≥ 0.17" in html
     assert (
         "/restic/laptop/" in html
         and "never" not in html.split('data-field="last-snapshot"')[1][:80]
