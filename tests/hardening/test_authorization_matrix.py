@@ -414,6 +414,9 @@ TABLE: dict[tuple[str, str], Row] = {
         "/upload",
         {"_body": _upload("backup", type="FULL", profile="document")},
     ),
+    ("backups.verify_archive", "POST"): Row(
+        "owner", 200, "/backups/{backup_type}/{backup_name}/verify?owner={user_a}"
+    ),
     ("backups.delete_backup", "DELETE"): Row(
         "admin", 204, "/backups/{backup_type}/{backup_name}?owner={user_a}", mutates=True
     ),
