@@ -70,8 +70,13 @@ def test_deleting_a_backup_asks_then_deletes_it(page, browser_server):
         expect(row).to_be_visible()
         assert _archives(browser_server, profile) == [name]
 
-    _confirm(page, row.get_by_role("button", name=f"Delete {name}"), "Delete",
-             cancel_first=True, check_kept=kept)
+    _confirm(
+        page,
+        row.get_by_role("button", name=f"Delete {name}"),
+        "Delete",
+        cancel_first=True,
+        check_kept=kept,
+    )
 
     expect(row).to_have_count(0)
     expect(page.locator("#action-result")).to_have_text("Archive deleted.")
@@ -115,8 +120,13 @@ def test_deleting_a_document_asks_then_deletes_it(page, browser_server):
         expect(row).to_be_visible()
         assert _api(browser_server, "GET", f"/api/v1/documents/{doc['id']}").status_code == 200
 
-    _confirm(page, row.get_by_role("button", name=f"Delete {doc['filename']}"), "Delete",
-             cancel_first=True, check_kept=kept)
+    _confirm(
+        page,
+        row.get_by_role("button", name=f"Delete {doc['filename']}"),
+        "Delete",
+        cancel_first=True,
+        check_kept=kept,
+    )
 
     expect(row).to_have_count(0)
     assert _api(browser_server, "GET", f"/api/v1/documents/{doc['id']}").status_code == 404
@@ -181,7 +191,12 @@ def test_making_an_old_cloud_version_current_asks_first(page, browser_server):
         listed = _api(browser_server, "GET", f"/api/v1/files/{file_id}/versions").json()
         assert len(listed["versions"]) == 2
 
-    _confirm(page, versions.get_by_role("button", name="Make current"), "Make current",
-             cancel_first=True, check_kept=kept)
+    _confirm(
+        page,
+        versions.get_by_role("button", name="Make current"),
+        "Make current",
+        cancel_first=True,
+        check_kept=kept,
+    )
 
     expect(row.locator('[data-field="version"]')).to_have_text("3")
