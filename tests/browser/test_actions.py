@@ -137,8 +137,8 @@ def test_the_documents_list_filters_by_type_and_sync_state_on_the_server(page, b
     payslip = _upload_document(browser_server, "payslip")
     page.goto("/documents")
 
-    page.get_by_label("Show type").select_option("invoice")
-    page.get_by_label("Show NAS sync state").select_option("pending")
+    page.get_by_label("Kind of document").select_option("invoice")
+    page.get_by_label("NAS sync state").select_option("pending")
     page.locator("#document-filter").get_by_role("button", name="Apply").click()
 
     expect(page).to_have_url(re.compile(r"/documents\?type=invoice&sync=pending$"))
