@@ -1,7 +1,7 @@
 """the NAS target set on /settings/nas (issue 22), read in preference to config.yaml
 
 Revision ID: 0021_nas_settings
-Revises: 0018_notification_targets
+Revises: 0019_restic_repositories
 Create Date: 2026-12-07 12:30:00
 
 """
@@ -13,7 +13,7 @@ from syncapp.timeutil import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0021_nas_settings'
-down_revision = '0018_notification_targets'
+down_revision = '0019_restic_repositories'
 branch_labels = None
 depends_on = None
 
