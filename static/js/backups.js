@@ -116,6 +116,13 @@
     field(event.target.closest("tr"), "verified").replaceChildren(el("span", text, "badge " + badge));
   });
 
+  // A deleted archive's row is gone (confirm.js): so is its profile's section once empty.
+  profiles.addEventListener("api-removed", function (event) {
+    const section = event.target.closest("section[data-profile]");
+    if (section && !section.querySelector("tr[data-archive]")) section.remove();
+    document.getElementById("backups-empty").hidden = profiles.children.length > 0;
+  });
+
   form.addEventListener("uploaded", function (event) {
     form.elements.namedItem("file").value = ""; // ready for the next archive
     showProfile(event.detail.profile, null);

@@ -80,6 +80,7 @@ def test_deleting_a_backup_asks_then_deletes_it(page, browser_server):
 
     expect(row).to_have_count(0)
     expect(page.locator("#action-result")).to_have_text("Archive deleted.")
+    expect(page.locator(f'section[data-profile="{profile}"]')).to_have_count(0)  # its only one
     assert _archives(browser_server, profile) == []
 
 
@@ -207,3 +208,27 @@ def test_making_an_old_cloud_version_current_asks_first(page, browser_server):
     )
 
     expect(row.locator('[data-field="version"]')).to_have_text("3")
+
+
+def test_deleting_a_cloud_file_asks_then_deletes_it(page, browser_server):
+    name = f"delete-{uuid.uuid4().hex[:8]}.txt"
+    reply = _api(browser_server, "POST", "/api/v1/upload", files={"file": (name, b"bytes\n")})
+    assert reply.status_code == 202, reply.text
+    file_id = reply.json()["file_id"]
+    page.goto("/cloud")
+    row = page.locator(f'tr[data-file="{file_id}"]')
+
+    def kept():
+        expect(row).to_be_visible()
+        assert _api(browser_server, "GET", f"/api/v1/files/{file_id}").status_code == 200
+
+    _confirm(
+        page,
+        row.locator('[data-action="delete"]'),
+        "Delete",
+        cancel_first=True,
+        check_kept=kept,
+    )
+
+    expect(row).to_have_count(0)
+    assert _api(browser_server, "GET", f"/api/v1/files/{file_id}").status_code == 404
