@@ -524,9 +524,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("nas_sync.set_nas_target", "PUT"): Row(
         "admin", 200, "/api/v1/sync/target", _json({"mount_path": "/nowhere/nas"}), mutates=True
     ),
-    ("nas_sync.reset_nas_target", "DELETE"): Row(
-        "admin", 200, "/api/v1/sync/target", mutates=True
-    ),
+    ("nas_sync.reset_nas_target", "DELETE"): Row("admin", 200, "/api/v1/sync/target", mutates=True),
     ("nas_sync.test_nas_target", "POST"): Row(
         "admin", 200, "/api/v1/sync/target/test", _json({"mount_path": "/nowhere/nas"})
     ),
