@@ -27,6 +27,9 @@ class Target:
     sha256: str | None = None
     #: a backup archive: also one complete gzip stream holding one complete tar stream
     archive: bool = False
+    #: the integrity its feature recorded when the scrub listed it (backups: their column),
+    #: which the scrub's "ok" may clear (backups/verdicts.py)
+    recorded: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ MODELS = {
 def _query(kind: str) -> Select:
     if kind == "backup":
         a = BackupArchive
-        return select(a.id, a.owner_id, a.path, a.size, a.md5, a.sha256)
+        return select(a.id, a.owner_id, a.path, a.size, a.md5, a.sha256, a.integrity)
     if kind == "cordiax":
         s = CordiaxSnapshot
-        return select(s.id, s.user_id, s.path, s.size, None, s.sha256)
+        return select(s.id, s.user_id, s.path, s.size, None, s.sha256, None)
     if kind == "document":
         d = Document
-        return select(d.id, d.owner_id, d.stored_path, d.size, d.md5, None)
+        return select(d.id, d.owner_id, d.stored_path, d.size, d.md5, None, None)
     v = CloudVersion
-    return select(v.id, CloudFile.owner_id, v.stored_path, v.size, v.md5, None).join(
+    return select(v.id, CloudFile.owner_id, v.stored_path, v.size, v.md5, None, None).join(
         CloudFile, CloudFile.id == v.file_id
     )
 
@@ -44,7 +44,15 @@ def batch(session: Session, kind: str, after: int, limit: int) -> list[Target]:
     query = _query(kind).where(model.id > after).order_by(model.id).limit(limit)
     return [
         Target(
-            kind, row[0], row[1], row[2], row[3], row[4] or None, row[5] or None, kind == "backup"
+            kind,
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4] or None,
+            row[5] or None,
+            kind == "backup",
+            row[6],
         )
         for row in session.execute(query)
     ]
