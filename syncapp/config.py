@@ -205,6 +205,10 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_age": (Seconds, Seconds(7 * 86400)),
         # Apprise URL schemes users may choose (e.g. [mailto, mailtos, ntfys]); empty: any
         "allowed_schemes": (list, []),
+        # let targets of users who are not administrators reach loopback, private, link-local
+        # addresses (a LAN's ntfy, Gotify or mail relay); off: public addresses only, so that
+        # a user cannot make the server reach its own network (docs/security.md, SSRF)
+        "allow_private_networks": (bool, False),
     },
     "google": {
         "client_id": (str, None),
@@ -277,6 +281,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "storage_uri": (str, "process-memory://"),
         "enabled": (bool, True),
         "syncs": (str, "600 per minute"),  # /api/v1/syncs, per user (per address if anonymous)
+        # "send a test" of a notification target, per user: each one makes the server connect out
+        "notification_tests": (str, "10 per minute"),
     },
 }
 

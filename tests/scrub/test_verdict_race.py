@@ -51,7 +51,7 @@ def _unverified(app, archive_id: int) -> None:
 
 def test_a_scrub_finding_written_during_the_gzip_check_stands(app):
     stored = store_one_of_each(app)
-    archive_id, path = stored.ids["backup"], stored.paths["backup"]
+    archive_id = stored.ids["backup"]
     _unverified(app, archive_id)  # as right after its upload
 
     class ScrubbedMeanwhile(ArchiveStore):
