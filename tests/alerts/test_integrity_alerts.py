@@ -1,8 +1,9 @@
 """Issue 20's chain across its parts, on local disk, the S3 peer and the SMB peer: a byte of a
 stored archive (then of a Cordiax snapshot and a document) changes, the next scrub marks it
-corrupt, the scrub_findings alert fires, a notification reaches a real mail server and an HTTP receiver (Apprise mailto:// and json://);
-the right bytes put back, the next scrub finds it ok, the alert resolves, and one "resolved"
-notification follows (never a second "firing", however often the jobs run)."""
+corrupt, the scrub_findings alert fires, a notification reaches a real mail server and an HTTP
+receiver (Apprise mailto:// and json://), /verify reports the archive; the right bytes put back,
+the next scrub finds it ok, the alert resolves, and one "resolved" notification follows (never a
+second "firing", however often the jobs run)."""
 
 from __future__ import annotations
 
