@@ -209,6 +209,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         # addresses (a LAN's ntfy, Gotify or mail relay); off: public addresses only, so that
         # a user cannot make the server reach its own network (docs/security.md, SSRF)
         "allow_private_networks": (bool, False),
+        # targets one user may have: each alert change is sent to every one of them
+        "max_targets": (int, 50),
     },
     "google": {
         "client_id": (str, None),
@@ -257,6 +259,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         # seconds between two evaluations of every condition (the leader's alerts.evaluate
         # job); None: off (the alerts then only change when something calls the evaluator)
         "interval": (Seconds, Seconds(60)),
+        # expectations one user may set: each is watched at every evaluation and may become an
+        # alert and its notifications (a user must not make the evaluator's work unbounded)
+        "max_expectations": (int, 1000),
         # defaults of the expectations, overridden per subject through
         # PUT /api/v1/alerts/expectations/<kind>/<subject>; None switches the check off
         "backup_any_every": (Seconds, Seconds(26 * 3600)),  # any archive of a profile

@@ -18,7 +18,7 @@ from .schemas import (
     TargetInfo,
     TargetUpdate,
 )
-from .wiring import allowed_schemes, public_only, send_test, test_rate_limit
+from .wiring import allowed_schemes, max_targets, public_only, send_test, test_rate_limit
 
 bp = Blueprint(
     "notifications",
@@ -48,6 +48,7 @@ def create_target(query, data):
         owner_id,
         allowed_schemes=allowed_schemes(),
         public_only=public_only(owner_id),
+        limit=max_targets(),
         **data,
     )
 

@@ -154,7 +154,9 @@ def create_target(
     enabled: bool = True,
     allowed_schemes: tuple[str, ...] = (),
     public_only: bool = False,
+    limit: int | None = None,
 ) -> NotificationTarget:
+    """A new target of `owner_id`; at most `limit` per owner (409 `too_many_targets`)."""
     if kind not in TARGET_KINDS:
         raise _invalid("kind", f"A target is one of: {', '.join(TARGET_KINDS)}.")
     check_url(kind, url, allowed_schemes)
@@ -165,6 +167,12 @@ def create_target(
     elif secret is not None:
         raise _invalid("secret", "Only a webhook has a secret; an Apprise URL carries its own.")
     _refuse_duplicate(session, owner_id, name)
+    if limit is not None and len(list_targets(session, owner_id)) >= limit:
+        raise Conflict(
+            f"At most {limit} notification targets per user (notifications.max_targets): "
+            "delete one first.",
+            code="too_many_targets",
+        )
     target = NotificationTarget(owner_id=owner_id, name=name, kind=kind, enabled=enabled)
     _store(target, Secrets(url=url, secret=secret))
     session.add(target)

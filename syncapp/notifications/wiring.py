@@ -33,6 +33,10 @@ def public_only(owner_id: int) -> bool:
     return owner is None or not owner.is_admin
 
 
+def max_targets() -> int:
+    return settings().notifications.max_targets
+
+
 def allowed_schemes() -> tuple[str, ...]:
     return tuple(scheme.lower() for scheme in settings().notifications.allowed_schemes)
 
