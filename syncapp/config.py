@@ -216,6 +216,12 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_age": (Seconds, Seconds(7 * 86400)),
         # Apprise URL schemes users may choose (e.g. [mailto, mailtos, ntfys]); empty: any
         "allowed_schemes": (list, []),
+        # let targets of users who are not administrators reach loopback, private, link-local
+        # addresses (a LAN's ntfy, Gotify or mail relay); off: public addresses only, so that
+        # a user cannot make the server reach its own network (docs/security.md, SSRF)
+        "allow_private_networks": (bool, False),
+        # targets one user may have: each alert change is sent to every one of them
+        "max_targets": (int, 50),
     },
     "google": {
         "client_id": (str, None),
@@ -264,6 +270,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         # seconds between two evaluations of every condition (the leader's alerts.evaluate
         # job); None: off (the alerts then only change when something calls the evaluator)
         "interval": (Seconds, Seconds(60)),
+        # expectations one user may set: each is watched at every evaluation and may become an
+        # alert and its notifications (a user must not make the evaluator's work unbounded)
+        "max_expectations": (int, 1000),
         # defaults of the expectations, overridden per subject through
         # PUT /api/v1/alerts/expectations/<kind>/<subject>; None switches the check off
         "backup_any_every": (Seconds, Seconds(26 * 3600)),  # any archive of a profile
@@ -289,6 +298,8 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "storage_uri": (str, "process-memory://"),
         "enabled": (bool, True),
         "syncs": (str, "600 per minute"),  # /api/v1/syncs, per user (per address if anonymous)
+        # "send a test" of a notification target, per user: each one makes the server connect out
+        "notification_tests": (str, "10 per minute"),
         # /restic/ (restic's REST protocol) and /api/v1/restic, per user: a backup of many
         # small files makes a few requests per pack, a restore one per blob range
         "restic": (str, "6000 per minute"),

@@ -47,6 +47,9 @@ def _settings(tmp_path, database: str, /, **sections) -> dict:
         "logging": {"file": str(tmp_path / "syncapp.log"), "level": "DEBUG"},
         "security": {"secret_key": "test-secret-key-not-for-production"},
         "backups": {"root": str(tmp_path / "remote_backups")},
+        # the notification receivers run on 127.0.0.1 (tests/peers/notify.py); the tests of the
+        # default (public addresses only) turn it off (tests/notifications/test_private_networks.py)
+        "notifications": {"allow_private_networks": True},
         "TESTING": True,
     }
     for name, values in sections.items():

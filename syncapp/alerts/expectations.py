@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..failures import BadRequest, NotFound
+from ..failures import BadRequest, Conflict, NotFound
 from ..restic.models import ResticRepository
 from ..syncs.models import SyncJob
 from .models import EXPECTATION_KINDS, AlertExpectation
@@ -91,8 +91,10 @@ def put_expectation(
     subject: str,
     values: dict[str, Any],
     now: datetime,
+    limit: int | None = None,
 ) -> AlertExpectation:
-    """Create or replace the expectation (fields not given go back to the defaults)."""
+    """Create or replace the expectation (fields not given go back to the defaults); at most
+    `limit` per owner (409 `too_many_expectations` for one more)."""
     check_subject(session, owner_id, kind, subject)
     unknown = set(values) - {"watch", *FIELDS[kind]}
     if unknown:
@@ -105,6 +107,15 @@ def put_expectation(
         select(AlertExpectation).filter_by(owner_id=owner_id, kind=kind, subject=subject)
     )
     if row is None:
+        count = session.scalar(
+            select(func.count()).select_from(AlertExpectation).filter_by(owner_id=owner_id)
+        )
+        if limit is not None and (count or 0) >= limit:
+            raise Conflict(
+                f"At most {limit} expectations per user (alerts.max_expectations): delete one "
+                "first.",
+                code="too_many_expectations",
+            )
         row = AlertExpectation(owner_id=owner_id, kind=kind, subject=subject, created_at=now)
         session.add(row)
     row.watch = values.get("watch", True)

@@ -97,7 +97,15 @@ def put_expectation(_query: dict, values: dict, kind: str, subject: str):
     """Set what to expect of a backup profile (`backups/<profile>`), a Cordiax device
     (`cordiax/<device>`) or a sync job (`syncs/<job id>`); replaces what was set before."""
     owner_id = requested_owner("expectations")
-    row = expectations.put_expectation(db.session, owner_id, kind, subject, values, utcnow())
+    row = expectations.put_expectation(
+        db.session,
+        owner_id,
+        kind,
+        subject,
+        values,
+        utcnow(),
+        limit=settings().alerts.max_expectations,
+    )
     return expectations.view(row, settings().alerts)
 
 

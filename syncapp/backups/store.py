@@ -20,7 +20,6 @@ import json
 import logging
 import posixpath
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
@@ -43,6 +41,7 @@ from ..uploads import Received, receive_into
 from .gzipcheck import IncompleteGzip, check_complete
 from .models import ARCHIVE_TYPES, INTEGRITY_STATES, BackupArchive
 from .retention import expired
+from .verdicts import COMMIT_LOCK, record_gzip_check
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +57,8 @@ OWNERS_FOLDER = "users"
 ARCHIVE_PATH = re.compile(
     rf"(?:{OWNERS_FOLDER}/(\d+)/)?(FULL|INC|DIFF)/(?:({PROFILE_PATTERN.pattern})/)?([^/]+)"
 )
-#: one commit, delete or integrity verdict at a time per process (the unique index guards hosts);
-#: reentrant: a commit deletes the corrupt archive it replaces
-_commit_lock = threading.RLock()
+#: one commit, delete or integrity verdict at a time per process (verdicts.py)
+_commit_lock = COMMIT_LOCK
 
 
 def human_size(size: float) -> str:
@@ -639,7 +637,8 @@ class ArchiveStore:
 
     def check_integrity(self, archives: Iterable[BackupArchive]) -> None:
         """Check every "unverified" archive among `archives`: read it whole, record "verified"
-        or "corrupt" in its index row (and "corrupt" in its sidecar too). Checking one twice at
+        or "corrupt" in its index row (and "corrupt" in its sidecar too), by the rule of
+        verdicts.py: a verdict the scrub recorded while this read stands. Checking one twice at
         once (the check after its upload and a /verify) records the same verdict twice."""
         for archive in archives:
             if archive.integrity != "unverified":
@@ -649,12 +648,12 @@ class ArchiveStore:
             # the rows are read: no transaction is held while the store is read (issue 18)
             self.session.commit()
             verdict = self._gzip_verdict(path)
+            archive_id = archive.id
             with _commit_lock:  # not beside a delete of this archive (see delete)
-                try:
-                    archive.integrity = verdict
-                    self.session.commit()
-                except (StaleDataError, ObjectDeletedError):  # deleted while it was read
-                    self.session.rollback()
+                # conditional (verdicts.py): a scrub verdict written while this read is kept
+                recorded = record_gzip_check(self.session, archive_id, verdict)
+                self.session.commit()
+                if not recorded:  # deleted meanwhile, or judged by the scrub: nothing to add
                     continue
                 if verdict == "corrupt":  # kept through a reindex; "verified" is not worth
                     with contextlib.suppress(RemoteError):  # rewriting every sidecar for

@@ -3,13 +3,17 @@ sweep of what killed pushes left (wiring.sweep_debris)."""
 
 from __future__ import annotations
 
+from ..alerts.wiring import recheck
 from ..background.work import Job, Runner
 from ..settings import settings
-from .wiring import run_due_pollers, snapshot_store, sweep_debris
+from .wiring import poller_owners, run_due_pollers, snapshot_store, sweep_debris
 
 
 def pollers() -> object:
-    return run_due_pollers()
+    ran = run_due_pollers()
+    for owner_id in poller_owners(ran):  # a snapshot imported ends its device's silence now
+        recheck("cordiax_silence", owner_id)
+    return ran
 
 
 def retention() -> object:

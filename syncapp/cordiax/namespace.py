@@ -16,6 +16,7 @@ from flask import g, request
 from flask_socketio import disconnect, emit
 from sqlalchemy.exc import OperationalError
 
+from ..alerts.wiring import recheck
 from ..auth.live_connections import register_socket, unregister_socket
 from ..extensions import db, socketio
 from ..failures import STORAGE_UNAVAILABLE, failure_for
@@ -220,6 +221,7 @@ class CordiaxNamespace(GuardedNamespace):
         }
         emit("sync_ack", ack)
         live.snapshot_stored(user_id, device, ack)
+        recheck("cordiax_silence", user_id)  # a silent device spoke: its alert ends now
         return ack
 
     def on_disconnect(self, reason: Any = None) -> None:

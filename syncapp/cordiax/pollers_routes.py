@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
+from ..alerts.wiring import recheck
 from ..extensions import Blueprint
 from ..failures import Forbidden
 from ..security import admin_required
@@ -93,4 +94,6 @@ def test_poller(poller_id: int):
 @bp.response(200, PollerInfo)
 def run_poller(poller_id: int):
     """Poll now (also when disabled); the result is in last_result and last_error."""
-    return poll_now(_find(poller_id))
+    poller = poll_now(_find(poller_id))
+    recheck("cordiax_silence", poller.user_id)  # a snapshot it imported ends a silence now
+    return poller

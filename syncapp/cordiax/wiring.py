@@ -109,6 +109,14 @@ def run_due_pollers(now: datetime | None = None) -> list[int]:
     return ran
 
 
+def poller_owners(poller_ids: list[int]) -> set[int]:
+    """The owners of these pollers (whose alerts a poll may end)."""
+    if not poller_ids:
+        return set()
+    query = select(CordiaxPoller.user_id).where(CordiaxPoller.id.in_(poller_ids))
+    return set(db.session.scalars(query))
+
+
 def sweep_debris(now: datetime | None = None) -> list[str]:
     """The scheduler's cordiax.debris job: versions killed pushes left without a row (finished
     from their sidecar, or removed) and temp files, older than debris.min_age."""

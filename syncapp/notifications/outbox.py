@@ -33,6 +33,7 @@ from ..alerts.models import AlertTransition
 from ..auth.models import User
 from ..background.claims import Claims, backoff
 from ..timeutil import isoformat
+from . import netguard
 from .models import NotificationDelivery, NotificationTarget
 from .senders import Message, SendFailed, send_apprise, send_webhook
 from .targets import secrets_of
@@ -53,6 +54,8 @@ class DeliveryPolicy:
     max_age: float = 7 * 86400.0
     #: the server's public URL, to make an alert's link absolute ("" keeps it relative)
     base_url: str = ""
+    #: targets of users who are not administrators may reach private addresses (netguard.py)
+    allow_private_networks: bool = False
 
     @classmethod
     def from_settings(cls, options: Any, base_url: str | None = None) -> DeliveryPolicy:
@@ -64,6 +67,7 @@ class DeliveryPolicy:
             lease=float(options.lease),
             max_age=float(options.max_age),
             base_url=(base_url or "").rstrip("/"),
+            allow_private_networks=bool(options.allow_private_networks),
         )
 
 
@@ -134,37 +138,67 @@ def probe_message(target: NotificationTarget, now: datetime) -> Message:
     )
 
 
-Sender = Callable[[NotificationTarget, Message, str, float, datetime], str]
+Sender = Callable[[NotificationTarget, Message, str, float, datetime, bool], str]
+
+#: why a send was refused by netguard (the owner and the administrator read it; SSRF)
+PRIVATE_REFUSED = (
+    "refused: the target's host is not a public address. Only an administrator's targets may "
+    "reach loopback, private or link-local addresses, unless the administrator sets "
+    "notifications.allow_private_networks."
+)
+
+
+def private_allowed(session: Session, target: NotificationTarget, policy: DeliveryPolicy) -> bool:
+    """Whether `target` may reach private addresses: its owner is an administrator, or the
+    setting lets every user's targets (netguard.py)."""
+    if policy.allow_private_networks:
+        return True
+    owner = session.get(User, target.owner_id)
+    return owner is not None and owner.is_admin
 
 
 def send(
-    target: NotificationTarget, message: Message, delivery: str, timeout: float, now: datetime
+    target: NotificationTarget,
+    message: Message,
+    delivery: str,
+    timeout: float,
+    now: datetime,
+    private_ok: bool = False,
 ) -> str:
-    """Send through the target's kind; a sentence on success, SendFailed otherwise."""
+    """Send through the target's kind, to public addresses only unless `private_ok`; a sentence
+    on success, SendFailed otherwise."""
     try:
         secrets = secrets_of(target)
     except ValueError:
         raise SendFailed(
             "The target's URL cannot be decrypted (was SECRET_KEY changed?): enter it again."
         ) from None
-    if target.kind == "webhook":
-        return send_webhook(
-            secrets.url,
-            secrets.secret or "",
-            message,
-            delivery=delivery,
-            timeout=timeout,
-            now=now.timestamp(),
-        )
-    return send_apprise(secrets.url, message, timeout=timeout)
+    with netguard.public_only(not private_ok):
+        try:
+            if target.kind == "webhook":
+                return send_webhook(
+                    secrets.url,
+                    secrets.secret or "",
+                    message,
+                    delivery=delivery,
+                    timeout=timeout,
+                    now=now.timestamp(),
+                )
+            return send_apprise(secrets.url, message, timeout=timeout)
+        except SendFailed:
+            if netguard.refusals():
+                raise SendFailed(PRIVATE_REFUSED) from None
+            raise
 
 
 def send_test(
-    target: NotificationTarget, policy: DeliveryPolicy, now: datetime
+    target: NotificationTarget, policy: DeliveryPolicy, now: datetime, private_ok: bool
 ) -> tuple[bool, str]:
     """ "Send a test": (success, what happened), at once, whether or not the target is enabled."""
     try:
-        said = send(target, probe_message(target, now), f"test-{target.id}", policy.timeout, now)
+        said = send(
+            target, probe_message(target, now), f"test-{target.id}", policy.timeout, now, private_ok
+        )
     except SendFailed as exc:
         return False, str(exc)
     return True, said
@@ -265,6 +299,7 @@ def deliver_one(
     delivery = session.get(NotificationDelivery, delivery_id, populate_existing=True)
     target = session.get(NotificationTarget, delivery.target_id, populate_existing=True)
     transition = session.get(AlertTransition, delivery.transition_id)
+    private_ok = target is not None and private_allowed(session, target, policy)
     attempts = delivery.attempts + 1
     session.commit()  # nothing is held open while the network is used
     error: str | None = None
@@ -272,7 +307,7 @@ def deliver_one(
         if target is None or transition is None:  # deleted meanwhile (cascades follow)
             raise SendFailed("the target or the alert was deleted")
         message = alert_message(transition, delivery_id, policy.base_url)
-        sender(target, message, str(delivery_id), policy.timeout, now)
+        sender(target, message, str(delivery_id), policy.timeout, now, private_ok)
     except SendFailed as exc:
         error = str(exc)
     except Exception as exc:  # a bug or a library's surprise must not stop the other deliveries

@@ -115,22 +115,32 @@ def send_webhook(
 # --- Apprise ----------------------------------------------------------------------------------
 
 
-def apprise_plugin(url: str) -> apprise.NotifyBase | None:
-    """The Apprise service `url` names, or None when Apprise cannot use it."""
+def _in_this_thread() -> apprise.AppriseAsset:
+    """Apprise settings that send in the calling thread (no worker pool, no outer deadline: the
+    plugin's socket timeouts bound it), so netguard.public_only() of that thread applies."""
+    asset = apprise.AppriseAsset(service_timeout=0)
+    asset.async_mode = False
+    return asset
+
+
+def apprise_plugin(url: str, *, sending: bool = False) -> apprise.NotifyBase | None:
+    """The Apprise service `url` names, or None when Apprise cannot use it; `sending`: set up
+    to send in the calling thread."""
     try:
-        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        asset = _in_this_thread() if sending else None
+        return apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=True)
     except Exception:  # a malformed URL must not be a 500; Apprise says why in its own log
         return None
 
 
 def send_apprise(url: str, message: Message, *, timeout: float) -> str:
-    plugin = apprise_plugin(url)
+    plugin = apprise_plugin(url, sending=True)
     if plugin is None:
         raise SendFailed("Apprise cannot use this URL any more.")
     # the plugins' own socket timeouts (seconds to connect, to read)
     plugin.socket_connect_timeout = timeout
     plugin.socket_read_timeout = timeout
-    notifier = apprise.Apprise()
+    notifier = apprise.Apprise(asset=plugin.asset)
     notifier.add(plugin)
     result = notifier.notify(
         body=message.body,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..failures import BadRequest, Conflict, NotFound
 from ..security import decrypt_secret, encrypt_secret
+from . import netguard
 from .models import TARGET_KINDS, NotificationTarget
 from .senders import apprise_plugin, mask_apprise, mask_url
 
@@ -75,6 +76,39 @@ def check_url(kind: str, url: str, allowed_schemes: tuple[str, ...] = ()) -> Non
         )
 
 
+def _hosts(url: str) -> list[str]:
+    """The hosts in a target's URL a send may connect to: the URL's host (and a mailto's
+    `smtp=`), when it looks like a host name or an address. Services reached at a fixed public
+    address (discord://<id>/<token>, tgram://<bot token>/...) put ids where the host would be:
+    a bare number is not taken for one (it would resolve as an IPv4 address)."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.hostname or ""]
+    except ValueError:
+        return []
+    found += parse_qs(parts.query).get("smtp", [])
+    return [
+        host
+        for host in found
+        if host and not host.isdigit() and ("." in host or ":" in host or host == "localhost")
+    ]
+
+
+def check_public(url: str) -> None:
+    """Refuse a URL whose host is, or resolves to, an address that is not public (netguard.py:
+    for owners who may only reach public addresses). A host that does not resolve now is left
+    to the check every send makes; the sentence never repeats the URL."""
+    for host in _hosts(url):
+        if netguard.refused_addresses(host):
+            raise BadRequest(
+                "The target's host is not a public address (loopback, private, link-local or "
+                "similar). Only an administrator's targets may reach such addresses, unless "
+                "the administrator sets notifications.allow_private_networks.",
+                code="private_address",
+                errors={"url": ["The host is not a public address."]},
+            )
+
+
 def _check_secret(secret: str | None) -> None:
     if secret is None or len(secret) < MIN_SECRET_LENGTH:
         raise _invalid(
@@ -119,15 +153,26 @@ def create_target(
     secret: str | None = None,
     enabled: bool = True,
     allowed_schemes: tuple[str, ...] = (),
+    public_only: bool = False,
+    limit: int | None = None,
 ) -> NotificationTarget:
+    """A new target of `owner_id`; at most `limit` per owner (409 `too_many_targets`)."""
     if kind not in TARGET_KINDS:
         raise _invalid("kind", f"A target is one of: {', '.join(TARGET_KINDS)}.")
     check_url(kind, url, allowed_schemes)
+    if public_only:
+        check_public(url)
     if kind == "webhook":
         _check_secret(secret)
     elif secret is not None:
         raise _invalid("secret", "Only a webhook has a secret; an Apprise URL carries its own.")
     _refuse_duplicate(session, owner_id, name)
+    if limit is not None and len(list_targets(session, owner_id)) >= limit:
+        raise Conflict(
+            f"At most {limit} notification targets per user (notifications.max_targets): "
+            "delete one first.",
+            code="too_many_targets",
+        )
     target = NotificationTarget(owner_id=owner_id, name=name, kind=kind, enabled=enabled)
     _store(target, Secrets(url=url, secret=secret))
     session.add(target)
@@ -140,6 +185,7 @@ def update_target(
     target: NotificationTarget,
     changes: dict[str, Any],
     allowed_schemes: tuple[str, ...] = (),
+    public_only: bool = False,
 ) -> NotificationTarget:
     """Change the name, `enabled`, the URL or the secret; what is left out is kept."""
     if "name" in changes:
@@ -153,6 +199,8 @@ def update_target(
         secret = changes.get("secret", current.secret)
         if "url" in changes:
             check_url(target.kind, url, allowed_schemes)
+            if public_only:
+                check_public(url)
         if target.kind == "webhook":
             _check_secret(secret)
         elif "secret" in changes:

@@ -30,6 +30,9 @@ class Target:
     #: the stored remote it lives on when that is not its kind's store (a restic repository
     #: on a remote of its own); None: the kind's store
     remote_id: int | None = None
+    #: the integrity its feature recorded when the scrub listed it (backups: their column),
+    #: which the scrub's "ok" may clear (backups/verdicts.py)
+    recorded: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ into plain values and the transaction ends before the store is read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..background.claims import Claims
-from ..backups.models import BackupArchive
+from ..backups.verdicts import COMMIT_LOCK, record_scrub
 from ..storage import Remote, RemoteUnavailable
 from ..storage.base import owner_tag
 from ..timeutil import isoformat, utcnow
@@ -47,8 +48,6 @@ PASS_CLAIMS = Claims(
     free=lambda now: or_(ScrubPass.lease_owner.is_(None), ScrubPass.lease_until < now),
     released={"lease_owner": None, "lease_until": None},
 )
-#: how the scrub's verdict shows in a backup archive's own `integrity` column
-ARCHIVE_INTEGRITY = {"ok": "verified", "corrupt": "corrupt", "missing": "missing"}
 #: passes kept (their counts feed the Prometheus counters' totals)
 KEEP_PASSES = 200
 
@@ -263,9 +262,12 @@ class Scrubber:
         if not kept:
             self.session.rollback()
             return False
-        for target, verdict in judged:
-            self._record(target, verdict, now)
-        self.session.commit()
+        # a backup verdict goes through the archives' commit lock, beside their gzip check and
+        # their deletes, and by the rule of backups/verdicts.py
+        with COMMIT_LOCK if kind == "backup" else contextlib.nullcontext():
+            for target, verdict in judged:
+                self._record(target, verdict, now)
+            self.session.commit()
         done.objects += len(judged)
         done.bytes += size
         for name, count in counted.items():
@@ -294,12 +296,7 @@ class Scrubber:
             now,
         )
         if target.kind == "backup":  # the archive's own column agrees: /verify and /list use it
-            self.session.execute(
-                update(BackupArchive)
-                .where(BackupArchive.id == target.object_id)
-                .values(integrity=ARCHIVE_INTEGRITY[verdict.integrity])
-                .execution_options(synchronize_session=False)
-            )
+            record_scrub(self.session, target.object_id, verdict.integrity, target.recorded)
 
     def _finish(self, pass_id: int, done: Slice) -> None:
         """The pass is complete: results of objects deleted since are dropped (they are no

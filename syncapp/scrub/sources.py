@@ -32,15 +32,15 @@ ONLY = {"restic": ResticObject.type == "data"}
 def _query(kind: str) -> Select:
     if kind == "backup":
         a = BackupArchive
-        return select(a.id, a.owner_id, a.path, a.size, a.md5, a.sha256)
+        return select(a.id, a.owner_id, a.path, a.size, a.md5, a.sha256, a.integrity)
     if kind == "cordiax":
         s = CordiaxSnapshot
-        return select(s.id, s.user_id, s.path, s.size, None, s.sha256)
+        return select(s.id, s.user_id, s.path, s.size, None, s.sha256, None)
     if kind == "document":
         d = Document
-        return select(d.id, d.owner_id, d.stored_path, d.size, d.md5, None)
+        return select(d.id, d.owner_id, d.stored_path, d.size, d.md5, None, None)
     v = CloudVersion
-    return select(v.id, CloudFile.owner_id, v.stored_path, v.size, v.md5, None).join(
+    return select(v.id, CloudFile.owner_id, v.stored_path, v.size, v.md5, None, None).join(
         CloudFile, CloudFile.id == v.file_id
     )
 
@@ -59,7 +59,9 @@ def _restic_batch(session: Session, after: int, limit: int) -> list[Target]:
         path = object_path(ref, "data", name)
         # restic names a data object by the SHA-256 of its content
         targets.append(
-            Target("restic", object_id, ref.owner_id, path, size, None, name, False, ref.remote_id)
+            Target(
+                "restic", object_id, ref.owner_id, path, size, None, name, remote_id=ref.remote_id
+            )
         )
     return targets
 
@@ -72,7 +74,15 @@ def batch(session: Session, kind: str, after: int, limit: int) -> list[Target]:
     query = _query(kind).where(model.id > after).order_by(model.id).limit(limit)
     return [
         Target(
-            kind, row[0], row[1], row[2], row[3], row[4] or None, row[5] or None, kind == "backup"
+            kind,
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4] or None,
+            row[5] or None,
+            archive=kind == "backup",
+            recorded=row[6],
         )
         for row in session.execute(query)
     ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import case, select, update
 
+from ..alerts.wiring import recheck
 from ..extensions import db
 from ..settings import settings
 from ..storage.base import owner_tag
@@ -102,6 +103,9 @@ def run_now(job_id: int, reason: str = "force", **hooks) -> SyncRun | None:
         db.session.rollback()
         release(job_id, owner)
         _cancel_events.pop(job_id, None)
+    job_owner = db.session.scalar(select(SyncJob.owner_id).where(SyncJob.id == job_id))
+    if job_owner is not None:  # a run that did its work ends the job's failures alert now
+        recheck("sync_failures", job_owner)
     return db.session.get(SyncRun, run_id)  # loaded after the last commit: readable detached
 
 

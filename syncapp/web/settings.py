@@ -100,7 +100,9 @@ def notifications():
     return render_template(
         "settings/notifications.html",
         targets=_rows(targets, TargetInfo()),
-        deliveries=notification_deliveries.recent(db.session, current_user.id, limit=20),
+        deliveries=notification_deliveries.recent(
+            db.session, current_user.id, limit=20, admin=current_user.is_admin
+        ),
     )
 
 
