@@ -2,7 +2,7 @@
 // - times: the server renders <time datetime="...Z">absolute UTC</time> (templates/_time.html,
 //   format.js's timeOf for live rows); here each one says "2 h ago" in the browser's zone, with
 //   the absolute local time on hover (title). A date without a time (datetime="2026-03-01") is
-//   a calendar day: shown as one, in no zone. Times inserted later (live rows) are formatted as
+//   a calendar day in no zone: it stays "2026-03-01", "1 Mar 2026" on hover. Times inserted later (live rows) are formatted as
 //   they arrive, and relative texts are refreshed every 30 s.
 // - tables: on a phone every row stacks as a card, each cell after its column's name: cells get
 //   data-label from their table's header (server-rendered and live-inserted rows alike).
@@ -30,7 +30,7 @@ window.syncappTime = (function () {
 
   function day(text) {
     const [year, month, date] = text.split("-").map(Number);
-    return new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" })
+    return new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })
       .format(new Date(Date.UTC(year, month - 1, date)));
   }
 
@@ -57,8 +57,8 @@ window.syncappTime = (function () {
     if (DAY_ONLY.test(value)) {
       if (node.dataset.shown === value) return;
       node.dataset.shown = value;
-      node.textContent = day(value);
-      node.title = value;
+      node.textContent = value;
+      node.title = day(value);
       return;
     }
     const moment = new Date(value);
