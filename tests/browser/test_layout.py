@@ -6,6 +6,7 @@ overview's state. Every page's width at 1366 and 390 px and its screenshots: tes
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -42,6 +43,16 @@ def seeded(browser_server) -> None:
             timeout=30,
         )
         assert sent.status_code == 201, sent.text
+    # and an archive with a long name, for the backups table's phone layout
+    name = "full_2025-06-01_08-00-00.tar.gz"
+    sent = requests.post(
+        f"{browser_server.url}/upload",
+        headers=browser_server.headers,
+        files={"file": (name, gzip.compress(b"layout\n" * 5000))},
+        data={"type": "FULL", "profile": "layout-laptop"},
+        timeout=30,
+    )
+    assert sent.status_code in (201, 409), sent.text
 
 
 @pytest.fixture
