@@ -112,6 +112,8 @@ BLUEPRINT_FEATURES = {
     "cloud_conflicts": "cloud",
     "google_oauth": "cloud",
     "events_ws": "events",
+    # restic's REST protocol only: the management API (restic_api) needs a full credential
+    "restic": "restic",
 }
 #: single views whose feature differs from their blueprint's ("<blueprint>.<view>")
 VIEW_FEATURES: dict[str, str] = {}
