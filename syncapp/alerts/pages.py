@@ -73,10 +73,11 @@ def alerts_page():
     }
     firing = Listing.read(keys, "fired", descending=True, prefix="firing-")
     resolved = Listing.read(keys, "resolved", descending=True, prefix="resolved-")
+    # `firing_rows`: base.html's banner sets `firing` at its top level, which would win
     return render_template(
         "alerts/index.html",
-        firing=firing.arrange([a for a in found if a.state == "firing"], keys),
-        resolved=resolved.arrange([a for a in found if a.state == "resolved"], keys),
+        firing_rows=firing.arrange([a for a in found if a.state == "firing"], keys),
+        resolved_rows=resolved.arrange([a for a in found if a.state == "resolved"], keys),
         owners=owners,
     )
 

@@ -72,6 +72,7 @@ def test_the_form_has_every_job_field_and_the_scripts_are_files(app, user):
     assert 'data-api="/api/v1/syncs"' in page
     sources = [re.search(r'src="([^"]+)"', tag).group(1) for tag in scripts_of(page)]
     assert sources == [
+        "/static/js/layout.js",  # every page's (base.html)
         "/static/vendor/socket.io/socket.io.min.js",
         "/static/js/format.js",
         "/static/js/syncs.js",
