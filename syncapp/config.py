@@ -270,6 +270,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "backup_full_every": (Seconds, Seconds(7 * 86400)),  # a FULL archive of a profile
         "cordiax_max_silence": (Seconds, Seconds(48 * 3600)),  # since a device's last snapshot
         "sync_max_failed_runs": (int, 3),  # failed runs in a row of a sync job
+        "restic_snapshot_every": (Seconds, Seconds(26 * 3600)),  # a restic repository's snapshot
         # store-wide: a local store folder (backups, cordiax, documents, cloud, the instance)
         # with less free space than either of these fires
         "min_free_space": (Size, Size(1024**3)),

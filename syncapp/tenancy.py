@@ -115,8 +115,9 @@ BLUEPRINT_FEATURES = {
     # restic's REST protocol only: the management API (restic_api) needs a full credential
     "restic": "restic",
 }
-#: single views whose feature differs from their blueprint's ("<blueprint>.<view>")
-VIEW_FEATURES: dict[str, str] = {}
+#: single views whose feature differs from their blueprint's ("<blueprint>.<view>"): a backup
+#: machine's token fetches the client scripts the "Connect a machine" page installs
+VIEW_FEATURES: dict[str, str] = {"web.connect_script": "backups"}
 
 
 def route_feature(endpoint: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,9 +19,31 @@ def repository_url(base_url: str, name: str) -> str:
     return f"rest:{base_url.rstrip('/')}/restic/{name}/"
 
 
+def credentials_url(base_url: str, name: str, email: str) -> str:
+    """The repository URL with the credentials in it: what every restic version takes (the
+    `@` of the email written %40)."""
+    scheme, _, host = base_url.rstrip("/").partition("://")
+    user = quote(email, safe="")
+    return f"rest:{scheme}://{user}:YOUR_TOKEN@{host}/restic/{name}/"
+
+
 def command_line(base_url: str, name: str, email: str) -> str:
-    """The environment restic needs (RESTIC_REST_USERNAME/PASSWORD: restic 0.16 or later; older
-    ones take `rest:http://<email>:<token>@host/...`), then a first backup."""
+    """The primary line to paste: credentials in the URL, which every restic takes (Debian's
+    0.14 included), then a first `init`."""
+    return " ".join(
+        [
+            "RESTIC_PASSWORD=<the repository's password>",
+            "restic",
+            "-r",
+            shlex.quote(credentials_url(base_url, name, email)),
+            "init",
+        ]
+    )
+
+
+def command_env(base_url: str, name: str, email: str) -> str:
+    """The same with credentials from the environment: RESTIC_REST_USERNAME/PASSWORD are read
+    by restic 0.17 and later only (restic PR 4480)."""
     return " ".join(
         [
             f"RESTIC_REPOSITORY={shlex.quote(repository_url(base_url, name))}",
@@ -64,6 +87,7 @@ def describe(
                 "objects": numbers.objects,
                 "url": repository_url(base_url, repo.name),
                 "command": command_line(base_url, repo.name, email),
+                "command_env": command_env(base_url, repo.name, email),
             }
         )
     return shown

@@ -1,5 +1,6 @@
 """Prometheus: requests to the REST protocol by method and object type (counted by this process),
-and bytes and objects per repository (read from the index when scraped).
+bytes and objects per repository (read from the index when scraped), and when each repository
+last received a snapshot (deploy/prometheus-rules.yml: SyncappResticSnapshotMissed).
 
 The gauges follow monitoring's scope: a user's scrape shows their own repositories only."""
 
@@ -41,9 +42,18 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
     )
 
 
+def _last_snapshot() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "syncapp_restic_last_snapshot_timestamp_seconds",
+        "When each restic repository last received a snapshot file (Unix time)",
+        labels=["owner", "repository"],
+    )
+
+
 class RepositoryCollector(Collector):
     def describe(self) -> Iterator[GaugeMetricFamily]:
         yield from _families()  # names only: registering must not need a database
+        yield _last_snapshot()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if not has_app_context():
@@ -61,10 +71,17 @@ class RepositoryCollector(Collector):
             .join(User, User.id == ResticRepository.owner_id)
             .group_by(User.email, ResticRepository.name, ResticObject.type)
         )
+        snapshots = (
+            select(User.email, ResticRepository.name, ResticRepository.last_snapshot_at)
+            .join(User, User.id == ResticRepository.owner_id)
+            .where(ResticRepository.last_snapshot_at.is_not(None))
+        )
         if owner_id is not None:
             query = query.where(ResticRepository.owner_id == owner_id)
+            snapshots = snapshots.where(ResticRepository.owner_id == owner_id)
         try:
             rows = db.session.execute(query).all()
+            last = db.session.execute(snapshots).all()
         except SQLAlchemyError as exc:
             db.session.rollback()
             log.warning("restic gauges unavailable: %s", exc)
@@ -75,6 +92,10 @@ class RepositoryCollector(Collector):
             objects.add_metric([email, name, kind], int(count))
         yield size
         yield objects
+        times = _last_snapshot()
+        for email, name, at in last:
+            times.add_metric([email, name], at.timestamp())
+        yield times
 
 
 REGISTRY.register(RepositoryCollector())

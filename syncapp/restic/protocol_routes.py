@@ -197,26 +197,14 @@ def _send(remote: Remote, path: str, size: int) -> Response:
             response.headers["Content-Range"] = f"bytes */{size}"
             return response
         status = 206
-    reader = remote.open_read(path)
     length = end - start + 1
+    # the store's ranged read: only the range crosses the network (S3, WebDAV, Azure, SMB);
+    # a whole object is read as the range of its recorded size (Content-Length holds)
+    reader = remote.read_range(path, start, length)
 
     def chunks():
-        # A Remote reads from the start (the storage contract has no ranged read): the bytes
-        # before the range are read and dropped.
         try:
-            skip = start
-            while skip:
-                data = reader.read(min(CHUNK_SIZE, skip))
-                if not data:
-                    return
-                skip -= len(data)
-            left = length
-            while left:
-                data = reader.read(min(CHUNK_SIZE, left))
-                if not data:
-                    return
-                left -= len(data)
-                yield data
+            yield from iter(lambda: reader.read(CHUNK_SIZE), b"")
         finally:
             reader.close()
 

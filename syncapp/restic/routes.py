@@ -106,6 +106,18 @@ def update_repository(data, repo_id: int):
     return _info([repo])[0]
 
 
+@bp.route("/repositories/<int:repo_id>", methods=["DELETE"])
+@bp.response(204)
+def delete_repository(repo_id: int):
+    """Delete a repository and every object of it, from its store then from the index: the
+    owner's or an administrator's; refused (403) while it is append-only unless by an
+    administrator."""
+    store = restic_store()
+    repo = store.get(repo_id, owner_scope("restic repositories"))
+    store.remove_repository(repo, admin=current_user.is_admin)
+    return "", 204
+
+
 @bp.route("/repositories/<int:repo_id>/token", methods=["POST"])
 @bp.response(201, GrantedToken)
 @admin_required

@@ -68,7 +68,12 @@ class RepositoryInfo(Schema):
     size = fields.Integer(metadata={"description": "Bytes stored."})
     objects = fields.Dict(keys=fields.String(), values=fields.Integer())
     url = fields.String(metadata={"description": "The restic repository URL (rest:...)."})
-    command = fields.String(metadata={"description": "A restic command line to paste."})
+    command = fields.String(
+        metadata={"description": "A restic command line to paste (credentials in the URL)."}
+    )
+    command_env = fields.String(
+        metadata={"description": "The same with RESTIC_REST_USERNAME/PASSWORD (restic >= 0.17)."}
+    )
 
 
 class RepositoryList(Schema):

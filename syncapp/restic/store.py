@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -388,3 +388,34 @@ class ResticStore:
         if entry is not None:
             self.session.delete(entry)
             self.session.commit()
+
+    def remove_repository(self, repo: ResticRepository, *, admin: bool) -> int:
+        """Delete a repository: its objects through the storage layer (every indexed one, then
+        whatever else is left below its folder: a write whose row was never added), then its
+        rows. 403 while it is append-only unless `admin` (what append-only protects is exactly
+        this). The number of files removed from the store."""
+        ref = RepoRef.of(repo)
+        if ref.append_only and not admin:
+            raise Forbidden(
+                f"The repository {ref.name!r} is append-only: only an administrator deletes it.",
+                code="append_only",
+            )
+        remote = self.remote_for(ref)
+        names = self.session.execute(
+            select(ResticObject.type, ResticObject.name).where(ResticObject.repository_id == ref.id)
+        ).all()
+        self.session.commit()  # no connection held while the store works
+        removed = 0
+        for kind, name in names:
+            with contextlib.suppress(RemoteNotFound):  # gone already: a retried delete
+                remote.delete(object_path(ref, kind, name))
+                removed += 1
+        for entry in list(remote.iter_entries(f"{ref.path}/", include_temp=True)):
+            with contextlib.suppress(RemoteNotFound):
+                remote.delete(entry.path)
+                removed += 1
+        # the rows last: a delete that failed half-way is retried with the index still there
+        self.session.execute(delete(ResticObject).where(ResticObject.repository_id == ref.id))
+        self.session.execute(delete(ResticRepository).where(ResticRepository.id == ref.id))
+        self.session.commit()
+        return removed

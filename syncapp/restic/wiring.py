@@ -27,13 +27,19 @@ def repository_remote(repo: RepoRef) -> Remote:
     feature's. Call it before a transaction ends: opening a stored one reads its row."""
     if repo.remote_id is None:
         return default_remote()
+    return remote_by_id(repo.remote_id)
+
+
+def remote_by_id(remote_id: int) -> Remote:
+    """A stored remote repositories live on, opened once per app (the scrub reads through it
+    too); reads its row the first time."""
     cache = current_app.extensions.setdefault("syncapp.restic_remotes", {})
-    if repo.remote_id not in cache:
-        stored = db.session.get(StoredRemote, repo.remote_id)
+    if remote_id not in cache:
+        stored = db.session.get(StoredRemote, remote_id)
         if stored is None:
             raise NotFound("The repository's stored remote is gone.", code="unknown_remote")
-        cache[repo.remote_id] = open_for_user(stored)
-    return cache[repo.remote_id]
+        cache[remote_id] = open_for_user(stored)
+    return cache[remote_id]
 
 
 def restic_store() -> ResticStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 
 import pytest
@@ -153,6 +154,44 @@ def test_verify_object_finds_a_flipped_byte_and_a_missing_object(client, app, to
         assert verify_object(remote, ref, "data", name)[0] == "missing"
 
 
+def test_delete_removes_objects_then_rows_refused_while_append_only(
+    client, app, token, admin_token, repo
+):
+    """The owner deletes a repository unless it is append-only (then an administrator only):
+    its files leave the store through the storage layer, then its rows go."""
+    headers = bearer(token)
+    put(client, headers, "laptop", "data", os.urandom(3000))
+    put(client, headers, "laptop", "snapshots", b"a snapshot")
+    with app.app_context():
+        ref = RepoRef.of(restic_store().repositories(None)[0])
+        remote = repository_remote(ref)
+        # a file of the repository's folder that the index does not know (a write whose row
+        # never landed) goes too
+        remote.write(f"{ref.path}/index/stray", io.BytesIO(b"stray"), size=5)
+        assert len(list(remote.iter_entries(f"{ref.path}/"))) == 3
+    path = f"/api/v1/restic/repositories/{ref.id}"
+    assert client.patch(path, json={"append_only": True}, headers=headers).status_code == 200
+
+    refused = client.delete(path, headers=headers)
+    assert refused.status_code == 403 and refused.get_json()["error"] == "append_only"
+    assert client.get(path, headers=headers).status_code == 200
+    assert client.delete(path, headers=bearer(admin_token)).status_code == 204
+    assert client.get(path, headers=headers).status_code == 404
+    assert client.get("/restic/laptop/data/", headers=headers).status_code == 404
+    with app.app_context():
+        assert list(remote.iter_entries(f"{ref.path}/", include_temp=True)) == []
+        assert restic_store().stats([ref.id])[ref.id].size == 0
+
+    # the owner deletes one that is not append-only; the name is free again
+    assert client.post("/restic/laptop/?create=true", headers=headers).status_code == 200
+    put(client, headers, "laptop", "keys", b"a key")
+    again = client.get("/api/v1/restic/repositories", headers=headers).get_json()
+    repo_id = again["repositories"][0]["id"]
+    deleted = client.delete(f"/api/v1/restic/repositories/{repo_id}", headers=headers)
+    assert deleted.status_code == 204
+    assert client.get("/api/v1/restic/repositories", headers=headers).get_json()["total"] == 0
+
+
 def test_user_quota_counts_restic_bytes(client, app, token, repo):
     from syncapp.auth.models import User
     from syncapp.extensions import db
@@ -190,7 +229,13 @@ def test_the_page_shows_repositories_and_the_command(client, app, token, repo):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'data-repository="laptop"' in html
-    assert "RESTIC_REST_USERNAME=alice@example.com" in html
+    # the URL form first: Debian's restic 0.14 knows no RESTIC_REST_USERNAME (0.17 does)
+    command = html.split('data-field="command">')[1].split("</code>")[0]
+    assert "restic -r" in command and "alice%40example.com:YOUR_TOKEN@" in command
+    assert "RESTIC_REST_USERNAME" not in command
+    env = html.split('data-field="command-env">')[1].split("</code>")[0]
+    assert "RESTIC_REST_USERNAME=alice@example.com" in env
+    assert "restic ≥ 0.17" in html
     assert (
         "/restic/laptop/" in html
         and "never" not in html.split('data-field="last-snapshot"')[1][:80]

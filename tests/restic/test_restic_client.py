@@ -349,9 +349,11 @@ def test_quota_refuses_with_507_and_keeps_nothing(server, users):
     assert repositories(server, a)[repo]["size"] == 60_000
 
 
-def test_a_flipped_byte_is_found_by_restic_check_and_by_verify_object(server, users, tmp_path):
-    """Issue 21: a data object corrupted on disk is found by `restic check --read-data` (the
-    scrub's seam, `store.verify_object`, is checked the same way in test_repositories.py)."""
+def test_a_flipped_byte_is_found_by_restic_check_and_by_the_scrub_and_alerts(
+    server, users, tmp_path
+):
+    """Issue 21: a data object corrupted on disk is found by `restic check --read-data`, by
+    syncapp's scrub (kind "restic"), and the scrub_findings alert fires for its owner."""
     a = users["a"]
     repo = f"rot-{uuid.uuid4().hex[:8]}"
     restic = Restic(server, a, repo, tmp_path / "home")
@@ -372,3 +374,23 @@ def test_a_flipped_byte_is_found_by_restic_check_and_by_verify_object(server, us
     found = restic.run("check", "--read-data")
     assert found.returncode != 0
     assert pack.name[:8] in found.stdout + found.stderr, found.stdout + found.stderr
+
+    with pytest.raises(RuntimeError) as scrubbed:  # `flask scrub run` exits 1 on findings
+        server.flask("scrub", "run")
+    assert "corrupt" in str(scrubbed.value), scrubbed.value
+    reply = requests.get(
+        f"{server.url}/api/v1/scrub/findings",
+        params={"kind": "restic", "integrity": "corrupt"},
+        headers=server.headers,
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    found = [f for f in reply.json()["findings"] if pack.name in f["detail"]]
+    assert len(found) == 1 and found[0]["owner_id"] is not None, reply.json()
+    # evaluated now (the server's leader may have been first: then it fires already)
+    server.flask("alerts", "evaluate")
+    alerts = requests.get(f"{server.url}/api/v1/alerts", headers=a.headers, timeout=30)
+    assert any(
+        alert["key"] == f"scrub_findings:{found[0]['owner_id']}" and alert["state"] == "firing"
+        for alert in alerts.json()["alerts"]
+    ), alerts.text
