@@ -24,6 +24,7 @@ MAIN_PAGES = {
     "syncs": "/syncs",
     "cloud": "/cloud",
     "restic": "/restic",
+    "connect": "/connect",
     "scrub": "/scrub",
     "alerts": "/alerts",
     "api-docs": "/docs",
