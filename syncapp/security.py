@@ -249,7 +249,9 @@ def load_user_from_request(_request) -> User | None:
 def unauthorized():
     if wants_json():
         raise Unauthorized(_unauthorized_message())
-    return redirect(url_for("web.login_page", next=request.full_path))
+    # full_path ends in a bare "?" when there is no query string: not part of the address
+    here = request.full_path if request.query_string else request.path
+    return redirect(url_for("web.login_page", next=here))
 
 
 def _unauthorized_message() -> str:

@@ -331,7 +331,7 @@
     status.replaceChildren(badge(view.status));
     if (view.error_message) status.append(el("br"), el("small", view.error_message, "error"));
     field(row, "bar").value = job.progress;
-    field(row, "progress").textContent = job.progress.toFixed(1) + "% of " + size(view.bytes_total);
+    field(row, "progress").textContent = window.syncappFormat.percent(job.progress) + " of " + size(view.bytes_total);
     showTargets(field(row, "targets"), view.targets);
     showCopyStates(view);
     if (!finished) return;

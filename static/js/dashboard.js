@@ -22,15 +22,12 @@
 
   function when(iso) {
     if (!iso) return document.createTextNode("—");
-    const plain = iso.replace(/\.\d+/, "");
-    const node = el("time", plain.slice(0, 16).replace("T", " ") + " UTC");
-    node.dateTime = plain;
-    return node;
+    return window.syncappFormat.timeOf(iso); // layout.js shows it relative, in the browser's zone
   }
 
   function formatted(value, format) {
     if (format === "size") return size(value);
-    if (format === "percent") return value + " %";
+    if (format === "percent") return window.syncappFormat.percent(value);
     if (format === "length") return String(value.length);
     return String(value);
   }
@@ -196,7 +193,7 @@
     bar.max = 100;
     bar.value = job.progress_percentage;
     bar.setAttribute("aria-label", "Replication of " + (job.filename || "file #" + job.file_id));
-    const text = el("small", job.status + " · " + job.progress_percentage + " %");
+    const text = el("small", job.status + " · " + window.syncappFormat.percent(job.progress_percentage));
     text.dataset.field = "progress";
     return cell("td", [bar, " ", text]);
   }
@@ -363,7 +360,7 @@
     const row = jobRow(body.job_id);
     if (!row) { refreshSoon(); return; }
     row.querySelector("progress").value = body.progress_percentage;
-    row.querySelector('[data-field="progress"]').textContent = body.status + " · " + body.progress_percentage + " %";
+    row.querySelector('[data-field="progress"]').textContent = body.status + " · " + window.syncappFormat.percent(body.progress_percentage);
     if (body.targets) row.children[1].replaceChildren.apply(row.children[1], targetBadges(body.targets));
   }
 

@@ -32,11 +32,12 @@
 
   function showStatus(s) {
     document.getElementById("nas-percentage").textContent =
-      Number(s.sync_percentage).toFixed(1) + "%"; // as the server renders it
+      window.syncappFormat.percent(s.sync_percentage); // as the server renders it
     document.getElementById("nas-progress").value = s.sync_percentage;
     document.getElementById("nas-counts").textContent =
       s.synced + " of " + s.total_documents + " documents, " + s.pending + " pending";
-    document.getElementById("nas-last-sync").textContent = s.last_sync || "never";
+    document.getElementById("nas-last-sync").replaceChildren(
+      s.last_sync ? window.syncappFormat.timeOf(s.last_sync) : "never");
   }
 
   function refreshStatus() {

@@ -1,8 +1,8 @@
 // Formatting shared by the live pages (Cordiax, Sync jobs, Cloud files): nodes whose text comes
-// from the server (textContent only, never HTML), sizes printed as Jinja's
-// filesizeformat(binary=True) prints them in the server-rendered rows, UTC times from ISO 8601
-// strings, table rows, JSON calls to the API with the page's CSRF token, and the API's
-// validation messages shown beside form fields.
+// from the server (textContent only, never HTML), sizes and percentages printed as
+// syncapp/web/formats.py prints them in the server-rendered rows, times from ISO 8601 strings,
+// table rows, JSON calls to the API with the page's CSRF token, and the API's validation
+// messages shown beside form fields.
 window.syncappFormat = (function () {
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -11,25 +11,35 @@ window.syncappFormat = (function () {
     return node;
   }
 
+  // As syncapp/web/formats.py prints them (the `size` and `percent` Jinja filters): IEC units,
+  // one decimal above a kibibyte; whole percents rounded down, "100 %" only when done.
   function size(bytes) {
     if (typeof bytes !== "number") return "";
-    if (bytes === 1) return "1 Byte";
-    if (bytes < 1024) return bytes + " Bytes";
-    const units = ["KiB", "MiB", "GiB", "TiB"];
+    if (Math.abs(bytes) < 1024) return Math.trunc(bytes) + " B";
+    const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     let value = bytes / 1024;
     let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    while (Math.abs(value) >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
     return value.toFixed(1) + " " + units[unit];
   }
 
-  // As templates/_time.html prints it: a line may break between the date and the time only.
+  function percent(value) {
+    const number = Number(value);
+    if (value === null || value === undefined || Number.isNaN(number)) return "";
+    return (number >= 100 ? 100 : Math.max(0, Math.floor(number))) + " %";
+  }
+
+  // As templates/_time.html prints it (absolute UTC); static/js/layout.js then shows it in the
+  // browser's zone, relative, the absolute time on hover, as it does every server-rendered one.
   function timeOf(iso) {
     const node = el("time");
     if (!iso) return node;
-    const plain = iso.replace(/\.\d+/, "");
-    const [day, clock] = plain.replace("Z", "").split("T");
-    node.dateTime = plain;
+    const plain = iso.replace(/\.\d+/, "").replace(/\+00:00$/, "Z");
+    const zoned = /[zZ]|[+-]\d\d:?\d\d$/.test(plain) ? plain : plain + "Z"; // the API's UTC
+    const [day, clock] = zoned.replace(/[zZ]$/, "").split("T");
+    node.dateTime = zoned;
     node.append(el("span", day, "nowrap"), " ", el("span", (clock || "").slice(0, 8) + " UTC", "nowrap"));
+    if (window.syncappTime) window.syncappTime.render(node);
     return node;
   }
 
@@ -160,7 +170,7 @@ window.syncappFormat = (function () {
   }
 
   return {
-    el: el, size: size, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem,
+    el: el, size: size, percent: percent, timeOf: timeOf, tableRow: tableRow, call: call, problem: problem,
     flatten: flatten, showFieldError: showFieldError, showFieldErrors: showFieldErrors,
     clearFieldErrors: clearFieldErrors, liveEvents: liveEvents,
   };

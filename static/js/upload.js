@@ -18,15 +18,9 @@
     }
   }
 
-  // As Jinja's filesizeformat(binary=True) and format.js print sizes.
-  function size(bytes) {
-    if (bytes < 1024) return bytes + (bytes === 1 ? " Byte" : " Bytes");
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-    return value.toFixed(1) + " " + units[unit];
-  }
+  // The one size format (syncapp/web/formats.py, format.js): every page with uploads loads
+  // format.js first.
+  const size = window.syncappFormat.size;
 
   function duration(seconds) {
     if (!isFinite(seconds)) return "…";

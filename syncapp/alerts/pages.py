@@ -15,6 +15,7 @@ from ..auth.models import User
 from ..extensions import db
 from ..failures import NotFound
 from ..web.blueprint import bp
+from ..web.listing import Listing
 from . import queries
 from .models import Alert
 from .wiring import check_leader
@@ -62,11 +63,22 @@ def _owners(alerts: list[Alert]) -> dict[int, str]:
 def alerts_page():
     """Firing and resolved alerts (every user's and the store-wide ones for administrators)."""
     found = queries.list_alerts(db.session, current_user)
+    owners = _owners(found)
+    # the two tables sort and page apart: ?firing-sort=..., ?resolved-page=...
+    keys = {
+        "alert": lambda a: a.title.lower(),
+        "owner": lambda a: owners.get(a.owner_id, "") if a.owner_id else "",
+        "fired": lambda a: a.first_seen_at,
+        "resolved": lambda a: a.resolved_at,
+    }
+    firing = Listing.read(keys, "fired", descending=True, prefix="firing-")
+    resolved = Listing.read(keys, "resolved", descending=True, prefix="resolved-")
+    # `firing_rows`: base.html's banner sets `firing` at its top level, which would win
     return render_template(
         "alerts/index.html",
-        firing=[a for a in found if a.state == "firing"],
-        resolved=[a for a in found if a.state == "resolved"],
-        owners=_owners(found),
+        firing_rows=firing.arrange([a for a in found if a.state == "firing"], keys),
+        resolved_rows=resolved.arrange([a for a in found if a.state == "resolved"], keys),
+        owners=owners,
     )
 
 

@@ -10,10 +10,19 @@ from ..failures import DomainError
 from ..scrub import results as scrub_results
 from ..settings import settings
 from ..web.blueprint import bp
+from ..web.listing import Listing
 from .report import page_sections
 from .restore import build_plan, describe, parse_at
 from .store import Namespace, check_profile
 from .wiring import archive_store
+
+#: the columns a profile's table sorts by (?<profile>-sort=)
+ARCHIVE_SORTS = {
+    "type": lambda item: item["type"],
+    "name": lambda item: item["name"],
+    "size": lambda item: item["size"],
+    "uploaded": lambda item: item["modified"],
+}
 
 
 @bp.route("/backups")
@@ -26,6 +35,13 @@ def backups_page():
     archives = archive_store().archives(None if owner is None else Namespace(me))
     findings = scrub_results.findings(db.session, "backup", owner_id=owner)
     sections = page_sections(archives, me, findings)
+    for section in sections:
+        # each profile's table sorts and pages apart: ?laptop-sort=size, ?7/laptop-page=2
+        owner_ref = f"{section['owner_id']}/" if section["owner_id"] else ""
+        listing = Listing.read(
+            ARCHIVE_SORTS, "uploaded", descending=True, prefix=f"{owner_ref}{section['profile']}-"
+        )
+        section["archives"] = listing.arrange(section["archives"], ARCHIVE_SORTS)
     restore = _restore_section(archives, me) if request.args.get("restore") else None
     # the API's delete is for administrators, and never on an append-only store
     can_delete = current_user.is_admin and not settings().backups.append_only

@@ -15,13 +15,20 @@ from ..extensions import db
 from ..scrub import results as scrub_results
 from ..settings import settings
 from ..web.blueprint import bp
+from ..web.listing import Listing
 from .models import TARGETS, CloudConflict, CloudFile, CloudJob, GoogleAccount
 from .targets import configured_targets
 from .wiring import cloud_store
 
 LABELS = {"google": "Google Drive", "azure": "Azure", "s3": "S3"}
-#: files rendered with the page, newest first; the API pages through the rest
-PAGE_SIZE = 100
+#: files rendered per page of the table (?page=), newest first unless ?sort= says
+PAGE_SIZE = 50
+#: the columns the files table sorts by (?sort=)
+SORTS = {
+    "file": CloudFile.filename,
+    "version": CloudFile.current_version,
+    "updated": CloudFile.updated_at,
+}
 
 
 def _target_hints(user: User, google_configured: bool) -> dict[str, str]:
@@ -60,8 +67,12 @@ def _conflicts(user: User) -> list[dict[str, Any]]:
 
 
 def page_context(user: User) -> dict[str, Any]:
+    listing = Listing.read(SORTS, "updated", descending=True, per_page=PAGE_SIZE)
     files, total = cloud_store().search(
-        owner_id=None if user.is_admin else user.id, limit=PAGE_SIZE, offset=0
+        owner_id=None if user.is_admin else user.id,
+        limit=listing.per_page,
+        offset=listing.offset,
+        order=listing.order_by(SORTS, CloudFile.id.desc()),
     )
     owners: dict[int, str] = {}
     if user.is_admin and files:
@@ -77,7 +88,7 @@ def page_context(user: User) -> dict[str, Any]:
         .order_by(CloudJob.created_at)
     ).all()
     return {
-        "files": [_file_item(file, owners) for file in files],
+        "files": listing.of([_file_item(file, owners) for file in files], total),
         "total": total,
         "targets": TARGETS,
         "labels": LABELS,

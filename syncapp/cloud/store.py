@@ -19,9 +19,10 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -239,14 +240,20 @@ class CloudStore:
         raise NotFound(f"{file.filename} has no version {number}.", code="version_not_found")
 
     def search(
-        self, *, owner_id: int | None, limit: int, offset: int
+        self,
+        *,
+        owner_id: int | None,
+        limit: int,
+        offset: int,
+        order: Sequence[Any] | None = None,
     ) -> tuple[list[CloudFile], int]:
+        """One page of files; `order` (ORDER BY clauses) replaces the default newest first."""
         owned = [] if owner_id is None else [CloudFile.owner_id == owner_id]
         total = self.session.scalar(select(func.count(CloudFile.id)).where(*owned)) or 0
         page = (
             select(CloudFile)
             .where(*owned)
-            .order_by(CloudFile.updated_at.desc(), CloudFile.id.desc())
+            .order_by(*(order or (CloudFile.updated_at.desc(), CloudFile.id.desc())))
             .options(selectinload(CloudFile.versions), selectinload(CloudFile.copies))
             .limit(limit)
             .offset(offset)

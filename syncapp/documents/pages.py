@@ -8,9 +8,18 @@ from flask_login import current_user
 from ..extensions import db
 from ..scrub import results as scrub_results
 from ..web.blueprint import bp
-from .models import DOCUMENT_TYPES
+from ..web.listing import Listing
+from .models import DOCUMENT_TYPES, Document
 from .wiring import document_store, nas_sync
 
+#: the columns the table sorts by (?sort=)
+SORTS = {
+    "date": Document.document_date,
+    "type": Document.type,
+    "file": Document.filename,
+    "size": Document.size,
+    "nas": Document.synced_to_nas,
+}
 #: the page's filter of the NAS sync state: `?sync=` → the API's `synced`
 SYNC_STATES = {"synced": True, "pending": False}
 TYPE_LABELS = {"receipt": "Receipt", "invoice": "Invoice", "payslip": "Payslip", "other": "Other"}
@@ -34,11 +43,14 @@ def documents_page():
     store = document_store()
     owner = None if current_user.is_admin else current_user.id
     filters = _filters()
+    listing = Listing.read(SORTS, "date", descending=True)
     documents, total = store.search(
         owner_id=owner,
         kind=filters["type"],
         synced=SYNC_STATES.get(filters["sync"] or ""),
-        per_page=200,
+        page=listing.page,
+        per_page=listing.per_page,
+        order=listing.order_by(SORTS, Document.id.desc()),
     )
     with nas_sync() as service:
         nas = service.config()
@@ -46,7 +58,7 @@ def documents_page():
     damaged = scrub_results.damaged(db.session, "document", owner)
     return render_template(
         "documents/index.html",
-        documents=documents,
+        documents=listing.of(documents, total),
         total=total,
         nas=nas,
         status=status,

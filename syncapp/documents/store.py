@@ -14,9 +14,10 @@ import logging
 import posixpath
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -132,7 +133,10 @@ class DocumentStore:
         synced: bool | None = None,
         page: int = 1,
         per_page: int = 50,
+        order: Sequence[Any] | None = None,
     ) -> tuple[list[Document], int]:
+        """One page of documents; `order` (ORDER BY clauses, e.g. a page's chosen column)
+        replaces the default newest date first."""
         query = select(Document)
         if owner_id is not None:
             query = query.where(Document.owner_id == owner_id)
@@ -141,7 +145,7 @@ class DocumentStore:
         if synced is not None:
             query = query.where(Document.synced_to_nas.is_(synced))
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ordered = query.order_by(Document.document_date.desc(), Document.id.desc())
+        ordered = query.order_by(*(order or (Document.document_date.desc(), Document.id.desc())))
         items = self.session.scalars(ordered.limit(per_page).offset((page - 1) * per_page))
         return list(items), total
 

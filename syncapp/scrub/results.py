@@ -4,7 +4,8 @@ alerts read it too); a backup archive's own `integrity` column is kept in step b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -69,8 +70,10 @@ def listing(
     integrity: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    order: Sequence[Any] | None = None,
 ) -> tuple[list[ScrubResult], int]:
-    """The findings, newest verdict first: corrupt and missing unless `integrity` says."""
+    """The findings, newest verdict first (or by `order`, ORDER BY clauses): corrupt and
+    missing unless `integrity` says."""
     query = select(ScrubResult)
     if integrity is None:
         query = query.where(ScrubResult.integrity.in_(("corrupt", "missing")))
@@ -79,7 +82,8 @@ def listing(
     if kind is not None:
         query = query.where(ScrubResult.kind == kind)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ordered = query.order_by(ScrubResult.last_verified_at.desc(), ScrubResult.id.desc())
+    newest = (ScrubResult.last_verified_at.desc(), ScrubResult.id.desc())
+    ordered = query.order_by(*(order or newest))
     return list(session.scalars(ordered.limit(limit).offset(offset))), int(total)
 
 

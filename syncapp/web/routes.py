@@ -21,7 +21,10 @@ from ..extensions import limiter
 from ..project import __version__
 from ..security import public, sign_in, sign_out
 from ..settings import settings
-from . import connect  # noqa: F401  (adds /connect to `web`)
+from . import (
+    connect,  # noqa: F401  (adds /connect to `web`)
+    formats,  # noqa: F401  (the Jinja filters every page uses)
+)
 from .blueprint import bp
 from .dashboard import summary
 from .forms import LoginForm

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, render_template
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..auth.models import ApiToken, User
 from ..auth.schemas import UserInfo
@@ -53,7 +53,34 @@ def _all(model, *order) -> list:
 
 @bp.route("")
 def index():
-    return render_template("settings/index.html")
+    return render_template("settings/index.html", state=_overview(current_user))
+
+
+def _count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def _overview(user: User) -> dict[str, Any]:
+    """Each section's state for the overview's cards: is the NAS set up, how many tokens,
+    targets, remotes, users and pollers there are."""
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    with nas_sync() as service:
+        nas = service.config()
+    state: dict[str, Any] = {
+        "tokens": sum(1 for token in tokens if token.is_valid),
+        "nas": nas,
+        "targets": _count(NotificationTarget, NotificationTarget.owner_id == user.id),
+        "targets_enabled": _count(
+            NotificationTarget,
+            NotificationTarget.owner_id == user.id,
+            NotificationTarget.enabled.is_(True),
+        ),
+    }
+    if user.is_admin:
+        state["remotes"] = _count(StoredRemote)
+        state["users"] = _count(User)
+        state["pollers"] = _count(CordiaxPoller)
+    return state
 
 
 @bp.route("/remotes")

@@ -153,9 +153,8 @@ def sign_in(page, email: str = EMAIL, password: str = PASSWORD) -> None:
 @contextmanager
 def new_page(browser, server: LiveServer, log: BrowserLog | None = None, **options) -> Iterator:
     """A page in a context of its own (cookies included), recorded by `log` when given."""
-    context = browser.new_context(
-        base_url=server.url, viewport={"width": 1280, "height": 900}, **options
-    )
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    context = browser.new_context(base_url=server.url, **options)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     if log is not None:

@@ -50,7 +50,7 @@ def test_an_upload_shows_percentage_bytes_rate_and_time_left_with_its_button_dis
     expect(button).to_be_disabled()
     detail = page.locator("#backup-detail")
     expect(detail).to_have_text(
-        re.compile(r"^[1-9]\d? % · [\d.]+ (KiB|MiB|Bytes) of 1\.0 MiB · [\d.]+ \w+/s · .+ left$")
+        re.compile(r"^[1-9]\d? % · [\d.]+ (KiB|MiB|B) of 1\.0 MiB · [\d.]+ \w+/s · .+ left$")
     )
     expect(page.locator("#backup-status")).to_have_text("Backup uploaded successfully")
     expect(button).to_be_enabled()

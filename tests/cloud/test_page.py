@@ -23,6 +23,7 @@ from tests.web.test_pages import HTML, csrf_from, sign_in
 ALICE = "alice@example.com"  # the cloud_client fixture's user
 GOOGLE = {"client_id": "page-test-client", "client_secret": "page-test-secret"}
 SCRIPTS = [
+    "/static/js/layout.js",  # every page's (base.html)
     "/static/vendor/socket.io/socket.io.min.js",
     "/static/js/format.js",
     "/static/js/upload.js",
@@ -163,7 +164,7 @@ def test_the_page_lists_the_users_files_with_each_clouds_copy(cloud_app, cloud_c
     assert re.search(r'<section [^>]*id="cloud-empty"[^>]* hidden>', page)
     row = element(page, "tr", f"cloud-file-{first['file_id']}")
     assert '<strong data-field="filename">report.pdf</strong>' in row
-    assert '<td data-field="size">12 Bytes</td>' in row
+    assert '<td data-field="size">12 B</td>' in row
     assert '<td data-field="version">2</td>' in row
     download = f"/api/v1/files/{first['file_id']}?download=true&amp;from_storage=local"
     assert f'href="{download}"' in row

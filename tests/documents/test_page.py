@@ -19,7 +19,7 @@ def test_the_page_lists_documents_with_their_sync_state_and_the_nas_panel(app, c
     assert 'class="upload-form"' in html and 'action="/api/v1/documents"' in html
     assert "facture-mars.pdf" in html and "2024-03-15" in html and "pending" in html
     assert "bobs-secret.pdf" not in html
-    assert 'id="nas-percentage">0.0%' in html and "not configured" in html
+    assert 'id="nas-percentage">0 %' in html and "not configured" in html
     assert 'data-nas-action="/api/v1/sync/test"' in html
     assert 'data-nas-action="/api/v1/sync/run"' in html
     assert "/static/js/documents.js" in html and "<script>" not in html

@@ -59,7 +59,7 @@ def test_the_empty_state_shows_how_to_create_a_job_with_curl(app, user):
 def test_the_navigation_links_to_the_page(client, user):
     sign_in(client, user)
     page = client.get("/dashboard", headers=HTML).get_data(as_text=True)
-    nav = re.search(r'<nav aria-label="Main">.*?</nav>', page, re.S).group(0)
+    nav = re.search(r'<nav aria-label="Main"[^>]*>.*?</nav>', page, re.S).group(0)
     assert '<a href="/syncs">Sync jobs</a>' in nav
 
 
@@ -72,6 +72,7 @@ def test_the_form_has_every_job_field_and_the_scripts_are_files(app, user):
     assert 'data-api="/api/v1/syncs"' in page
     sources = [re.search(r'src="([^"]+)"', tag).group(1) for tag in scripts_of(page)]
     assert sources == [
+        "/static/js/layout.js",  # every page's (base.html)
         "/static/vendor/socket.io/socket.io.min.js",
         "/static/js/format.js",
         "/static/js/syncs.js",

@@ -93,11 +93,12 @@ def test_the_live_log_script_and_the_vendored_client_are_served(client, user):
     assert tags and all(" src=" in tag for tag in tags)  # no inline scripts
     sources = [re.search(r'src="([^"]+)"', tag).group(1) for tag in tags]
     assert sources == [
+        "/static/js/layout.js",  # every page's (base.html)
         "/static/vendor/socket.io/socket.io.min.js",
         "/static/js/format.js",
         "/static/js/cordiax.js",
     ]
-    vendored = client.get(sources[0])
+    vendored = client.get(sources[1])
     assert vendored.status_code == 200 and b"Socket.IO v4." in vendored.data[:200]
     script = client.get(sources[-1])
     assert script.status_code == 200 and b'io("/events")' in script.data

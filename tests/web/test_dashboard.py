@@ -259,11 +259,11 @@ def test_the_page_shows_the_seeded_numbers(app, client, people):
     assert shown["syncs.jobs"] == "2" and shown["syncs.by_state.error"] == "1"
     assert shown["syncs.by_state.running"] == "0"
     assert shown["cloud.active"] == "1" and shown["cloud.open_conflicts"] == "1"
-    assert shown["storage.by_type.FULL"] == "1000 Bytes"
-    assert shown["storage.by_type.cloud"] == "305 Bytes"
+    assert shown["storage.by_type.FULL"] == "1000 B"
+    assert shown["storage.by_type.cloud"] == "305 B"
     assert shown["storage.total"] == "1.6 KiB"  # 1659 bytes
     laptop = re.search(r'<tr data-profile="laptop">(.*?)</tr>', page, re.S).group(1)
-    assert "full_old.tar.gz" in laptop and "2026-01-01 00:00 UTC" in laptop
+    assert "full_old.tar.gz" in laptop and 'datetime="2026-01-01T00:00:00Z"' in laptop
     assert "never verified" in laptop
     server = re.search(r'<tr data-profile="server">(.*?)</tr>', page, re.S).group(1)
     assert "no FULL yet" in server and "1 without their FULL" in server
