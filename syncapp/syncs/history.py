@@ -96,6 +96,20 @@ def _fold(session: Session, job_id: int, which: ColumnElement[bool]) -> None:
     session.execute(delete(SyncRun).where(rows))
 
 
+def run_number(session: Session, run: SyncRun) -> int:
+    """The run's number within its job, as its history lists it: 1 for the job's first run, 2 for
+    the next (a stretch of runs that did nothing counts once; runs folded away beyond
+    `keep_runs` no longer count). Pages say "Run 2 of <job>", never the id shared by every job."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(SyncRun.job_id == run.job_id, SyncRun.id <= run.id, LISTED)
+        )
+        or 0
+    )
+
+
 def files_synced(session: Session, job_id: int, in_index: int) -> int:
     """Files the job holds copied (`in_index`: still in the source, copy verified) plus those it
     moved (deleted from the source after their copy was verified), over every run it made."""

@@ -13,7 +13,7 @@ from ..security import owner_scope
 from ..tenancy import caller
 from . import live
 from .folders import roots_of
-from .history import LISTED
+from .history import LISTED, run_number
 from .jobs import (
     create_job,
     delete_job,
@@ -142,7 +142,14 @@ def stop_sync(job_id: int):
 
 def _accepted(job: SyncJob, reason: str, message: str, **extra):
     run = request_run(job, reason)
-    return {"status": "accepted", "message": message, "job_id": job.id, "run_id": run.id, **extra}
+    return {
+        "status": "accepted",
+        "message": message,
+        "job_id": job.id,
+        "run_id": run.id,
+        "run_number": run_number(db.session, run),
+        **extra,
+    }
 
 
 @bp.route("/<int:job_id>/force", methods=["POST"])

@@ -148,6 +148,9 @@ class RunAccepted(Schema):
     message = fields.String()
     job_id = fields.Integer()
     run_id = fields.Integer()
+    run_number = fields.Integer(
+        metadata={"description": "The run's number within its job (1: its first run)"}
+    )
     requeued = fields.Integer(metadata={"description": "Failed files queued again (retry)"})
 
 
