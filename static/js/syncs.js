@@ -484,12 +484,33 @@
     }
   }
 
+  // One line per change: a run that ended as the job's run before it did, doing nothing (the
+  // server says `repeats`: a retry against a destination still down, a check that found nothing)
+  // updates that run's line (time, "× N") and takes its own start's line away.
+  function repeated(event, body) {
+    if (event !== "run_finished" || !body.repeats) return false;
+    const previous = log.querySelector('tr[data-event="run_finished"][data-job="' + body.job_id + '"]');
+    if (!previous) return false;
+    const started = log.querySelector('tr[data-event="run_started"][data-run="' + body.run_id + '"]');
+    if (started) started.remove();
+    const times = Number(previous.dataset.times || 1) + 1;
+    previous.dataset.times = String(times);
+    previous.cells[0].replaceChildren(timeOf(body.time));
+    let count = previous.querySelector(".syncs-times");
+    if (!count) { count = el("small", "", "syncs-times"); previous.cells[3].append(" ", count); }
+    count.textContent = "(× " + times + ")";
+    return true;
+  }
+
   function addLogRow(event, body) {
     const empty = document.getElementById("syncs-log-empty");
     if (empty) empty.remove();
+    if (repeated(event, body)) return;
     const [label, tone, text] = describe(event, body);
     const row = tableRow([timeOf(body.time), body.job, badge(label, tone), text]);
     row.dataset.event = event;
+    row.dataset.job = String(body.job_id);
+    if (body.run_id !== undefined) row.dataset.run = String(body.run_id);
     log.prepend(row);
     while (log.rows.length > MAX_LOG_ROWS) log.deleteRow(-1);
   }

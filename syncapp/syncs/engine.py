@@ -492,14 +492,17 @@ class SyncEngine:
 
     # --- ending a run ------------------------------------------------------------------------
 
-    def _tidy_history(self, run: SyncRun) -> None:
-        """After the run's end is committed: a failure here must not leave it unrecorded."""
+    def _tidy_history(self, run: SyncRun) -> bool:
+        """After the run's end is committed: a failure here must not leave it unrecorded. True
+        when the run repeats the one before it (same end, nothing done)."""
         try:
-            record_end(self.session, run, self.keep_runs)
+            repeats = record_end(self.session, run, self.keep_runs)
             self.session.commit()
+            return repeats
         except Exception:  # tried again at the job's next run
             self.session.rollback()
             log.exception("could not tidy the run history of job %d", run.job_id)
+            return False
 
     def _finish_later(
         self, job: SyncJob, run: SyncRun, status: str, reason: str, *, state: str | None = None
@@ -533,7 +536,7 @@ class SyncEngine:
         if job.lease_owner == self.owner:
             job.lease_owner, job.lease_until = None, None
         session.commit()
-        self._tidy_history(run)
+        repeats = self._tidy_history(run)
         summary = {
             "run_id": run.id,
             # numbered at its start: tidying may since have folded a run before it away
@@ -546,6 +549,9 @@ class SyncEngine:
             "bytes_copied": run.bytes_copied,
             "duration": run.duration,
             "error": error,
+            # the same end as the run before, nothing done (a retry against a destination still
+            # down, a check that found nothing): views show one event per change, not per run
+            "repeats": repeats,
         }
         self.on_event("run_finished", summary, job)
         level = logging.INFO if status in ("completed", "cancelled") else logging.WARNING

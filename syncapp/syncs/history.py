@@ -35,13 +35,15 @@ def _did_nothing(run: SyncRun) -> bool:
     return not (run.files_copied or run.files_deleted or run.files_failed)
 
 
-def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
+def record_end(session: Session, run: SyncRun, keep_runs: int) -> bool:
     """Tidy the history of `run`'s job now that `run` has ended (its status is set, not yet
     committed): a run that repeats one that did nothing replaces it, and runs beyond the newest
     `keep_runs` (0: no limit) are folded into the summary. A few statements per run, none per
-    file."""
+    file. True when `run` repeats the run before it (which it replaced): live views show one
+    event per change, not one per retry."""
     session.flush()
     job_id = run.job_id
+    repeats = False
     if _did_nothing(run):
         previous = session.scalar(
             select(SyncRun)
@@ -55,6 +57,7 @@ def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
             and (previous.status, previous.error) == (run.status, run.error)
         ):
             _fold(session, job_id, SyncRun.id == previous.id)
+            repeats = True
     if keep_runs > 0:
         oldest_kept = session.scalar(
             select(SyncRun.id)
@@ -65,6 +68,7 @@ def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
         )
         if oldest_kept is not None:
             _fold(session, job_id, and_(SyncRun.id < oldest_kept, ENDED))
+    return repeats
 
 
 def _fold(session: Session, job_id: int, which: ColumnElement[bool]) -> None:
