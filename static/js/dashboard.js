@@ -367,9 +367,13 @@
       case "cloud_job_finished": {
         const row = jobRow(b.job_id); // the event names the file by its id only
         const file = row ? row.dataset.filename : "file #" + b.file_id;
+        if (!(b.targets || []).length) { // sent to no cloud: nothing was replicated
+          return ["cloud", "info", file + " v" + b.version + " stored", "cloud replication not set up", b.bytes_total];
+        }
         return ["cloud", b.status === "completed" ? "ok" : "error",
-          "Replication of " + file + " v" + b.version + ": " + b.status,
-          b.error_message || (b.targets || []).map(function (t) { return t.target; }).join(", "), b.bytes_total];
+          "Replication of " + file + " v" + b.version + ": " + b.status +
+            (b.status !== "completed" && b.error_message ? ": " + b.error_message : ""),
+          b.targets.map(function (t) { return t.target; }).join(", "), b.bytes_total];
       }
       default: return null; // file_synced and cloud_progress are too many to list
     }

@@ -476,10 +476,10 @@
           (body.deleted_source ? " · source deleted" : "")];
       case "file_failed": return ["failed", "failed", body.path + ": " + (body.error || "")];
       case "run_finished":
-        return [body.status, body.status, "Run " + runNumber(body) + ": " + runCounts(body) +
+        return [body.status, body.status, "Run " + runNumber(body) + ": " +
+          (body.error ? body.status + ": " + body.error + " · " : "") + runCounts(body) +
           (body.duration ? " in " + seconds(body.duration) : "") +
-          (body.files_waiting ? " · " + body.files_waiting + " still being written" : "") +
-          (body.error ? " · " + body.error : "")];
+          (body.files_waiting ? " · " + body.files_waiting + " still being written" : "")];
       default: return [body.action, "", "Job " + body.action];
     }
   }
