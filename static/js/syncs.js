@@ -455,6 +455,97 @@
       .finally(function () { submit.disabled = false; });
   });
 
+  // --- the folder picker ---------------------------------------------------------------------
+  // Browse… beside a folder field opens the picker at that field's folder (or the roots); a
+  // folder's button goes into it, "Use this folder" fills the field. The server lists only
+  // folders inside the caller's sync roots (GET /api/v1/syncs/folders).
+
+  const picker = document.getElementById("folder-picker");
+  const pick = { field: null, path: null };
+
+  function pickerStatus(text, isError) {
+    const node = document.getElementById("folder-picker-status");
+    node.textContent = text;
+    node.className = isError ? "error" : "";
+  }
+
+  function folderButton(label, path) {
+    const button = el("button", label, "button small plain");
+    button.type = "button";
+    button.dataset.path = path;
+    const item = el("li");
+    item.appendChild(button);
+    return item;
+  }
+
+  function showRoots() {
+    pick.path = null;
+    document.getElementById("folder-picker-path").textContent = "Your sync folders";
+    document.getElementById("folder-picker-use").disabled = true;
+    document.getElementById("folder-picker-up").disabled = true;
+    const list = document.getElementById("folder-picker-list");
+    list.replaceChildren.apply(list, JSON.parse(picker.dataset.roots).map(function (root) {
+      return folderButton(root, root);
+    }));
+    pickerStatus("");
+  }
+
+  function browse(path) {
+    pickerStatus("Loading…");
+    return callUrl("GET", picker.dataset.api + "?path=" + encodeURIComponent(path))
+      .then(function (answer) {
+        if (!answer.ok) {
+          pickerStatus(problem(answer), true);
+          return;
+        }
+        const body = answer.body;
+        pick.path = body.path;
+        pick.parent = body.parent;
+        document.getElementById("folder-picker-path").textContent = body.path;
+        document.getElementById("folder-picker-use").disabled = false;
+        document.getElementById("folder-picker-up").disabled = false;
+        const list = document.getElementById("folder-picker-list");
+        list.replaceChildren.apply(list, body.folders.map(function (name) {
+          return folderButton(name, body.path.replace(/\/$/, "") + "/" + name);
+        }));
+        pickerStatus(body.folders.length ? (body.truncated ? "The first " + body.folders.length +
+          " folders are listed." : "") : "No folder inside.");
+      })
+      .catch(function () { pickerStatus("Error: the connection failed.", true); });
+  }
+
+  if (picker) {
+    form.addEventListener("click", function (event) {
+      const opener = event.target.closest("button[data-browse]");
+      if (!opener) return;
+      pick.field = opener.dataset.browse;
+      document.getElementById("folder-picker-for").textContent =
+        form.querySelector('label[for="sync-' + pick.field + '"]').textContent.toLowerCase()
+          .replace(/ folder$/, "");
+      picker.hidden = false;
+      const current = input(pick.field).value.trim();
+      if (current) browse(current); else showRoots();
+      picker.scrollIntoView({ block: "nearest" });
+    });
+    document.getElementById("folder-picker-list").addEventListener("click", function (event) {
+      const button = event.target.closest("button[data-path]");
+      if (button) browse(button.dataset.path);
+    });
+    document.getElementById("folder-picker-use").addEventListener("click", function () {
+      if (pick.path === null) return;
+      input(pick.field).value = pick.path;
+      picker.hidden = true;
+      input(pick.field).focus();
+    });
+    document.getElementById("folder-picker-up").addEventListener("click", function () {
+      if (pick.parent) browse(pick.parent); else showRoots();
+    });
+    document.getElementById("folder-picker-close").addEventListener("click", function () {
+      picker.hidden = true;
+      if (pick.field) input(pick.field).focus();
+    });
+  }
+
   // --- the live log --------------------------------------------------------------------------
 
   const log = document.getElementById("syncs-log");

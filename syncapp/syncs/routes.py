@@ -12,7 +12,7 @@ from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
 from ..tenancy import caller
 from . import live
-from .folders import roots_of
+from .folders import roots_of, subfolders
 from .history import LISTED, run_number
 from .jobs import (
     create_job,
@@ -30,6 +30,8 @@ from .runner import request_run
 from .schemas import (
     FileFilters,
     FileList,
+    FolderListing,
+    FolderQuery,
     JobStatus,
     Page,
     RunAccepted,
@@ -86,6 +88,15 @@ def list_roots():
             for root in roots
         ]
     }
+
+
+@bp.route("/folders", methods=["GET"])
+@bp.arguments(FolderQuery, location="query")
+@bp.response(200, FolderListing)
+def list_folders(query):
+    """The folders inside a folder of your sync roots (the Sync jobs page's folder picker)."""
+    _scope()
+    return subfolders(caller(), query["path"])
 
 
 @bp.route("", methods=["POST"])

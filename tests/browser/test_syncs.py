@@ -113,3 +113,24 @@ def test_the_actions_column_fits_at_1366_px(page, sync_root):
 def _csrf(page) -> str:
     page.goto("/syncs")
     return page.locator('meta[name="csrf-token"]').get_attribute("content")
+
+
+def test_the_folder_picker_fills_the_source_folder(page, sync_root):
+    (sync_root / "picker-tree" / "inner").mkdir(parents=True, exist_ok=True)
+    page.goto("/syncs")
+    form = page.locator("#sync-form")
+    form.get_by_role("button", name="Browse: source").click()
+    picker = page.locator("#folder-picker")
+    expect(picker).to_be_visible()
+    picker.get_by_role("button", name=str(sync_root)).click()
+    expect(page.locator("#folder-picker-path")).to_have_text(str(sync_root))
+    picker.get_by_role("button", name="picker-tree", exact=True).click()
+    picker.get_by_role("button", name="inner", exact=True).click()
+    expect(page.locator("#folder-picker-path")).to_have_text(
+        str(sync_root / "picker-tree" / "inner")
+    )
+    picker.get_by_role("button", name="Up").click()
+    expect(page.locator("#folder-picker-path")).to_have_text(str(sync_root / "picker-tree"))
+    picker.get_by_role("button", name="Use this folder").click()
+    expect(picker).to_be_hidden()
+    expect(form.get_by_label("Source folder")).to_have_value(str(sync_root / "picker-tree"))
