@@ -134,3 +134,30 @@ def test_the_folder_picker_fills_the_source_folder(page, sync_root):
     picker.get_by_role("button", name="Use this folder").click()
     expect(picker).to_be_hidden()
     expect(form.get_by_label("Source folder")).to_have_value(str(sync_root / "picker-tree"))
+
+
+def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
+    source = sync_root / "phone-source"
+    write_tree(source, {"a.txt": b"a"})
+    (sync_root / "phone-destination").mkdir(exist_ok=True)
+    created = page.request.post(
+        "/api/v1/syncs",
+        data={"name": "Phone job", "enabled": False, "source_path": str(source),
+              "destination_path": str(sync_root / "phone-destination")},
+        headers={"X-CSRFToken": _csrf(page)},
+    )  # fmt: skip
+    assert created.status == 201, created.text()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/syncs")
+    row = page.locator("#sync-jobs tr", has_text="Phone job")
+    fits = "() => document.querySelector('.syncs-table').scrollWidth <= window.innerWidth"
+    page.wait_for_function(fits, timeout=5_000)
+    # Each within the screen's width (the page scrolls down, never sideways).
+    for part in (
+        row.locator('[data-field="state"]'),
+        row.locator('[data-field="last-run"]'),
+        row.get_by_role("button", name="Delete"),
+    ):
+        expect(part).to_be_visible()
+        box = part.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
