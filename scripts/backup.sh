@@ -6,7 +6,7 @@ PROG=$(basename "$0")
 
 usage() {
   cat <<EOF
-Usage: $PROG <profile> <dir> [FULL|INC|DIFF]
+Usage: $PROG [--upload] <profile> <dir> [FULL|INC|DIFF]
 
 Archive <dir> into \$BACKUP_DIR/<TYPE>/<type>_YYYY-MM-DD_HH-MM-SS.tar.gz (GNU tar, gzip).
   FULL  everything (the default)
@@ -17,11 +17,18 @@ beside each archive. GNU tar's snapshot files are kept per profile in
 \$BACKUP_DIR/.snapshots/<profile>/; INC and DIFF need a FULL of the same folder first.
 To restore: extract the FULL, then the DIFF and/or INCs in order, each with
   tar --extract --listed-incremental=/dev/null --file <archive> -C <target>
+(restore.sh does it from the server).
+
+  --upload    then send the profile's new archives to the server: upload.sh <profile> --all
+              (beside this script), with SERVER_URL / SYNCAPP_TOKEN as upload.sh reads them
 
 Environment:
-  BACKUP_DIR  where archives go (default: ./backup)
+  BACKUP_DIR     where archives go (default: \$HOME/syncapp-backups; ./backup, the former
+                 default, while it holds an earlier run's archives and ~/syncapp-backups does not
+                 exist)
+  SERVER_URL, SYNCAPP_TOKEN  used by --upload only (see upload.sh -h)
 
-Exit status: 0 on success, 1 on failure, 64 on a usage error.
+Exit status: 0 on success, 1 on failure, 64 on a usage error; with --upload, upload.sh's.
 EOF
 }
 
@@ -36,9 +43,17 @@ usage_error() {
   exit 64
 }
 
+upload=no
+args=()
 for arg in "$@"; do
-  case $arg in -h | --help) usage; exit 0 ;; esac
+  case $arg in
+    -h | --help) usage; exit 0 ;;
+    --upload) upload=yes ;;
+    -?*) usage_error "unknown option '$arg'" ;;
+    *) args+=("$arg") ;;
+  esac
 done
+set -- ${args[@]+"${args[@]}"}
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage_error "expected <profile> <dir> [FULL|INC|DIFF]"; fi
 
 profile=$1
@@ -55,7 +70,16 @@ case $(tar --version 2>/dev/null) in
 esac
 
 source_dir=$(cd "$source_dir" && pwd -P)
-backup_dir=${BACKUP_DIR:-./backup}
+# Never into the current folder by default (that was often the syncapp checkout): ~/syncapp-backups,
+# unless ./backup holds an earlier run's chain, whose INCs must go on from its snapshots.
+if [ -n "${BACKUP_DIR:-}" ]; then
+  backup_dir=$BACKUP_DIR
+elif [ ! -e "${HOME:-/nonexistent}/syncapp-backups" ] && [ -d ./backup/FULL ]; then
+  backup_dir=./backup
+  echo "$PROG: note: using ./backup, the former default; set BACKUP_DIR to choose" >&2
+else
+  backup_dir=${HOME:?set HOME or BACKUP_DIR}/syncapp-backups
+fi
 mkdir -p "$backup_dir/$kind"
 backup_dir=$(cd "$backup_dir" && pwd -P)
 dest=$backup_dir/$kind
@@ -118,3 +142,11 @@ mv "$snapshot" "$state/last.snar"
 
 size=$(stat -c %s "$dest/$name")
 echo "$kind backup of $source_dir (profile $profile): $dest/$name ($size bytes)"
+
+if [ "$upload" = yes ]; then
+  # the lock is not needed any more, and upload.sh must not inherit it
+  exec 9>&-
+  trap - EXIT
+  rm -rf "$work"
+  BACKUP_DIR=$backup_dir exec "$(dirname "$0")/upload.sh" "$profile" --all
+fi

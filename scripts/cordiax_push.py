@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Push a Cordiax database to syncapp the way the Cordiax desktop client does.
 
-    .venv/bin/python scripts/cordiax_push.py [--url URL] [--token TOKEN] [--device NAME]
-                                             [--watch] [--timeout SECONDS] FILE|DIR
+    scripts/cordiax_push.py [--url URL] [--token TOKEN] [--device NAME]
+                            [--watch] [--timeout SECONDS] FILE|DIR
 
 FILE is a cordiax.db (plain or encrypted) or a ready .zip bundle; DIR is a Cordiax data folder,
 sent as a ZIP bundle built in memory from its cordiax.db, documentos/ and pdfs/ (nothing else:
@@ -19,7 +19,9 @@ Environment: SYNCAPP_URL (default http://localhost:5000) and SYNCAPP_TOKEN stand
 and --token, so that the token need not show in `ps`.
 
 Exit status: 0 stored (or already stored), 1 refused by the server (sync_error, a wrong token),
-2 server unreachable or no answer within --timeout, 64 usage error, 66 unreadable FILE|DIR.
+2 server unreachable or no answer within --timeout, 64 usage error, 66 unreadable FILE|DIR,
+69 python-socketio missing (a system python3 in a syncapp
+checkout runs it again with the checkout's .venv; elsewhere install python-socketio[client]).
 """
 
 from __future__ import annotations
@@ -41,7 +43,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import socketio
+try:
+    import socketio
+except ImportError:  # a system python3: run again with the checkout's venv, which has it
+    _venv = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+    if _venv.exists() and not os.environ.get("CORDIAX_PUSH_REEXEC"):
+        os.environ["CORDIAX_PUSH_REEXEC"] = "1"  # once: a venv without it ends up below
+        os.execv(str(_venv), [str(_venv), str(Path(__file__).resolve()), *sys.argv[1:]])
+    sys.stderr.write(
+        f"{Path(sys.argv[0]).name}: python-socketio is needed and {sys.executable} lacks it:\n"
+        "  python3 -m pip install --user 'python-socketio[client]' websocket-client\n"
+        "or run it from a syncapp checkout (scripts/serve creates its .venv).\n"
+    )
+    sys.exit(69)
 
 NAMESPACE = "/cordiax-sync/"
 BUNDLE_DATABASE = "cordiax.db"

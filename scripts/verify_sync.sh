@@ -20,7 +20,8 @@ Environment:
   SERVER_URL     the server (default: http://localhost:5000); may carry credentials,
                  e.g. http://backup:<token>@host:5000 (sent as HTTP Basic)
   SYNCAPP_TOKEN  API token, sent as 'Authorization: Bearer' when set
-  BACKUP_DIR     where the archives are (default: ./backup)
+  BACKUP_DIR     where the archives are (default: \$HOME/syncapp-backups, as backup.sh;
+                 ./backup while it holds archives and ~/syncapp-backups does not exist)
 
 Exit status: 0 when synchronized, 1 when out of sync, 2 when the server cannot be reached,
 3 when it refuses the credentials, 4 on any other error, 64 on a usage error.
@@ -56,7 +57,14 @@ server_url=${SERVER_URL:-http://localhost:5000}
 server_url=${server_url%/}
 # Messages show the address without the credentials it may carry.
 shown_url=$(printf '%s' "$server_url" | sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1#')
-backup_dir=${BACKUP_DIR:-./backup}
+# backup.sh's default: ~/syncapp-backups, or ./backup (the former default) while only it exists
+if [ -n "${BACKUP_DIR:-}" ]; then
+  backup_dir=$BACKUP_DIR
+elif [ ! -e "${HOME:-/nonexistent}/syncapp-backups" ] && [ -d ./backup/FULL ]; then
+  backup_dir=./backup
+else
+  backup_dir=${HOME:?set HOME or BACKUP_DIR}/syncapp-backups
+fi
 [ -d "$backup_dir" ] || die 4 "no backup folder '$backup_dir' (set BACKUP_DIR)"
 
 work=$(mktemp -d)

@@ -20,7 +20,7 @@ from .settings import settings
 __all__ = ["PROJECT_ROOT", "__version__", "create_app", "run_startup_tasks"]
 
 #: the features whose `<feature>/pages.py` adds its page to the `web` blueprint
-FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "alerts")
+FEATURE_PAGES = ("backups", "cordiax", "documents", "syncs", "cloud", "scrub", "alerts", "restic")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -242,6 +242,8 @@ def register_blueprints(app: Flask) -> None:
     from .notifications.routes import bp as notifications
     from .quota_routes import bp as quota
     from .remotes.routes import bp as remotes
+    from .restic.protocol_routes import bp as restic_protocol
+    from .restic.routes import bp as restic_api
     from .scrub.routes import bp as scrub
     from .syncs.routes import bp as syncs
     from .web.dashboard_api import bp as dashboard
@@ -270,6 +272,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(google_oauth)
     api.register_blueprint(dashboard)
     api.register_blueprint(quota)
+    api.register_blueprint(restic_api)
     api.register_blueprint(scrub)
     api.register_blueprint(alerts)
     for feature in FEATURE_PAGES:  # each adds its page to `web`, which is then registered
@@ -279,6 +282,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(settings_pages)
     app.register_blueprint(prometheus)
     app.register_blueprint(events_ws)
+    app.register_blueprint(restic_protocol)  # restic's REST protocol, outside the OpenAPI
 
 
 def register_namespaces(app: Flask) -> None:

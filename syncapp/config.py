@@ -126,6 +126,17 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "unauthenticated_sessions": (int, 32),
         "unauthenticated_max_message": (Size, Size(64 * 1024)),
     },
+    "restic": {
+        # where the repositories' objects live (a stored remote's name wins over the folder);
+        # a repository may name its own stored remote (admins set it through the API)
+        "root": (str, None),  # default: <instance>/restic
+        "remote": (str, None),
+        # `restic init` (POST /restic/<repo>/?create=true) creates a repository the caller
+        # does not have yet; off: only the API or an administrator creates them
+        "create_on_init": (bool, True),
+        "append_only_default": (bool, False),
+        "repository_quota": (Size, None),  # default quota of a new repository; None: none
+    },
     "transfer": {
         "attempts": (int, 5),
         "base_delay": (Seconds, Seconds(0.5)),
@@ -259,6 +270,7 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "backup_full_every": (Seconds, Seconds(7 * 86400)),  # a FULL archive of a profile
         "cordiax_max_silence": (Seconds, Seconds(48 * 3600)),  # since a device's last snapshot
         "sync_max_failed_runs": (int, 3),  # failed runs in a row of a sync job
+        "restic_snapshot_every": (Seconds, Seconds(26 * 3600)),  # a restic repository's snapshot
         # store-wide: a local store folder (backups, cordiax, documents, cloud, the instance)
         # with less free space than either of these fires
         "min_free_space": (Size, Size(1024**3)),
@@ -277,6 +289,9 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "storage_uri": (str, "process-memory://"),
         "enabled": (bool, True),
         "syncs": (str, "600 per minute"),  # /api/v1/syncs, per user (per address if anonymous)
+        # /restic/ (restic's REST protocol) and /api/v1/restic, per user: a backup of many
+        # small files makes a few requests per pack, a restore one per blob range
+        "restic": (str, "6000 per minute"),
     },
 }
 

@@ -112,9 +112,12 @@ BLUEPRINT_FEATURES = {
     "cloud_conflicts": "cloud",
     "google_oauth": "cloud",
     "events_ws": "events",
+    # restic's REST protocol only: the management API (restic_api) needs a full credential
+    "restic": "restic",
 }
-#: single views whose feature differs from their blueprint's ("<blueprint>.<view>")
-VIEW_FEATURES: dict[str, str] = {}
+#: single views whose feature differs from their blueprint's ("<blueprint>.<view>"): a backup
+#: machine's token fetches the client scripts the "Connect a machine" page installs
+VIEW_FEATURES: dict[str, str] = {"web.connect_script": "backups"}
 
 
 def route_feature(endpoint: str | None) -> str | None:

@@ -166,11 +166,14 @@ def receive_into(
     limit: int | None = None,
     check_head: Callable[[bytes], None] | None = None,
     head_size: int = 2,
+    expect_sha256: str | None = None,
 ) -> Received:
     """Stream `chunks` into `remote` at `path` atomically; raise and leave nothing on failure.
 
     `limit` (bytes) raises PayloadTooLarge as soon as it is passed; `check_head` sees the first
-    `head_size` bytes before anything is committed and may raise to refuse the upload.
+    `head_size` bytes before anything is committed and may raise to refuse the upload;
+    `expect_sha256` refuses (400 `hash_mismatch`) content whose SHA-256 differs, before the
+    write commits (content-addressed objects: restic's data files are named by theirs).
     """
     writer = _Worker("upload-writer", lambda q: remote.write(path, _QueueReader(q)))  # type: ignore[arg-type]
     writer.start()
@@ -190,6 +193,10 @@ def receive_into(
             sha256.update(chunk)  # while the writer works on this chunk
         if check_head is not None and len(head) < head_size:
             check_head(head)
+        if expect_sha256 is not None and sha256.hexdigest() != expect_sha256:
+            raise BadRequest(
+                "The content's SHA-256 is not its name: nothing was stored.", code="hash_mismatch"
+            )
     except BaseException as exc:
         writer.abort(UploadAborted(str(exc) or type(exc).__name__))
         raise

@@ -28,6 +28,7 @@ FEATURES = {
     "documents": "web.documents_page",
     "syncs": "web.syncs_page",
     "cloud": "web.cloud_page",
+    "restic": "web.restic_page",
     "remotes": "settings.remotes",
     "scrub": "web.scrub_page",
     "alerts": "web.alerts_page",

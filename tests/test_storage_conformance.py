@@ -207,3 +207,28 @@ def test_temp_files_are_listed_only_on_request(remote):
     listed = {e.path for e in remote.iter_entries(include_temp=True)}
     assert "real.txt" in listed
     assert all(p == "real.txt" or p.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) for p in listed)
+
+
+def test_read_range_reads_only_the_range(remote):
+    """`read_range(path, offset, length)`: the bytes asked for, fewer at the end, none past it;
+    a missing file is RemoteNotFound, as `open_read`."""
+    data = bytes(range(256)) * 5000  # 1.28 MB: a range crosses a chunk of any backend
+    remote.write("ranged/file.bin", io.BytesIO(data), size=len(data))
+
+    def read(offset: int, length: int | None = None) -> bytes:
+        with remote.read_range("ranged/file.bin", offset, length) as reader:
+            return reader.read()
+
+    assert read(0, 10) == data[:10]
+    assert read(1000, 2000) == data[1000:3000]
+    assert read(len(data) - 5) == data[-5:]  # to the end
+    assert read(1_100_000, 500_000) == data[1_100_000:]  # fewer at the end
+    assert read(len(data)) == b"" and read(len(data) + 10, 5) == b""  # at or past the end
+    assert read(7, 0) == b""
+    with remote.read_range("ranged/file.bin", 3, None) as reader:  # read in pieces
+        pieces = [reader.read(100_000) for _ in range(20)]
+    assert b"".join(pieces) == data[3:]
+    with pytest.raises(RemoteNotFound):
+        remote.read_range("ranged/missing.bin", 0, 10)
+    with pytest.raises(RemoteNotFound):
+        remote.read_range("ranged/missing.bin", 5, 0)

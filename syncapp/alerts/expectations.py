@@ -10,28 +10,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..failures import BadRequest, NotFound
+from ..restic.models import ResticRepository
 from ..syncs.models import SyncJob
 from .models import EXPECTATION_KINDS, AlertExpectation
 
-#: the columns each kind of subject takes
-FIELDS = {
-    "backups": ("any_every", "full_every"),
-    "cordiax": ("max_silence",),
-    "syncs": ("max_failed_runs",),
-}
-#: each column's default in the `alerts` settings section
+#: the columns each kind of subject takes, and each column's default in the `alerts` settings
+#: section (restic reuses `any_every`: a new snapshot at least this often)
 DEFAULTS = {
-    "any_every": "backup_any_every",
-    "full_every": "backup_full_every",
-    "max_silence": "cordiax_max_silence",
-    "max_failed_runs": "sync_max_failed_runs",
+    "backups": {"any_every": "backup_any_every", "full_every": "backup_full_every"},
+    "cordiax": {"max_silence": "cordiax_max_silence"},
+    "syncs": {"max_failed_runs": "sync_max_failed_runs"},
+    "restic": {"any_every": "restic_snapshot_every"},
 }
+FIELDS = {kind: tuple(columns) for kind, columns in DEFAULTS.items()}
 
 
 def defaults(options: Any) -> dict[str, dict[str, Any]]:
     return {
-        kind: {name: getattr(options, DEFAULTS[name]) for name in names}
-        for kind, names in FIELDS.items()
+        kind: {name: getattr(options, setting) for name, setting in columns.items()}
+        for kind, columns in DEFAULTS.items()
     }
 
 
@@ -49,6 +46,12 @@ def check_subject(session: Session, owner_id: int, kind: str, subject: str) -> N
         )
         if job is None or job.owner_id != owner_id:
             raise NotFound(f"Sync job {subject} not found.", code="job_not_found")
+    if kind == "restic":  # a repository name in the owner's namespace
+        found = session.scalar(
+            select(ResticRepository.id).filter_by(owner_id=owner_id, name=subject)
+        )
+        if found is None:
+            raise NotFound(f"No restic repository {subject!r}.", code="repository_not_found")
 
 
 def view(expectation: AlertExpectation, options: Any) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def view(expectation: AlertExpectation, options: Any) -> dict[str, Any]:
             name: (
                 getattr(expectation, name)
                 if getattr(expectation, name) is not None
-                else getattr(options, DEFAULTS[name])
+                else getattr(options, DEFAULTS[expectation.kind][name])
             )
             for name in names
         },

@@ -24,7 +24,7 @@ class Alert(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: what is watched, unique: "<kind>:<subject>", e.g. "backup_rhythm:3:web01:FULL"
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    #: backup_rhythm, cordiax_silence, sync_failures, free_space, nas_unmounted,
+    #: backup_rhythm, cordiax_silence, sync_failures, restic_rhythm, free_space, nas_unmounted,
     #: cloud_conflicts, scrub_findings, scheduler_leader
     kind: Mapped[str] = mapped_column(String(32), index=True)
     #: whose alert it is; None for a store-wide condition (administrators see those)
@@ -65,6 +65,7 @@ EXPECTATION_KINDS = {
     "backups": "a backup profile",
     "cordiax": "a Cordiax device",
     "syncs": "a sync job's id",
+    "restic": "a restic repository's name",
 }
 
 
@@ -82,7 +83,8 @@ class AlertExpectation(db.Model):
     kind: Mapped[str] = mapped_column(String(16))  # EXPECTATION_KINDS
     subject: Mapped[str] = mapped_column(String(255))
     watch: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: backups: seconds within which any archive, and a FULL one, must arrive
+    #: backups: seconds within which any archive, and a FULL one, must arrive; restic (any_every):
+    #: seconds within which a repository must receive a new snapshot
     any_every: Mapped[float | None] = mapped_column(Float)
     full_every: Mapped[float | None] = mapped_column(Float)
     #: cordiax: seconds a device may stay silent

@@ -8,6 +8,7 @@ from ..backups import alerts as backups_alerts
 from ..cloud import alerts as cloud_alerts
 from ..cordiax import alerts as cordiax_alerts
 from ..documents import alerts as documents_alerts
+from ..restic import alerts as restic_alerts
 from ..scrub import alerts as scrub_alerts
 from ..syncs import alerts as syncs_alerts
 from . import store_conditions
@@ -19,6 +20,7 @@ FEATURES = (
     syncs_alerts,
     cloud_alerts,
     documents_alerts,
+    restic_alerts,
     scrub_alerts,
     store_conditions,
 )

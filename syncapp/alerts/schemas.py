@@ -80,10 +80,13 @@ def _seconds(description: str) -> fields.Float:
 
 class ExpectationBody(Schema):
     """Only the fields of the subject's kind apply (backups: any_every, full_every; cordiax:
-    max_silence; syncs: max_failed_runs); fields left out go back to the defaults."""
+    max_silence; syncs: max_failed_runs; restic: any_every); fields left out go back to the
+    defaults."""
 
     watch = StrictBoolean(metadata={"description": "false: never alert about this subject"})
-    any_every = _seconds("backups: any archive at least this often")
+    any_every = _seconds(
+        "backups: any archive at least this often; restic: a new snapshot at least this often"
+    )
     full_every = _seconds("backups: a FULL archive at least this often")
     max_silence = _seconds("cordiax: the longest a device may stay silent")
     max_failed_runs = fields.Integer(

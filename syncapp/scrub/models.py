@@ -13,7 +13,7 @@ from ..extensions import db
 from ..timeutil import UtcDateTime, utcnow
 
 #: the kinds of stored object the scrub reads back, each with its own table of records
-OBJECT_KINDS = ("backup", "cordiax", "document", "cloud_version")
+OBJECT_KINDS = ("backup", "cordiax", "document", "cloud_version", "restic")
 #: what a read-back found: the recorded checksum(s) matched, differed, or the object was absent
 INTEGRITY = ("ok", "corrupt", "missing")
 

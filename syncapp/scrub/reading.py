@@ -27,6 +27,9 @@ class Target:
     sha256: str | None = None
     #: a backup archive: also one complete gzip stream holding one complete tar stream
     archive: bool = False
+    #: the stored remote it lives on when that is not its kind's store (a restic repository
+    #: on a remote of its own); None: the kind's store
+    remote_id: int | None = None
 
 
 @dataclass(frozen=True)

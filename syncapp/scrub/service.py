@@ -71,6 +71,7 @@ class Scrubber:
         session: Session,
         remotes: Mapping[str, Callable[[], Remote]],
         *,
+        stored_remote: Callable[[int], Remote] | None = None,
         interval: float | None,
         max_rate: float | None,
         workers: int = 1,
@@ -82,6 +83,8 @@ class Scrubber:
     ) -> None:
         self.session = session
         self.remotes = remotes
+        #: opens a stored remote by id, for objects not on their kind's store (Target.remote_id)
+        self.stored_remote = stored_remote
         self.interval = interval
         self.limiter = RateLimiter(max_rate, clock=clock, sleep=sleep)
         self.workers = max(1, workers)
@@ -200,21 +203,30 @@ class Scrubber:
                 if not self._advance(pass_id, kind, 0, [], done):
                     return
                 continue
+            remotes = [self._remote(target) for target in targets]  # may read a remote's row
             self.session.commit()  # plain values read: no transaction while the stores answer
-            verdicts = self._verify(targets)
+            verdicts = self._verify(targets, remotes)
             after = targets[-1].object_id
             if not self._advance(
                 pass_id, kind, after, list(zip(targets, verdicts, strict=True)), done
             ):
                 return
 
-    def _verify(self, targets: list[Target]) -> list[Verdict]:
-        remote = self.remotes[targets[0].kind]()
+    def _remote(self, target: Target) -> Remote:
+        """Where `target` lives: its kind's store, or the stored remote it names."""
+        if target.remote_id is None:
+            return self.remotes[target.kind]()
+        if self.stored_remote is None:
+            raise RemoteUnavailable(f"no way to open stored remote {target.remote_id}")
+        return self.stored_remote(target.remote_id)
+
+    def _verify(self, targets: list[Target], remotes: list[Remote]) -> list[Verdict]:
         if len(targets) == 1:
-            return [read_back(remote, targets[0], self.limiter)]
+            return [read_back(remotes[0], targets[0], self.limiter)]
         pool = self._pool
         assert pool is not None  # made by run()
-        return list(pool.map(lambda t: read_back(remote, t, self.limiter), targets))
+        pairs = zip(targets, remotes, strict=True)
+        return list(pool.map(lambda pair: read_back(pair[1], pair[0], self.limiter), pairs))
 
     def _advance(
         self,
@@ -293,9 +305,12 @@ class Scrubber:
         """The pass is complete: results of objects deleted since are dropped (they are no
         finding any more), old passes beyond KEEP_PASSES go."""
         for kind, model in sources.MODELS.items():
+            kept = select(model.id)
+            if kind in sources.ONLY:
+                kept = kept.where(sources.ONLY[kind])
             self.session.execute(
                 delete(ScrubResult)
-                .where(ScrubResult.kind == kind, ScrubResult.object_id.not_in(select(model.id)))
+                .where(ScrubResult.kind == kind, ScrubResult.object_id.not_in(kept))
                 .execution_options(synchronize_session=False)
             )
         finished = PASS_CLAIMS.update_held(

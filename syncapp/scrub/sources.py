@@ -1,6 +1,7 @@
 """Where each kind of stored object is recorded: the feature table the scrub reads its objects
 from, by id, and the checksums each records (backups: MD5 and SHA-256 and the gzip and tar
-streams; Cordiax snapshots: SHA-256; documents and cloud versions: MD5)."""
+streams; Cordiax snapshots: SHA-256; documents and cloud versions: MD5; restic `data` objects:
+the SHA-256 that is their name, on the store their repository lives on)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ..backups.models import BackupArchive
 from ..cloud.models import CloudFile, CloudVersion
 from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document
+from ..restic.models import ResticObject, ResticRepository
+from ..restic.store import RepoRef, object_path
 from .reading import Target
 
 #: each kind's table, by its id column
@@ -19,7 +22,11 @@ MODELS = {
     "cordiax": CordiaxSnapshot,
     "document": Document,
     "cloud_version": CloudVersion,
+    "restic": ResticObject,
 }
+#: the rows of a kind's table that are objects the scrub reads (restic: data objects only;
+#: keys, snapshots and index files have no checksum but what restic's own `check` reads)
+ONLY = {"restic": ResticObject.type == "data"}
 
 
 def _query(kind: str) -> Select:
@@ -38,8 +45,29 @@ def _query(kind: str) -> Select:
     )
 
 
+def _restic_batch(session: Session, after: int, limit: int) -> list[Target]:
+    rows = session.execute(
+        select(ResticObject.id, ResticObject.name, ResticObject.size, ResticRepository)
+        .join(ResticRepository, ResticRepository.id == ResticObject.repository_id)
+        .where(ONLY["restic"], ResticObject.id > after)
+        .order_by(ResticObject.id)
+        .limit(limit)
+    ).all()
+    targets = []
+    for object_id, name, size, repo in rows:
+        ref = RepoRef.of(repo)
+        path = object_path(ref, "data", name)
+        # restic names a data object by the SHA-256 of its content
+        targets.append(
+            Target("restic", object_id, ref.owner_id, path, size, None, name, False, ref.remote_id)
+        )
+    return targets
+
+
 def batch(session: Session, kind: str, after: int, limit: int) -> list[Target]:
     """The next `limit` objects of `kind` whose id is above `after`, by id."""
+    if kind == "restic":
+        return _restic_batch(session, after, limit)
     model = MODELS[kind]
     query = _query(kind).where(model.id > after).order_by(model.id).limit(limit)
     return [
@@ -53,10 +81,11 @@ def batch(session: Session, kind: str, after: int, limit: int) -> list[Target]:
 def totals(session: Session) -> tuple[int, int]:
     """(objects, bytes) stored across every kind: what a pass starting now plans to read."""
     objects = size = 0
-    for model in MODELS.values():
-        count, total = session.execute(
-            select(func.count(model.id), func.coalesce(func.sum(model.size), 0))
-        ).one()
+    for kind, model in MODELS.items():
+        query = select(func.count(model.id), func.coalesce(func.sum(model.size), 0))
+        if kind in ONLY:
+            query = query.where(ONLY[kind])
+        count, total = session.execute(query).one()
         objects, size = objects + int(count), size + int(total)
     return objects, size
 

@@ -9,6 +9,8 @@ from ..cloud.wiring import store_remote
 from ..cordiax.wiring import snapshot_store
 from ..documents.wiring import document_store
 from ..extensions import db
+from ..restic.wiring import default_remote as restic_remote
+from ..restic.wiring import remote_by_id
 from ..settings import settings
 from . import live
 from . import metrics as _metrics  # noqa: F401  (registers the scrub's gauges once per process)
@@ -20,6 +22,7 @@ REMOTES = {
     "cordiax": lambda: snapshot_store().remote,
     "document": lambda: document_store().remote,
     "cloud_version": store_remote,
+    "restic": restic_remote,
 }
 
 
@@ -34,7 +37,8 @@ def scrubber(**overrides) -> Scrubber:
         "slice_seconds": options.slice,
         **overrides,
     }
-    return Scrubber(db.session, REMOTES, **arguments)
+    # a restic repository may live on a stored remote of its own (Target.remote_id)
+    return Scrubber(db.session, REMOTES, stored_remote=remote_by_id, **arguments)
 
 
 def run_due() -> Slice | None:

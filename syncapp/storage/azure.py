@@ -7,6 +7,7 @@ a Content-MD5 the service checks; the blob's Content-MD5 property records the wh
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
@@ -43,11 +44,13 @@ from .base import (
     ChunkReader,
     Entry,
     HashingReader,
+    RangeReader,
     Remote,
     RemoteConfigError,
     RemoteError,
     RemoteNotFound,
     RemoteUnavailable,
+    check_range,
     clean_path,
     is_temp,
     verify_md5,
@@ -311,20 +314,47 @@ class AzureRemote(Remote):
         chunks = self._download(rel, blob, downloader)
         return ChunkReader(chunks, on_close=chunks.close)  # type: ignore[return-value]
 
-    def _download(self, rel: str, blob: Any, downloader: Any) -> Iterator[bytes]:
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """download_blob with offset and length: the service sends only the range."""
+        check_range(offset, length)
+        rel = clean_path(path)
+        if not rel:
+            raise RemoteNotFound(path)
+        blob = self._blob(rel)
+        if length == 0:
+            return self._nothing_of(rel)
+        try:
+            downloader = blob.download_blob(offset=offset, length=length, max_concurrency=1)
+        except HttpResponseError as exc:
+            if exc.status_code == 416:  # starts at or past the end
+                return self._nothing_of(rel)
+            raise self._error(exc, rel) from exc
+        except AzureError as exc:
+            raise self._error(exc, rel) from exc
+        chunks = self._download(rel, blob, downloader, start=offset)
+        reader = ChunkReader(chunks, on_close=chunks.close)
+        return RangeReader(reader, length)  # type: ignore[arg-type, return-value]
+
+    def _nothing_of(self, rel: str) -> BinaryIO:
+        """An empty range of a blob that must exist."""
+        if self.stat(rel) is None:
+            raise RemoteNotFound(rel)
+        return io.BytesIO(b"")
+
+    def _download(self, rel: str, blob: Any, downloader: Any, start: int = 0) -> Iterator[bytes]:
         """The blob's bytes in order, the next ranges fetched ahead on a small pool.
 
         One ranged GET at a time leaves the line idle between requests; up to max_concurrency
         ranges in flight (memory: about (max_concurrency + 1) x block_size) keep it busy."""
-        size = int(downloader.size)
+        size = start + int(downloader.size)  # where the range (or the blob) ends
         etag = downloader.properties.etag
         try:
-            first = downloader.read(min(size, self.block_size))
+            first = downloader.read(min(size - start, self.block_size))
         except AzureError as exc:
             raise self._error(exc, rel) from exc
         if first:
             yield first
-        offsets = range(len(first), size, self.block_size)
+        offsets = range(start + len(first), size, self.block_size)
         if not offsets:
             return
         pending: deque[Future[bytes]] = deque()

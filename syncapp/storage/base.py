@@ -309,6 +309,55 @@ class ChunkReader(io.RawIOBase):
         super().close()
 
 
+class RangeReader(io.RawIOBase):
+    """At most `length` bytes of `reader` (to its end when None); closing it closes `reader`.
+    What `Remote.read_range` hands out over a reader that starts at the range's first byte."""
+
+    def __init__(self, reader: BinaryIO, length: int | None) -> None:
+        self._reader = reader
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left is None:
+            return self._reader.read(size)
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        if want <= 0:
+            return b""
+        data = self._reader.read(want)
+        self._left -= len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.close()
+        super().close()
+
+
+def check_range(offset: int, length: int | None) -> None:
+    if offset < 0 or (length is not None and length < 0):
+        raise ValueError(f"not a byte range: offset {offset}, length {length}")
+
+
+def skip(reader: BinaryIO, count: int) -> None:
+    """Read and drop `count` bytes (fewer if the stream ends first)."""
+    while count > 0:
+        data = reader.read(min(CHUNK_SIZE, count))
+        if not data:
+            return
+        count -= len(data)
+
+
 def verify_md5(path: str, expected: str | None, actual: str) -> None:
     if expected is not None and expected.lower() != actual:
         raise ChecksumMismatch(f"{path}: expected MD5 {expected.lower()}, received {actual}")
@@ -341,6 +390,21 @@ class Remote(ABC):
     @abstractmethod
     def open_read(self, path: str) -> BinaryIO:
         """A streaming reader; raises RemoteNotFound when the file does not exist."""
+
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A streaming reader of the `length` bytes of `path` from byte `offset` (to its end
+        when None): fewer when the file ends first, none when `offset` is at or past its end.
+        RemoteNotFound as `open_read`. Backends whose service serves byte ranges override it
+        (S3 and WebDAV: a Range header; Azure: offset and length; SMB: reads at the offset;
+        local: a seek); this default reads the bytes before `offset` and drops them."""
+        check_range(offset, length)
+        reader = self.open_read(path)
+        try:
+            skip(reader, offset)
+        except BaseException:
+            reader.close()
+            raise
+        return RangeReader(reader, length)  # type: ignore[return-value]
 
     @abstractmethod
     def write(

@@ -20,12 +20,14 @@ from .base import (
     Capabilities,
     Entry,
     HashingReader,
+    RangeReader,
     Remote,
     RemoteConfigError,
     RemoteError,
     RemoteFull,
     RemoteNotFound,
     RemoteUnavailable,
+    check_range,
     clean_path,
     temp_name,
     verify_md5,
@@ -289,6 +291,17 @@ class LocalRemote(Remote):
             raise RemoteNotFound(rel) from None
         except OSError as exc:
             raise _os_error(exc, rel) from exc
+
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A seek: no byte before `offset` is read (past the end, reads return nothing)."""
+        check_range(offset, length)
+        reader = self.open_read(path)
+        try:
+            reader.seek(offset)
+        except OSError as exc:
+            reader.close()
+            raise _os_error(exc, clean_path(path)) from exc
+        return RangeReader(reader, length)  # type: ignore[return-value]
 
     def write(
         self,
@@ -556,6 +569,17 @@ class ConfinedLocalRemote(Remote):
         except BaseException:
             os.close(fd)
             raise
+
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A seek: no byte before `offset` is read (past the end, reads return nothing)."""
+        check_range(offset, length)
+        reader = self.open_read(path)
+        try:
+            reader.seek(offset)
+        except OSError as exc:
+            reader.close()
+            raise _os_error(exc, clean_path(path)) from exc
+        return RangeReader(reader, length)  # type: ignore[return-value]
 
     def write(
         self,

@@ -29,13 +29,16 @@ from .base import (
     ChecksumMismatch,
     Entry,
     HashingReader,
+    RangeReader,
     Remote,
     RemoteConfigError,
     RemoteError,
     RemoteNotFound,
     RemoteUnavailable,
+    check_range,
     clean_path,
     is_temp,
+    skip,
     verify_md5,
 )
 from .parts import chain, modified_metadata, part_sizes, pieces
@@ -347,6 +350,39 @@ class S3Remote(Remote):
             raise RemoteNotFound(path)
         response = self._call(rel, "get_object", Key=self._key(rel))
         return _Body(response["Body"], rel)  # type: ignore[return-value]
+
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """One GetObject with a Range header: the service sends only the range."""
+        check_range(offset, length)
+        rel = clean_path(path)
+        if not rel:
+            raise RemoteNotFound(path)
+        if length == 0:
+            return self._nothing_of(rel)
+        last = "" if length is None else str(offset + length - 1)
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(rel), Range=f"bytes={offset}-{last}"
+            )
+        except bex.ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange" or status == 416:
+                return self._nothing_of(rel)  # the range starts at or past the end
+            raise self._error(exc, rel) from exc
+        except bex.BotoCoreError as exc:
+            raise self._error(exc, rel) from exc
+        # a server that ignores Range answers 200 with the whole object: drop what precedes
+        whole = "ContentRange" not in response and offset > 0
+        body = _Body(response["Body"], rel)
+        if whole:
+            skip(body, offset)
+        return RangeReader(body, length)  # type: ignore[return-value]
+
+    def _nothing_of(self, rel: str) -> BinaryIO:
+        """An empty range of a file that must exist."""
+        if self.stat(rel) is None:
+            raise RemoteNotFound(rel)
+        return io.BytesIO(b"")
 
     def checksum(self, path: str) -> str | None:
         entry = self.stat(path)

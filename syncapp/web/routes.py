@@ -21,6 +21,7 @@ from ..extensions import limiter
 from ..project import __version__
 from ..security import public, sign_in, sign_out
 from ..settings import settings
+from . import connect  # noqa: F401  (adds /connect to `web`)
 from .blueprint import bp
 from .dashboard import summary
 from .forms import LoginForm

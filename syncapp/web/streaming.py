@@ -85,10 +85,11 @@ def send_stored(remote: Remote, path: str, download: Download) -> Response:
     """The file at `path` in `remote` as the reply; `open_read`'s errors propagate.
 
     A local store hands Werkzeug the file itself: it then answers Range and conditional
-    requests, and gunicorn sends the bytes with sendfile. Any other store is read as a stream
-    (no Range: that would read and drop the bytes before the range; If-None-Match against the
-    ETag still answers 304). Read what the reply needs from the database and end the
-    transaction before calling this: a remote may stall, and a client may read slowly.
+    requests, and gunicorn sends the bytes with sendfile. Any other store is read as a stream;
+    when the size is known (`download.size`), one byte range is served (206) with the store's
+    ranged read (`Remote.read_range`: only the range crosses the network), and If-None-Match
+    against the ETag still answers 304. Read what the reply needs from the database and end
+    the transaction before calling this: a remote may stall, and a client may read slowly.
     """
     options = {
         "mimetype": download.mimetype,
@@ -100,7 +101,15 @@ def send_stored(remote: Remote, path: str, download: Download) -> Response:
     }
     if isinstance(remote, LocalRemote):
         return send_file(remote.local_path(path), **options)
-    reader = remote.open_read(path)
+    span = _requested_span(download)
+    if span == UNSATISFIABLE:
+        response = Response(status=416)
+        response.headers["Content-Range"] = f"bytes */{download.size}"
+        return response
+    if span is None:
+        reader = remote.open_read(path)
+    else:
+        reader = remote.read_range(path, span[0], span[1] - span[0])
     response = send_file(reader, **options)  # a 304 or 412 closes the reader with the response
     if response.status_code == 200:
         # send_file would pass a file object on 8 KiB at a time, a socket write each; a remote's
@@ -108,5 +117,31 @@ def send_stored(remote: Remote, path: str, download: Download) -> Response:
         response.response = iter(lambda: reader.read(CHUNK_SIZE), b"")
         response.call_on_close(reader.close)
         if download.size is not None:
+            response.accept_ranges = "bytes"
             response.content_length = download.size
+        if span is not None:
+            start, stop = span
+            response.status_code = 206
+            response.content_length = stop - start
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{download.size}"
     return response
+
+
+#: a Range no byte of the file satisfies (416)
+UNSATISFIABLE = (-1, -1)
+
+
+def _requested_span(download: Download) -> tuple[int, int] | None:
+    """The one byte range asked for, as (start, stop); None to send the whole file (no Range, a
+    size unknown, several ranges, or an If-Range naming another version); UNSATISFIABLE."""
+    byte_range = request.range
+    if byte_range is None or download.size is None or len(byte_range.ranges) != 1:
+        return None
+    if_range = request.if_range
+    asked = if_range.etag is not None or if_range.date is not None
+    # a range of another version is no range of this one: send it whole (RFC 9110 13.1.5);
+    # only a strong ETag can say it is the same version
+    if asked and (if_range.etag is None or if_range.etag != download.etag):
+        return None
+    span = byte_range.range_for_length(download.size)
+    return UNSATISFIABLE if span is None else span

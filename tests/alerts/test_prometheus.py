@@ -4,6 +4,7 @@ metrics that /metrics really serves."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,13 @@ def _world(app):
             type="FULL", profile=f"{name}-web",
         )  # fmt: skip
         assert reply.status_code == 201, reply.get_json()
+    # a restic repository with a snapshot (syncapp_restic_last_snapshot_timestamp_seconds)
+    restic = bearer(tokens["ann"])
+    assert client.post("/restic/ann-laptop/?create=true", headers=restic).status_code == 200
+    snapshot = b'{"time": "2026-03-01T00:00:00Z"}'
+    name = hashlib.sha256(snapshot).hexdigest()
+    reply = client.post(f"/restic/ann-laptop/snapshots/{name}", data=snapshot, headers=restic)
+    assert reply.status_code == 200
     with app.app_context():
         snapshot_store().store(ids["ann"], "ann-pc", encrypted_database(2000, seed=3))
         scheduled_runs.start("alerts.evaluate")

@@ -23,6 +23,7 @@ MAIN_PAGES = {
     "documents": "/documents",
     "syncs": "/syncs",
     "cloud": "/cloud",
+    "restic": "/restic",
     "scrub": "/scrub",
     "alerts": "/alerts",
     "api-docs": "/docs",

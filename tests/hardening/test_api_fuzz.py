@@ -136,6 +136,9 @@ class Fixtures:
         _ok(self.post("/upload", files=files, data={"type": "FULL", "profile": "fuzz"}), 201)
         return name
 
+    def restic_repository(self, name: str) -> int:
+        return _ok(self.post("/api/v1/restic/repositories", json={"name": name}), 201)["id"]
+
     def cloud_file(self, name: str) -> tuple[int, str]:
         files = {"file": (name, b"fuzz cloud", "text/plain")}
         reply = _ok(self.post("/api/v1/upload", files=files), 202)
@@ -153,6 +156,7 @@ def fuzz_config(server: LiveServer, rows: Fixtures) -> dict[str, Any]:
     kept_archive = rows.backup("full_2025-01-01_00-00-00.tar.gz")
     gone_archive = rows.backup("full_2025-01-02_00-00-00.tar.gz")
     (file_id, cloud_job), (gone_file, _) = rows.cloud_file("kept.txt"), rows.cloud_file("gone.txt")
+    restic_repo = rows.restic_repository("kept")
     target, gone_target = rows.target("kept"), rows.target("victim")
 
     def pin(method: str, path: str, **values: Any) -> dict[str, Any]:
@@ -217,6 +221,7 @@ def fuzz_config(server: LiveServer, rows: Fixtures) -> dict[str, Any]:
             "path.file_id": file_id,
             "path.target_id": target,
             "path.device": "kept",
+            "path.repo_id": restic_repo,
         },
         "operations": operations,
         "phases": {"stateful": {"enabled": False}},

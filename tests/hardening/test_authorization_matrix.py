@@ -74,6 +74,9 @@ class World:
             "/api/v1/tokens",
             "/api/v1/notifications/targets",
             "/download/{}/{}".format(*self.ids["backup"]),
+            "/restic/{restic_repo}/data/".format(**self.ids),
+            "/restic/{restic_repo}/data/{restic_blob}".format(**self.ids),
+            f"/api/v1/restic/repositories/{self.ids['restic_repo_id']}",
         ):
             response = self.call("user_a", "GET", path)
             body = response.get_json(silent=True)
@@ -229,6 +232,17 @@ def build_world(folder: Path) -> World:
     assert poller.status_code == 201, poller.get_json()
     ids["poller"] = poller.get_json()["id"]
 
+    # a restic repository of A's (restic's REST protocol: names in the caller's namespace)
+    ids["restic_repo"] = f"{MARK}-repo"
+    restic = f"/restic/{ids['restic_repo']}"
+    assert client.post(f"{restic}/?create=true", headers=bearer(a_token)).status_code == 200
+    assert client.post(f"{restic}/config", headers=bearer(a_token), data=b"cfg").status_code == 200
+    blob = f"{MARK} restic data".encode()
+    ids["restic_blob"] = hashlib.sha256(blob).hexdigest()
+    stored = client.post(f"{restic}/data/{ids['restic_blob']}", headers=bearer(a_token), data=blob)
+    assert stored.status_code == 200, stored.get_json()
+    repos = client.get("/api/v1/restic/repositories", headers=bearer(a_token)).get_json()
+    ids["restic_repo_id"] = repos["repositories"][0]["id"]
     target = client.post(
         "/api/v1/notifications/targets",
         headers=headers["user_a"],
@@ -529,11 +543,45 @@ TABLE: dict[tuple[str, str], Row] = {
         "admin", 204, "/api/v1/remotes/{remote}", mutates=True
     ),
     ("remotes.test_remote", "POST"): Row("admin", 200, "/api/v1/remotes/{remote}/test"),
+    # restic repositories: the API (administrators name A's by id), and restic's REST protocol,
+    # whose names resolve in the caller's namespace only (an administrator's too: "own")
+    ("restic_api.list_repositories", "GET"): Row("user", 200, "/api/v1/restic/repositories"),
+    ("restic_api.create_repository", "POST"): Row(
+        "user", 201, "/api/v1/restic/repositories", _json({"name": "new-repo"})
+    ),
+    ("restic_api.get_repository", "GET"): Row(
+        "owner", 200, "/api/v1/restic/repositories/{restic_repo_id}"
+    ),
+    ("restic_api.update_repository", "PATCH"): Row(
+        "owner",
+        200,
+        "/api/v1/restic/repositories/{restic_repo_id}",
+        _json({"append_only": True}),
+        mutates=True,
+    ),
+    ("restic_api.delete_repository", "DELETE"): Row(
+        "owner", 204, "/api/v1/restic/repositories/{restic_repo_id}", mutates=True
+    ),
+    ("restic_api.grant_new_token", "POST"): Row(
+        "admin", 201, "/api/v1/restic/repositories/{restic_repo_id}/token", mutates=True
+    ),
+    # `restic init` makes the caller's own repository of that name (B's is B's)
+    ("restic.create_repository", "POST"): Row("user", 200, "/restic/{restic_repo}/?create=true"),
+    ("restic.config", "GET"): Row("own", 200, "/restic/{restic_repo}/config"),
+    ("restic.config", "POST"): Row("own", 403, "/restic/{restic_repo}/config"),  # never replaced
+    ("restic.config", "DELETE"): Row("own", 200, "/restic/{restic_repo}/config", mutates=True),
+    ("restic.listing", "GET"): Row("own", 200, "/restic/{restic_repo}/data/"),
+    ("restic.blob", "GET"): Row("own", 200, "/restic/{restic_repo}/data/{restic_blob}"),
+    ("restic.blob", "POST"): Row("own", 403, "/restic/{restic_repo}/data/{restic_blob}"),
+    ("restic.blob", "DELETE"): Row(
+        "own", 200, "/restic/{restic_repo}/data/{restic_blob}", mutates=True
+    ),
     # the integrity scrub: store-wide, so administrators only
     ("scrub.scrub_status", "GET"): Row("admin", 200, "/api/v1/scrub"),
     ("scrub.request_scrub", "POST"): Row("admin", 202, "/api/v1/scrub", mutates=True),
     ("scrub.scrub_findings", "GET"): Row("admin", 200, "/api/v1/scrub/findings"),
     # pages: any signed-in user; anonymous callers are redirected to the login page
+    ("web.restic_page", "GET"): Row("user", 200, "/restic", page=True),
     ("web.dashboard", "GET"): Row("user", 200, "/dashboard", page=True),
     ("web.backups_page", "GET"): Row("user", 200, "/backups", page=True),
     ("web.cordiax_page", "GET"): Row("user", 200, "/cordiax", page=True),
@@ -543,6 +591,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.alerts_page", "GET"): Row("user", 200, "/alerts", page=True),
     ("web.alert_page", "GET"): Row("owner", 200, "/alerts/{alert}", page=True),
     ("web.api_docs", "GET"): Row("user", 200, "/docs", page=True),
+    ("web.connect_page", "GET"): Row("user", 200, "/connect", page=True),
+    ("web.connect_script", "GET"): Row("user", 200, "/connect/scripts/backup.sh", page=True),
     ("seed_paths.redoc", "GET"): Row("user", 200, "/redoc", page=True),
     ("notifications.list_targets", "GET"): Row("user", 200, "/api/v1/notifications/targets"),
     ("notifications.create_target", "POST"): Row(

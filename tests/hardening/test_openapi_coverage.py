@@ -30,6 +30,12 @@ NOT_JSON: dict[str, str] = {
     "events_ws.event_stream": "/api/v1/ws, the WebSocket event stream (an upgrade, no JSON reply)",
     "events_ws.websocket_upgrade_required": "/api/v1/ws without the WebSocket upgrade: the "
     "same path, answering 426",
+    "restic.create_repository": "/restic/<repo>/?create=true: restic's REST backend protocol "
+    "(documented by restic), answered by status codes, no JSON body",
+    "restic.config": "/restic/<repo>/config: restic's REST protocol, the config file's bytes",
+    "restic.listing": "/restic/<repo>/<type>/: restic's REST protocol, its own listing media "
+    "types (application/vnd.x.restic.rest.v1 and v2)",
+    "restic.blob": "/restic/<repo>/<type>/<name>: restic's REST protocol, an object's bytes",
 }
 #: Blueprints that render HTML pages for browsers; test_page_blueprints_render_html checks that
 #: each of their GET routes really answers a page. (Socket.IO is no Flask route: it is the

@@ -154,6 +154,7 @@ PAGES = [
     "/syncs",
     "/cloud",
     "/docs",
+    "/connect",
     "/settings",
     "/settings/nas",
     "/settings/tokens",

@@ -52,6 +52,28 @@ def test_a_backup_from_a_remote_store_keeps_its_length_and_checksums(make_app, w
     assert same.status_code == 304 and same.data == b""
     assert "Content-MD5" not in same.headers
 
+    # one byte range, read from the store as a range (Remote.read_range)
+    start = 2 * MiB + 7
+    part = client.get(f"/download/FULL/{name}", headers={**auth, "Range": f"bytes={start}-"})
+    assert part.status_code == 206 and part.data == data[start:]
+    assert part.headers["Content-Range"] == f"bytes {start}-{len(data) - 1}/{len(data)}"
+    assert part.headers["Content-Length"] == str(len(data) - start)
+    assert "Content-MD5" not in part.headers  # the whole file's: not this part's
+    middle = client.get(f"/download/FULL/{name}", headers={**auth, "Range": "bytes=10-19"})
+    assert middle.status_code == 206 and middle.data == data[10:20]
+    # If-Range: the same version gets the range, another the whole file
+    same_version = {**auth, "Range": "bytes=0-9", "If-Range": f'"{md5}"'}
+    assert client.get(f"/download/FULL/{name}", headers=same_version).data == data[:10]
+    other = client.get(
+        f"/download/FULL/{name}", headers={**auth, "Range": "bytes=0-9", "If-Range": '"other"'}
+    )
+    assert other.status_code == 200 and other.data == data
+    beyond = client.get(
+        f"/download/FULL/{name}", headers={**auth, "Range": f"bytes={len(data) + 5}-"}
+    )
+    assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{len(data)}"
+
 
 def test_a_document_from_a_remote_store_keeps_its_headers(make_app, webdav_server):
     app, auth = remote_store_app(make_app, webdav_server, "documents")

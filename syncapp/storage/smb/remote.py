@@ -33,6 +33,7 @@ from ..base import (
     RemoteError,
     RemoteNotFound,
     RemoteUnavailable,
+    check_range,
     clean_path,
     temp_name,
     verify_md5,
@@ -340,8 +341,7 @@ class SmbRemote(Remote):
                 else:
                     yield self._entry(child, item)
 
-    def open_read(self, path: str) -> BinaryIO:
-        rel = self._file_rel(path)
+    def _open_handle(self, rel: str) -> _Handle:
         smb_path = self._smb(rel)
 
         def open_file(conn: Connection) -> _Handle:
@@ -350,14 +350,31 @@ class SmbRemote(Remote):
             opened = conn.open(tid, smb_path, access, self.timeout, options=FILE_SEQUENTIAL_ONLY)
             return _Handle(conn, tid, opened.fid, opened.file_size)
 
-        handle = self._call(f"read {rel}", open_file)
+        return self._call(f"read {rel}", open_file)
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = self._file_rel(path)
+        handle = self._open_handle(rel)
         return ChunkReader(self._chunks(rel, handle), on_close=lambda: self._release(handle))
 
-    def _chunks(self, rel: str, handle: _Handle) -> Iterator[bytes]:
-        """The content in CHUNK_SIZE pieces, all read through the one handle opened for it."""
-        offset = 0
-        while offset < handle.size:
-            length = min(CHUNK_SIZE, handle.size - offset)
+    def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
+        """SMB2 READs start at any offset: only the range crosses the network."""
+        check_range(offset, length)
+        rel = self._file_rel(path)
+        handle = self._open_handle(rel)
+        end = handle.size if length is None else min(handle.size, offset + length)
+        chunks = self._chunks(rel, handle, offset, end)
+        return ChunkReader(chunks, on_close=lambda: self._release(handle))
+
+    def _chunks(
+        self, rel: str, handle: _Handle, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """The content (from `start` to `end`, default all) in CHUNK_SIZE pieces, all read
+        through the one handle opened for it."""
+        offset = start
+        stop = handle.size if end is None else end
+        while offset < stop:
+            length = min(CHUNK_SIZE, stop - offset)
             data = self._call(
                 f"read {rel}",
                 lambda c, o=offset, n=length: c.read_range(

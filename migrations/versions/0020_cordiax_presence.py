@@ -1,7 +1,7 @@
 """cordiax presence: whether a device is connected now, and when it was last heard from
 
-Revision ID: 0019_cordiax_presence
-Revises: 0018_notification_targets
+Revision ID: 0020_cordiax_presence
+Revises: 0019_restic_repositories
 Create Date: 2026-12-07 12:30:00
 
 """
@@ -12,8 +12,8 @@ from syncapp.timeutil import UtcDateTime
 
 
 # revision identifiers, used by Alembic.
-revision = '0019_cordiax_presence'
-down_revision = '0018_notification_targets'
+revision = '0020_cordiax_presence'
+down_revision = '0019_restic_repositories'
 branch_labels = None
 depends_on = None
 
