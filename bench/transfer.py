@@ -146,19 +146,14 @@ def start_seaweedfs(base: Path) -> Peer:
     }
     config.write_text(json.dumps({"identities": [identity]}))
     (base / "data").mkdir(exist_ok=True)
-    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+    ports = {
+        name: free_port()
+        for name in ("master", "volume", "filer", "s3", "admin")
+    }
     argv = [
-        str(weed),
-        "mini",
-        f"-dir={base / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.config={config}",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-admin.ui=false",
-        "-master.telemetry=false",
+        str(weed), "mini", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-s3.config={config}", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-admin.ui=false", "-master.telemetry=false",
     ]
     for name, port in ports.items():
         argv += [f"-{name}.port={port}", f"-{name}.port.grpc={free_port()}"]
@@ -211,13 +206,8 @@ def start_gdrive_peer(base: Path) -> Peer:
 def s3_rclone(peer: Peer, provider: str) -> dict[str, str]:
     s = peer.settings
     return rclone_config(
-        "bench",
-        type="s3",
-        provider=provider,
-        env_auth="false",
-        endpoint=s["endpoint_url"],
-        access_key_id=s["access_key_id"],
-        secret_access_key=s["secret_access_key"],
+        "bench", type="s3", provider=provider, env_auth="false", endpoint=s["endpoint_url"],
+        access_key_id=s["access_key_id"], secret_access_key=s["secret_access_key"],
         region=s["region"],
     )
 
@@ -232,17 +222,13 @@ def azure_rclone(peer: Peer) -> dict[str, str]:
     container = peer.settings["container"]
     endpoint = re.search(r"BlobEndpoint=([^;]+)", peer.settings["connection_string"])[1]
     token = generate_container_sas(
-        ACCOUNT,
-        container,
-        account_key=ACCOUNT_KEY,
-        permission=ContainerSasPermissions(
-            read=True, write=True, delete=True, list=True, add=True, create=True
-        ),
+        ACCOUNT, container, account_key=ACCOUNT_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True,
+                                           add=True, create=True),
         expiry=datetime.now(UTC) + timedelta(days=1),
     )
-    return rclone_config(
-        "bench", type="azureblob", sas_url=f"{endpoint.rstrip('/')}/{container}?{token}"
-    )
+    return rclone_config("bench", type="azureblob",
+                         sas_url=f"{endpoint.rstrip('/')}/{container}?{token}")
 
 
 def gdrive_settings(peer: Peer, folder: str) -> dict[str, Any]:
@@ -269,77 +255,54 @@ BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in [
         Backend(
-            "local",
-            "local",
-            start_local,
+            "local", "local", start_local,
             settings=lambda p, folder: {"root": f"{p.settings['root']}/{folder}"},
             rclone_env=lambda p: {},
             rclone_dest=lambda p, folder: f"{p.settings['root']}/{folder}",
         ),
         Backend(
-            "smb",
-            "smb",
-            start_smb_peer,
+            "smb", "smb", start_smb_peer,
             settings=lambda p, folder: {**p.settings, "remote_path": folder},
             rclone_env=lambda p: rclone_config(
-                "bench",
-                type="smb",
-                host=p.settings["server"],
-                port=p.settings["port"],
-                user=p.settings["username"],
-                **{"pass": rclone_obscure(p.settings["password"])},
+                "bench", type="smb", host=p.settings["server"], port=p.settings["port"],
+                user=p.settings["username"], **{"pass": rclone_obscure(p.settings["password"])},
             ),
             rclone_dest=lambda p, folder: f"bench:{p.settings['share_name']}/{folder}",
             note="Samba smbd",
         ),
         Backend(
-            "webdav",
-            "webdav",
-            start_webdav_peer,
+            "webdav", "webdav", start_webdav_peer,
             settings=lambda p, folder: {**p.settings, "remote_path": folder},
             rclone_env=lambda p: rclone_config(
-                "bench",
-                type="webdav",
-                url=p.settings["url"],
-                vendor="other",
-                user=p.settings["username"],
-                **{"pass": rclone_obscure(p.settings["password"])},
+                "bench", type="webdav", url=p.settings["url"], vendor="other",
+                user=p.settings["username"], **{"pass": rclone_obscure(p.settings["password"])},
             ),
             rclone_dest=lambda p, folder: f"bench:{folder}",
             note="WsgiDAV (cheroot)",
         ),
         Backend(
-            "s3",
-            "s3",
-            start_seaweedfs,
+            "s3", "s3", start_seaweedfs,
             settings=lambda p, folder: {**p.settings, "prefix": folder},
             rclone_env=lambda p: s3_rclone(p, "SeaweedFS"),
             rclone_dest=lambda p, folder: f"bench:{p.settings['bucket']}/{folder}",
             note="SeaweedFS weed mini",
         ),
         Backend(
-            "s3-moto",
-            "s3",
-            start_moto_peer,
+            "s3-moto", "s3", start_moto_peer,
             settings=lambda p, folder: {**p.settings, "prefix": folder},
             rclone_env=lambda p: s3_rclone(p, "Other"),
             rclone_dest=lambda p, folder: f"bench:{p.settings['bucket']}/{folder}",
             note="moto_server",
         ),
         Backend(
-            "azure",
-            "azure",
-            start_azurite_peer,
+            "azure", "azure", start_azurite_peer,
             settings=lambda p, folder: {**p.settings, "prefix": folder},
             rclone_env=azure_rclone,
             rclone_dest=lambda p, folder: f"bench:{p.settings['container']}/{folder}",
             note="Azurite",
         ),
         Backend(
-            "gdrive",
-            "gdrive",
-            start_gdrive_peer,
-            settings=gdrive_settings,
+            "gdrive", "gdrive", start_gdrive_peer, settings=gdrive_settings,
             note="wire-level fake: rclone cannot be pointed at it",
         ),
     ]
@@ -565,10 +528,8 @@ def run_all(bench: Bench, result: Result, repeat: int) -> None:
                 runs.times.append(seconds)
                 runs.retries += RETRIES.count
                 retried = f"  ({RETRIES.count} retried: {RETRIES.first})" if RETRIES.count else ""
-                bench.log(
-                    f"  {bench.backend.name:8} run {run}/{repeat} {tool:7} {what:5} "
-                    f"{seconds:8.2f} s{retried}"
-                )
+                bench.log(f"  {bench.backend.name:8} run {run}/{repeat} {tool:7} {what:5} "
+                          f"{seconds:8.2f} s{retried}")
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -633,10 +594,8 @@ def spread(results: list[Result]) -> Iterator[str]:
         for (tool, what), runs in sorted(r.runs.items()):
             times = ", ".join(f"{t:.2f}" for t in runs.times)
             retried = f", {runs.retries} copies retried" if runs.retries else ""
-            yield (
-                f"{r.backend.name:8} {tool:7} {what:5} runs [{times}] s, "
-                f"median {statistics.median(runs.times):.2f}{retried}"
-            )
+            yield (f"{r.backend.name:8} {tool:7} {what:5} runs [{times}] s, "
+                   f"median {statistics.median(runs.times):.2f}{retried}")
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -646,16 +605,8 @@ def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(|B|KiB|MiB|GiB|KB|MB|GB)\s*", text, re.I)
     if not match:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1GiB, 256MiB)")
-    units = {
-        "": 1,
-        "b": 1,
-        "kib": 1024,
-        "mib": MiB,
-        "gib": 1024 * MiB,
-        "kb": 10**3,
-        "mb": 10**6,
-        "gb": 10**9,
-    }
+    units = {"": 1, "b": 1, "kib": 1024, "mib": MiB, "gib": 1024 * MiB,
+             "kb": 10**3, "mb": 10**6, "gb": 10**9}
     return int(float(match[1]) * units[match[2].lower()])
 
 
@@ -663,17 +614,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--big-size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--small-count", type=int, default=2000)
-    parser.add_argument(
-        "--backends", default=DEFAULT_BACKENDS, help=f"comma-separated, from: {', '.join(BACKENDS)}"
-    )
+    parser.add_argument("--backends", default=DEFAULT_BACKENDS,
+                        help=f"comma-separated, from: {', '.join(BACKENDS)}")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     parser.add_argument("--seed", type=int, default=20260101)
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=None,
-        help="where source data and server state go (default: a temp dir)",
-    )
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where source data and server state go (default: a temp dir)")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = [name for name in names if name not in BACKENDS]
@@ -686,9 +632,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def rclone_version() -> str:
     if shutil.which("rclone") is None:
         sys.exit("rclone not found: apt-get install rclone")
-    return subprocess.run(
-        ["rclone", "version"], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[0]
+    return subprocess.run(["rclone", "version"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()[0]
 
 
 def load() -> str:
@@ -703,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, flush=True)
 
-    log(f"bench/transfer.py  {date.today()}  {rclone_version()}  cores: {os.cpu_count()}  {load()}")
+    log(f"bench/transfer.py  {date.today()}  {rclone_version()}  cores: {os.cpu_count()}  "
+        f"{load()}")
     with contextlib.ExitStack() as stack:
         if args.workdir is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-transfer-")))
@@ -712,11 +658,9 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
         log(f"making the source data in {work / 'src'} ...")
         source = make_source(work / "src", args.big_size, args.small_count, args.seed)
-        log(
-            f"  1 file of {source.big_size:,} bytes; {len(source.small)} files of "
+        log(f"  1 file of {source.big_size:,} bytes; {len(source.small)} files of "
             f"{SMALL_MIN // 1024}-{SMALL_MAX // 1024} KiB ({source.small_bytes:,} bytes) "
-            f"in {SMALL_FOLDERS} folders"
-        )
+            f"in {SMALL_FOLDERS} folders")
         results = []
         for backend in args.backend_list:
             log(f"{backend.name}: starting its server")
@@ -730,11 +674,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base, ignore_errors=True)
 
     log("")
-    log(
-        f"Statistic: best (minimum) of {args.repeat} runs per cell; ratio = syncapp's best / "
+    log(f"Statistic: best (minimum) of {args.repeat} runs per cell; ratio = syncapp's best / "
         "rclone's best, both measured in this run (runs interleaved); MB = 10^6 bytes; "
-        f"{WORKERS} parallel transfers for the small files; os.sync() before every run."
-    )
+        f"{WORKERS} parallel transfers for the small files; os.sync() before every run.")
     log("")
     log(table(results, source))
     log("")
