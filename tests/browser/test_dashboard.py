@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import new_page, screenshot, sign_in
 from tests.live import LiveServer
+from tests.peers.databases import SUITE_POSTGRES_URL
 from tests.syncs.helpers import write_tree
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,10 @@ class UnhealthyServer(LiveServer):
 
 @pytest.fixture(scope="module")
 def unhealthy_server(tmp_path_factory) -> Iterator[LiveServer]:
+    if SUITE_POSTGRES_URL:
+        # On PostgreSQL the leader lock is an advisory lock, not the file: the same headline code
+        # (monitoring.checks.liveness) is run there by the healthy test below.
+        pytest.skip("the unreachable lock file makes a server unhealthy on SQLite only")
     workdir = tmp_path_factory.mktemp("unhealthy")
     server = UnhealthyServer(
         workdir,
