@@ -73,6 +73,22 @@
     else if (item.base_missing) chain.replaceChildren(el("span", "FULL missing", "badge badge-danger"));
     else chain.textContent = "on " + item.base_archive;
     if (item.integrity === "corrupt") chain.append(" ", el("span", "corrupt", "badge badge-danger"));
+    const query = "?profile=" + encodeURIComponent(item.profile) + (owner ? "&owner=" + owner.id : "");
+    function urlOf(pattern) {
+      return pattern.replace("__TYPE__", encodeURIComponent(item.type))
+        .replace("__NAME__", encodeURIComponent(item.name)) + query;
+    }
+    const verify = field(row, "verify");
+    verify.dataset.apiUrl = urlOf(profiles.dataset.verify);
+    verify.setAttribute("aria-label", "Verify " + item.name);
+    const remove = field(row, "delete");
+    if (remove) {
+      remove.dataset.apiUrl = urlOf(profiles.dataset.delete);
+      remove.dataset.confirm = "Delete the " + item.type + " archive " + item.name + " of profile " +
+        item.profile + "? Its bytes are removed from the store; archives built on it can no " +
+        "longer be restored.";
+      remove.setAttribute("aria-label", "Delete " + item.name);
+    }
     sectionOf(item.profile, owner).querySelector("tbody").prepend(row); // newest first
     document.getElementById("backups-empty").hidden = true;
   }
@@ -86,6 +102,26 @@
       items.forEach(function (item) { addArchive(item, owner); });
     });
   }
+
+  // A "Verify" answered (confirm.js): what the archive's fresh read found, in its row.
+  profiles.addEventListener("api-done", function (event) {
+    const result = event.detail;
+    if (!result || event.target.dataset.field !== "verify") return;
+    const text = {
+      verified: "verified: MD5 matches, complete gzip",
+      corrupt: "corrupt: " + result.detail,
+      missing: "missing: " + result.detail,
+    }[result.integrity] || result.integrity;
+    const badge = result.integrity === "verified" ? "badge-inc" : "badge-danger";
+    field(event.target.closest("tr"), "verified").replaceChildren(el("span", text, "badge " + badge));
+  });
+
+  // A deleted archive's row is gone (confirm.js): so is its profile's section once empty.
+  profiles.addEventListener("api-removed", function (event) {
+    const section = event.target.closest("section[data-profile]");
+    if (section && !section.querySelector("tr[data-archive]")) section.remove();
+    document.getElementById("backups-empty").hidden = profiles.children.length > 0;
+  });
 
   form.addEventListener("uploaded", function (event) {
     form.elements.namedItem("file").value = ""; // ready for the next archive

@@ -222,19 +222,23 @@
     });
   }
 
+  // Both questions are confirm.js's dialog in the page, not window.confirm.
   function removeFile(button, id) {
     const name = field(rowOf(id), "filename").textContent;
-    if (!window.confirm("Delete \u201c" + name + "\u201d with all its versions, here and in " +
-        "every cloud that holds a copy?")) {
-      return;
-    }
+    window.syncappConfirm("Delete \u201c" + name + "\u201d with all its versions, here and in " +
+        "every cloud that holds a copy?", "Delete").then(function (confirmed) {
+      if (confirmed) removeConfirmed(button, id, name);
+    });
+  }
+
+  function removeConfirmed(button, id, name) {
     busy(button, call("DELETE", fileUrl(id))
       .then(function (answer) {
-        if (answer.status === 503 && window.confirm(problem(answer) + "\n\nDelete it here " +
-            "anyway and leave the cloud copies where they are?")) {
-          return call("DELETE", fileUrl(id) + "?keep_cloud_copies=true");
-        }
-        return answer;
+        if (answer.status !== 503) return answer;
+        return window.syncappConfirm(problem(answer) + " Delete it here anyway and leave the " +
+            "cloud copies where they are?", "Delete here").then(function (confirmed) {
+          return confirmed ? call("DELETE", fileUrl(id) + "?keep_cloud_copies=true") : answer;
+        });
       })
       .then(function (answer) {
         if (!answer.ok) {
@@ -249,6 +253,15 @@
   function restoreVersion(button) {
     const id = Number(button.dataset.file);
     const number = button.dataset.version;
+    const name = field(rowOf(id), "filename").textContent;
+    window.syncappConfirm("Make version " + number + " of \u201c" + name + "\u201d the current " +
+        "one? Its bytes become a new version (the history stays) and go to every cloud that " +
+        "holds the file.", "Make current").then(function (confirmed) {
+      if (confirmed) restoreConfirmed(button, id, number);
+    });
+  }
+
+  function restoreConfirmed(button, id, number) {
     const url = fileUrl(id) + "/versions/" + encodeURIComponent(number) + "/restore";
     busy(button, call("POST", url).then(function (answer) {
       if (!answer.ok) {

@@ -126,6 +126,17 @@
       if (typeof cell === "string") td.textContent = cell; else td.appendChild(cell);
       row.appendChild(td);
     });
+    if (section.dataset.delete) { // administrators: Delete, as the template's (confirm.js)
+      const remove = el("button", "Delete", "button small danger");
+      remove.type = "button";
+      remove.dataset.apiMethod = "DELETE";
+      remove.dataset.apiUrl = section.dataset.delete.replace("__VERSION__", encodeURIComponent(body.version));
+      remove.dataset.confirm = "Delete snapshot " + body.version + " of " + section.dataset.device +
+        "? Its bytes are removed from the store.";
+      remove.dataset.done = "Snapshot deleted.";
+      remove.setAttribute("aria-label", "Delete snapshot " + body.version);
+      row.appendChild(el("td")).appendChild(remove);
+    }
     section.querySelector("tbody").prepend(row);
   }
 

@@ -78,8 +78,18 @@
   }
 
   // `doc` is an upload's answer or a document_uploaded event: both carry the fields used here.
+  // A filtered list (?type=, ?sync=) takes only the documents that match it.
+  function matchesFilter(doc) {
+    const kind = list.dataset.filterType;
+    const sync = list.dataset.filterSync;
+    if (kind && doc.type !== kind) return false;
+    if (sync === "synced" && !doc.synced_to_nas) return false;
+    if (sync === "pending" && doc.synced_to_nas) return false;
+    return true;
+  }
+
   function addDocument(doc) {
-    if (rowOf(doc.id)) return;
+    if (rowOf(doc.id) || !matchesFilter(doc)) return;
     const row = document.getElementById("document-row-template").content.firstElementChild
       .cloneNode(true);
     row.dataset.document = doc.id;
@@ -92,6 +102,11 @@
     link.href = list.dataset.download.replace("/0/", "/" + Number(doc.id) + "/");
     field(row, "size").textContent = size(doc.size); // as the template's filesizeformat(true)
     showSync(row, doc);
+    const remove = field(row, "delete");
+    remove.dataset.apiUrl = list.dataset.delete.replace(/\/0$/, "/" + Number(doc.id));
+    remove.dataset.confirm = "Delete " + doc.filename + "? It is removed from this server; a " +
+      "copy already on the NAS stays there.";
+    remove.setAttribute("aria-label", "Delete " + doc.filename);
     tbody.prepend(row); // newest first, as the server lists them
     countBy(1);
     refreshStatusSoon();
@@ -105,6 +120,12 @@
     document.getElementById("document-status").textContent =
       doc.sync ? said + " " + doc.sync.message : said;
     addDocument(doc);
+  });
+
+  // A row's Delete answered (confirm.js removes the row).
+  tbody.addEventListener("api-removed", function () {
+    countBy(-1);
+    refreshStatusSoon();
   });
 
   panel.querySelectorAll("button[data-nas-action]").forEach(function (button) {

@@ -8,6 +8,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..failures import DomainError
 from ..scrub import results as scrub_results
+from ..settings import settings
 from ..web.blueprint import bp
 from .report import page_sections
 from .restore import build_plan, describe, parse_at
@@ -26,7 +27,11 @@ def backups_page():
     findings = scrub_results.findings(db.session, "backup", owner_id=owner)
     sections = page_sections(archives, me, findings)
     restore = _restore_section(archives, me) if request.args.get("restore") else None
-    return render_template("backups/index.html", profiles=sections, restore=restore)
+    # the API's delete is for administrators, and never on an append-only store
+    can_delete = current_user.is_admin and not settings().backups.append_only
+    return render_template(
+        "backups/index.html", profiles=sections, restore=restore, can_delete=can_delete
+    )
 
 
 def _restore_section(archives: list, me: int) -> dict:

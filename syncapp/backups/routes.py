@@ -23,6 +23,7 @@ from ..web.streaming import Download, receive_form, send_stored
 from . import live, report, verifications
 from .owners import caller_namespace
 from .schemas import (
+    ArchiveCheckReply,
     ListFilters,
     ListReply,
     StatsReply,
@@ -236,6 +237,20 @@ def delete_backup(backup_type: str, filename: str):
         )
     store = archive_store()
     store.delete(store.require(caller_namespace(), backup_type, filename, _profile_argument()))
+
+
+@bp.route("/backups/<string:backup_type>/<string:filename>/verify", methods=["POST"])
+@bp.response(200, ArchiveCheckReply)
+@anonymous_from_networks("backups")
+def verify_archive(backup_type: str, filename: str):
+    """Read one archive whole again now: its recorded MD5 and a complete gzip stream (the
+    Backups page's "Verify"; /verify is the seed's comparison with a client's list). The
+    verdict is recorded in the archive's row."""
+    store = archive_store()
+    archive = store.require(
+        caller_namespace(), backup_type, check_name(filename), _profile_argument()
+    )
+    return store.verify_now(archive)
 
 
 def _profile_argument() -> str | None:

@@ -182,3 +182,20 @@ class RestorePlanReply(Schema):
     archives = fields.List(fields.Nested(RestoreStep))
     total_size = fields.Integer()
     command = fields.String(metadata={"description": "scripts/restore.sh for this plan"})
+
+
+class ArchiveCheckReply(Schema):
+    """POST /backups/<type>/<name>/verify: one archive read whole again, now."""
+
+    name = fields.String()
+    type = fields.String()
+    profile = fields.String()
+    integrity = fields.String(
+        metadata={"description": "verified, corrupt (bad gzip or MD5) or missing (file gone)"}
+    )
+    md5 = fields.String(metadata={"description": "The MD5 recorded at upload"})
+    md5_matches = fields.Boolean(
+        allow_none=True, metadata={"description": "null: the file could not be read whole"}
+    )
+    detail = fields.String()
+    checked_at = fields.String()

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..alerts.conditions import Condition, Context, Finding
-from ..settings import settings
 from .nas import NoTarget
-from .wiring import nas_target
+from .wiring import nas_options, nas_target
 
 KIND = "nas_unmounted"
 
@@ -18,7 +17,7 @@ KIND = "nas_unmounted"
 def find_missing_nas(ctx: Context) -> Iterator[Finding]:
     if not ctx.options.nas_unmounted:
         return
-    target = nas_target(settings().documents)
+    target = nas_target(nas_options())
     if isinstance(target, NoTarget):
         return
     try:

@@ -32,3 +32,21 @@ class Document(db.Model):
     #: the copy's full path on the NAS (mount path + relative path, or "<remote>:<path>")
     nas_path: Mapped[str | None] = mapped_column(String(1024), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class NasSetting(db.Model):
+    """The NAS target an administrator set on /settings/nas (one row, id 1). It wins over the
+    `documents` section of config.yaml and is read on every use, so a change needs no restart.
+    It holds no secret: a share reached with credentials is a stored remote, named here, whose
+    secrets the remotes feature keeps encrypted."""
+
+    __tablename__ = "nas_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mount_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    remote_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    folder_names: Mapped[str] = mapped_column(String(8), default="en")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )

@@ -19,10 +19,10 @@ from ..failures import (
 )
 from ..quotas import refuse_declared
 from ..scrub import results as scrub_results
-from ..security import caller_id, owner_scope, streams_body
+from ..security import admin_required, caller_id, owner_scope, streams_body
 from ..uploads import FLAG_PROPERTY, form_body, parse_form_flag, refuse_declared_size
 from ..web.streaming import Download, receive_form, send_stored
-from . import live
+from . import live, nas_settings
 from .messages import localized
 from .models import DOCUMENT_TYPES
 from .nas import (
@@ -37,13 +37,16 @@ from .schemas import (
     DocumentInfo,
     DocumentPage,
     DocumentUploadReply,
+    NasTargetInfo,
+    NasTargetRequest,
+    NasTargetTest,
     SyncConfig,
     SyncOutcome,
     SyncRun,
     SyncStatus,
 )
 from .store import parse_date, parse_type
-from .wiring import document_store, nas_sync
+from .wiring import document_store, nas_options, nas_sync
 
 bp = Blueprint(
     "documents", __name__, url_prefix="/api/v1/documents", description="Documents (seed 001)"
@@ -209,6 +212,60 @@ def test_nas():
     with nas_sync() as service:
         success, message = service.test()
     return {"success": success, "message": localized(message)}
+
+
+# --- the NAS target, set by an administrator (issue 22): applied without a restart ------------
+
+
+def _target_reply(choice: nas_settings.NasChoice) -> dict:
+    with nas_sync(choice) as service:
+        state = service.config()
+    reply = nas_settings.describe(db.session, choice)
+    return {**reply, "state": {**state, "message": localized(state.get("message"))}}
+
+
+@sync_bp.route("/target", methods=["GET"])
+@sync_bp.response(200, NasTargetInfo)
+@admin_required
+def get_nas_target():
+    """The target in force: set here (`source` settings) or config.yaml's (`source` config)."""
+    return _target_reply(nas_options())
+
+
+@sync_bp.route("/target", methods=["PUT"])
+@sync_bp.arguments(NasTargetRequest)
+@sync_bp.response(200, NasTargetInfo)
+@admin_required
+def set_nas_target(body):
+    """Set the target: every process uses it from its next NAS use on, no restart needed. It
+    is stored even when not reachable now (an unmounted share): its `state` says so."""
+    choice = nas_settings.parse(db.session, body)
+    nas_settings.save(db.session, choice, _me())
+    return _target_reply(nas_options())
+
+
+@sync_bp.route("/target", methods=["DELETE"])
+@sync_bp.response(200, NasTargetInfo)
+@admin_required
+def reset_nas_target():
+    """Forget the target set here: config.yaml's is used again."""
+    nas_settings.clear(db.session)
+    return _target_reply(nas_options())
+
+
+@sync_bp.route("/target/test", methods=["POST"])
+@sync_bp.arguments(NasTargetRequest)
+@sync_bp.response(200, NasTargetTest)
+@admin_required
+def test_nas_target(body):
+    """Check a target before setting it: it answers, and a probe file can be written, read back
+    and deleted (seed 001's /test, on the target given)."""
+    choice = nas_settings.parse(db.session, body)
+    with nas_sync(choice) as service:
+        success, message = service.test()
+        state = service.config()
+    state = {**state, "message": localized(state.get("message"))}
+    return {"success": success, "message": localized(message), "state": state}
 
 
 @sync_bp.route("/run", methods=["POST"])

@@ -74,3 +74,30 @@ class SyncRun(Schema):
     synced = fields.Integer()
     failed = fields.Integer()
     errors = fields.List(fields.String())
+
+
+class NasTargetRequest(Schema):
+    """The NAS target set on /settings/nas: a mounted folder or a stored remote."""
+
+    mount_path = fields.String(
+        allow_none=True, metadata={"description": "An absolute folder where the share is mounted"}
+    )
+    remote_name = fields.String(
+        allow_none=True, metadata={"description": "Or a stored remote's name (e.g. an SMB share)"}
+    )
+    folder_names = fields.String(load_default="en", validate=validate.OneOf(["en", "fr"]))
+
+
+class NasTargetInfo(Schema):
+    mount_path = fields.String(allow_none=True)
+    remote_name = fields.String(allow_none=True)
+    folder_names = fields.String()
+    source = fields.String(
+        metadata={"description": "settings: set here; config: config.yaml or the environment"}
+    )
+    updated_at = fields.String(allow_none=True)
+    state = fields.Nested(SyncConfig, metadata={"description": "The target checked now"})
+
+
+class NasTargetTest(SyncOutcome):
+    state = fields.Nested(SyncConfig)

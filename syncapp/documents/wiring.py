@@ -18,7 +18,7 @@ from ..settings import settings
 from ..storage import Remote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy
-from . import live
+from . import live, nas_settings
 from .nas import MountTarget, NasNotConfigured, NasSync, NoTarget, RemoteTarget, Target
 from .store import DocumentStore
 
@@ -33,8 +33,14 @@ def _open_named_remote(name: str) -> Remote | None:
     return open_stored(stored) if stored is not None else None
 
 
+def nas_options() -> nas_settings.NasChoice:
+    """The NAS target in force: /settings/nas's (the database) before config.yaml's, read on
+    every use so that a change applies without a restart."""
+    return nas_settings.effective(db.session, settings().documents)
+
+
 def nas_target(options: Any) -> Target:
-    """The NAS of the `documents` settings section."""
+    """The NAS that `options` name (a NasChoice, or the `documents` settings section)."""
     if options.nas_remote:
         return RemoteTarget(options.nas_remote, _open_named_remote)
     if options.nas_mount_path:
@@ -42,10 +48,11 @@ def nas_target(options: Any) -> Target:
     return NoTarget()
 
 
-def nas_sync() -> NasSync:
-    """The NAS service for this request or job; close it (it may hold an SMB connection)."""
+def nas_sync(options: nas_settings.NasChoice | None = None) -> NasSync:
+    """The NAS service for this request or job; close it (it may hold an SMB connection).
+    `options`: a target to try (the settings page's Test) instead of the one in force."""
     configured = settings()
-    options = configured.documents
+    options = options or nas_options()
     try:
         return NasSync(
             document_store().remote,

@@ -21,9 +21,9 @@ from ..cloud.jobs import job_view
 from ..cloud.models import JOB_STATUSES, CloudConflict, CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document
+from ..documents.wiring import nas_options
 from ..extensions import db
 from ..monitoring.checks import liveness
-from ..settings import settings
 from ..syncs.models import JOB_STATES, SyncJob, SyncRun
 from ..timeutil import utcnow
 from .dashboard_charts import scoped, storage, transfers
@@ -203,7 +203,7 @@ def documents_section(owner_id: int | None) -> dict[str, Any]:
         )
     ).one()
     done, broken = int(done or 0), int(broken or 0)
-    options = settings().documents
+    options = nas_options()  # /settings/nas's target, else config.yaml's
     return {
         # without a NAS target nothing is ever copied: the page says so instead of "0 %"
         "nas_configured": bool(options.nas_remote or options.nas_mount_path),

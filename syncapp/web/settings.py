@@ -20,7 +20,7 @@ from ..config import ENV_ALIASES
 from ..cordiax import pollers as poller_defaults
 from ..cordiax.models import CordiaxPoller
 from ..cordiax.poller_schemas import PollerInfo
-from ..documents.wiring import nas_sync
+from ..documents.wiring import nas_options, nas_sync
 from ..extensions import db
 from ..notifications import deliveries as notification_deliveries
 from ..notifications.models import NotificationTarget
@@ -121,4 +121,12 @@ def nas():
         }
         for key, help in NAS_SETTINGS.items()
     ]
-    return render_template("settings/nas.html", config=config, settings=configured)
+    # what an administrator may set here, applied without a restart (documents/nas_settings.py)
+    remotes = _all(StoredRemote, StoredRemote.name) if current_user.is_admin else []
+    return render_template(
+        "settings/nas.html",
+        config=config,
+        settings=configured,
+        choice=nas_options(),
+        remote_names=[remote.name for remote in remotes],
+    )

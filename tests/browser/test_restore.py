@@ -59,6 +59,7 @@ def test_make_current_restores_an_old_cloud_version(page, browser_server):
     row.locator('[data-action="versions"]').click()
     versions = page.locator(f"#cloud-versions-{file_id}")
     versions.get_by_role("button", name="Make current").click()
+    page.get_by_role("dialog").get_by_role("button", name="Make current").click()  # it asks first
     expect(page.get_by_text("version 1 was restored as version 3")).to_be_visible()
     expect(row.locator('[data-field="version"]')).to_have_text("3")
     expect(versions.locator("tbody tr")).to_have_count(3)

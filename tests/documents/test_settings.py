@@ -25,7 +25,8 @@ def test_unknown_folder_names_are_refused():
 
 
 def document_jobs(app) -> list:
-    return [job for job in build_scheduler(app).get_jobs() if job.id.startswith("documents.")]
+    """The documents' auto-sync job (their debris sweep, `documents.debris`, is tests/debris')."""
+    return [job for job in build_scheduler(app).get_jobs() if job.id == "documents.auto_sync"]
 
 
 def test_auto_sync_is_off_by_default_and_runs_at_its_interval(make_app):

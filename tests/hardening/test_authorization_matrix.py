@@ -428,6 +428,9 @@ TABLE: dict[tuple[str, str], Row] = {
         "/upload",
         {"_body": _upload("backup", type="FULL", profile="document")},
     ),
+    ("backups.verify_archive", "POST"): Row(
+        "owner", 200, "/backups/{backup_type}/{backup_name}/verify?owner={user_a}"
+    ),
     ("backups.delete_backup", "DELETE"): Row(
         "admin", 204, "/backups/{backup_type}/{backup_name}?owner={user_a}", mutates=True
     ),
@@ -516,6 +519,15 @@ TABLE: dict[tuple[str, str], Row] = {
     ("google_oauth.status", "GET"): Row("self", 200, "/auth/google/status/{user_a}"),
     # administrators only
     ("users.list_users", "GET"): Row("admin", 200, "/api/v1/users"),
+    # the NAS target (issue 22): the server's, set by administrators only
+    ("nas_sync.get_nas_target", "GET"): Row("admin", 200, "/api/v1/sync/target"),
+    ("nas_sync.set_nas_target", "PUT"): Row(
+        "admin", 200, "/api/v1/sync/target", _json({"mount_path": "/nowhere/nas"}), mutates=True
+    ),
+    ("nas_sync.reset_nas_target", "DELETE"): Row("admin", 200, "/api/v1/sync/target", mutates=True),
+    ("nas_sync.test_nas_target", "POST"): Row(
+        "admin", 200, "/api/v1/sync/target/test", _json({"mount_path": "/nowhere/nas"})
+    ),
     ("cordiax.list_refused", "GET"): Row("admin", 200, "/api/v1/cordiax/refused"),
     ("users.create_account", "POST"): Row(
         "admin", 201, "/api/v1/users", _json({"email": "c@example.com", "password": "long1234"})

@@ -166,7 +166,11 @@ PAGES = [
 ]
 
 # Forms whose JavaScript posts somewhere their markup does not say (id -> endpoint path).
-SCRIPTED_FORMS = {"sync-form": "/api/v1/syncs"}
+SCRIPTED_FORMS = {
+    "sync-form": "/api/v1/syncs",
+    # /settings/nas: Test POSTs here (Save PUTs /api/v1/sync/target, checked with every route)
+    "nas-target-form": "/api/v1/sync/target/test",
+}
 
 # A body each target accepts once the CSRF check passes (so "not refused" is visible).
 BODIES = {
@@ -180,6 +184,7 @@ BODIES = {
     "/api/v1/remotes": {"json": {"name": "x"}},
     "/api/v1/users": {"json": {"email": "x"}},
     "/api/v1/notifications/targets": {"json": {"name": "x"}},
+    "/api/v1/sync/target/test": {"json": {"mount_path": "/nowhere/nas"}},
 }
 
 

@@ -1,7 +1,7 @@
 """cordiax presence: whether a device is connected now, and when it was last heard from
 
-Revision ID: 0020_cordiax_presence
-Revises: 0019_restic_repositories
+Revision ID: 0022_cordiax_presence
+Revises: 0021_nas_settings
 Create Date: 2026-12-07 12:30:00
 
 """
@@ -12,8 +12,8 @@ from syncapp.timeutil import UtcDateTime
 
 
 # revision identifiers, used by Alembic.
-revision = '0020_cordiax_presence'
-down_revision = '0019_restic_repositories'
+revision = '0022_cordiax_presence'
+down_revision = '0021_nas_settings'
 branch_labels = None
 depends_on = None
 
