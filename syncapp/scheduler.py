@@ -231,8 +231,13 @@ def start_scheduler(app: Flask) -> None:
     )
     leadership = Leadership(app, lock, state)
     state["leadership"] = leadership
-    if leadership.try_to_lead() and not lock.can_be_lost:
-        return
+    try:
+        if leadership.try_to_lead() and not lock.can_be_lost:
+            return
+    except Exception:
+        # e.g. a lock file that cannot be created: the pages keep answering and
+        # /api/v1/health (the dashboard's headline) names the failure; the watch tries again
+        log.exception("could not take the scheduler's leader lock")
     threading.Thread(
         target=leadership.watch, args=(stop,), name="scheduler-leader", daemon=True
     ).start()

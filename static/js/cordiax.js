@@ -12,8 +12,27 @@
   const MAX_LOG_ROWS = 200;
   const { el, size, timeOf } = window.syncappFormat;
 
+  const titles = JSON.parse(root.dataset.titles);
+
+  // As the template's encryption macro: the badge, and what it means on hover.
   function encryption(encrypted) {
-    return encrypted ? el("span", "encrypted", "badge badge-inc") : el("span", "plaintext", "badge badge-diff");
+    const node = encrypted ? el("span", "encrypted", "badge badge-inc") : el("span", "plaintext", "badge badge-diff");
+    node.title = titles[node.textContent];
+    return node;
+  }
+
+  // A device's "online / last seen" line follows its connections and pushes.
+  function showPresence(event, body) {
+    const section = deviceSection(body.device);
+    if (!section) return;
+    const line = section.querySelector('[data-field="presence"]');
+    if (event === "cordiax_connected") {
+      line.dataset.online = "true";
+      line.replaceChildren(el("span", "online", "badge badge-inc"), " connected since ", timeOf(body.time));
+    } else if (event === "cordiax_disconnected") {
+      line.dataset.online = "false";
+      line.replaceChildren(el("span", "offline", "badge"), " last seen ", timeOf(body.time));
+    }
   }
 
   function setStatus(text, className) {
@@ -128,6 +147,7 @@
   socket.onAny(function (event, body) {
     if (!event.startsWith("cordiax_") || !body || typeof body !== "object") return;
     addLogRow(event, body);
+    showPresence(event, body);
     if (event === "cordiax_snapshot" && body.created) addVersion(body);
   });
 })();

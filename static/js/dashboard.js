@@ -181,7 +181,7 @@
   }
 
   function targetBadges(targets) {
-    if (!targets.length) return ["—"];
+    if (!targets.length) return ["no cloud chosen"];
     const kinds = { completed: "inc", failed: "danger", conflict: "danger" };
     return targets.reduce(function (parts, t) {
       return parts.concat([badge(t.target + ": " + t.status, kinds[t.status]), " "]);
@@ -189,6 +189,11 @@
   }
 
   function progressCell(job) {
+    if (!job.targets.length) {
+      const none = badge("not set up");
+      none.title = "This file was stored without choosing a cloud: nothing is replicated";
+      return cell("td", [none]);
+    }
     const bar = el("progress");
     bar.max = 100;
     bar.value = job.progress_percentage;
@@ -232,7 +237,33 @@
     root.querySelectorAll('[data-filled="' + name + '"]').forEach(function (n) { n.hidden = !has; });
   }
 
+  // The headline's health: what /api/v1/health answers, with the failing checks named.
+  function showHealth(health) {
+    const node = document.getElementById("dash-health");
+    if (!node || !health) return;
+    node.dataset.state = health.status;
+    const code = el("code", "/api/v1/health");
+    if (health.status === "ok") {
+      node.replaceChildren(badge("healthy", "inc"), " every check of ", code, " passes");
+      return;
+    }
+    const parts = [badge("unhealthy", "danger"), " ", code, " fails: "];
+    health.failing.forEach(function (failure, index) {
+      if (index) parts.push("; ");
+      parts.push(el("strong", failure.check), ": " + failure.detail);
+    });
+    node.replaceChildren.apply(node, parts);
+  }
+
   function apply(summary) {
+    showHealth(summary.health);
+    Object.keys(summary.tiles || {}).forEach(function (name) {
+      const tile = root.querySelector('[data-tile="' + name + '"]');
+      if (tile) tile.dataset.state = summary.tiles[name];
+    });
+    root.querySelectorAll("[data-nas]").forEach(function (node) {
+      node.hidden = (node.dataset.nas === "configured") !== summary.documents.nas_configured;
+    });
     root.querySelectorAll("[data-stat]").forEach(function (node) {
       const value = lookup(summary, node.dataset.stat);
       if (node.dataset.unless && !lookup(summary, node.dataset.unless)) node.textContent = "—";
@@ -322,8 +353,10 @@
         return ["cordiax", b.error ? "error" : "info", "Share poll " + who, b.error || b.result || ""];
       case "run_started": return ["syncs", "info", "Sync job " + b.job + " started", b.reason || ""];
       case "run_finished":
-        return ["syncs", RUN_LEVELS[b.status] || "warning", "Sync job " + b.job + ": " + b.status,
-          b.files_copied + " copied, " + b.files_failed + " failed", b.bytes_copied];
+        // A run that failed says why ("failed: <reason>"), not only its zero counts.
+        return ["syncs", RUN_LEVELS[b.status] || "warning", "Sync job " + b.job + ": " + b.status +
+          (b.error ? ": " + b.error : ""),
+          b.files_copied + " copied, " + b.files_failed + " failed", b.bytes_copied || null];
       case "file_failed":
         return ["syncs", "error", "Sync job " + b.job + ": a file failed", b.path + ": " + (b.error || "")];
       case "job_changed":
@@ -331,17 +364,40 @@
       case "cloud_job_finished": {
         const row = jobRow(b.job_id); // the event names the file by its id only
         const file = row ? row.dataset.filename : "file #" + b.file_id;
+        if (!(b.targets || []).length) { // sent to no cloud: nothing was replicated
+          return ["cloud", "info", file + " v" + b.version + " stored", "cloud replication not set up", b.bytes_total];
+        }
         return ["cloud", b.status === "completed" ? "ok" : "error",
-          "Replication of " + file + " v" + b.version + ": " + b.status,
-          b.error_message || (b.targets || []).map(function (t) { return t.target; }).join(", "), b.bytes_total];
+          "Replication of " + file + " v" + b.version + ": " + b.status +
+            (b.status !== "completed" && b.error_message ? ": " + b.error_message : ""),
+          b.targets.map(function (t) { return t.target; }).join(", "), b.bytes_total];
       }
       default: return null; // file_synced and cloud_progress are too many to list
     }
   }
 
+  // One event per state change: a run that repeats its job's previous one (the server says so:
+  // `repeats`, the same status and reason, nothing done, e.g. every retry against a destination
+  // that is down) updates that entry's time and count instead of adding a line per retry.
+  function repeated(event, body) {
+    if (event !== "run_finished" || !body.repeats) return false;
+    // the job's newest run entry (the list is newest first)
+    const item = document.querySelector('#dash-events [data-key="syncs-' + body.job_id + '"]');
+    if (!item) return false;
+    const started = document.querySelector('#dash-events [data-run="' + body.run_id + '"]');
+    if (started) started.remove(); // the repeat's start goes with it
+    const times = Number(item.dataset.times || 1) + 1;
+    item.dataset.times = String(times);
+    item.querySelector("time").replaceWith(when(body.time));
+    let count = item.querySelector(".dash-times");
+    if (!count) { count = el("small", "", "dash-times lede"); item.append(" ", count); }
+    count.textContent = "× " + times;
+    return true;
+  }
+
   function addEvent(event, body) {
     const found = described(event, body);
-    if (!found) return;
+    if (!found || repeated(event, body)) return;
     const [source, level, title, detail, bytes] = found;
     const list = document.getElementById("dash-events");
     const link = el("a", source, "badge dash-source");
@@ -351,6 +407,8 @@
       el("span", text, "dash-detail")]);
     item.className = "dash-event dash-level-" + level;
     item.dataset.event = event;
+    if (event === "run_finished") item.dataset.key = "syncs-" + body.job_id;
+    if (event === "run_started") item.dataset.run = String(body.run_id);
     list.prepend(item);
     while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
     toggle("events", true);

@@ -101,7 +101,7 @@
     const link = field(row, "file");
     link.textContent = doc.filename;
     link.href = list.dataset.download.replace("/0/", "/" + Number(doc.id) + "/");
-    field(row, "size").textContent = size(doc.size); // as the template's filesizeformat(true)
+    field(row, "size").textContent = size(doc.size); // as the templates' |size filter (syncapp/web/formats.py)
     showSync(row, doc);
     const remove = field(row, "delete");
     remove.dataset.apiUrl = list.dataset.delete.replace(/\/0$/, "/" + Number(doc.id));

@@ -15,7 +15,6 @@
   const TEXTS = ["name", "source_path", "destination_path"];
   const FLAGS = ["enabled", "realtime", "delete_after_sync"];
   const LIST_LIMIT = 200;
-  let reloading = false;
   // the job whose pending files and history are shown (only when there are jobs at all)
   const details = { id: null, section: document.getElementById("sync-details") };
 
@@ -44,10 +43,15 @@
     else delete message.dataset.run;
   }
 
+  // A run's number within its job (run_number), not its id among every job's runs.
+  function runNumber(body) {
+    return body.run_number === undefined || body.run_number === null ? body.run_id : body.run_number;
+  }
+
   function runEnded(body) {
     if (message.dataset.run !== String(body.run_id)) return;
     const failed = ["failed", "interrupted", "partial"].indexOf(body.status) >= 0;
-    say("Run " + body.run_id + " of \u201c" + body.job + "\u201d " + body.status + ": " +
+    say("Run " + runNumber(body) + " of \u201c" + body.job + "\u201d " + body.status + ": " +
       runCounts(body) + ".", failed);
   }
 
@@ -91,10 +95,34 @@
     row.querySelector('[data-action="stop"]').hidden = !status.enabled;
   }
 
+  function countRows() {
+    const rows = document.querySelectorAll("#sync-jobs tr[data-job]").length;
+    document.getElementById("syncs-count").textContent = String(rows);
+    document.getElementById("syncs-plural").textContent = rows === 1 ? "" : "s";
+    document.getElementById("syncs-jobs-card").hidden = rows === 0;
+    document.getElementById("syncs-empty").hidden = rows > 0;
+  }
+
+  // A job created here (or announced by job_changed): its row from the page's <template>, then
+  // its status from the API, read after the row exists so that no run's end can fall between.
+  function addRow(job) {
+    if (!rowOf(job.id)) {
+      const row = document.getElementById("sync-job-row").content.firstElementChild.cloneNode(true);
+      row.id = "sync-job-" + job.id;
+      row.dataset.job = String(job.id);
+      row.dataset.enabled = String(job.enabled);
+      document.getElementById("sync-jobs").prepend(row);
+      cell(row, "name").textContent = job.name;
+      countRows();
+    }
+    return refreshRow(job.id);
+  }
+
   function removeRow(id) {
     const row = rowOf(id);
     if (row) row.remove();
     if (details.id === id) closeDetails();
+    countRows();
   }
 
   function refreshRow(id) {
@@ -237,7 +265,7 @@
           return null;
         }
         if (action === "force") {
-          say("Run " + answer.body.run_id + " of \u201c" + name + "\u201d queued.", false,
+          say("Run " + runNumber(answer.body) + " of \u201c" + name + "\u201d queued.", false,
             answer.body.run_id);
         } else {
           say("\u201c" + name + "\u201d " + DONE[action] + ".");
@@ -406,10 +434,13 @@
           return null;
         }
         if (id === null) {
-          // A new job needs its row (and, for the first one, the whole table): reload.
-          reloading = true;
-          window.location.reload();
-          return null;
+          // No reload: the page's socket stays connected, so the job's first run (which starts
+          // at once) shows live in its row and the log.
+          formStatus.textContent = "";
+          form.reset();
+          say("\u201c" + answer.body.name + "\u201d created" +
+            (answer.body.enabled ? ": its first run starts now." : " (stopped)."));
+          return addRow(answer.body);
         }
         formStatus.textContent = "";
         say("\u201c" + answer.body.name + "\u201d saved.");
@@ -423,6 +454,97 @@
       })
       .finally(function () { submit.disabled = false; });
   });
+
+  // --- the folder picker ---------------------------------------------------------------------
+  // Browse… beside a folder field opens the picker at that field's folder (or the roots); a
+  // folder's button goes into it, "Use this folder" fills the field. The server lists only
+  // folders inside the caller's sync roots (GET /api/v1/syncs/folders).
+
+  const picker = document.getElementById("folder-picker");
+  const pick = { field: null, path: null };
+
+  function pickerStatus(text, isError) {
+    const node = document.getElementById("folder-picker-status");
+    node.textContent = text;
+    node.className = isError ? "error" : "";
+  }
+
+  function folderButton(label, path) {
+    const button = el("button", label, "button small plain");
+    button.type = "button";
+    button.dataset.path = path;
+    const item = el("li");
+    item.appendChild(button);
+    return item;
+  }
+
+  function showRoots() {
+    pick.path = null;
+    document.getElementById("folder-picker-path").textContent = "Your sync folders";
+    document.getElementById("folder-picker-use").disabled = true;
+    document.getElementById("folder-picker-up").disabled = true;
+    const list = document.getElementById("folder-picker-list");
+    list.replaceChildren.apply(list, JSON.parse(picker.dataset.roots).map(function (root) {
+      return folderButton(root, root);
+    }));
+    pickerStatus("");
+  }
+
+  function browse(path) {
+    pickerStatus("Loading…");
+    return callUrl("GET", picker.dataset.api + "?path=" + encodeURIComponent(path))
+      .then(function (answer) {
+        if (!answer.ok) {
+          pickerStatus(problem(answer), true);
+          return;
+        }
+        const body = answer.body;
+        pick.path = body.path;
+        pick.parent = body.parent;
+        document.getElementById("folder-picker-path").textContent = body.path;
+        document.getElementById("folder-picker-use").disabled = false;
+        document.getElementById("folder-picker-up").disabled = false;
+        const list = document.getElementById("folder-picker-list");
+        list.replaceChildren.apply(list, body.folders.map(function (name) {
+          return folderButton(name, body.path.replace(/\/$/, "") + "/" + name);
+        }));
+        pickerStatus(body.folders.length ? (body.truncated ? "The first " + body.folders.length +
+          " folders are listed." : "") : "No folder inside.");
+      })
+      .catch(function () { pickerStatus("Error: the connection failed.", true); });
+  }
+
+  if (picker) {
+    form.addEventListener("click", function (event) {
+      const opener = event.target.closest("button[data-browse]");
+      if (!opener) return;
+      pick.field = opener.dataset.browse;
+      document.getElementById("folder-picker-for").textContent =
+        form.querySelector('label[for="sync-' + pick.field + '"]').textContent.toLowerCase()
+          .replace(/ folder$/, "");
+      picker.hidden = false;
+      const current = input(pick.field).value.trim();
+      if (current) browse(current); else showRoots();
+      picker.scrollIntoView({ block: "nearest" });
+    });
+    document.getElementById("folder-picker-list").addEventListener("click", function (event) {
+      const button = event.target.closest("button[data-path]");
+      if (button) browse(button.dataset.path);
+    });
+    document.getElementById("folder-picker-use").addEventListener("click", function () {
+      if (pick.path === null) return;
+      input(pick.field).value = pick.path;
+      picker.hidden = true;
+      input(pick.field).focus();
+    });
+    document.getElementById("folder-picker-up").addEventListener("click", function () {
+      if (pick.parent) browse(pick.parent); else showRoots();
+    });
+    document.getElementById("folder-picker-close").addEventListener("click", function () {
+      picker.hidden = true;
+      if (pick.field) input(pick.field).focus();
+    });
+  }
 
   // --- the live log --------------------------------------------------------------------------
 
@@ -439,26 +561,47 @@
   // [label, the state or status whose colour the label takes, details]
   function describe(event, body) {
     switch (event) {
-      case "run_started": return ["started", "running", "Run " + body.run_id + " (" + body.reason + ")"];
+      case "run_started": return ["started", "running", "Run " + runNumber(body) + " (" + body.reason + ")"];
       case "file_synced":
         return ["synced", "completed", body.path + " · " + size(body.size) +
           (body.deleted_source ? " · source deleted" : "")];
       case "file_failed": return ["failed", "failed", body.path + ": " + (body.error || "")];
       case "run_finished":
-        return [body.status, body.status, "Run " + body.run_id + ": " + runCounts(body) +
+        return [body.status, body.status, "Run " + runNumber(body) + ": " +
+          (body.error ? body.status + ": " + body.error + " · " : "") + runCounts(body) +
           (body.duration ? " in " + seconds(body.duration) : "") +
-          (body.files_waiting ? " · " + body.files_waiting + " still being written" : "") +
-          (body.error ? " · " + body.error : "")];
+          (body.files_waiting ? " · " + body.files_waiting + " still being written" : "")];
       default: return [body.action, "", "Job " + body.action];
     }
+  }
+
+  // One line per change: a run that ended as the job's run before it did, doing nothing (the
+  // server says `repeats`: a retry against a destination still down, a check that found nothing)
+  // updates that run's line (time, "× N") and takes its own start's line away.
+  function repeated(event, body) {
+    if (event !== "run_finished" || !body.repeats) return false;
+    const previous = log.querySelector('tr[data-event="run_finished"][data-job="' + body.job_id + '"]');
+    if (!previous) return false;
+    const started = log.querySelector('tr[data-event="run_started"][data-run="' + body.run_id + '"]');
+    if (started) started.remove();
+    const times = Number(previous.dataset.times || 1) + 1;
+    previous.dataset.times = String(times);
+    previous.cells[0].replaceChildren(timeOf(body.time));
+    let count = previous.querySelector(".syncs-times");
+    if (!count) { count = el("small", "", "syncs-times"); previous.cells[3].append(" ", count); }
+    count.textContent = "(× " + times + ")";
+    return true;
   }
 
   function addLogRow(event, body) {
     const empty = document.getElementById("syncs-log-empty");
     if (empty) empty.remove();
+    if (repeated(event, body)) return;
     const [label, tone, text] = describe(event, body);
     const row = tableRow([timeOf(body.time), body.job, badge(label, tone), text]);
     row.dataset.event = event;
+    row.dataset.job = String(body.job_id);
+    if (body.run_id !== undefined) row.dataset.run = String(body.run_id);
     log.prepend(row);
     while (log.rows.length > MAX_LOG_ROWS) log.deleteRow(-1);
   }
@@ -471,7 +614,8 @@
     if (event === "job_changed") {
       if (body.action === "deleted") removeRow(body.job_id);
       else if (row) refreshSoon(body.job_id);
-      else if (!reloading) document.getElementById("syncs-reload").hidden = false;
+      else if (body.action === "created") addRow({ id: body.job_id, name: body.job, enabled: body.enabled });
+      else document.getElementById("syncs-reload").hidden = false;
       return;
     }
     if (!row) return;
@@ -489,15 +633,15 @@
   }
   const EVENTS = ["run_started", "file_synced", "file_failed", "run_finished", "job_changed"];
   const socket = window.io("/events");
-  let connectedBefore = false;
   function setLive(text, className) {
     live.textContent = text;
     live.className = "badge " + className;
   }
   socket.on("connect", function () {
     setLive("live", "badge-inc");
-    if (connectedBefore) refreshAll(); // what happened while offline shows in the rows at least
-    connectedBefore = true;
+    // What happened before the socket joined (between the page's render and now) or while it was
+    // offline shows in the rows at least.
+    refreshAll();
   });
   socket.on("disconnect", function () { setLive("offline, reconnecting…", "badge-danger"); });
   socket.on("connect_error", function () { setLive("offline", "badge-danger"); });

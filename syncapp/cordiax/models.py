@@ -77,3 +77,21 @@ class CordiaxPoller(db.Model):
     #: what the file looked like when last imported: (etag or mtime, size) then its content hash
     seen_marker: Mapped[str | None] = mapped_column(String(255))
     seen_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class CordiaxPresence(db.Model):
+    """Whether a device is connected to /cordiax-sync/ now, and when it was last heard from, for
+    the Cordiax page (issue 22). In the database, not in a process's memory: any of several
+    server processes may hold the connection. `connections` counts the device's open ones;
+    `last_seen_at` moves on connecting, on each push and on leaving (presence.py)."""
+
+    __tablename__ = "cordiax_presence"
+    __table_args__ = (UniqueConstraint("user_id", "device", name="uq_cordiax_presence_device"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(64))
+    connections: Mapped[int] = mapped_column(default=0)
+    address: Mapped[str | None] = mapped_column(String(64))
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -26,7 +26,7 @@ from ..sockets import GuardedNamespace, socket_error
 from ..storage import RemoteError
 from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
-from . import live
+from . import live, presence
 from .anonymous import anonymous_user
 from .refusals import record_refusal
 from .requester import SyncRequester
@@ -141,6 +141,16 @@ def _refused(code: str, message: str, device: str | None, user_id: int | None = 
     )
 
 
+def _presence(change, *args: Any) -> None:
+    """Record a device's presence (presence.py); the page's "online" is a convenience: a
+    database hiccup here must not refuse or drop a client."""
+    try:
+        change(db.session, *args)
+    except Exception:
+        db.session.rollback()
+        log.warning("could not record the presence of a Cordiax device", exc_info=True)
+
+
 class CordiaxNamespace(GuardedNamespace):
     def __init__(self, namespace: str = NAMESPACE) -> None:
         super().__init__(namespace)
@@ -176,6 +186,7 @@ class CordiaxNamespace(GuardedNamespace):
             self._clients[request.sid] = (user.id, device)
         # Not emitted here: the client could not answer yet (requester.py says why).
         _requester().connected(request.sid)
+        _presence(presence.arrived, user.id, device, request.remote_addr)
         live.connected(user.id, device)
 
     def on_sync_data(self, data: Any = None) -> dict[str, Any]:
@@ -203,11 +214,13 @@ class CordiaxNamespace(GuardedNamespace):
             db.session.rollback()
             code, message = _failure(exc)
             _requester().pushed(request.sid, refused_size=code == "too_large")
+            _presence(presence.heard, user_id, device)  # refused, but there
             if isinstance(exc, SnapshotRefused):
                 _refused(code, message, device, user_id)
             live.push_failed(user_id, device, code, message)
             return self._refuse(code, message)
         _requester().pushed(request.sid)
+        _presence(presence.heard, user_id, device)
         snapshot = result.snapshot
         ack = {
             "status": "ok",
@@ -230,6 +243,7 @@ class CordiaxNamespace(GuardedNamespace):
         with self._guard:
             identity = self._clients.pop(request.sid, None)
         if identity is not None:
+            _presence(presence.left, identity[0], identity[1])
             live.disconnected(identity[0], identity[1])
 
     @staticmethod

@@ -55,6 +55,34 @@ def health_check(name: str) -> Callable[[HealthCheck], HealthCheck]:
     return register
 
 
+def run_check(name: str, check: HealthCheck) -> dict[str, Any]:
+    """One check's result: {status: ok|error, detail[, jobs]}; never raises."""
+    try:
+        outcome = check()
+    except Exception as exc:  # any failure of a dependency is reported, never raised
+        db.session.rollback()
+        current_app.logger.warning("health check %s failed: %s", name, exc)
+        return {"status": "error", "detail": str(exc).splitlines()[0][:300]}
+    if isinstance(outcome, CheckReport):
+        if not outcome.ok:
+            current_app.logger.warning("health check %s failed: %s", name, outcome.detail)
+        status = "ok" if outcome.ok else "error"
+        return {"status": status, "detail": outcome.detail, "jobs": outcome.jobs}
+    return {"status": "ok", "detail": outcome}
+
+
+def liveness() -> dict[str, Any]:
+    """What GET /api/v1/health's status code says, with the cause: {status: ok|error, failing:
+    [{check, detail}]} (the dashboard's headline; issue 22)."""
+    results = {name: run_check(name, check) for name, check in HEALTH_CHECKS.items()}
+    failing = [
+        {"check": name, "detail": result.get("detail") or ""}
+        for name, result in results.items()
+        if result["status"] != "ok"
+    ]
+    return {"status": "error" if failing else "ok", "failing": failing}
+
+
 @health_check("database")
 def check_database() -> str:
     started = time.perf_counter()

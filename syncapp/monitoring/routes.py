@@ -6,20 +6,16 @@ the cached destination results of their own jobs (administrators: of every job).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from flask import current_app
 from flask_login import current_user
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
 
-from ..extensions import Blueprint, db
+from ..extensions import Blueprint
 from ..project import __version__
 from ..security import public
 from ..timeutil import isoformat, utcnow
 from .access import require_enabled
-from .checks import HEALTH_CHECKS, CheckReport, destinations_report
+from .checks import HEALTH_CHECKS, destinations_report, run_check
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/v1", description="Service health")
 
@@ -44,21 +40,6 @@ class Health(Schema):
     checks = fields.Dict(keys=fields.String(), values=fields.Nested(CheckResult))
     error = fields.String()
     message = fields.String()
-
-
-def run_check(name: str, check: Callable[[], str | CheckReport]) -> dict[str, Any]:
-    try:
-        outcome = check()
-    except Exception as exc:  # any failure of a dependency is reported, never raised
-        db.session.rollback()
-        current_app.logger.warning("health check %s failed: %s", name, exc)
-        return {"status": "error", "detail": str(exc).splitlines()[0][:300]}
-    if isinstance(outcome, CheckReport):
-        if not outcome.ok:
-            current_app.logger.warning("health check %s failed: %s", name, outcome.detail)
-        status = "ok" if outcome.ok else "error"
-        return {"status": status, "detail": outcome.detail, "jobs": outcome.jobs}
-    return {"status": "ok", "detail": outcome}
 
 
 def caller_signed_in() -> bool:

@@ -26,7 +26,7 @@ from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
 from ..storage.local import ConfinedLocalRemote
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
-from .history import record_end
+from .history import record_end, run_number
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
 from .scan import SourceFile, plan_run, scan_source
 
@@ -183,6 +183,8 @@ class SyncEngine:
         self.keep_runs = keep_runs
         self.on_event = on_event or (lambda name, payload, job: None)
         self.on_outcome = on_outcome or (lambda outcome, job: None)
+        #: run id -> its number within its job, from its start to its end
+        self._numbers: dict[int, int] = {}
 
     # --- one run -----------------------------------------------------------------------------
 
@@ -194,7 +196,10 @@ class SyncEngine:
         run.status, run.started_at = "running", utcnow()
         job.state, job.last_run_at = "running", run.started_at
         session.commit()
-        self.on_event("run_started", {"run_id": run.id, "reason": run.reason}, job)
+        number = self._numbers[run.id] = run_number(session, run)
+        self.on_event(
+            "run_started", {"run_id": run.id, "run_number": number, "reason": run.reason}, job
+        )
         log.info("sync run %d of job %d started (%s)", run.id, job.id, run.reason, extra=_tag(job))
         source: ConfinedLocalRemote | None = None
         destination: Destination | None = None
@@ -487,14 +492,17 @@ class SyncEngine:
 
     # --- ending a run ------------------------------------------------------------------------
 
-    def _tidy_history(self, run: SyncRun) -> None:
-        """After the run's end is committed: a failure here must not leave it unrecorded."""
+    def _tidy_history(self, run: SyncRun) -> bool:
+        """After the run's end is committed: a failure here must not leave it unrecorded. True
+        when the run repeats the one before it (same end, nothing done)."""
         try:
-            record_end(self.session, run, self.keep_runs)
+            repeats = record_end(self.session, run, self.keep_runs)
             self.session.commit()
+            return repeats
         except Exception:  # tried again at the job's next run
             self.session.rollback()
             log.exception("could not tidy the run history of job %d", run.job_id)
+            return False
 
     def _finish_later(
         self, job: SyncJob, run: SyncRun, status: str, reason: str, *, state: str | None = None
@@ -528,9 +536,11 @@ class SyncEngine:
         if job.lease_owner == self.owner:
             job.lease_owner, job.lease_until = None, None
         session.commit()
-        self._tidy_history(run)
+        repeats = self._tidy_history(run)
         summary = {
             "run_id": run.id,
+            # numbered at its start: tidying may since have folded a run before it away
+            "run_number": self._numbers.pop(run.id, None) or run_number(session, run),
             "status": status,
             "files_copied": run.files_copied,
             "files_failed": run.files_failed,
@@ -539,6 +549,9 @@ class SyncEngine:
             "bytes_copied": run.bytes_copied,
             "duration": run.duration,
             "error": error,
+            # the same end as the run before, nothing done (a retry against a destination still
+            # down, a check that found nothing): views show one event per change, not per run
+            "repeats": repeats,
         }
         self.on_event("run_finished", summary, job)
         level = logging.INFO if status in ("completed", "cancelled") else logging.WARNING

@@ -11,12 +11,14 @@ creates the destination itself.
 
 from __future__ import annotations
 
+import os
+
 from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
-from ..failures import BadRequest, DomainError
+from ..failures import BadRequest, DomainError, NotFound
 from ..settings import settings
 from ..storage import RemoteError, RemoteNotFound
 from ..storage.local import ConfinedLocalRemote, PathRefused
@@ -53,6 +55,48 @@ def _protected() -> list[str]:
 def locate_for(owner: User, raw: object, field: str) -> Folder:
     """The folder `raw` names among `owner`'s roots (DomainError when it is not one of theirs)."""
     return locate(raw, roots_of(owner), _protected(), field)
+
+
+#: the most folders one listing of the folder picker returns
+MAX_SUBFOLDERS = 500
+
+
+def subfolders(owner: User, raw: object) -> dict:
+    """The folders inside `raw` (a folder in one of `owner`'s roots), for the Sync jobs page's
+    folder picker: opened as a job's folders are (no link followed below the root), links and
+    hidden names left out. NotFound when the folder is not there."""
+    # a root itself is listed too (a job may not use a whole shared root, but picks inside it)
+    roots = {form: root for root in roots_of(owner) for form in (root.path, root.written)}
+    at_root = roots.get(raw.rstrip("/") or "/") if isinstance(raw, str) else None
+    folder = Folder(at_root, "") if at_root is not None else locate_for(owner, raw, "path")
+    try:
+        remote = _open(folder)
+    except RemoteNotFound:
+        raise NotFound(f"folder {folder.path} does not exist.", code="folder_missing") from None
+    except (PathRefused, RemoteError) as exc:
+        raise BadRequest(str(exc), code="invalid_path", field="path") from None
+    try:
+        with os.scandir(remote.folder_fd) as items:
+            names = sorted(
+                item.name
+                for item in items
+                if not item.name.startswith(".") and item.is_dir(follow_symlinks=False)
+            )
+    except OSError as exc:
+        raise BadRequest(f"folder {folder.path} cannot be read: {exc.strerror}.",
+                         code="invalid_path", field="path") from None  # fmt: skip
+    finally:
+        remote.close()
+    parent = None
+    if folder.rel:
+        parent = os.path.dirname(folder.path)
+    return {
+        "path": folder.path,
+        "root": folder.root.path,
+        "parent": parent,
+        "folders": names[:MAX_SUBFOLDERS],
+        "truncated": len(names) > MAX_SUBFOLDERS,
+    }
 
 
 def _open(folder: Folder) -> ConfinedLocalRemote:

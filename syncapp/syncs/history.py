@@ -35,13 +35,15 @@ def _did_nothing(run: SyncRun) -> bool:
     return not (run.files_copied or run.files_deleted or run.files_failed)
 
 
-def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
+def record_end(session: Session, run: SyncRun, keep_runs: int) -> bool:
     """Tidy the history of `run`'s job now that `run` has ended (its status is set, not yet
     committed): a run that repeats one that did nothing replaces it, and runs beyond the newest
     `keep_runs` (0: no limit) are folded into the summary. A few statements per run, none per
-    file."""
+    file. True when `run` repeats the run before it (which it replaced): live views show one
+    event per change, not one per retry."""
     session.flush()
     job_id = run.job_id
+    repeats = False
     if _did_nothing(run):
         previous = session.scalar(
             select(SyncRun)
@@ -55,6 +57,7 @@ def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
             and (previous.status, previous.error) == (run.status, run.error)
         ):
             _fold(session, job_id, SyncRun.id == previous.id)
+            repeats = True
     if keep_runs > 0:
         oldest_kept = session.scalar(
             select(SyncRun.id)
@@ -65,6 +68,7 @@ def record_end(session: Session, run: SyncRun, keep_runs: int) -> None:
         )
         if oldest_kept is not None:
             _fold(session, job_id, and_(SyncRun.id < oldest_kept, ENDED))
+    return repeats
 
 
 def _fold(session: Session, job_id: int, which: ColumnElement[bool]) -> None:
@@ -94,6 +98,20 @@ def _fold(session: Session, job_id: int, which: ColumnElement[bool]) -> None:
     for name, value in zip(FOLDED, sums[2:], strict=True):
         setattr(summary, name, getattr(summary, name) + int(value))
     session.execute(delete(SyncRun).where(rows))
+
+
+def run_number(session: Session, run: SyncRun) -> int:
+    """The run's number within its job, as its history lists it: 1 for the job's first run, 2 for
+    the next (a stretch of runs that did nothing counts once; runs folded away beyond
+    `keep_runs` no longer count). Pages say "Run 2 of <job>", never the id shared by every job."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(SyncRun.job_id == run.job_id, SyncRun.id <= run.id, LISTED)
+        )
+        or 0
+    )
 
 
 def files_synced(session: Session, job_id: int, in_index: int) -> int:

@@ -12,8 +12,8 @@ from ..extensions import Blueprint, db, limiter
 from ..security import owner_scope
 from ..tenancy import caller
 from . import live
-from .folders import roots_of
-from .history import LISTED
+from .folders import roots_of, subfolders
+from .history import LISTED, run_number
 from .jobs import (
     create_job,
     delete_job,
@@ -30,6 +30,8 @@ from .runner import request_run
 from .schemas import (
     FileFilters,
     FileList,
+    FolderListing,
+    FolderQuery,
     JobStatus,
     Page,
     RunAccepted,
@@ -88,6 +90,15 @@ def list_roots():
     }
 
 
+@bp.route("/folders", methods=["GET"])
+@bp.arguments(FolderQuery, location="query")
+@bp.response(200, FolderListing)
+def list_folders(query):
+    """The folders inside a folder of your sync roots (the Sync jobs page's folder picker)."""
+    _scope()
+    return subfolders(caller(), query["path"])
+
+
 @bp.route("", methods=["POST"])
 @bp.arguments(SyncJobCreate)
 @bp.response(201, SyncJobInfo)
@@ -142,7 +153,14 @@ def stop_sync(job_id: int):
 
 def _accepted(job: SyncJob, reason: str, message: str, **extra):
     run = request_run(job, reason)
-    return {"status": "accepted", "message": message, "job_id": job.id, "run_id": run.id, **extra}
+    return {
+        "status": "accepted",
+        "message": message,
+        "job_id": job.id,
+        "run_id": run.id,
+        "run_number": run_number(db.session, run),
+        **extra,
+    }
 
 
 @bp.route("/<int:job_id>/force", methods=["POST"])

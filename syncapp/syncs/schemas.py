@@ -148,6 +148,9 @@ class RunAccepted(Schema):
     message = fields.String()
     job_id = fields.Integer()
     run_id = fields.Integer()
+    run_number = fields.Integer(
+        metadata={"description": "The run's number within its job (1: its first run)"}
+    )
     requeued = fields.Integer(metadata={"description": "Failed files queued again (retry)"})
 
 
@@ -165,3 +168,20 @@ class SyncRoot(Schema):
 
 class SyncRoots(Schema):
     roots = fields.List(fields.Nested(SyncRoot))
+
+
+class FolderQuery(Schema):
+    path = fields.String(
+        required=True,
+        metadata={"description": "An absolute folder inside one of your sync roots"},
+    )
+
+
+class FolderListing(Schema):
+    path = fields.String()
+    root = fields.String(metadata={"description": "The sync root it lies in"})
+    parent = fields.String(
+        allow_none=True, metadata={"description": "The folder above (null at a root)"}
+    )
+    folders = fields.List(fields.String(), metadata={"description": "Names, sorted"})
+    truncated = fields.Boolean(metadata={"description": "More folders than listed"})

@@ -21,7 +21,9 @@ from ..cloud.jobs import job_view
 from ..cloud.models import JOB_STATUSES, CloudConflict, CloudFile, CloudJob
 from ..cordiax.models import CordiaxSnapshot
 from ..documents.models import Document
+from ..documents.wiring import nas_options
 from ..extensions import db
+from ..monitoring.checks import liveness
 from ..syncs.models import JOB_STATES, SyncJob, SyncRun
 from ..timeutil import utcnow
 from .dashboard_charts import scoped, storage, transfers
@@ -201,7 +203,10 @@ def documents_section(owner_id: int | None) -> dict[str, Any]:
         )
     ).one()
     done, broken = int(done or 0), int(broken or 0)
+    options = nas_options()  # /settings/nas's target, else config.yaml's
     return {
+        # without a NAS target nothing is ever copied: the page says so instead of "0 %"
+        "nas_configured": bool(options.nas_remote or options.nas_mount_path),
         "total": total,
         "synced": done,
         "pending": total - done,
@@ -280,6 +285,51 @@ def cloud_section(user: User, owner_id: int | None) -> dict[str, Any]:
     }
 
 
+# --- health and the tiles' states --------------------------------------------------------------
+
+
+def tile_states(sections: dict[str, Any]) -> dict[str, str]:
+    """Each tile's colour: error (something failed or needs a hand), warning (not set up, or
+    waiting), ok, or none (nothing there yet)."""
+    backups, documents = sections["backups"], sections["documents"]
+    syncs, cloud = sections["syncs"], sections["cloud"]
+    broken = any(
+        p["broken_chains"]
+        or (p["verification"] is not None and p["verification"].sync_status != "SYNCHRONIZED")
+        for p in backups["profiles"]
+    )
+    states = syncs["by_state"]
+    return {
+        "backups": "error" if broken else "ok" if backups["archives"] else "none",
+        "cordiax": "ok" if sections["cordiax"]["devices"] else "none",
+        "documents": (
+            "error"
+            if documents["failed"]
+            else "warning"
+            if not documents["nas_configured"]
+            else "ok"
+            if documents["total"]
+            else "none"
+        ),
+        "syncs": (
+            "error"
+            if states.get("error")
+            else "warning"
+            if states.get("waiting_destination")
+            else "ok"
+            if syncs["jobs"]
+            else "none"
+        ),
+        "cloud": (
+            "error"
+            if cloud["by_status"].get("failed") or cloud["open_conflicts"]
+            else "ok"
+            if cloud["files"]
+            else "none"
+        ),
+    }
+
+
 # --- the whole -----------------------------------------------------------------------------------
 
 
@@ -287,14 +337,20 @@ def summary(user: User, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     owner_id = None if user.is_admin else user.id
     totals, storage_chart = storage(owner_id, now)
-    return {
-        "generated_at": now,
-        "scope": "all" if owner_id is None else "own",
+    sections = {
         "backups": backups_section(owner_id),
         "cordiax": cordiax_section(owner_id),
         "documents": documents_section(owner_id),
         "syncs": syncs_section(owner_id),
         "cloud": cloud_section(user, owner_id),
+    }
+    return {
+        "generated_at": now,
+        "scope": "all" if owner_id is None else "own",
+        # the server's liveness, as /api/v1/health answers it: the headline names a failure
+        "health": liveness(),
+        "tiles": tile_states(sections),
+        **sections,
         "storage": {"by_type": totals, "total": sum(totals.values())},
         "events": recent_events(owner_id),
         "charts": {"storage": storage_chart, "transfers": transfers(owner_id, now)},

@@ -24,7 +24,11 @@ EVENTS_SHOWN = 20
 RUN_LEVELS = {"completed": "ok", "failed": "error", "running": "info", "cancelled": "info"}
 
 
-def _event(moment, source: str, event: str, level: str, title: str, detail: str, size=None):
+def _event(
+    moment, source: str, event: str, level: str, title: str, detail: str, size=None, **marks
+):
+    """`marks`: key (a run's end: syncs-<job id>) and run_id (a run's start), with which
+    dashboard.js folds a repeated run into the line it repeats."""
     return {
         "time": moment,
         "source": source,
@@ -33,6 +37,8 @@ def _event(moment, source: str, event: str, level: str, title: str, detail: str,
         "title": title,
         "detail": detail,
         "size": size,
+        "key": marks.get("key"),
+        "run_id": marks.get("run_id"),
     }
 
 
@@ -76,13 +82,16 @@ def _runs(owner_id: int | None) -> list[dict[str, Any]]:
         if run.finished_at is None:
             events.append(
                 _event(run.started_at, "syncs", "run_started", "info",
-                       f"Sync job {name} started", run.reason)
+                       f"Sync job {name} started", run.reason, run_id=run.id)
             )  # fmt: skip
             continue
+        # a failed run says why; a stretch of equal runs is one row of the history already
+        reason = f": {run.error}" if run.error else ""
         events.append(
             _event(run.finished_at, "syncs", "run_finished", RUN_LEVELS.get(run.status, "warning"),
-                   f"Sync job {name}: {run.status}",
-                   f"{run.files_copied} copied, {run.files_failed} failed", run.bytes_copied)
+                   f"Sync job {name}: {run.status}{reason}",
+                   f"{run.files_copied} copied, {run.files_failed} failed",
+                   run.bytes_copied or None, key=f"syncs-{run.job_id}")
         )  # fmt: skip
     return events
 
@@ -93,7 +102,14 @@ def _replications(owner_id: int | None) -> list[dict[str, Any]]:
     query = query.order_by(CloudJob.created_at.desc()).limit(PER_SOURCE)
     events = []
     for job, filename in db.session.execute(query).all():
-        targets = ", ".join(job.targets) or "no cloud"
+        targets = ", ".join(job.targets)
+        if not targets:  # stored without a cloud: nothing was replicated, nothing "completed"
+            events.append(
+                _event(job.created_at, "cloud", "cloud_job_finished", "info",
+                       f"{filename} v{job.version} stored", "cloud replication not set up",
+                       job.bytes_total)
+            )  # fmt: skip
+            continue
         if job.finished_at is None:
             events.append(
                 _event(job.created_at, "cloud", "cloud_progress", "info",
@@ -103,8 +119,9 @@ def _replications(owner_id: int | None) -> list[dict[str, Any]]:
         done = job.status == "completed"
         events.append(
             _event(job.finished_at, "cloud", "cloud_job_finished", "ok" if done else "error",
-                   f"Replication of {filename} v{job.version}: {job.status}",
-                   targets if done else job.error_message or targets, job.bytes_total)
+                   f"Replication of {filename} v{job.version}: {job.status}"
+                   + ("" if done or not job.error_message else f": {job.error_message}"),
+                   targets, job.bytes_total)
         )  # fmt: skip
     return events
 

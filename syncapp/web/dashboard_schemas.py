@@ -76,6 +76,11 @@ class Cordiax(Schema):
 
 
 class Documents(Schema):
+    nas_configured = fields.Boolean(
+        metadata={
+            "description": "Whether a NAS target is set (documents.nas_mount_path or nas_remote)"
+        }
+    )
     total = fields.Integer()
     synced = fields.Integer()
     pending = fields.Integer()
@@ -134,6 +139,11 @@ class Event(Schema):
     title = fields.String()
     detail = fields.String()
     size = fields.Integer(allow_none=True, metadata=BYTES)
+    key = fields.String(
+        allow_none=True,
+        metadata={"description": "syncs-<job id> on a run's end: a repeat updates its line"},
+    )
+    run_id = fields.Integer(allow_none=True, metadata={"description": "On a run's start"})
 
 
 class Line(Schema):
@@ -155,11 +165,33 @@ class Charts(Schema):
     )
 
 
+class FailingCheck(Schema):
+    check = fields.String(metadata={"description": "database, scheduler"})
+    detail = fields.String(metadata={"description": "Why it failed"})
+
+
+class DashboardHealth(Schema):
+    status = fields.String(
+        validate=validate.OneOf(("ok", "error")),
+        metadata={"description": "error while GET /api/v1/health answers 503"},
+    )
+    failing = fields.List(fields.Nested(FailingCheck))
+
+
+TILE_STATES = ("ok", "warning", "error", "none")
+
+
 class Dashboard(Schema):
     generated_at = UtcDateTime()
     scope = fields.String(
         validate=validate.OneOf(("own", "all")),
         metadata={"description": "all: an administrator's view (every user's things)"},
+    )
+    health = fields.Nested(DashboardHealth)
+    tiles = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.OneOf(TILE_STATES)),
+        metadata={"description": "Each tile's state: backups, cordiax, documents, syncs, cloud"},
     )
     backups = fields.Nested(Backups)
     cordiax = fields.Nested(Cordiax)

@@ -45,3 +45,119 @@ def test_create_force_and_watch_a_run_finish(page, sync_root):
     assert stayed(page), "the page was reloaded"
     assert tree_digests(destination) == tree_digests(source)
     screenshot(page, "syncs-after-run")
+
+
+# Issue 22, finding 3: an enabled job made with the form runs at once; its row and the live log
+# follow that first run on the open page (no reload), and the page says the job was created.
+FIRST_RUN = {f"docs/{n}.txt": f"file {n}".encode() * 50 for n in range(4)}
+#: how soon after its run_finished event the row must show the run (issue 22: "within 2 s")
+ROW_FOLLOWS_MS = 2_000
+
+
+def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
+    source, destination = sync_root / "first-run-source", sync_root / "first-run-destination"
+    write_tree(source, FIRST_RUN)
+    destination.mkdir()
+    page.goto("/syncs")
+    expect(page.locator("#syncs-live-status")).to_have_text("live")
+    stay_marker(page)
+    form = page.locator("#sync-form")
+    form.get_by_label("Name").fill("First run job")
+    form.get_by_label("Source folder").fill(str(source))
+    form.get_by_label("Destination folder").fill(str(destination))
+    form.get_by_role("button", name="Create").click()
+
+    expect(page.locator("#syncs-message")).to_contain_text("created")
+    row = page.locator("#sync-jobs tr", has_text="First run job")
+    expect(row).to_have_count(1)
+    # The job's first run is its run 1, whatever other jobs ran before.
+    finished = page.locator('#syncs-log tr[data-event="run_finished"]', has_text="First run job")
+    expect(finished.filter(has_text="Run 1: 4 copied, 0 failed")).to_have_count(1)
+    last_run = row.locator('[data-field="last-run"]')
+    expect(last_run).to_contain_text("completed", timeout=ROW_FOLLOWS_MS)
+    expect(last_run).to_contain_text("4 copied", timeout=ROW_FOLLOWS_MS)
+    expect(row.locator('[data-field="next-run"]')).not_to_have_text("running now")
+    assert stayed(page), "the page was reloaded"
+
+    # Its second run is run 2.
+    row.get_by_role("button", name="Run now").click()
+    expect(page.locator("#syncs-message")).to_contain_text("Run 2 of")
+
+
+def test_the_actions_column_fits_at_1366_px(page, sync_root):
+    source = sync_root / "fit-source"
+    write_tree(source, {"a.txt": b"a"})
+    (sync_root / "fit-destination").mkdir(exist_ok=True)
+    response = page.request.post(
+        "/api/v1/syncs",
+        data={
+            "name": "A job with a rather long name to fit",
+            "enabled": False,
+            "source_path": str(source),
+            "destination_path": str(sync_root / "fit-destination"),
+        },
+        headers={"X-CSRFToken": _csrf(page)},
+    )
+    assert response.status == 201, response.text()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto("/syncs")
+    row = page.locator("#sync-jobs tr", has_text="A job with a rather long name to fit")
+    delete = row.get_by_role("button", name="Delete")
+    expect(delete).to_be_visible()
+    box, viewport = delete.bounding_box(), page.viewport_size
+    assert box is not None and box["x"] + box["width"] <= viewport["width"], box
+    wrap = page.locator("#sync-jobs").locator("xpath=ancestor::div[contains(@class,'table-wrap')]")
+    assert wrap.evaluate("node => node.scrollWidth <= node.clientWidth"), "the table scrolls"
+
+
+def _csrf(page) -> str:
+    page.goto("/syncs")
+    return page.locator('meta[name="csrf-token"]').get_attribute("content")
+
+
+def test_the_folder_picker_fills_the_source_folder(page, sync_root):
+    (sync_root / "picker-tree" / "inner").mkdir(parents=True, exist_ok=True)
+    page.goto("/syncs")
+    form = page.locator("#sync-form")
+    form.get_by_role("button", name="Browse: source").click()
+    picker = page.locator("#folder-picker")
+    expect(picker).to_be_visible()
+    picker.get_by_role("button", name=str(sync_root)).click()
+    expect(page.locator("#folder-picker-path")).to_have_text(str(sync_root))
+    picker.get_by_role("button", name="picker-tree", exact=True).click()
+    picker.get_by_role("button", name="inner", exact=True).click()
+    expect(page.locator("#folder-picker-path")).to_have_text(
+        str(sync_root / "picker-tree" / "inner")
+    )
+    picker.get_by_role("button", name="Up").click()
+    expect(page.locator("#folder-picker-path")).to_have_text(str(sync_root / "picker-tree"))
+    picker.get_by_role("button", name="Use this folder").click()
+    expect(picker).to_be_hidden()
+    expect(form.get_by_label("Source folder")).to_have_value(str(sync_root / "picker-tree"))
+
+
+def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
+    source = sync_root / "phone-source"
+    write_tree(source, {"a.txt": b"a"})
+    (sync_root / "phone-destination").mkdir(exist_ok=True)
+    created = page.request.post(
+        "/api/v1/syncs",
+        data={"name": "Phone job", "enabled": False, "source_path": str(source),
+              "destination_path": str(sync_root / "phone-destination")},
+        headers={"X-CSRFToken": _csrf(page)},
+    )  # fmt: skip
+    assert created.status == 201, created.text()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/syncs")
+    row = page.locator("#sync-jobs tr", has_text="Phone job")
+    fits = "() => document.querySelector('.syncs-table').scrollWidth <= window.innerWidth"
+    page.wait_for_function(fits, timeout=5_000)
+    # Each within the screen's width (the page scrolls down, never sideways).
+    for part in (
+        row.locator('[data-field="state"]'),
+        row.locator('[data-field="last-run"]'),
+        row.get_by_role("button", name="Delete"),
+    ):
+        expect(part).to_be_visible()
+        box = part.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box

@@ -292,6 +292,7 @@ def test_the_json_endpoint_gives_the_same_figures(app, client, people):
     assert device["last_snapshot"]["size"] == 50 and device["owner"] is None
     assert body["documents"] == {
         "total": 4, "synced": 1, "pending": 3, "failed": 1, "sync_percentage": 25.0, "size": 34,
+        "nas_configured": False,
     }  # fmt: skip
     syncs = body["syncs"]
     assert syncs["jobs"] == 2 and syncs["by_state"]["idle"] == 1 and syncs["by_state"]["error"] == 1
