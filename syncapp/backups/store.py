@@ -645,10 +645,11 @@ class ArchiveStore:
                 continue
             owner = self.session.get(User, archive.owner_id)
             path, sidecar = archive.path, archive.sidecar(owner.email if owner else None)
-            # the rows are read: no transaction is held while the store is read (issue 18)
+            archive_id = archive.id  # read now: after the commit it would open a transaction
+            # the rows are read: no transaction is held while the store is read (issue 18), nor
+            # while the lock is awaited (a stalled delete holds it)
             self.session.commit()
             verdict = self._gzip_verdict(path)
-            archive_id = archive.id
             with _commit_lock:  # not beside a delete of this archive (see delete)
                 # conditional (verdicts.py): a scrub verdict written while this read is kept
                 recorded = record_gzip_check(self.session, archive_id, verdict)

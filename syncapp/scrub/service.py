@@ -236,7 +236,22 @@ class Scrubber:
         done: Slice,
     ) -> bool:
         """Record a batch's verdicts and move the cursor past it, in one transaction; False
-        (nothing recorded) when the pass's claim was taken back meanwhile."""
+        (nothing recorded) when the pass's claim was taken back meanwhile. A backup batch goes
+        through the archives' commit lock, beside their gzip check and their deletes (the rule
+        of backups/verdicts.py); the lock is taken before the transaction begins, so no
+        connection waits on it (a delete holds it while a stalled store answers)."""
+        self.session.commit()
+        with COMMIT_LOCK if kind == "backup" else contextlib.nullcontext():
+            return self._advance_locked(pass_id, kind, after, judged, done)
+
+    def _advance_locked(
+        self,
+        pass_id: int,
+        kind: str,
+        after: int,
+        judged: list[tuple[Target, Verdict]],
+        done: Slice,
+    ) -> bool:
         now = self.now()
         alive = (
             sources.existing(self.session, kind, [t.object_id for t, _ in judged])
@@ -262,12 +277,9 @@ class Scrubber:
         if not kept:
             self.session.rollback()
             return False
-        # a backup verdict goes through the archives' commit lock, beside their gzip check and
-        # their deletes, and by the rule of backups/verdicts.py
-        with COMMIT_LOCK if kind == "backup" else contextlib.nullcontext():
-            for target, verdict in judged:
-                self._record(target, verdict, now)
-            self.session.commit()
+        for target, verdict in judged:
+            self._record(target, verdict, now)
+        self.session.commit()
         done.objects += len(judged)
         done.bytes += size
         for name, count in counted.items():

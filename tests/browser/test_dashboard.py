@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import new_page, screenshot, sign_in
 from tests.live import LiveServer
 from tests.peers.databases import SUITE_POSTGRES_URL
+from tests.peers.process import wait_until
 from tests.syncs.helpers import write_tree
 
 pytestmark = pytest.mark.browser
@@ -119,4 +120,16 @@ def test_a_failing_job_reads_with_its_reason_once_per_change(page, sync_root):
         expect(failed).to_have_count(1)
         screenshot(page, "dashboard-failing-job")
     finally:
-        _api(page, "DELETE", f"/api/v1/syncs/{job['id']}")
+        _api(page, "POST", f"/api/v1/syncs/{job['id']}/stop")
+        # a retry may be under way as it stops: the delete is refused (409) until it ends
+        wait_until(lambda: _deleted(page, job["id"]), 30, "the stopped job to be deleted")
+
+
+def _deleted(page, job_id: int) -> bool:
+    page.goto("/syncs")
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    answer = page.request.fetch(
+        f"/api/v1/syncs/{job_id}", method="DELETE", headers={"X-CSRFToken": csrf}
+    )
+    assert answer.status in (204, 409), answer.text()
+    return answer.status == 204

@@ -27,6 +27,7 @@ SCRIPTS = [
     "/static/vendor/socket.io/socket.io.min.js",
     "/static/js/format.js",
     "/static/js/upload.js",
+    "/static/js/confirm.js",  # deletes and "Make current" ask first
     "/static/js/cloud.js",
 ]
 

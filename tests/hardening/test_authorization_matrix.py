@@ -193,6 +193,7 @@ def build_world(folder: Path) -> World:
     )
     assert job.status_code == 201, job.get_json()
     ids["job"] = job.get_json()["id"]
+    ids["sync_folder"] = str(root / "a-src")  # inside A's granted root (and the admins')
 
     backup = _multipart(
         client,
@@ -394,6 +395,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("syncs.list_syncs", "GET"): Row("user", 200, "/api/v1/syncs"),
     ("syncs.list_roots", "GET"): Row("user", 200, "/api/v1/syncs/roots"),
+    # the folder picker, in a folder of A's granted root: B has no grant there (403, as a
+    # job naming that folder would get)
+    ("syncs.list_folders", "GET"): Row("self", 200, "/api/v1/syncs/folders?path={sync_folder}"),
     ("remotes.list_granted_remotes", "GET"): Row("user", 200, "/api/v1/remotes/granted"),
     ("syncs.create_sync", "POST"): Row(
         "user",
