@@ -54,7 +54,9 @@ def test_the_banner_names_a_firing_alert_on_every_page_until_it_resolves(page, b
         browser_server.flask("alerts", "evaluate")  # now: every archive is on time again
     page.goto("/alerts")
     expect(row).to_have_count(0)
-    assert firing_count(page) <= before
+    # Other alerts the late clock fired may stand now (the shared server's scheduler can be
+    # idle long enough for "no leader"): the banner no longer counts or names this one.
+    assert firing_count(page) <= before or "browser-alerts" not in banner_text(page)
 
 
 def firing_count(page) -> int:
@@ -62,3 +64,9 @@ def firing_count(page) -> int:
     page.goto("/backups")
     banner = page.locator("#health-banner")
     return int(banner.get_attribute("data-firing")) if banner.count() else 0
+
+
+def banner_text(page) -> str:
+    page.goto("/backups")
+    banner = page.locator("#health-banner")
+    return banner.inner_text() if banner.count() else ""
