@@ -158,8 +158,6 @@ def test_cordiax_settings_from_the_page_work_in_the_client(page, browser_server,
 def test_restic_lines_from_the_page_make_a_repository(page, browser_server, tmp_path):
     restic = shutil.which("restic")
     page.goto("/connect")
-    if page.get_by_label("a restic repository").count() == 0:
-        pytest.skip("restic's REST endpoints (issue 21, syncapp/restic) are not in this build")
     if restic is None:
         peer_missing("restic is missing: run scripts/install_peers")
     home = tmp_path / "home"
