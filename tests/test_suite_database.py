@@ -200,7 +200,7 @@ def test_make_app_on_sqlite_copies_a_file_that_has_the_tables(tmp_path, tmp_path
 def test_a_schema_with_the_app_tables_is_emptied_for_the_next_test_unless_its_layout_changed(
     tmp_path, tmp_path_factory, postgres_server, monkeypatch
 ):
-    from tests.conftest import make_user
+    from tests.conftest import make_token, make_user
 
     monkeypatch.setattr(databases, "SUITE_POSTGRES_URL", postgres_server)
     monkeypatch.setattr(databases, "ISOLATION", "schema")
@@ -212,6 +212,7 @@ def test_a_schema_with_the_app_tables_is_emptied_for_the_next_test_unless_its_la
         names.append(databases._scratch[key].name)
         assert make_user(first, "a@example.com") == 1
         make_user(first, "b@example.com")
+        make_token(first, "b@example.com")  # a row that refers to another table's
         _dispose(first)
         databases._drop([key])  # what the per-test fixture does when the test ends
         assert exists(postgres_server, names[0])  # kept, emptied
@@ -219,6 +220,11 @@ def test_a_schema_with_the_app_tables_is_emptied_for_the_next_test_unless_its_la
         second = _app_with_tables(tmp_path / "second", tmp_path_factory)
         [key] = [k for k in databases._scratch if k.startswith(str(tmp_path / "second"))]
         assert databases._scratch[key].name == names[0]  # the same schema, reused
+        with engine_for(databases._scratch[key].url).connect() as conn:
+            tables = inspect(conn).get_table_names()
+            assert "api_tokens" in tables
+            counts = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}
+        assert set(counts.values()) == {0}, counts  # every table emptied
         assert make_user(second, "a@example.com") == 1  # no rows, identities back at 1
         with engine_for(databases._scratch[key].url).connect() as conn:
             conn.execute(text("CREATE TABLE extra (id integer)"))

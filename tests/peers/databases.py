@@ -193,8 +193,8 @@ def _layout(conn, schema: str) -> str:
 
 
 def _empty(scratch: _Scratch) -> bool:
-    """Empty a schema made with the app's tables for the next test: every row gone, identities
-    back at 1, as in a new one. False (and left as it is) if a test changed its layout."""
+    """Empty a schema made with the app's tables for the next test: every row gone, sequences
+    back at their start, as in a new one. False (and left as it is) if a test changed its layout."""
     with _connect(scratch.server) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
@@ -202,15 +202,23 @@ def _empty(scratch: _Scratch) -> bool:
         )
         if _layout(conn, scratch.name) != scratch.layout:
             return False
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (scratch.name,)
-            )
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (scratch.name,)
+        ).fetchall()
+        sequences = conn.execute(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = %s", (scratch.name,)
+        ).fetchall()
+        # DELETE and ALTER SEQUENCE ... RESTART, not TRUNCATE ... RESTART IDENTITY: TRUNCATE
+        # gives each of the ~30 tables and their indexes new files, 1.2 s per test on this
+        # machine against 0.03 s (the tables hold a test's few rows). Every table is emptied,
+        # so the foreign keys' triggers are switched off (replica) rather than ordered.
+        statements = [
+            "SET LOCAL session_replication_role = replica",
+            *(f'DELETE FROM "{scratch.name}"."{table}"' for (table,) in tables),
+            *(f'ALTER SEQUENCE "{scratch.name}"."{sequence}" RESTART' for (sequence,) in sequences),
         ]
-        if tables:
-            names = ", ".join(f'"{scratch.name}"."{table}"' for table in tables)
-            conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        with conn.transaction():
+            conn.execute("; ".join(statements))
     return True
 
 
