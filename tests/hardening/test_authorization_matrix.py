@@ -21,19 +21,16 @@ import io
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.security import generate_password_hash
 
 from syncapp import create_app
-from syncapp.auth.models import User
 from syncapp.extensions import db
 from tests.backups.helpers import make_archive
-from tests.conftest import PASSWORD, bearer, make_settings, make_token
+from tests.conftest import bearer, make_settings, make_token, make_user
 from tests.cordiax.payloads import encrypted_database
 from tests.syncs.helpers import grant_folders
 
@@ -91,21 +88,6 @@ class World:
         return seen
 
 
-@cache
-def _password_hash() -> str:
-    return generate_password_hash(PASSWORD)
-
-
-def add_user(app: Flask, email: str, role: str = "user") -> int:
-    """conftest.make_user without its scrypt hash per user (a world has four; a run, hundreds)."""
-    with app.app_context():
-        user = User(email=email, full_name=email.split("@")[0], role=role)
-        user.password_hash = _password_hash()
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
 def _multipart(client, path: str, token: str, fields: dict[str, Any]):
     return client.post(path, headers=bearer(token), data=fields, content_type="multipart/form-data")
 
@@ -142,11 +124,11 @@ def build_world(folder: Path) -> World:
     )
     with app.app_context():
         db.create_all()
-    a_id = add_user(app, "alice@example.com")
+    a_id = make_user(app, "alice@example.com")
     grant_folders(app, "alice@example.com", root)  # the shared root is for administrators
-    add_user(app, "bob@example.com")
-    add_user(app, "root@example.com", role="admin")
-    ids_c = add_user(app, "carol@example.com")  # owns nothing: the one an admin may delete
+    make_user(app, "bob@example.com")
+    make_user(app, "root@example.com", role="admin")
+    ids_c = make_user(app, "carol@example.com")  # owns nothing: the one an admin may delete
     a_token = make_token(app, "alice@example.com", name=f"{MARK}-token")
     revoked = make_token(app, "alice@example.com", name=f"{MARK}-revoked")
     headers = {
