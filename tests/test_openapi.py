@@ -23,3 +23,26 @@ def test_docs_page_loads_only_local_assets(client, token):
     assert all(a.startswith("/") for a in assets), assets
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+
+
+def test_the_document_read_at_once_from_many_threads_is_whole_and_the_same(app, token):
+    """Routes enter the document when it is first read (syncapp/extensions.py): the first
+    readers, at once, must each get every route, each documented once, and the same document
+    as later readers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(_):
+        return app.test_client().get("/api/v1/openapi.json", headers=bearer(token)).get_json()
+
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(read, range(8)))
+    assert all(document == first[0] for document in [*first, read(0)])
+    documented = app.extensions["flask-smorest"]["blp_name_to_api"]  # the API's blueprints
+    api_paths = {  # every route of theirs, as registered, in OpenAPI's notation
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in documented
+    }
+    assert api_paths and api_paths <= set(first[0]["paths"])
+    tags = [tag["name"] for tag in first[0]["tags"]]
+    assert len(tags) == len(set(tags))  # each blueprint documented once
