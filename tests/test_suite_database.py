@@ -67,6 +67,10 @@ def test_make_settings_gives_each_tmp_path_its_own_schema_on_postgresql(
     monkeypatch.setattr(databases, "ISOLATION", "schema")
     url = make_settings(tmp_path)["database"]["url"]
     assert url.startswith("postgresql://") and "search_path" in url
+    with psycopg.connect(url) as conn:  # the schema's own, and commits without the WAL's fsync
+        [name] = [s.name for s in databases._scratch.values() if s.url == url]
+        assert conn.execute("SHOW search_path").fetchone()[0] == name
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
     assert make_settings(tmp_path)["database"]["url"] == url  # same folder, same database
     other = make_settings(tmp_path / "other")["database"]["url"]
     assert other != url
