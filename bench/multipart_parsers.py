@@ -310,21 +310,26 @@ def main() -> None:
                 for _ in range(args.repeat):
                     for parser in PARSERS:
                         results[parser].append(run_once(body, source, parser, consume))
-                report(case, source, body.size, results)
+                report(case, source, body.size, args.fields if case == "fields" else 0, results)
     finally:
         if args.workdir is None:
             shutil.rmtree(folder, ignore_errors=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
-def report(case: str, source: str, size: int, results: dict[str, list[Figure]]) -> None:
+def report(case: str, source: str, size: int, parts: int, results: dict[str, list[Figure]]) -> None:
     best = {name: min(figures, key=lambda f: f.wall) for name, figures in results.items()}
     base = best["syncapp"]
     for name, figure in best.items():
         walls = ", ".join(f"{f.wall:.3f}" for f in results[name])
         cpus = ", ".join(f"{f.cpu:.3f}" for f in results[name])
+        rate = (
+            f"{parts / figure.wall:8.0f} parts/s"
+            if parts
+            else f"{size / figure.wall / 1e6:8.0f} MB/s"
+        )
         print(
-            f"{case:8} {source:7} {name:20} {size / figure.wall / 1e6:8.0f} MB/s"
+            f"{case:8} {source:7} {name:20} {rate}"
             f"  best {figure.wall:.3f} s, CPU {figure.cpu:.3f} s"
             f"  x syncapp: time {figure.wall / base.wall:.2f}, CPU {figure.cpu / base.cpu:.2f}"
             f"  (runs: {walls} s; CPU {cpus} s)"

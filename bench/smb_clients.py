@@ -237,10 +237,15 @@ class SmbprotocolClient(Client):
         window = self.connection.sequence_window
         multi = self.connection.supports_multi_credit
         in_flight: deque = deque()
+
+        def settle_oldest() -> None:
+            receive_reply, sent = in_flight.popleft()
+            on_reply(receive_reply(sent))
+
         for message, receive, length in steps:
             charge = (max(0, length - 1) // MAX_PAYLOAD_SIZE + 1) if multi else 1
             while in_flight and window["high"] - window["low"] < charge:
-                on_reply(in_flight[0][0](in_flight.popleft()[1]))
+                settle_oldest()
             short = self.DEPTH * charge - (window["high"] - window["low"])
             request = self.connection.send(
                 message,
@@ -250,11 +255,9 @@ class SmbprotocolClient(Client):
             )
             in_flight.append((receive, request))
             if len(in_flight) >= self.DEPTH:
-                receive_first, sent = in_flight.popleft()
-                on_reply(receive_first(sent))
+                settle_oldest()
         while in_flight:
-            receive_first, sent = in_flight.popleft()
-            on_reply(receive_first(sent))
+            settle_oldest()
 
     def write(self, path: str, data: bytes) -> str:
         final = self._path(path)
