@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -164,25 +164,33 @@ class PresentedToken:
     scopes: list[str] | None
 
 
-#: the token and its user in one Core statement, built and compiled once: the ORM's select with
-#: a joined load cost about 0.5 ms of CPU per authenticated request, a third of a small API
-#: call (bench/api_rate.py). Read on every request, so a revocation, a deactivation or a role
-#: change made by any process (the CLI included) counts from the next request on.
-_TOKENS, _USERS = ApiToken.__table__, User.__table__
-_USER_COLUMNS = tuple(User.__mapper__.column_attrs)
-_TOKEN_LOOKUP = (
-    select(
-        _TOKENS.c.id,
-        _TOKENS.c.name,
-        _TOKENS.c.scopes,
-        _TOKENS.c.last_used_at,
-        _TOKENS.c.expires_at,
-        _TOKENS.c.revoked_at,
-        *(attr.columns[0].label(f"user_{attr.key}") for attr in _USER_COLUMNS),
+#: The token and its user in one Core statement, built and compiled once: the ORM's select with
+#: a joined load was about a third of a small API call's CPU (py-spy under bench/api_rate.py).
+#: Read on every request, with no cache, so a revocation, a deactivation or a role change made
+#: by any process (the CLI included) counts from the next request on.
+_TOKEN_USER_PREFIX = "user_"  # the user's columns, labelled apart from the token's
+
+
+@functools.cache
+def _token_lookup() -> tuple[Select, tuple[str, ...]]:
+    """The statement and the user's attribute names; made on first use, when every model is
+    mapped (User's mapper cannot be configured while this module is being imported)."""
+    tokens, users = ApiToken.__table__, User.__table__
+    user_columns = User.__mapper__.column_attrs
+    statement = (
+        select(
+            tokens.c.id,
+            tokens.c.name,
+            tokens.c.scopes,
+            tokens.c.last_used_at,
+            tokens.c.expires_at,
+            tokens.c.revoked_at,
+            *(attr.columns[0].label(_TOKEN_USER_PREFIX + attr.key) for attr in user_columns),
+        )
+        .join_from(tokens, users, tokens.c.user_id == users.c.id)
+        .where(tokens.c.token_hash == bindparam("token_hash"))
     )
-    .join_from(_TOKENS, _USERS, _TOKENS.c.user_id == _USERS.c.id)
-    .where(_TOKENS.c.token_hash == bindparam("token_hash"))
-)
+    return statement, tuple(attr.key for attr in user_columns)
 
 
 def user_for_token(raw: str) -> User | None:
@@ -190,7 +198,8 @@ def user_for_token(raw: str) -> User | None:
     if api_key and secrets.compare_digest(raw.encode(), api_key.encode()):
         # seed 000's single shared key acts for the first admin
         return db.session.scalar(select(User).where(User.role == "admin").order_by(User.id))
-    row = db.session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(raw)}).first()
+    statement, _ = _token_lookup()
+    row = db.session.execute(statement, {"token_hash": hash_token(raw)}).first()
     if row is None or not token_valid(row.revoked_at, row.expires_at) or not row.user_active:
         return None
     now = utcnow()
@@ -210,10 +219,11 @@ def _session_user(row: Any) -> User:
     rather than loaded again: the session's own copy if it has one, else a new instance that
     the session takes as loaded (SQLAlchemy's make_transient_to_detached, then add)."""
     session = db.session()
-    existing = session.identity_map.get(identity_key(User, row.user_id))
+    existing = session.identity_map.get(identity_key(User, row.user_id))  # user_ + id
     if existing is not None:
         return existing
-    user = User(**{attr.key: row._mapping[f"user_{attr.key}"] for attr in _USER_COLUMNS})
+    _, keys = _token_lookup()
+    user = User(**{key: row._mapping[_TOKEN_USER_PREFIX + key] for key in keys})
     make_transient_to_detached(user)
     session.add(user)
     return user
