@@ -18,6 +18,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 from flask import Flask
 from sqlalchemy import text
@@ -197,7 +198,12 @@ def postgres_conninfo(sqlalchemy_url: str) -> str | None:
     url = make_url(sqlalchemy_url)
     if url.get_backend_name() != "postgresql":
         return None
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # SQLAlchemy writes a space in the query as "+", which libpq does not decode: an `options`
+    # of two settings ("-csearch_path=x -cstatement_timeout=5s") reached the server as one bad
+    # search_path, and the lock was then keyed by no schema. %20 is decoded by both.
+    base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    query = urlencode(dict(url.query), doseq=True, quote_via=quote)
+    return f"{base}?{query}" if query else base
 
 
 def leader_lock(app: Flask) -> LeaderLock:

@@ -77,6 +77,21 @@ def test_only_postgresql_urls_get_the_advisory_lock():
     assert postgres_conninfo("sqlite:////tmp/x.db") is None
 
 
+def test_options_with_a_space_reach_libpq_whole():
+    """Two settings in `options` are separated by a space: libpq must read it back as one."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    options = "-csearch_path=tenant_a -cstatement_timeout=5s"
+    url = postgres_conninfo(
+        "postgresql+psycopg://u@db.example/syncapp?options=-csearch_path%3Dtenant_a"
+        "%20-cstatement_timeout%3D5s&application_name=x"
+    )
+    assert conninfo_to_dict(url) == {
+        "user": "u", "host": "db.example", "dbname": "syncapp", "options": options,
+        "application_name": "x",
+    }  # fmt: skip
+
+
 def _scheduled_app(make_app, postgres_url):
     return make_app(
         TESTING=False,
