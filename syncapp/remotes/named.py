@@ -130,6 +130,13 @@ class NamedRemote(Remote):
                 raise watched.error from None
             raise named_error(exc, self.name, path) from None
 
+    def batch_durability(self) -> None:
+        self._remote.batch_durability()
+
+    def make_durable(self) -> None:
+        with self._retold(""):
+            self._remote.make_durable()
+
     def delete(self, path: str) -> None:
         with self._retold(path):
             self._remote.delete(path)

@@ -75,11 +75,14 @@ class Capabilities:
     `copy`: the service copies a file within itself; without a native rename, `Remote.move` is
     such a copy and a delete (no byte goes through syncapp, but the service copies them).
     `hashes`: the checksums `stat`/`checksum` may report without reading the content ("md5").
+    `write_stat`: the Entry a `write` returns is the stored file's own (a local `fstat` of the
+    file renamed into place), so its size proves the copy without asking the service again.
     """
 
     move: bool = False
     copy: bool = False
     hashes: frozenset[str] = frozenset()
+    write_stat: bool = False
 
 
 @dataclass(frozen=True)
@@ -419,6 +422,19 @@ class Remote(ABC):
         """Store `stream` at `path` atomically; verify `md5` when given (ChecksumMismatch, nothing
         stored). `modified` is kept where the backend can keep it. The returned Entry's md5 is the
         hash of the bytes written."""
+
+    def batch_durability(self) -> None:
+        """From now on `write` may return before the rename that gave its file its name is on
+        the disk; `make_durable()` puts every such rename there. The file's bytes are always on
+        the disk before its rename, so a crash in between loses a name, never a byte, and never
+        leaves a half-written file under the name. For callers that record writes in batches
+        (the sync engine: one folder fsync per folder per batch instead of one per file).
+        Backends whose writes are durable when they return ignore both."""
+        return None
+
+    def make_durable(self) -> None:
+        """Make durable what writes since `batch_durability()` left pending (see there)."""
+        return None
 
     @abstractmethod
     def delete(self, path: str) -> None:

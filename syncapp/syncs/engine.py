@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..background.claims import Claims, backoff
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
 from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
-from ..storage.local import ConfinedLocalRemote
+from ..storage.local import ConfinedLocalRemote, PathRefused, file_entry
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
 from .history import record_end, run_number
@@ -320,6 +320,11 @@ class SyncEngine:
         copying a small file's bytes)."""
         if not files:
             return
+        if not ctx.delete_after_sync:
+            # renames reach the disk once per batch, before the batch is recorded (`_flush`);
+            # a source is deleted only after its copy's rename is on the disk, so a job that
+            # deletes keeps the folder fsync of every write
+            ctx.destination.remote.batch_durability()
         todo: queue.SimpleQueue[SourceFile] = queue.SimpleQueue()
         for item in files:
             todo.put(item)
@@ -384,16 +389,10 @@ class SyncEngine:
             raise crash
 
     def _copy_one(self, ctx: RunContext, item: SourceFile) -> Outcome:
+        """Copy one scanned file. It is not stated first: once read, its size and mtime must
+        still be the scan's (`stable_source`), else it is still being written and waits."""
         if ctx.cancel.is_set() or ctx.unavailable:
             return Outcome(item, "cancelled")
-        try:
-            st = ctx.source.file_stat(item.path)
-        except RemoteError as exc:
-            return Outcome(item, "failed", error=str(exc))
-        if st is None:
-            return Outcome(item, "vanished")
-        if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
-            return Outcome(item, "waiting", error="still being written")
         transfer = move_verified if ctx.delete_after_sync else copy_verified
         try:
             result = transfer(
@@ -403,9 +402,16 @@ class SyncEngine:
                 ctx.destination.path(item.path),
                 retry=self.retry,
                 stable_source=True,
+                known=file_entry(item.path, item.size, item.mtime_ns),
             )
         except SourceChanged:
             return Outcome(item, "waiting", error="changed while it was copied")
+        except PathRefused as exc:  # a link swapped in for the file since the scan is no file
+            try:
+                gone = ctx.source.file_stat(item.path) is None
+            except RemoteError:
+                gone = False
+            return Outcome(item, "vanished") if gone else Outcome(item, "failed", error=str(exc))
         except (RemoteUnavailable, RemoteFull) as exc:
             return Outcome(item, "unavailable", error=str(exc))
         except RemoteNotFound:
@@ -426,6 +432,8 @@ class SyncEngine:
         only: the ORM's per-row bookkeeping cost more than the copies of small files."""
         if not outcomes:
             return
+        # the batch's renames on the disk before the index says the files are there
+        ctx.destination.remote.make_durable()
         job, run, counts = ctx.job, ctx.run, ctx.counts
         copied = [o for o in outcomes if o.status == "copied"]
         kept = [o.file for o in copied if not o.deleted]
