@@ -80,9 +80,18 @@ def _reader(file: str | int, rel: str) -> BinaryIO:
 WRITEBACK_STEP = 32 * 1024 * 1024
 
 
-def _write_all(fd: int, reader: HashingReader) -> None:
+def _next_read(done: int, size: int | None) -> int:
+    """How much to ask the source for: a file of known size in reads of its own size (then one
+    that finds its end), not of CHUNK_SIZE, so a small file allocates no 1 MiB buffer per read
+    (each an mmap, page faults and a munmap); past the announced size, whole chunks again."""
+    if size is None or not 0 <= size - done < CHUNK_SIZE:
+        return CHUNK_SIZE
+    return size - done + 1
+
+
+def _write_all(fd: int, reader: HashingReader, size: int | None) -> None:
     flushed = 0
-    for chunk in reader.chunks(CHUNK_SIZE):
+    while chunk := reader.read(_next_read(reader.bytes_read, size)):
         view = memoryview(chunk)
         while view:
             view = view[os.write(fd, view) :]
@@ -242,7 +251,7 @@ def _fill(
 ) -> os.stat_result:
     """Write a new file's bytes, check them and make them durable; the caller renames it. The
     stat of the written file is returned: the Entry of the write (`write_stat`), no path lookup."""
-    _write_all(fd, reader)
+    _write_all(fd, reader, size)
     if size is not None and reader.bytes_read != size:
         raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
     verify_md5(rel, md5, reader.md5)

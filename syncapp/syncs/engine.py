@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
 from .history import record_end, run_number
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
-from .scan import SourceFile, plan_run, scan_source
+from .scan import Landed, SourceFile, plan_run, scan_source
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +77,34 @@ class Destination:
     def path(self, rel: str) -> str:
         return posixpath.join(self.base, rel) if self.base else rel
 
-    def listing(self) -> dict[str, Entry]:
-        """Files below the base by path relative to it; dead writers' temp files are removed."""
+    def listing(self) -> dict[str, Landed]:
+        """(size, mtime) of the files below the base by path relative to it; dead writers' temp
+        files are removed."""
         prefix = f"{self.base}/" if self.base else ""
-        found: dict[str, Entry] = {}
-        for entry in self.remote.iter_entries(self.base, include_temp=True):
-            if _is_debris(entry):
-                try:
-                    self.remote.delete(entry.path)
-                except RemoteError as exc:
-                    log.warning("could not remove debris %s: %s", entry.path, exc)
+        found: dict[str, Landed] = {}
+        for path, size, mtime in self._files():
+            if TEMP_PREFIX in path and is_temp(path):
+                modified = None if mtime is None else datetime.fromtimestamp(mtime, UTC)
+                if _is_debris(Entry(path, size, modified)):
+                    try:
+                        self.remote.delete(path)
+                    except RemoteError as exc:
+                        log.warning("could not remove debris %s: %s", path, exc)
                 continue
-            if not entry.path.startswith(prefix) or is_temp(entry.path):
-                continue
-            found[entry.path[len(prefix) :]] = entry
+            if path.startswith(prefix):
+                found[path[len(prefix) :]] = (size, mtime)
         return found
+
+    def _files(self) -> Iterator[tuple[str, int, float | None]]:
+        """(path, size, mtime) of every file below the base, temp names included: a local
+        folder's from its walk's own stat (no Entry per file: a re-run lists every file)."""
+        if isinstance(self.remote, ConfinedLocalRemote):
+            for path, st in self.remote.walk(self.base):
+                yield path, st.st_size, st.st_mtime
+            return
+        for entry in self.remote.iter_entries(self.base, include_temp=True):
+            modified = entry.modified
+            yield entry.path, entry.size, None if modified is None else modified.timestamp()
 
     def close(self) -> None:
         self.remote.close()
@@ -434,7 +447,7 @@ class SyncEngine:
             return
         # the batch's renames on the disk before the index says the files are there
         ctx.destination.remote.make_durable()
-        job, run, counts = ctx.job, ctx.run, ctx.counts
+        job, counts = ctx.job, ctx.counts
         copied = [o for o in outcomes if o.status == "copied"]
         kept = [o.file for o in copied if not o.deleted]
         self._record_index(ctx.job_id, kept, {o.file.path: o.md5 for o in copied if o.md5})
@@ -455,9 +468,9 @@ class SyncEngine:
         )
         self.session.commit()
         for outcome in outcomes:
-            self._announce(job, run, outcome)
-        # announcing read the job and the run again (the commit expired them): end that read's
-        # transaction, or its connection stays checked out through the copies still under way
+            self._announce(job, ctx.run_id, outcome)
+        # announcing read the job again (the commit expired it): end that read's transaction,
+        # or its connection stays checked out through the copies still under way
         self.session.rollback()
 
     def _forget(self, table, job_id: int, paths: list[str]) -> None:
@@ -483,9 +496,9 @@ class SyncEngine:
                     .values(**values)
                 )
 
-    def _announce(self, job: SyncJob, run: SyncRun, outcome: Outcome) -> None:
+    def _announce(self, job: SyncJob, run_id: int, outcome: Outcome) -> None:
         self.on_outcome(outcome, job)
-        payload = {"run_id": run.id, "path": outcome.file.path, "size": outcome.file.size}
+        payload = {"run_id": run_id, "path": outcome.file.path, "size": outcome.file.size}
         if outcome.status == "copied":
             self.on_event("file_synced", {**payload, "deleted_source": outcome.deleted}, job)
         elif outcome.status in ("failed", "unavailable"):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
-from ..storage import Entry
 from ..storage.base import TEMP_PREFIX
 from ..storage.local import ConfinedLocalRemote
 from ..storage.mounts import MARKER
@@ -15,6 +13,9 @@ from ..storage.mounts import MARKER
 #: a destination file within this many seconds of the source's mtime counts as the same version
 #: (SMB and WebDAV keep whole seconds only)
 MTIME_TOLERANCE = 1.0
+
+#: a file at the destination: (size, modification time in seconds or None when unknown)
+Landed = tuple[int, float | None]
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,17 @@ class Plan:
     adopted: list[SourceFile]
 
 
-def _same_version(source: SourceFile, landed: Entry | None) -> bool:
-    if landed is None or landed.size != source.size:
+def _same_version(source: SourceFile, landed: Landed | None) -> bool:
+    if landed is None or landed[0] != source.size:
         return False
-    modified: datetime | None = landed.modified
-    return modified is not None and abs(modified.timestamp() - source.mtime) <= MTIME_TOLERANCE
+    mtime = landed[1]
+    return mtime is not None and abs(mtime - source.mtime) <= MTIME_TOLERANCE
 
 
 def plan_run(
     scanned: Mapping[str, SourceFile],
     index: Mapping[str, tuple[int, int]],
-    destination: Mapping[str, Entry],
+    destination: Mapping[str, Landed],
     *,
     delete_after_sync: bool,
     held_back: Iterable[str] = (),
@@ -91,7 +92,7 @@ def plan_run(
         landed = destination.get(path)
         if not delete_after_sync:
             if index.get(path) == (source.size, source.mtime_ns):
-                if landed is not None and landed.size == source.size:
+                if landed is not None and landed[0] == source.size:
                     plan.unchanged += 1
                     continue
             elif path not in index and _same_version(source, landed):
