@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -155,6 +156,10 @@ class RunContext:
     run_id: int = field(init=False)
     workers: int = field(init=False)
     max_retries: int = field(init=False)
+    #: what the scan needs: read before the listing, which must run with no connection held
+    include: list[str] = field(init=False)
+    exclude: list[str] = field(init=False)
+    source_path: str = field(init=False)
     #: the run's counters, written to its row with each batch
     counts: dict[str, int] = field(init=False)
 
@@ -162,6 +167,8 @@ class RunContext:
         self.delete_after_sync = self.job.delete_after_sync
         self.job_id, self.run_id, self.workers = self.job.id, self.run.id, self.job.workers
         self.max_retries = self.job.max_retries
+        self.include, self.exclude = self.job.include or [], self.job.exclude or []
+        self.source_path = self.job.source_path
         self.counts = dict.fromkeys(
             ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
         )
@@ -254,14 +261,7 @@ class SyncEngine:
 
     def _execute(self, ctx: RunContext) -> None:
         job, run = ctx.job, ctx.run
-        try:
-            landed = ctx.destination.listing()
-        except (RemoteUnavailable, RemoteFull) as exc:
-            raise DestinationUnavailable(str(exc)) from exc
-        try:
-            scanned = scan_source(ctx.source, job.include or [], job.exclude or [])
-        except RemoteError as exc:
-            raise SourceMissing(f"cannot read {job.source_path}: {exc}") from exc
+        landed, scanned = self._look_at_both(ctx)
         run.files_scanned = len(scanned)
         index = {
             path: (size, mtime)
@@ -288,6 +288,26 @@ class SyncEngine:
         self._copy_all(ctx, plan.to_copy)
         if ctx.unavailable:
             raise DestinationUnavailable(ctx.unavailable[0])
+
+    def _look_at_both(self, ctx: RunContext) -> tuple[dict[str, Landed], dict[str, SourceFile]]:
+        """The destination's listing and the source's scan, side by side: on a cold cache each
+        mostly waits for the disk (or the destination's server), so the waits overlap. A
+        destination that does not answer is reported first, as when they ran one after the
+        other."""
+        with ThreadPoolExecutor(1, thread_name_prefix=f"sync-{ctx.job_id}-list") as pool:
+            listing = pool.submit(ctx.destination.listing)
+            try:
+                scanned = scan_source(ctx.source, ctx.include, ctx.exclude)
+                unreadable = None
+            except RemoteError as exc:
+                unreadable = exc
+            try:
+                landed = listing.result()
+            except (RemoteUnavailable, RemoteFull) as exc:
+                raise DestinationUnavailable(str(exc)) from exc
+        if unreadable is not None:
+            raise SourceMissing(f"cannot read {ctx.source_path}: {unreadable}") from unreadable
+        return landed, scanned
 
     def _record_queue(self, job, to_copy, queued, scanned, index) -> None:
         """Queue what this run copies; forget queue and index rows of files no longer there."""
