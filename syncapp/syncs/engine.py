@@ -263,13 +263,11 @@ class SyncEngine:
         job, run = ctx.job, ctx.run
         landed, scanned = self._look_at_both(ctx)
         run.files_scanned = len(scanned)
+        # the table's columns, not the entity's: rows without the ORM's per-row loading
+        columns = select(INDEX.c.path, INDEX.c.size, INDEX.c.mtime_ns)
         index = {
             path: (size, mtime)
-            for path, size, mtime in self.session.execute(
-                select(SyncIndexEntry.path, SyncIndexEntry.size, SyncIndexEntry.mtime_ns).where(
-                    SyncIndexEntry.job_id == job.id
-                )
-            )
+            for path, size, mtime in self.session.execute(columns.where(INDEX.c.job_id == job.id))
         }
         rows = self.session.scalars(select(SyncFile).where(SyncFile.job_id == job.id))
         queued = {row.path: row for row in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..storage.base import TEMP_PREFIX
 from ..storage.local import ConfinedLocalRemote
@@ -18,8 +19,12 @@ MTIME_TOLERANCE = 1.0
 Landed = tuple[int, float | None]
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
+    """A scanned file. A tuple of plain values: a run holds one per file of the source, and a
+    tuple of strings and numbers leaves the garbage collector's lists at its first pass (an
+    object of a class would stay, and 10,000 of them soon cost a full collection of the app's
+    heap in the run)."""
+
     path: str  # relative, "/"-separated
     size: int
     mtime_ns: int
