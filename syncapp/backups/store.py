@@ -136,6 +136,25 @@ def within(query: Select, namespace: Namespace | None) -> Select:
     return query
 
 
+def filtered(
+    query: Select,
+    namespace: Namespace | None,
+    kind: str | None = None,
+    profile: str | None = None,
+    since: datetime | None = None,
+) -> Select:
+    """`query` of archives narrowed to `namespace` and the filters given, oldest first: the
+    selection of `ArchiveStore.archives` and of the listings' plain rows (listing.py)."""
+    query = within(query.order_by(BackupArchive.uploaded_at, BackupArchive.id), namespace)
+    if kind is not None:
+        query = query.where(BackupArchive.type == kind)
+    if profile is not None:
+        query = query.where(BackupArchive.profile == profile)
+    if since is not None:
+        query = query.where(BackupArchive.uploaded_at >= since)
+    return query
+
+
 def owner_folder(owner_id: int) -> str:
     return f"{OWNERS_FOLDER}/{owner_id}"
 
@@ -411,14 +430,7 @@ class ArchiveStore:
         since: datetime | None = None,
     ) -> list[BackupArchive]:
         """`namespace`'s archives (everyone's for None), oldest first."""
-        query = select(BackupArchive).order_by(BackupArchive.uploaded_at, BackupArchive.id)
-        query = within(query, namespace)
-        if kind is not None:
-            query = query.where(BackupArchive.type == kind)
-        if profile is not None:
-            query = query.where(BackupArchive.profile == profile)
-        if since is not None:
-            query = query.where(BackupArchive.uploaded_at >= since)
+        query = filtered(select(BackupArchive), namespace, kind, profile, since)
         return list(self.session.scalars(query))
 
     def full_names(self, owner_id: int | None) -> set[tuple[int, str, str]]:
