@@ -334,14 +334,16 @@ class ResticStore:
         return received.size
 
     def _record(self, repo: RepoRef, kind: str, name: str, size: int) -> None:
-        # The repository's row locked (and with hold_quota the owner's): two uploads to the
-        # same repository count one after the other.
-        self.session.execute(
-            update(ResticRepository)
-            .where(ResticRepository.id == repo.id)
-            .values(append_only=ResticRepository.append_only)
-            .execution_options(synchronize_session=False)
-        )
+        # With a quota of the repository, its row locked (and with hold_quota the owner's): two
+        # uploads to the same repository count one after the other. Without, nothing to count:
+        # no lock, one statement less per object.
+        if repo.quota_bytes is not None:
+            self.session.execute(
+                update(ResticRepository)
+                .where(ResticRepository.id == repo.id)
+                .values(append_only=ResticRepository.append_only)
+                .execution_options(synchronize_session=False)
+            )
         quotas.hold_quota(self.session, repo.owner_id, size)
         if repo.quota_bytes is not None:
             self._refuse(repo, size, (repo.quota_bytes - self._used(repo.id), None))
