@@ -190,6 +190,19 @@ def body_chunks(source: Source, size: int = CHUNK_SIZE) -> Iterator[memoryview]:
             release(buffer)
 
 
+def reader_views(reader: Any, size: int = CHUNK_SIZE) -> Iterator[memoryview]:
+    """A stored file's reader (`Remote.open_read`) as views of one pooled buffer, for a
+    consumer done with each before the next (a gzip check): no bytes object per chunk."""
+    buffer = take(size)
+    try:
+        view = memoryview(buffer)[:size]
+        source = reader if hasattr(reader, "readinto") else _StreamBody(reader)
+        while count := source.readinto(view):
+            yield view[:count]
+    finally:
+        release(buffer)
+
+
 def request_chunks(size: int = CHUNK_SIZE) -> Iterator[memoryview]:
     """The current Flask request's body, as `body_chunks`."""
     from flask import request
