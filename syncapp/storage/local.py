@@ -290,6 +290,7 @@ def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
 class LocalRemote(_FolderDurability):
     kind = "local"
     capabilities = Capabilities(move=True, write_stat=True)  # os.replace; write's own fstat
+    reads_borrowed = True  # _write_all writes each chunk before it reads the next
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -375,11 +376,12 @@ class LocalRemote(_FolderDurability):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         final = self.os_path(rel)
         temp = self.os_path(temp_name(rel))
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             fd = _create(temp)
             try:
@@ -396,7 +398,7 @@ class LocalRemote(_FolderDurability):
             raise
         finally:
             reader.close()  # ends HashingReader's hashing thread now, also after a failure
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
@@ -499,6 +501,7 @@ class ConfinedLocalRemote(_FolderDurability):
     kind = "local"
     #: os.replace between folder descriptors; write's own fstat
     capabilities = Capabilities(move=True, write_stat=True)
+    reads_borrowed = True  # as LocalRemote: the same _fill
 
     def __init__(self, folder_fd: int, name: str) -> None:
         self.name = name
@@ -660,6 +663,7 @@ class ConfinedLocalRemote(_FolderDurability):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         folder, name = _split(rel)
@@ -667,7 +671,7 @@ class ConfinedLocalRemote(_FolderDurability):
             raise RemoteError("a file needs a name")
         temp = posixpath.basename(temp_name(rel))
         folder_fd = self._folder(folder, create=True)
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             try:
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
@@ -688,7 +692,7 @@ class ConfinedLocalRemote(_FolderDurability):
             raise
         finally:
             reader.close()
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
