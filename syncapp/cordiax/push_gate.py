@@ -35,6 +35,12 @@ class PushGate:
         self._waiters = 0
         self._cond = threading.Condition()
 
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """(pushes waiting for a slot, hex bytes they hold)."""
+        with self._cond:
+            return self._waiters, self._waiting
+
     @contextmanager
     def enter(self, size: int) -> Iterator[None]:
         """Hold a slot for a push of `size` (its hex length) or raise PushBusy."""
