@@ -178,19 +178,22 @@ class Pusher:
         """Pushes until acknowledged, as Cordiax would: a push refused as `busy` (the server
         cannot take it now) goes again when the server next asks (`sync_request`). The ack
         and how many refusals came before it."""
-        busy, asked = 0, True
+        busy, refused, asked = 0, False, True
         while True:
             if asked:
                 self.sio.emit("sync_data", payload, namespace=NAMESPACE)
-                asked = False
+                asked = refused = False
             got, data = self.replies.get(timeout=TIMEOUT)
             if got == "sync_ack":
                 return data, busy
             if got == "sync_error" and isinstance(data, dict) and data.get("error") == "busy":
-                busy += 1
+                busy, refused = busy + 1, True
                 continue
             if got == "sync_request":
-                asked = busy > 0  # otherwise the periodic request: this client pushes per round
+                # Only a push refused and not yet sent again goes again: a second copy in
+                # flight would be acknowledged after this round's ack, and taken for the next.
+                # (Other requests are the periodic ones: this client pushes once per round.)
+                asked = refused
                 continue
             raise RuntimeError(f"{got}: {data}")
 
