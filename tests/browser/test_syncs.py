@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -161,3 +163,54 @@ def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
         expect(part).to_be_visible()
         box = part.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+
+# Issue 22, finding 5 ("no table sorts, filters or pages") for a job's history: its own page
+# sorts and pages its runs on the server however many it has.
+def test_a_jobs_page_sorts_and_pages_its_runs_on_the_server(page, sync_root):
+    """finding 5: a sync job's runs are sorted and paged on the server (page 2 shows other
+    runs, a header click changes the order)."""
+    source, destination = sync_root / "history-source", sync_root / "history-destination"
+    source.mkdir(exist_ok=True)
+    destination.mkdir(exist_ok=True)
+    created = page.request.post(
+        "/api/v1/syncs",
+        data={"name": "History job", "enabled": False, "source_path": str(source),
+              "destination_path": str(destination)},
+        headers={"X-CSRFToken": _csrf(page)},
+    )  # fmt: skip
+    assert created.status == 201, created.text()
+    job = created.json()["id"]
+    page.goto("/syncs")
+    expect(page.locator("#syncs-live-status")).to_have_text("live")
+    row = page.locator(f"#sync-job-{job}")
+    finished = page.locator('#syncs-log tr[data-event="run_finished"]', has_text="History job")
+    # three runs that each copy one file, the later ones larger: none repeats the one before
+    for number in (1, 2, 3):
+        write_tree(source, {f"run-{number}.bin": b"h" * 1000 * number})
+        row.get_by_role("button", name="Run now").click()
+        expect(finished).to_have_count(number)
+
+    row.get_by_role("button", name="Details").click()
+    expect(page.locator("#details-history tr").first.locator("td").first).to_have_text("3")
+    page.get_by_role("link", name="All runs and files").click()
+    expect(page).to_have_url(re.compile(f"/syncs/{job}$"))
+    expect(page.get_by_role("heading", name="History job")).to_be_visible()
+
+    page.goto(f"/syncs/{job}?runs-per_page=2")
+    numbers = page.locator('#job-runs tbody [data-field="run"]')
+    expect(numbers).to_have_text(["3", "2"])  # newest first
+    pager = page.get_by_role("navigation", name="Pages of runs")
+    expect(pager).to_contain_text("1\u20132 of 3 runs")
+    pager.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile("runs-page=2"))
+    expect(numbers).to_have_text(["1"])
+
+    page.locator('th[data-sort="bytes"]').get_by_role("link").click()  # ascending, page 1
+    expect(page.locator('th[data-sort="bytes"]')).to_have_attribute("aria-sort", "ascending")
+    expect(numbers).to_have_text(["1", "2"])
+    page.locator('th[data-sort="bytes"]').get_by_role("link").click()
+    expect(numbers).to_have_text(["3", "2"])
+    expect(page.locator("#job-files")).to_contain_text("No file waits")
+    screenshot(page, "sync-job-history")
+
