@@ -17,7 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import new_page, screenshot, sign_in
 from tests.clients.test_cordiax_client import CLIENT_PYTHON, Replica, data_dir
 from tests.cordiax.payloads import sqlite_database
 from tests.peers.process import peer_missing, wait_until
@@ -172,3 +172,33 @@ def test_restic_lines_from_the_page_make_a_repository(page, browser_server, tmp_
     exports = "\n".join(line for line in text.splitlines() if line.startswith("export "))
     out = bash(exports + "\nrestic snapshots --json", env, home)
     assert '"paths"' in out, out
+
+
+def test_the_navigation_and_every_empty_state_lead_to_the_connect_page(
+    browser, browser_server, browser_log
+):
+    """finding 7: a new user finds "Connect a machine" in the navigation, and the empty
+    backups, Cordiax and restic pages send them there with their use chosen."""
+    email, password = f"new-{uuid.uuid4().hex[:8]}@example.com", "new-user-password"
+    created = requests.post(
+        f"{browser_server.url}/api/v1/users",
+        json={"email": email, "password": password},
+        headers=browser_server.headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    with new_page(browser, browser_server, browser_log) as page:
+        sign_in(page, email, password)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        page.locator("#main-nav").get_by_role("link", name="Connect a machine").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Connect")
+        expect(page.get_by_role("radio", name=re.compile("backups of a folder"))).to_be_checked()
+        for path, empty, kind in (
+            ("/backups", "#backups-empty", "backups of a folder"),
+            ("/cordiax", "#cordiax-empty", "Cordiax snapshots"),
+            ("/restic", "#restic-empty", "a restic"),
+        ):
+            page.goto(path)
+            page.locator(empty).get_by_role("link", name="Connect a machine").click()
+            expect(page).to_have_url(re.compile(r"/connect\?use="))
+            expect(page.get_by_role("radio", name=re.compile(kind))).to_be_checked()
