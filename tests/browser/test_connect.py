@@ -68,7 +68,7 @@ def crontab(text: str) -> tuple[dict[str, str], list[str]]:
 def choose(page, kind_label: str, name: str, folder: str | None = None) -> None:
     """From the dashboard to the lines: the path a new user takes."""
     page.goto("/dashboard")
-    page.get_by_role("link", name="Connect a machine").click()
+    page.locator("main").get_by_role("link", name="Connect a machine").click()  # the button
     expect(page.get_by_role("heading", name="Connect a machine")).to_be_visible()
     page.get_by_label(kind_label).check()
     page.get_by_label("Machine name").fill(name)

@@ -57,6 +57,15 @@ OVERFLOWS = """() => {
     }
     const right = table.getBoundingClientRect().right;
     if (right > room + 1) problems.push(name + " sticks out" + by(right, room));
+    // a control cut off by its cell or container (an Actions column clipped, issue 22 finding 3)
+    const edge = Math.min(room, box.getBoundingClientRect().right);
+    table.querySelectorAll("button, a, input, select").forEach((control) => {
+      const rect = control.getBoundingClientRect();
+      if (rect.width && rect.right > edge + 1) {
+        problems.push(name + ": " + (control.textContent.trim() || control.tagName) + " clipped"
+                      + by(rect.right, edge));
+      }
+    });
   });
   return problems;
 }"""
