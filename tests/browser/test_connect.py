@@ -68,7 +68,7 @@ def crontab(text: str) -> tuple[dict[str, str], list[str]]:
 def choose(page, kind_label: str, name: str, folder: str | None = None) -> None:
     """From the dashboard to the lines: the path a new user takes."""
     page.goto("/dashboard")
-    page.locator("main").get_by_role("link", name="Connect a machine").click()  # the button
+    page.get_by_role("link", name="Connect a machine").click()
     expect(page.get_by_role("heading", name="Connect a machine")).to_be_visible()
     page.get_by_label(kind_label).check()
     page.get_by_label("Machine name").fill(name)
@@ -190,7 +190,7 @@ def test_the_navigation_and_every_empty_state_lead_to_the_connect_page(
     with new_page(browser, browser_server, browser_log) as page:
         sign_in(page, email, password)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-        page.locator("#main-nav").get_by_role("link", name="Connect a machine").click()
+        page.locator("#main-nav").get_by_role("link", name="Connect", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Connect")
         expect(page.get_by_role("radio", name=re.compile("backups of a folder"))).to_be_checked()
         for path, empty, kind in (

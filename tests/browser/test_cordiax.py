@@ -125,9 +125,17 @@ def test_a_device_connected_but_never_pushed_says_no_snapshot_yet(page, browser_
         expect(section).to_contain_text("no snapshot yet")
         expect(section.locator('[data-field="latest"]')).to_contain_text("none yet")
         expect(section.locator("details.cordiax-connect")).to_have_attribute("open", "")
+        expect(section.locator("table")).to_be_hidden()
+        expect(page.locator("#cordiax-live-status")).to_have_text("live")
         screenshot(page, "cordiax-no-snapshot-yet")
     finally:
         client.disconnect()
+    # its first push, on the open page: the mark goes, the snapshot shows
+    ack = push(browser_server, encrypted_database(8 * 1024, seed=51), SILENT)
+    expect(section.locator('[data-field="count"]')).to_have_text("1 version")
+    expect(section).not_to_contain_text("no snapshot yet")
+    expect(row.locator('[data-field="state"]')).not_to_contain_text("no snapshot yet")
+    expect(section.get_by_role("link", name=ack["version"])).to_be_visible()
 
 
 PAGED = ("paged-a", "paged-b", "paged-c")
