@@ -68,7 +68,7 @@ def crontab(text: str) -> tuple[dict[str, str], list[str]]:
 def choose(page, kind_label: str, name: str, folder: str | None = None) -> None:
     """From the dashboard to the lines: the path a new user takes."""
     page.goto("/dashboard")
-    page.get_by_role("link", name="Connect a machine").click()
+    page.locator(".dash-connect").get_by_role("link", name="Connect a machine").click()
     expect(page.get_by_role("heading", name="Connect a machine")).to_be_visible()
     page.get_by_label(kind_label).check()
     page.get_by_label("Machine name").fill(name)
@@ -85,6 +85,8 @@ def lines(page, block: str) -> str:
 
 
 def test_a_first_backup_follows_the_connect_page_only(page, browser_server, tmp_path):
+    """finding 7: a new user's first backup, from the dashboard to an archive listed, follows
+    the Connect page's lines only (cron's backup.sh + upload.sh, run in bash)."""
     home = tmp_path / "home"
     documents = home / "My Documents"
     (documents / "sub").mkdir(parents=True)
@@ -129,6 +131,7 @@ def test_a_first_backup_follows_the_connect_page_only(page, browser_server, tmp_
 
 
 def test_cordiax_settings_from_the_page_work_in_the_client(page, browser_server, tmp_path):
+    """finding 7: the Cordiax client settings the Connect page shows work in the client."""
     if not CLIENT_PYTHON.exists():
         peer_missing("the Cordiax client's python-socketio is missing: run scripts/install_peers")
     device = f"office-{uuid.uuid4().hex[:8]}"
@@ -156,6 +159,7 @@ def test_cordiax_settings_from_the_page_work_in_the_client(page, browser_server,
 
 
 def test_restic_lines_from_the_page_make_a_repository(page, browser_server, tmp_path):
+    """finding 7: the restic lines the Connect page shows make a repository and a snapshot."""
     restic = shutil.which("restic")
     page.goto("/connect")
     if restic is None:

@@ -60,6 +60,8 @@ PRESENT = "browser-presence"
 
 
 def test_a_device_shows_online_then_last_seen_and_the_log_is_filled_on_load(page, browser_server):
+    """finding 6: a device shows online, then offline with "last seen"; its connection
+    instructions once it exists; the log filled on load; the "plaintext" badge explained."""
     url = f"{browser_server.url}?token={browser_server.token}&device={PRESENT}"
     client = CordiaxLikeClient(sqlite_database(16 * 1024, seed=31)).connect(url)
     try:

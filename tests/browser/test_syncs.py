@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot, stay_marker, stayed
+from tests.browser.test_pages import DESKTOP, PHONE, fits
 from tests.syncs.helpers import tree_digests, write_tree
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,8 @@ ROW_FOLLOWS_MS = 2_000
 
 
 def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
+    """finding 3: a created job's row and the live log follow its first run without a reload,
+    within 2 s; a "created" notice; "Run 1", not the id shared by every job."""
     source, destination = sync_root / "first-run-source", sync_root / "first-run-destination"
     write_tree(source, FIRST_RUN)
     destination.mkdir()
@@ -87,6 +90,7 @@ def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
 
 
 def test_the_actions_column_fits_at_1366_px(page, sync_root):
+    """finding 3: at 1366 px the Actions column is not clipped."""
     source = sync_root / "fit-source"
     write_tree(source, {"a.txt": b"a"})
     (sync_root / "fit-destination").mkdir(exist_ok=True)
@@ -118,6 +122,7 @@ def _csrf(page) -> str:
 
 
 def test_the_folder_picker_fills_the_source_folder(page, sync_root):
+    """finding 2: a folder picker for sync jobs' folders."""
     (sync_root / "picker-tree" / "inner").mkdir(parents=True, exist_ok=True)
     page.goto("/syncs")
     form = page.locator("#sync-form")
@@ -139,6 +144,7 @@ def test_the_folder_picker_fills_the_source_folder(page, sync_root):
 
 
 def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
+    """finding 3: on a phone a job's State, Last run and Actions are on the screen."""
     source = sync_root / "phone-source"
     write_tree(source, {"a.txt": b"a"})
     (sync_root / "phone-destination").mkdir(exist_ok=True)
@@ -212,5 +218,9 @@ def test_a_jobs_page_sorts_and_pages_its_runs_on_the_server(page, sync_root):
     page.locator('th[data-sort="bytes"]').get_by_role("link").click()
     expect(numbers).to_have_text(["3", "2"])
     expect(page.locator("#job-files")).to_contain_text("No file waits")
-    screenshot(page, "sync-job-history")
-
+    page.set_viewport_size(DESKTOP)
+    fits(page, "the job's page", "1366 px")
+    screenshot(page, "sync-job")
+    page.set_viewport_size(PHONE)
+    fits(page, "the job's page", "390 px")
+    screenshot(page, "sync-job-phone")
