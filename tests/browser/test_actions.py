@@ -244,3 +244,15 @@ def test_deleting_a_cloud_file_asks_then_deletes_it(page, browser_server):
 
     expect(row).to_have_count(0)
     assert _api(browser_server, "GET", f"/api/v1/files/{file_id}").status_code == 404
+
+
+def test_an_integrity_pass_is_started_from_its_page(page, browser_server):
+    """finding 2: an integrity pass (scrub) is started from the Integrity page, not only with
+    POST /api/v1/scrub or the CLI; the pass the server then runs is shown on reload."""
+    before = _api(browser_server, "GET", "/api/v1/scrub").json()
+    page.goto("/scrub")
+    page.get_by_role("button", name="Start a pass now").click()
+    expect(page.locator("#action-result")).to_contain_text("A pass was asked for")
+    asked = _api(browser_server, "GET", "/api/v1/scrub").json()
+    # a pass under way (asked for or running), or one that has already ended since
+    assert asked["current"] is not None or asked["last_pass"] != before["last_pass"], asked
