@@ -89,31 +89,41 @@ def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
     expect(page.locator("#syncs-message")).to_contain_text("Run 2 of")
 
 
+#: realistic data that widens the table: a name without a space, folders deep and long-named
+FIT_NAME = "nightly-copy-of-the-accounting-department-shared-folder-2025"
+FIT_DEEP = "customers/ACME-Industrial-Holdings-International/invoices-and-receipts-2025-q1"
+
+
 def test_the_actions_column_fits_at_1366_px(page, sync_root):
-    """finding 3: at 1366 px the Actions column is not clipped."""
-    source = sync_root / "fit-source"
+    """finding 3: at 1366 px the Actions column is not clipped, even beside a long unbroken
+    name and deep folders: every action button is inside the table's box and the screen."""
+    source = sync_root / "fit-source" / FIT_DEEP
     write_tree(source, {"a.txt": b"a"})
-    (sync_root / "fit-destination").mkdir(exist_ok=True)
+    destination = sync_root / "fit-destination" / FIT_DEEP
+    destination.mkdir(parents=True, exist_ok=True)
     response = page.request.post(
         "/api/v1/syncs",
         data={
-            "name": "A job with a rather long name to fit",
+            "name": FIT_NAME,
             "enabled": False,
             "source_path": str(source),
-            "destination_path": str(sync_root / "fit-destination"),
+            "destination_path": str(destination),
         },
         headers={"X-CSRFToken": _csrf(page)},
     )
     assert response.status == 201, response.text()
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto("/syncs")
-    row = page.locator("#sync-jobs tr", has_text="A job with a rather long name to fit")
-    delete = row.get_by_role("button", name="Delete")
-    expect(delete).to_be_visible()
-    box, viewport = delete.bounding_box(), page.viewport_size
-    assert box is not None and box["x"] + box["width"] <= viewport["width"], box
+    row = page.locator("#sync-jobs tr", has_text=FIT_NAME)
     wrap = page.locator("#sync-jobs").locator("xpath=ancestor::div[contains(@class,'table-wrap')]")
+    edge = min(wrap.bounding_box()["x"] + wrap.bounding_box()["width"], 1366)
+    for name in ("Start", "Run now", "Details", "Edit", "Delete"):
+        button = row.get_by_role("button", name=name, exact=True)
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= edge + 1, (name, box, edge)
     assert wrap.evaluate("node => node.scrollWidth <= node.clientWidth"), "the table scrolls"
+    fits(page, "/syncs", "1366 px")
 
 
 def _csrf(page) -> str:
