@@ -41,18 +41,8 @@ tar failed), 2 when the server cannot be reached, 3 when it refuses the credenti
 EOF
 }
 
-die() {
-  local status=$1
-  shift
-  echo "$PROG: error: $*" >&2
-  exit "$status"
-}
-
-usage_error() {
-  echo "$PROG: $*" >&2
-  echo "Try '$PROG -h'." >&2
-  exit 64
-}
+# shellcheck source=client_lib.sh
+source "$(dirname "$(readlink -f "$0")")/client_lib.sh"
 
 say() { echo "$PROG: $*" >&2; }
 
@@ -113,10 +103,7 @@ if [ -z "$work" ]; then
   default_work=1
 fi
 
-server_url=${SERVER_URL:-http://localhost:5000}
-server_url=${server_url%/}
-# Messages show the address without the credentials it may carry.
-shown_url=$(printf '%s' "$server_url" | sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1#')
+server_address
 
 tmp=$(mktemp -d)
 staging=
@@ -125,49 +112,12 @@ cleanup() {
   [ -z "$staging" ] || rm -rf "$staging"
 }
 trap cleanup EXIT
-# Headers go to curl through a config file so that the token never shows in `ps`.
-: >"$tmp/curlrc"
-chmod 600 "$tmp/curlrc"
-if [ -n "${SYNCAPP_TOKEN:-}" ]; then
-  escaped=${SYNCAPP_TOKEN//\\/\\\\}
-  printf 'header = "Authorization: Bearer %s"\n' "${escaped//\"/\\\"}" >>"$tmp/curlrc"
-fi
+curl_config "$tmp/curlrc"
+LOST_HINT=": run $PROG again to resume"
 
 # curl_to <output> <curl args...>: prints the HTTP status; exits 2 if the server is unreachable.
 curl_to() {
-  local out=$1 status code
-  shift
-  status=0
-  code=$(curl --config "$tmp/curlrc" --connect-timeout 10 --speed-limit 1 --speed-time 120 \
-    --silent --show-error --output "$out" --write-out '%{http_code}' "$@") || status=$?
-  if [ "$status" -ne 0 ] && [ "$status" -ne 22 ]; then # 22: --fail's HTTP error, code below
-    case $status in
-      5 | 6 | 7 | 28 | 35)
-        die 2 "cannot reach the backup server at $shown_url (curl exit status $status)" ;;
-      18 | 52 | 55 | 56)
-        die 2 "lost the connection to the backup server at $shown_url (curl exit status" \
-          "$status): run $PROG again to resume" ;;
-      *) die 1 "curl failed with exit status $status talking to $shown_url" ;;
-    esac
-  fi
-  printf '%s' "$code"
-}
-
-# server_message <file>: the server's sentence, or the start of a non-JSON answer.
-server_message() {
-  python3 - "$1" <<'PY'
-import json, sys
-try:
-    raw = open(sys.argv[1], "rb").read()
-except OSError:
-    raw = b""
-try:
-    body = json.loads(raw)
-    text = isinstance(body, dict) and (body.get("message") or body.get("error"))
-    print(text or raw.decode(errors="replace")[:300])
-except ValueError:
-    print(raw.decode(errors="replace").strip()[:300] or "(empty answer)")
-PY
+  server_call 1 "$@" --speed-limit 1 --speed-time 120 --silent --show-error
 }
 
 # --- the plan -----------------------------------------------------------------------------------

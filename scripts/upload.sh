@@ -26,18 +26,8 @@ Exit status: 0 when every archive is on the server, 1 when an upload failed,
 EOF
 }
 
-die() {
-  local status=$1
-  shift
-  echo "$PROG: error: $*" >&2
-  exit "$status"
-}
-
-usage_error() {
-  echo "$PROG: $*" >&2
-  echo "Try '$PROG -h'." >&2
-  exit 64
-}
+# shellcheck source=client_lib.sh
+source "$(dirname "$(readlink -f "$0")")/client_lib.sh"
 
 for arg in "$@"; do
   case $arg in -h | --help) usage; exit 0 ;; esac
@@ -50,63 +40,17 @@ shift
 command -v curl >/dev/null || die 1 "curl is needed"
 command -v python3 >/dev/null || die 1 "python3 is needed (to read the server's JSON)"
 
-server_url=${SERVER_URL:-http://localhost:5000}
-server_url=${server_url%/}
-# Messages show the address without the credentials it may carry.
-shown_url=$(printf '%s' "$server_url" | sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1#')
-# backup.sh's default: ~/syncapp-backups, or ./backup (the former default) while only it exists
-if [ -n "${BACKUP_DIR:-}" ]; then
-  backup_dir=$BACKUP_DIR
-elif [ ! -e "${HOME:-/nonexistent}/syncapp-backups" ] && [ -d ./backup/FULL ]; then
-  backup_dir=./backup
-else
-  backup_dir=${HOME:?set HOME or BACKUP_DIR}/syncapp-backups
-fi
+server_address
+backup_folder
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Headers go to curl through a config file so that the token never shows in `ps`.
-: >"$work/curlrc"
-chmod 600 "$work/curlrc"
-if [ -n "${SYNCAPP_TOKEN:-}" ]; then
-  escaped=${SYNCAPP_TOKEN//\\/\\\\}
-  printf 'header = "Authorization: Bearer %s"\n' "${escaped//\"/\\\"}" >>"$work/curlrc"
-fi
-printf 'header = "Accept: application/json"\n' >>"$work/curlrc"
+curl_config "$work/curlrc"
+printf 'header = "Accept: application/json"\n' >>"$curlrc"
 
 # curl_json <output> <curl args...>: prints the HTTP status; exits 2 if the server is unreachable.
 curl_json() {
-  local out=$1 status code
-  shift
-  status=0
-  code=$(curl --config "$work/curlrc" --connect-timeout 10 --speed-limit 1 --speed-time 120 \
-    --output "$out" --write-out '%{http_code}' "$@") || status=$?
-  if [ "$status" -ne 0 ]; then
-    case $status in
-      5 | 6 | 7 | 28 | 35)
-        die 2 "cannot reach the backup server at $shown_url (curl exit status $status)" ;;
-      52 | 55 | 56)
-        die 2 "lost the connection to the backup server at $shown_url (curl exit status $status)" ;;
-      *) die 1 "curl failed with exit status $status talking to $shown_url" ;;
-    esac
-  fi
-  printf '%s' "$code"
-}
-
-# server_message <file>: the server's "error: message", or the start of a non-JSON answer.
-server_message() {
-  python3 - "$1" <<'PY'
-import json, sys
-raw = open(sys.argv[1], "rb").read()
-try:
-    body = json.loads(raw)
-    # `error` is the sentence on these routes (the original scripts print it), `code` the code
-    text = isinstance(body, dict) and (body.get("message") or body.get("error"))
-    code = isinstance(body, dict) and body.get("code")
-    print(f"{text} ({code})" if text and code else text or raw.decode(errors="replace")[:300])
-except ValueError:
-    print(raw.decode(errors="replace").strip()[:300] or "(empty answer)")
-PY
+  server_call 1 "$@" --speed-limit 1 --speed-time 120
 }
 
 refused() {

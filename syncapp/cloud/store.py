@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from ..quotas import hold_quota, register_usage, within_quota
 from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
-from ..storage.base import TEMP_PREFIX, is_stale_temp, is_temp
+from ..storage.base import TEMP_PREFIX, Entry, is_stale_temp, is_temp, sweep
 from ..timeutil import utcnow
 from ..uploads import clean_filename, receive_into
 from .models import CloudConflict, CloudCopy, CloudFile, CloudVersion
@@ -322,28 +322,21 @@ class CloudStore:
         new database over an old store) and version files are left alone."""
         known = set(self.session.scalars(select(CloudVersion.stored_path)))
         self.session.commit()  # no transaction held while the store is listed (issue 18)
-        removed = []
-        for entry in self.remote.iter_entries("", include_temp=True):
+
+        def is_debris(entry: Entry) -> bool:
             old = entry.modified is not None and entry.modified < older_than
             if is_temp(entry.path):
-                debris = is_stale_temp(entry, older_than)
-            elif entry.path.startswith(f"{STAGING}/"):
-                debris = old  # staging names carry no process: only their age tells
-            else:
-                debris = (
-                    old
-                    and bool(known)
-                    and entry.path not in known
-                    and VERSION_PATH.fullmatch(entry.path) is not None
-                )
-            if not debris:
-                continue
-            try:
-                self.remote.delete(entry.path)
-            except RemoteError as exc:  # gone meanwhile, or the store refuses: the next sweep
-                log.warning("could not remove cloud upload debris %s: %s", entry.path, exc)
-                continue
-            removed.append(entry.path)
+                return is_stale_temp(entry, older_than)
+            if entry.path.startswith(f"{STAGING}/"):
+                return old  # staging names carry no process: only their age tells
+            return (
+                old
+                and bool(known)
+                and entry.path not in known
+                and VERSION_PATH.fullmatch(entry.path) is not None
+            )
+
+        removed = sweep(self.remote, is_debris, what="cloud upload debris")
         if removed:
             log.info("removed %d piece(s) of interrupted cloud uploads", len(removed))
         return removed

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from ..failures import BadRequest, InsufficientStorage, NotFound
 from ..quotas import hold_quota, register_usage, within_quota
-from ..storage import Remote, RemoteError, RemoteFull, RemoteNotFound
-from ..storage.base import is_stale_temp, is_temp
+from ..storage import Remote, RemoteFull, RemoteNotFound
+from ..storage.base import Entry, is_stale_temp, is_temp, sweep
 from ..timeutil import utcnow
 from ..uploads import Received, clean_filename, receive_into
 from .models import DOCUMENT_TYPES, Document
@@ -164,26 +164,19 @@ class DocumentStore:
         its files are then left alone."""
         known = set(self.session.scalars(select(Document.stored_path)))
         self.session.commit()  # no transaction held while the store is listed (issue 18)
-        removed = []
-        for entry in self.remote.iter_entries("", include_temp=True):
+
+        def is_debris(entry: Entry) -> bool:
             if is_temp(entry.path):
-                debris = is_stale_temp(entry, older_than)
-            else:
-                debris = (
-                    bool(known)
-                    and entry.path not in known
-                    and STORED_PATH.fullmatch(entry.path) is not None
-                    and entry.modified is not None
-                    and entry.modified < older_than
-                )
-            if not debris:
-                continue
-            try:
-                self.remote.delete(entry.path)
-            except RemoteError as exc:  # gone meanwhile, or the store refuses: the next sweep
-                log.warning("could not remove document debris %s: %s", entry.path, exc)
-                continue
-            removed.append(entry.path)
+                return is_stale_temp(entry, older_than)
+            return (
+                bool(known)
+                and entry.path not in known
+                and STORED_PATH.fullmatch(entry.path) is not None
+                and entry.modified is not None
+                and entry.modified < older_than
+            )
+
+        removed = sweep(self.remote, is_debris, what="document debris")
         if removed:
             log.info("removed %d piece(s) of interrupted document uploads", len(removed))
         return removed

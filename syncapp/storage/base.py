@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import posixpath
 import queue
@@ -15,13 +16,14 @@ import socket
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, ClassVar
 
 CHUNK_SIZE = 1024 * 1024
 PROBE_NAME = ".syncapp-probe"
+log = logging.getLogger(__name__)
 #: Uploads in progress carry this prefix; listings skip them and clean-ups may remove them.
 TEMP_PREFIX = ".syncapp-tmp-"
 #: the longest file name (in bytes) the file systems and servers we write to accept
@@ -172,19 +174,30 @@ def is_stale_temp(entry: Entry, older_than: datetime) -> bool:
     return entry.modified is not None and entry.modified < older_than
 
 
-def sweep_temps(remote: Remote, prefix: str, older_than: datetime) -> list[str]:
-    """Remove the stale temp files below `prefix` (`is_stale_temp`); returns their paths. Each
-    removal is best effort: a file gone meanwhile, or a store that refuses, is left for the next
-    sweep."""
+def sweep(
+    remote: Remote, is_debris: Callable[[Entry], bool], *, prefix: str = "", what: str = "debris"
+) -> list[str]:
+    """Remove the entries below `prefix`, temp files included, that `is_debris` picks; returns
+    their paths. Each removal is best effort: a file gone meanwhile, or a store that refuses, is
+    logged as `what` and left for the next sweep."""
     removed = []
     for entry in remote.iter_entries(prefix, include_temp=True):
-        if is_stale_temp(entry, older_than):
-            try:
-                remote.delete(entry.path)
-            except RemoteError:
-                continue
-            removed.append(entry.path)
+        if not is_debris(entry):
+            continue
+        try:
+            remote.delete(entry.path)
+        except RemoteError as exc:
+            log.warning("could not remove %s %s: %s", what, entry.path, exc)
+            continue
+        removed.append(entry.path)
     return removed
+
+
+def sweep_temps(remote: Remote, prefix: str, older_than: datetime) -> list[str]:
+    """Remove the stale temp files below `prefix` (`is_stale_temp`); returns their paths."""
+    return sweep(
+        remote, lambda entry: is_stale_temp(entry, older_than), prefix=prefix, what="temp file"
+    )
 
 
 def _hash_worker(chunks: queue.Queue, digest) -> None:

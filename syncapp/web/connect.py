@@ -18,7 +18,7 @@ from ..project import PROJECT_ROOT
 from .blueprint import bp
 
 #: what a backup machine installs from /connect/scripts/<name>
-CLIENT_SCRIPTS = ("backup.sh", "upload.sh", "restore.sh", "verify_sync.sh")
+CLIENT_SCRIPTS = ("backup.sh", "upload.sh", "restore.sh", "verify_sync.sh", "client_lib.sh")
 #: where the lines install them on the machine (backup.sh --upload finds upload.sh beside it)
 INSTALL_DIR = "$HOME/.local/share/syncapp/scripts"
 

@@ -13,6 +13,11 @@ SMB2 requests, built from pysmb's message classes and its private request bookke
   its connection.
 Everything here speaks in NT status codes (`StatusError`); `remote.py` turns them into the storage
 errors.
+
+Kept over smbprotocol (the maintained SMB 2/3 client) by measurement (bench/smb_clients.py,
+docs/benchmarks.md, issue 23): with its large requests smbprotocol moves a big file in 0.5-0.7 x
+the time, but spends 2-6 x this layer's CPU per small file, the cost a sync of many files pays.
+The price is the pin above: a pysmb upgrade must pass tests/storage/test_smb.py first.
 """
 
 from __future__ import annotations
