@@ -83,7 +83,9 @@ def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) 
     for name, value in headers.items():
         argv[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if "50" not in latency or "99" not in latency:
+        raise RuntimeError(f"wrk's output has no latency distribution:\n{out}")
     return {
         "rate": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),
         "requests": int(re.search(r"([0-9]+) requests in", out).group(1)),

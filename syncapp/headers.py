@@ -8,8 +8,8 @@ CSS's icons are data: images. Socket.IO and /api/v1/ws connect to this same orig
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -47,6 +47,14 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # Scripts send no cookie: answer Flask's empty session without first building the
+        # signing serializer, which Flask makes on every request (3-4 % of a small API call's
+        # CPU, bench/api_rate.py). Without a secret key Flask's own answer (no session) stands.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _secure_cookies(response: Response) -> Response:

@@ -97,6 +97,11 @@ class ApiToken(db.Model):
 
     @property
     def is_valid(self) -> bool:
-        if self.revoked_at is not None:
-            return False
-        return self.expires_at is None or self.expires_at > datetime.now(UTC)
+        return token_valid(self.revoked_at, self.expires_at)
+
+
+def token_valid(revoked_at: datetime | None, expires_at: datetime | None) -> bool:
+    """A token neither revoked nor expired (also for a token read as plain columns)."""
+    if revoked_at is not None:
+        return False
+    return expires_at is None or expires_at > datetime.now(UTC)

@@ -96,7 +96,7 @@ def upload_backup():
     db.session.commit()  # and the connection goes back to the pool while the body streams
     refuse_declared_size(request.content_length, store.max_size, sizes=human_size)
     received = receive_form(
-        lambda part: store.receive(part.chunks(), part.filename),
+        lambda part: store.receive(part.views(), part.filename),
         store.discard,
         fields=FIELD_CHECKS,
         field_limit=512,

@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..bodies import reader_views
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
 from ..scrub.results import forget as forget_scrub_result
@@ -700,7 +701,7 @@ class ArchiveStore:
     def _gzip_verdict(self, path: str) -> str:
         try:
             with self.remote.open_read(path) as reader:
-                check_complete(iter(lambda: reader.read(1024 * 1024), b""))
+                check_complete(reader_views(reader))
         except IncompleteGzip as exc:
             log.warning("%s is not a complete gzip stream: %s", path, exc)
             return "corrupt"

@@ -76,6 +76,41 @@ def test_a_revoked_token_gets_401(client, token):
     assert client.get("/api/v1/tokens", headers=bearer(token)).status_code == 401
 
 
+def test_a_token_records_when_it_was_last_used(client, token):
+    listed = client.get("/api/v1/tokens", headers=bearer(token)).get_json()
+    assert listed[0]["last_used_at"] is not None  # written by the call that listed it
+
+
+def test_changes_made_outside_the_process_count_at_the_next_request(app, client, token):
+    """The token and its user are read from the database on every request: what another
+    process commits (`flask tokens revoke`, a second server process, an administrator's edit
+    there) counts at once, with no message between the processes. A cache of token lookups
+    would fail this (bench/api_rate.py measured the read at about 0.05 ms)."""
+    from sqlalchemy import update
+
+    from syncapp.auth.models import ApiToken, User
+    from syncapp.extensions import db
+    from syncapp.timeutil import utcnow
+
+    def elsewhere(statement) -> None:
+        with app.app_context(), db.engine.begin() as connection:  # not the app's session
+            connection.execute(statement)
+
+    alice = User.email == "alice@example.com"
+    assert client.get("/api/v1/syncs", headers=bearer(token)).status_code == 200
+    assert client.get("/api/v1/users", headers=bearer(token)).status_code == 403
+    elsewhere(update(User).where(alice).values(role="admin"))
+    assert client.get("/api/v1/users", headers=bearer(token)).status_code == 200
+    elsewhere(update(User).where(alice).values(role="user"))
+    assert client.get("/api/v1/users", headers=bearer(token)).status_code == 403
+    elsewhere(update(User).where(alice).values(active=False))
+    assert client.get("/api/v1/syncs", headers=bearer(token)).status_code == 401
+    elsewhere(update(User).where(alice).values(active=True))
+    assert client.get("/api/v1/syncs", headers=bearer(token)).status_code == 200
+    elsewhere(update(ApiToken).values(revoked_at=utcnow()))
+    assert client.get("/api/v1/syncs", headers=bearer(token)).status_code == 401
+
+
 def test_a_user_token_cannot_reach_admin_routes(client, token):
     response = client.get("/api/v1/users", headers=bearer(token))
     assert response.status_code == 403

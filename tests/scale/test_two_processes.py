@@ -65,6 +65,27 @@ def test_rate_limits_count_a_client_across_both_processes(cluster: Cluster):
     assert login(second, other) == 401  # and counts per client, not per proxy
 
 
+def test_a_token_revoked_through_one_process_is_refused_by_the_other_at_once(cluster: Cluster):
+    """Each process reads the token from the database on every request: no cache in the
+    other process keeps a revoked token working, whatever the relay is doing."""
+    first, second = cluster.nodes
+    created = requests.post(
+        f"{first.url}/api/v1/tokens",
+        headers=cluster.headers,
+        json={"name": f"revoked-{random.randrange(10**9)}"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    raw, token_id = created.json()["token"], created.json()["id"]
+    mine = {"Authorization": f"Bearer {raw}"}
+    for node in (first, second):  # both have answered it once
+        assert requests.get(f"{node.url}/api/v1/syncs", headers=mine, timeout=30).ok
+    revoked = requests.delete(f"{first.url}/api/v1/tokens/{token_id}", headers=mine, timeout=30)
+    assert revoked.status_code == 204
+    for node in (second, first):
+        assert requests.get(f"{node.url}/api/v1/syncs", headers=mine, timeout=30).status_code == 401
+
+
 def test_a_backup_uploaded_through_one_process_is_listed_and_downloaded_through_the_other(
     cluster: Cluster,
 ):
