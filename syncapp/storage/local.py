@@ -226,6 +226,7 @@ def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
 class LocalRemote(Remote):
     kind = "local"
     capabilities = Capabilities(move=True)  # os.replace
+    reads_borrowed = True  # _write_all writes each chunk before it reads the next
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -311,11 +312,12 @@ class LocalRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         final = self.os_path(rel)
         temp = self.os_path(temp_name(rel))
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             fd = _create(temp)
             try:
@@ -333,7 +335,7 @@ class LocalRemote(Remote):
             raise
         finally:
             reader.close()  # ends HashingReader's hashing thread now, also after a failure
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
@@ -429,6 +431,7 @@ class ConfinedLocalRemote(Remote):
 
     kind = "local"
     capabilities = Capabilities(move=True)  # os.replace between folder descriptors
+    reads_borrowed = True  # as LocalRemote: the same _fill
 
     def __init__(self, folder_fd: int, name: str) -> None:
         self.name = name
@@ -589,6 +592,7 @@ class ConfinedLocalRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         folder, name = _split(rel)
@@ -596,7 +600,7 @@ class ConfinedLocalRemote(Remote):
             raise RemoteError("a file needs a name")
         temp = posixpath.basename(temp_name(rel))
         folder_fd = self._folder(folder, create=True)
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             try:
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
@@ -618,7 +622,7 @@ class ConfinedLocalRemote(Remote):
             raise
         finally:
             reader.close()
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
