@@ -164,8 +164,7 @@ class Pusher:
         payload = {"data": data.hex()}
         started = time.perf_counter()
         try:
-            self.sio.emit("sync_data", payload, namespace=NAMESPACE)
-            ack = self.expect("sync_ack")
+            ack, busy = self.push(payload)
         except Exception as exc:
             # No ack: the server may or may not hold it (a real client pushes again); it must
             # not be stored wrong, and a stored copy is not "unexpected".
@@ -173,7 +172,30 @@ class Pusher:
             return failed, {**item, "acked": False}
         if ack.get("sha256") != sha256 or not ack.get("created"):
             return op("push", started, False, error=f"ack {ack}"[:300]), None
-        return op("push", started, True, len(data)), item
+        return {**op("push", started, True, len(data)), "busy": busy}, item
+
+    def push(self, payload: dict) -> tuple[dict, int]:
+        """Pushes until acknowledged, as Cordiax would: a push refused as `busy` (the server
+        cannot take it now) goes again when the server next asks (`sync_request`). The ack
+        and how many refusals came before it."""
+        busy, refused, asked = 0, False, True
+        while True:
+            if asked:
+                self.sio.emit("sync_data", payload, namespace=NAMESPACE)
+                asked = refused = False
+            got, data = self.replies.get(timeout=TIMEOUT)
+            if got == "sync_ack":
+                return data, busy
+            if got == "sync_error" and isinstance(data, dict) and data.get("error") == "busy":
+                busy, refused = busy + 1, True
+                continue
+            if got == "sync_request":
+                # Only a push refused and not yet sent again goes again: a second copy in
+                # flight would be acknowledged after this round's ack, and taken for the next.
+                # (Other requests are the periodic ones: this client pushes once per round.)
+                asked = refused
+                continue
+            raise RuntimeError(f"{got}: {data}")
 
     def close(self) -> None:
         self.sio.disconnect()
@@ -603,6 +625,9 @@ def describe(result: Result, args, log) -> None:
             f"{size / seconds / 1e6:7.1f} {percentile(good, 0.5):7.3f} "
             f"{percentile(good, 0.99):7.3f}")  # fmt: skip
     log(f"  payload {result.payload / seconds / 1e6:.1f} MB/s in all")
+    busy = [o.get("busy", 0) for o in result.ops if o["kind"] == "push"]
+    log(f"  pushes refused as busy and sent again when asked (all rounds): {sum(busy)} "
+        f"refusals, {sum(1 for b in busy if b)} pushes")  # fmt: skip
     log(f"  errors in all rounds: {len(result.errors)}")
     kinds: dict[str, int] = {}
     for error in result.errors:

@@ -166,6 +166,12 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_snapshot_size": (Size, Size(100 * 1024**2)),
         # pushes decoded and stored at once per process; the others wait their turn
         "max_concurrent_pushes": (int, 8),
+        # the waiting is bounded (cordiax/push_gate.py): by the hex bytes that waiting pushes
+        # hold and by seconds; a push beyond either gets sync_error `busy` and the client is
+        # asked again (sync_request) after about `busy_retry_after` seconds
+        "max_waiting_push_bytes": (Size, Size(256 * 1024**2)),
+        "push_wait": (int, 30),
+        "busy_retry_after": (int, 30),
         "allow_plaintext": (bool, True),
         "allow_anonymous": (bool, False),
         "anonymous_networks": (list, ["127.0.0.1/32", "::1/128"]),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
+from typing import Any
 
 import flask_smorest
+from flask import Request, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -177,6 +180,26 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = _ArgumentsParser()
     PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
+
+    def fast_arguments(self, schema: type[Schema], read: Callable[[Request], Any]) -> Callable:
+        """`arguments(schema)` of a JSON body (documented and answered alike), with a shortcut
+        for bodies too large for marshmallow (10,000 archives sent to /verify: 0.8 s):
+        `read(request)` gives the body as the schema would load it, or None when it cannot
+        tell; then the schema reads it, and answers any error as usual."""
+
+        def decorator(view: Callable) -> Callable:
+            checked = self.arguments(schema)(view)
+
+            @wraps(checked)  # its _apidoc too: the document is arguments'
+            def wrapper(*args, **kwargs):
+                body = read(request)
+                if body is None:
+                    return checked(*args, **kwargs)
+                return view(body, *args, **kwargs)
+
+            return wrapper
+
+        return decorator
 
 
 # Generates /api/v1/openapi.json from the marshmallow schemas that validate the requests.

@@ -6,6 +6,10 @@ fraction of the speed of the network (0.14-0.24 GB/s where gunicorn reads a 1 Gi
 part as a stream, finding boundaries with `bytes.find` over large buffers, so an upload can be
 hashed and written to its destination while it arrives, with memory bounded by one buffer.
 
+The body is read with `readinto` into pooled buffers (syncapp/bodies.py) and a file part's data
+is handed on as views of them (`FormPart.views`): no allocation or copy per chunk. A refill
+takes a fresh buffer and copies only the unread tail (a possible delimiter start, a few bytes).
+
 Kept over streaming-form-data (a Cython parser on PyPI) by measurement (bench/multipart_parsers.py,
 docs/benchmarks.md, issue 23): the library took 1.3-1.5 x this reader's CPU per byte of a file
 part and ~25 x per part (it parses each part's headers with the email package), with no gain in
@@ -17,10 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any
 from urllib.parse import unquote
 
-CHUNK_SIZE = 1024 * 1024
+from . import bodies
+
+CHUNK_SIZE = bodies.CHUNK_SIZE
 MAX_HEADER_BYTES = 16 * 1024
 
 
@@ -68,6 +74,10 @@ class FormPart:
 
     def read(self, size: int = CHUNK_SIZE) -> bytes:
         """Up to `size` bytes of this part's content; b"" at its end."""
+        return bytes(self.read_view(size))
+
+    def read_view(self, size: int = CHUNK_SIZE) -> memoryview:
+        """As `read`, a view of the form's buffer: valid until the form reads on."""
         assert self._form is not None
         return self._form._read_part(self, size)
 
@@ -75,9 +85,15 @@ class FormPart:
         while chunk := self.read(size):
             yield chunk
 
+    def views(self, size: int = CHUNK_SIZE) -> Iterator[memoryview]:
+        """The content as views of pooled buffers, without a copy: each valid until the next
+        is asked for, unless held (bodies.hold), as `uploads.receive_into` does."""
+        while chunk := self.read_view(size):
+            yield chunk
+
     def read_text(self, limit: int) -> str:
         data = bytearray()
-        for chunk in self.chunks():
+        for chunk in self.views():
             data += chunk
             if len(data) > limit:
                 raise MultipartError(f"the form field {self.name!r} is longer than {limit} bytes")
@@ -87,11 +103,14 @@ class FormPart:
 class StreamingForm:
     """Iterate over the parts of a body; a part not read to its end is skipped automatically."""
 
-    def __init__(self, stream: BinaryIO, boundary: bytes, *, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, stream: Any, boundary: bytes, *, chunk_size: int = CHUNK_SIZE) -> None:
+        """`stream`: anything with `readinto` (bodies.request_source) or `read`."""
         self._stream = stream
+        self._readinto = getattr(stream, "readinto", None) or self._read_into
         self._chunk_size = chunk_size
         self._delimiter = b"\r\n--" + boundary
-        self._buffer = b""
+        self._buffer: bytearray | bytes = b""
+        self._end = 0  # the buffer's bytes up to here were received
         self._pos = 0
         self._data_end = 0  # the current part's data is known to run up to here in the buffer
         self._current: FormPart | None = None
@@ -101,19 +120,40 @@ class StreamingForm:
 
     # -- buffer -------------------------------------------------------------------------------
 
+    def _read_into(self, view: memoryview) -> int:
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def _fill(self) -> None:
+        """Receive more: the unread tail moves to the start of a fresh pooled buffer (parts'
+        views of the old one stay valid for whoever holds it) and the rest is read into it."""
+        tail = self._end - self._pos
+        buffer = bodies.take(tail + 1)
+        room = min(self._chunk_size, len(buffer) - tail)  # at least 1
+        buffer[:tail] = memoryview(self._buffer)[self._pos : self._end]
         try:
-            data = self._stream.read(self._chunk_size)
+            count = self._readinto(memoryview(buffer)[tail : tail + room])
         except OSError as exc:  # the server's socket reader gives up on a vanished client
+            bodies.release(buffer)
             raise ClientDisconnected(f"the upload was interrupted: {exc}") from None
-        if not data:
+        except BaseException:
+            bodies.release(buffer)
+            raise
+        if not count:
+            bodies.release(buffer)
             raise ClientDisconnected("the upload ended before the form was complete")
-        self.bytes_read += len(data)
-        self._buffer = self._buffer[self._pos :] + data if self._pos < len(self._buffer) else data
+        self.bytes_read += count
+        self._let_go()
+        self._buffer, self._end = buffer, tail + count
         self._pos = self._data_end = 0
 
+    def _let_go(self) -> None:
+        bodies.release(self._buffer)
+        self._buffer, self._end, self._pos = b"", 0, 0
+
     def _available(self) -> int:
-        return len(self._buffer) - self._pos
+        return self._end - self._pos
 
     # -- structure ----------------------------------------------------------------------------
 
@@ -121,7 +161,7 @@ class StreamingForm:
         # The body starts with the first boundary; anything before it is preamble.
         first = self._delimiter[2:]
         while True:
-            index = self._buffer.find(first, self._pos)
+            index = self._buffer.find(first, self._pos, self._end)
             if index >= 0:
                 self._pos = index + len(first)
                 return
@@ -133,12 +173,11 @@ class StreamingForm:
         """After a boundary: True when another part follows, False at the closing '--'."""
         while self._available() < 2:
             self._fill()
-        marker = self._buffer[self._pos : self._pos + 2]
-        if marker == b"--":
+        if self._buffer[self._pos : self._pos + 2] == b"--":
             self._finished = True
             return False
         while True:  # transport padding, then CRLF
-            end = self._buffer.find(b"\r\n", self._pos)
+            end = self._buffer.find(b"\r\n", self._pos, self._end)
             if end >= 0:
                 self._pos = end + 2
                 return True
@@ -148,13 +187,13 @@ class StreamingForm:
 
     def _headers(self) -> dict[str, str]:
         while True:
-            end = self._buffer.find(b"\r\n\r\n", self._pos)
+            end = self._buffer.find(b"\r\n\r\n", self._pos, self._end)
             if end >= 0:
                 break
             if self._available() > MAX_HEADER_BYTES:
                 raise MultipartError("multipart part headers are too large")
             self._fill()
-        block = self._buffer[self._pos : end].decode("utf-8", errors="replace")
+        block = bytes(self._buffer[self._pos : end]).decode("utf-8", errors="replace")
         self._pos = end + 4
         headers: dict[str, str] = {}
         for line in block.split("\r\n"):
@@ -164,6 +203,12 @@ class StreamingForm:
         return headers
 
     def parts(self) -> Iterator[FormPart]:
+        try:
+            yield from self._parts()
+        finally:
+            self._let_go()  # the last buffer back to the pool (held views keep it)
+
+    def _parts(self) -> Iterator[FormPart]:
         self._open()
         while self._after_boundary():
             headers = self._headers()
@@ -178,15 +223,13 @@ class StreamingForm:
             while not self._part_done:  # skip what the consumer did not read
                 self._read_part(part, self._chunk_size)
 
-    def _read_part(self, part: FormPart, size: int) -> bytes:
+    def _read_part(self, part: FormPart, size: int) -> memoryview:
         if part is not self._current or self._part_done:
-            return b""
+            return memoryview(b"")
         if self._data_end <= self._pos and not self._scan():
-            return b""
+            return memoryview(b"")
         end = min(self._data_end, self._pos + size)
-        # A part's bytes usually fill the whole buffer: the slice is then the buffer itself,
-        # handed on without a copy.
-        data = self._buffer[self._pos : end]
+        data = memoryview(self._buffer)[self._pos : end]  # no copy: the pooled buffer itself
         self._pos = end
         return data
 
@@ -194,7 +237,7 @@ class StreamingForm:
         """Find where the current part's data ends in the buffer; False at the part's end."""
         delimiter = self._delimiter
         while True:
-            index = self._buffer.find(delimiter, self._pos)
+            index = self._buffer.find(delimiter, self._pos, self._end)
             if index == self._pos:
                 self._pos += len(delimiter)
                 self._part_done = True
@@ -215,10 +258,10 @@ class StreamingForm:
         Only a tail that starts with CR and matches the delimiter's start is held back (rarely
         more than none), so the buffer is usually handed on whole instead of re-joined.
         """
-        buffer, delimiter = self._buffer, self._delimiter
-        cr = buffer.find(b"\r", max(self._pos, len(buffer) - len(delimiter) + 1))
+        buffer, delimiter, end = self._buffer, self._delimiter, self._end
+        cr = buffer.find(b"\r", max(self._pos, end - len(delimiter) + 1), end)
         while cr >= 0:
-            if delimiter.startswith(buffer[cr:]):
+            if delimiter.startswith(buffer[cr:end]):
                 return cr
-            cr = buffer.find(b"\r", cr + 1)
-        return len(buffer)
+            cr = buffer.find(b"\r", cr + 1, end)
+        return end

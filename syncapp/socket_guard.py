@@ -53,6 +53,8 @@ TRUST_KEY = "syncapp.socket_trust"
 
 #: how far past engine.io's buffer limit an authenticated message is read (and then answered)
 TRUSTED_LIMIT_FACTOR = 4
+#: bytes read from an authenticated WebSocket per recv() (simple-websocket's default: 4 KiB)
+TRUSTED_RECEIVE_BYTES = 64 * 1024
 
 
 class SessionGuard:
@@ -198,9 +200,10 @@ class GuardedWebSocket(SimpleWebSocketWSGI):
         # Without the offer, wsproto accepts no extension: frames are never inflated.
         plain = {k: v for k, v in environ.items() if k != "HTTP_SEC_WEBSOCKET_EXTENSIONS"}
         self.ws = simple_websocket.Server(plain, **self.server_args)
-        self.ws.max_message_size = (
-            self.guard.websocket_limit(sid, self) if sid else self.guard.small
-        )
+        limit = self.guard.websocket_limit(sid, self) if sid else self.guard.small
+        self.ws.max_message_size = limit
+        if limit != self.guard.small:
+            self.ws.receive_bytes = TRUSTED_RECEIVE_BYTES
         try:
             ret = self.app(self)
         finally:
@@ -216,6 +219,7 @@ class GuardedWebSocket(SimpleWebSocketWSGI):
 
     def raise_limit(self, size: int) -> None:
         self.ws.max_message_size = size
+        self.ws.receive_bytes = TRUSTED_RECEIVE_BYTES
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):

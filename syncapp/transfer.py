@@ -114,7 +114,8 @@ def _verify_destination(dst: Remote, path: str, written: Entry, size: int | None
                 f"{dst.describe()}:{path}: stored MD5 {server_md5}, sent {written.md5}"
             )
         return "server-md5"
-    landed = dst.stat(path)
+    # a local write's Entry is the written file's own fstat: no need to look it up again
+    landed = written if dst.capabilities.write_stat else dst.stat(path)
     if landed is None:
         raise RemoteError(f"{dst.describe()}:{path}: the file is missing right after writing it")
     if landed.size != written.size or (size is not None and landed.size != size):
@@ -144,13 +145,16 @@ def copy_verified(
     expected_md5: str | None = None,
     modified: datetime | None = None,
     stable_source: bool = False,
+    known: Entry | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TransferResult:
     """Copy one file and prove it arrived intact; raises RemoteUnavailable once retries run out.
 
     With `stable_source`, the source is looked at again once it has been read: if its size or
     modification time changed (it is still being written), SourceChanged is raised and the
-    destination is left as it was.
+    destination is left as it was. `known` is what the caller already knows of the source (its
+    size and modification time, e.g. from its own scan): it is not stated again, and with
+    `stable_source` every attempt must find the file still as `known` says once read.
     """
     retry = retry or RetryPolicy()
     delays = retry.delays()
@@ -159,7 +163,7 @@ def copy_verified(
     while True:
         attempt += 1
         try:
-            source = src.stat(src_path)
+            source = known or src.stat(src_path)
             if source is None:
                 raise RemoteNotFound(f"{src.describe()}:{src_path}")
             expected = expected_md5 or source.md5
@@ -201,7 +205,7 @@ def move_verified(
     **options,
 ) -> TransferResult:
     """copy_verified, then delete the source if the copy verified and the source is unchanged."""
-    before = src.stat(src_path)
+    before = options.get("known") or src.stat(src_path)
     result = copy_verified(src, src_path, dst, dst_path, **options)
     after = src.stat(src_path)
     if (

@@ -1,12 +1,15 @@
 """Receive an upload into a Remote while it arrives: one pass, the costs spread over threads.
 
-The request thread reads the socket, finds part boundaries and computes the SHA-256; a writer
-thread runs the destination's atomic `write`, which computes the MD5 as it writes (its
-HashingReader hashes on a further thread meanwhile). hashlib and file writes release the GIL, so
-the costs overlap instead of adding up. The SHA-256 stays on the request thread because that
-thread mostly waits (for the socket, or for room in the writer's queue): measured under gunicorn
-on 2 cores, a separate SHA-256 thread was 5-8 % slower, one more runnable thread competing for
-the same cores. The queue is bounded: memory stays at a few chunks whatever the upload's size.
+The request thread reads the socket (into reused buffers, syncapp/bodies.py), finds part
+boundaries and computes the SHA-256; a writer thread runs the destination's atomic `write`, and
+the MD5 is computed on a third thread meanwhile: by receive_into itself, over views of the same
+buffers, when the destination reads them borrowed (`Remote.reads_borrowed`: a local folder),
+else by the destination's own HashingReader, which gets bytes of its own. hashlib and file
+writes release the GIL, so the costs overlap instead of adding up. The SHA-256 stays on the
+request thread because that thread mostly waits (for the socket, or for room in the writer's
+queue): measured under gunicorn on 2 cores, a separate SHA-256 thread was 5-8 % slower, one
+more runnable thread competing for the same cores. The queue is bounded: memory stays at a few
+chunks whatever the upload's size.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from . import bodies
 from .failures import BadRequest, PayloadTooLarge
 from .storage import Entry, Remote
 
@@ -83,19 +87,25 @@ class Received:
 
 
 class _QueueReader:
-    """A file-like view of a queue of chunks, read by the destination's `write`."""
+    """A file-like view of a queue of chunks, read by the destination's `write`.
+
+    A chunk of a pooled buffer is held for this reader (receive_into holds it before queueing
+    it) and released when `write` reads again: by then it is done with it (`reads_borrowed`).
+    """
 
     def __init__(self, chunks: queue.Queue) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._current: Any = None  # the chunk handed out last, until the next read
+        self._pending: Any = b""
         self._done = False
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> Any:
         if self._pending:
             data, self._pending = self._pending, b""
-        elif self._done:
-            return b""
         else:
+            self.let_go()
+            if self._done:
+                return b""
             item = self._chunks.get()
             if item is _END:
                 self._done = True
@@ -103,10 +113,16 @@ class _QueueReader:
             if isinstance(item, BaseException):
                 self._done = True
                 raise item
-            data = item
+            data = self._current = item
         if 0 <= size < len(data):
             data, self._pending = data[:size], data[size:]
         return data
+
+    def let_go(self) -> None:
+        """Release the chunk handed out last (at the next read, and when the write ends)."""
+        if self._current is not None:
+            current, self._current, self._pending = self._current, None, b""
+            bodies.release(current)
 
 
 class _Worker(threading.Thread):
@@ -130,7 +146,7 @@ class _Worker(threading.Thread):
         # Unblock a receiver waiting on a full queue; it sees `error` on its next put.
         while True:
             try:
-                self.chunks.get_nowait()
+                bodies.release(self.chunks.get_nowait())
             except queue.Empty:
                 return
 
@@ -142,6 +158,15 @@ class _Worker(threading.Thread):
             except queue.Full:
                 continue
         raise self.error
+
+    def hand(self, chunk: Any) -> None:
+        """Queue a chunk held for this worker; released here if it cannot be queued."""
+        bodies.hold(chunk)
+        try:
+            self.put(chunk)
+        except BaseException:
+            bodies.release(chunk)
+            raise
 
     def abort(self, reason: BaseException) -> None:
         """Stop the work early; its partial output is discarded by the consumer (atomic write)."""
@@ -158,25 +183,54 @@ class _Worker(threading.Thread):
         return self.result
 
 
+def _md5_of(chunks: queue.Queue) -> str:
+    digest = hashlib.md5()
+    while (chunk := chunks.get()) is not _END:
+        if isinstance(chunk, BaseException):
+            raise chunk
+        digest.update(chunk)
+        bodies.release(chunk)
+    return digest.hexdigest()
+
+
+def _write_from(remote: Remote, path: str, compute_md5: bool) -> Callable[[queue.Queue], Entry]:
+    def write(chunks: queue.Queue) -> Entry:
+        reader = _QueueReader(chunks)
+        try:
+            return remote.write(path, reader, compute_md5=compute_md5)  # type: ignore[arg-type]
+        finally:
+            reader.let_go()
+
+    return write
+
+
 def receive_into(
     remote: Remote,
     path: str,
-    chunks: Iterable[bytes],
+    chunks: Iterable[bytes | memoryview],
     *,
     limit: int | None = None,
     check_head: Callable[[bytes], None] | None = None,
     head_size: int = 2,
     expect_sha256: str | None = None,
+    md5: bool = True,
 ) -> Received:
     """Stream `chunks` into `remote` at `path` atomically; raise and leave nothing on failure.
 
-    `limit` (bytes) raises PayloadTooLarge as soon as it is passed; `check_head` sees the first
-    `head_size` bytes before anything is committed and may raise to refuse the upload;
-    `expect_sha256` refuses (400 `hash_mismatch`) content whose SHA-256 differs, before the
-    write commits (content-addressed objects: restic's data files are named by theirs).
+    `chunks` may be views of pooled buffers (syncapp/bodies.py), each valid until the next is
+    asked for. `limit` (bytes) raises PayloadTooLarge as soon as it is passed; `check_head`
+    sees the first `head_size` bytes before anything is committed and may raise to refuse the
+    upload; `expect_sha256` refuses (400 `hash_mismatch`) content whose SHA-256 differs, before
+    the write commits (content-addressed objects: restic's data files are named by theirs).
+    `md5=False`: no MD5 is computed (Received.md5 is ""), for callers that verify their own
+    digest: the remote's write is told so too (`compute_md5`).
     """
-    writer = _Worker("upload-writer", lambda q: remote.write(path, _QueueReader(q)))  # type: ignore[arg-type]
-    writer.start()
+    borrowed = remote.reads_borrowed
+    hasher = _Worker("upload-md5", _md5_of) if md5 and borrowed else None
+    writer = _Worker("upload-writer", _write_from(remote, path, md5 and not borrowed))
+    workers = [w for w in (hasher, writer) if w is not None]
+    for worker in workers:
+        worker.start()
     sha256 = hashlib.sha256()
     size = 0
     head = b""
@@ -189,7 +243,9 @@ def receive_into(
                 head += chunk[: head_size - len(head)]
                 if len(head) >= head_size:
                     check_head(head)
-            writer.put(chunk)
+            if hasher is not None:
+                hasher.hand(chunk)
+            writer.hand(chunk if borrowed else bodies.owned(chunk))
             sha256.update(chunk)  # while the writer works on this chunk
         if check_head is not None and len(head) < head_size:
             check_head(head)
@@ -198,10 +254,21 @@ def receive_into(
                 "The content's SHA-256 is not its name: nothing was stored.", code="hash_mismatch"
             )
     except BaseException as exc:
-        writer.abort(UploadAborted(str(exc) or type(exc).__name__))
+        for worker in workers:
+            worker.abort(UploadAborted(str(exc) or type(exc).__name__))
         raise
+    digest = ""
+    if hasher is not None:
+        try:
+            hasher.put(_END)
+            digest = hasher.finish()
+        except BaseException as exc:
+            writer.abort(UploadAborted(str(exc) or type(exc).__name__))
+            raise
     writer.put(_END)
     entry: Entry = writer.finish()
+    if digest:  # the hash of the bytes written, as any write's Entry says
+        entry = replace(entry, md5=digest)
     return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256.hexdigest())
 
 

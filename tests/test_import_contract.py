@@ -38,11 +38,13 @@ STORAGE = ("syncapp.storage", "syncapp.transfer")
 #: package: every feature's rows belong to a user and every request has a caller
 CORE = (
     "syncapp.auth",
+    "syncapp.bodies",
     "syncapp.config",
     "syncapp.cors",
     "syncapp.errors",
     "syncapp.events",
     "syncapp.extensions",
+    "syncapp.fastjson",
     "syncapp.failures",
     "syncapp.fields",
     "syncapp.headers",

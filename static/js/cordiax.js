@@ -93,9 +93,17 @@
     if (body.kind === "encrypted") kind.replaceChildren();
     else kind.replaceChildren(el("span", body.kind, "badge"));
     latest.querySelector('[data-field="encrypted"]').replaceChildren(encryption(body.encrypted));
+    // its first snapshot: no longer "no snapshot yet", here nor in the devices table; its
+    // details and its table show
+    latest.querySelector('[data-field="details"]').hidden = false;
+    section.querySelector(".table-wrap").hidden = false;
+    document.querySelectorAll('[data-field="no-snapshot"]').forEach(function (mark) {
+      const owner = mark.closest("section.cordiax-device, tr[data-device]");
+      if (owner && owner.dataset.device === body.device) mark.remove();
+    });
     const count = latest.querySelector('[data-field="count"]');
     count.dataset.count = String(Number(count.dataset.count) + 1);
-    count.textContent = count.dataset.count + " versions";
+    count.textContent = count.dataset.count + (count.dataset.count === "1" ? " version" : " versions");
 
     const versionCell = document.createDocumentFragment();
     const link = el("a", body.version);

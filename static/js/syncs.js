@@ -201,8 +201,9 @@
         return tableRow([el("code", file.path, "path"), el("span", size(file.size), "num"),
           badge(file.state), file.attempts, file.last_error]);
       }), "No file waits to be copied.", 5);
-      fillTable("details-history", runs.runs.map(function (run) {
-        return tableRow([run.id, run.reason, timeOf(run.started_at || run.requested_at),
+      // newest first: the run's number within its job (as the job's page numbers it)
+      fillTable("details-history", runs.runs.map(function (run, index) {
+        return tableRow([runs.total - index, run.reason, timeOf(run.started_at || run.requested_at),
           badge(run.status), run.files_copied, run.files_skipped, run.files_failed,
           run.files_waiting, run.files_deleted, el("span", size(run.bytes_copied), "num"),
           el("span", seconds(run.duration), "num"),
@@ -217,6 +218,7 @@
     });
     rowOf(id).classList.add("selected");
     details.id = id;
+    document.getElementById("details-page").href = root.dataset.jobPage + id;
     document.getElementById("details-name").textContent = cell(rowOf(id), "name").textContent;
     details.section.hidden = false;
     loadDetails().then(function () { details.section.scrollIntoView({ block: "nearest" }); });

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -27,6 +27,8 @@ class BackupArchive(db.Model):
         UniqueConstraint(
             "owner_id", "type", "profile", "name", name="uq_backup_archives_owner_type_profile_name"
         ),
+        # an owner's archives in the order /list and /verify give them, without a sort (issue 23)
+        Index("ix_backup_archives_owner_listing", "owner_id", "uploaded_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

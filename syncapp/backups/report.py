@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from .store import human_size
 
 #: what the scrub found, by archive id (scrub.results.findings)
 Findings = Mapping[int, ScrubResult]
+#: an archive as /verify reads it: an ORM object, or a plain row of its columns (listing.py)
+Archive = Any
 
 
 def archive_item(
@@ -25,38 +28,60 @@ def archive_item(
     """One archive as /list shows it; `fulls` are the stored FULLs as (owner, profile, name);
     `findings` the scrub's results (fields added after the seed's, which scripts parse)."""
     found = (findings or {}).get(archive.id)
-    return {
-        "name": archive.name,
-        "filename": archive.name,  # the original server's sidecar field, which /list merged in
-        "size": archive.size,
-        "size_human": human_size(archive.size),
-        "modified": isoformat(archive.uploaded_at.replace(microsecond=0)),
-        "md5": archive.md5,
-        "sha256": archive.sha256,
-        "type": archive.type,
-        "profile": archive.profile,
-        "uploaded_at": isoformat(archive.uploaded_at),
-        "uploader": archive.uploader,
-        "base_archive": archive.base_archive,
-        "base_missing": archive.type != "FULL"
+    return item(
+        archive.name,
+        archive.size,
+        archive.md5,
+        archive.sha256,
+        archive.type,
+        archive.profile,
+        archive.uploaded_at,
+        archive.uploader,
+        archive.base_archive,
+        archive.integrity,
+        archive.type != "FULL"
         and (archive.owner_id, archive.profile, archive.base_archive) not in fulls,
-        "integrity": archive.integrity,
-        "last_verified_at": isoformat(found.last_verified_at) if found is not None else None,
-        "integrity_detail": found.detail if found is not None else "",
+        found.last_verified_at if found is not None else None,
+        found.detail if found is not None else "",
+    )
+
+
+def item(
+    name: str,
+    size: int,
+    md5: str,
+    sha256: str,
+    kind: str,
+    profile: str,
+    uploaded_at: datetime,
+    uploader: str,
+    base_archive: str | None,
+    integrity: str,
+    base_missing: bool,
+    last_verified_at: datetime | None,
+    integrity_detail: str,
+) -> dict[str, Any]:
+    """An archive's item in /list and on the Backups page, from its values: an ORM object's
+    (archive_item) or a plain row's (listing.items, 10,000 of them per /list)."""
+    uploaded = isoformat(uploaded_at)
+    return {
+        "name": name,
+        "filename": name,  # the original server's sidecar field, which /list merged in
+        "size": size,
+        "size_human": human_size(size),
+        "modified": uploaded[:19] + "Z",  # the upload time to the second: 2025-01-01T00:00:00Z
+        "md5": md5,
+        "sha256": sha256,
+        "type": kind,
+        "profile": profile,
+        "uploaded_at": uploaded,
+        "uploader": uploader,
+        "base_archive": base_archive,
+        "base_missing": base_missing,
+        "integrity": integrity,
+        "last_verified_at": isoformat(last_verified_at),
+        "integrity_detail": integrity_detail,
     }
-
-
-def grouped_items(
-    archives: list[BackupArchive],
-    fulls: set[tuple[int, str, str]],
-    kind: str | None = None,
-    findings: Findings | None = None,
-) -> dict[str, list[dict]]:
-    """The archives per type; only `kind`'s key when one was asked for, as the original did."""
-    grouped: dict[str, list[dict]] = {k: [] for k in ((kind,) if kind else ARCHIVE_TYPES)}
-    for archive in archives:
-        grouped[archive.type].append(archive_item(archive, fulls, findings))
-    return grouped
 
 
 def owner_emails(ids: set[int]) -> dict[int, str]:
@@ -94,7 +119,7 @@ EXTRA_POLICIES = ("out_of_sync", "ignore")
 
 def verify(
     local: dict[str, list[dict]],
-    archives: list[BackupArchive],
+    archives: Sequence[Archive],
     extra: str = "out_of_sync",
     findings: Findings | None = None,
 ) -> dict[str, Any]:
@@ -108,26 +133,35 @@ def verify(
     as the original server did (its verify_sync.sh reports them so); a client that prunes old
     local archives sends `"extra_remote": "ignore"`, or reads `local_in_sync`, which says
     whether every local archive is stored intact whatever the server holds besides.
+    `archives` are ORM objects or plain rows (listing.verify_rows), oldest first; `findings`
+    need only hold the scrub's "corrupt" results (their detail is quoted).
     """
-    remote: dict[str, dict[str, list[BackupArchive]]] = defaultdict(lambda: defaultdict(list))
+    # type -> name -> the archives of that name (one per profile holding it); and the damaged
+    remote: dict[str, dict[str, list[Archive]]] = defaultdict(dict)
+    damaged_of: dict[str, list[Archive]] = defaultdict(list)
     for archive in archives:
-        remote[archive.type][archive.name].append(archive)  # one per profile holding the name
+        kind = archive.type
+        remote[kind].setdefault(archive.name, []).append(archive)
+        if archive.integrity in DAMAGED:
+            damaged_of[kind].append(archive)
     verification, issues, local_in_sync = {}, [], True
     for kind in ARCHIVE_TYPES:
         mine = {item["name"]: item for item in local.get(kind, [])}
         theirs = remote[kind]
         synced, missing, mismatched = [], [], []
-        for name, item in sorted(mine.items()):
-            same = [a for a in theirs.get(name, []) if _same(item, a)]
-            if not theirs.get(name):
+        for name in sorted(mine):
+            stored = theirs.get(name)
+            if not stored:
                 missing.append(name)
                 issues.append(f"Missing on remote: {kind}/{name}")
-            elif not same:
+                continue
+            same = _same(mine[name], stored)
+            if same is None:
                 mismatched.append(name)
                 issues.append(f"Mismatched (size or MD5 differ): {kind}/{name}")
-            elif any(a.integrity not in DAMAGED for a in same):
+            elif same:
                 synced.append(name)
-        damaged = [a for a in archives if a.type == kind and a.integrity in DAMAGED]
+        damaged = damaged_of[kind]
         corrupt = sorted({a.name for a in damaged if a.integrity == "corrupt"})
         lost = sorted({a.name for a in damaged if a.integrity == "missing"})
         ordered = sorted(damaged, key=lambda a: a.name)
@@ -139,7 +173,7 @@ def verify(
         verification[kind] = {
             "type": kind,
             "local_count": len(mine),
-            "remote_count": sum(len(v) for v in theirs.values()),
+            "remote_count": sum(map(len, theirs.values())),
             "synced": synced,
             "missing_remote": missing,
             "extra_remote": extras,
@@ -161,7 +195,7 @@ def verify(
 DAMAGED = ("corrupt", "missing")
 
 
-def _damage_issue(archive: BackupArchive, findings: Findings | None) -> str:
+def _damage_issue(archive: Archive, findings: Findings | None) -> str:
     """The /verify issue line of a damaged archive: the seed's wording for an archive that was
     incomplete when it arrived (the gzip check), the scrub's detail for one damaged since."""
     where = f"{archive.type}/{archive.name}"
@@ -173,11 +207,19 @@ def _damage_issue(archive: BackupArchive, findings: Findings | None) -> str:
     return f"Corrupt on remote (not a complete gzip stream): {where}"
 
 
-def _same(item: dict, archive: BackupArchive) -> bool:
-    """A local archive's description matches a stored one (what the client sent of it)."""
-    if item.get("md5") and item["md5"].lower() != archive.md5:
-        return False
-    return item.get("size") is None or item["size"] == archive.size
+def _same(item: dict, stored: list[Archive]) -> bool | None:
+    """Whether one of the stored archives of a name that match a local archive's description
+    (what the client sent of it: an MD5 and a size, each checked when given) is intact; None
+    when none matches."""
+    md5, size = item.get("md5"), item.get("size")
+    md5 = md5.lower() if md5 else None
+    matched = None
+    for archive in stored:
+        if (md5 is None or md5 == archive.md5) and (size is None or size == archive.size):
+            if archive.integrity not in DAMAGED:
+                return True
+            matched = False
+    return matched
 
 
 def _figures(count: int, size: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..bodies import reader_views
 from ..failures import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..quotas import check_quota, register_usage
 from ..scrub.results import forget as forget_scrub_result
@@ -133,6 +134,25 @@ def within(query: Select, namespace: Namespace | None) -> Select:
     query = query.where(BackupArchive.owner_id == namespace.owner_id)
     if namespace.profiles is not None:
         query = query.where(BackupArchive.profile.in_(namespace.profiles))
+    return query
+
+
+def filtered(
+    query: Select,
+    namespace: Namespace | None,
+    kind: str | None = None,
+    profile: str | None = None,
+    since: datetime | None = None,
+) -> Select:
+    """`query` of archives narrowed to `namespace` and the filters given, oldest first: the
+    selection of `ArchiveStore.archives` and of the listings' plain rows (listing.py)."""
+    query = within(query.order_by(BackupArchive.uploaded_at, BackupArchive.id), namespace)
+    if kind is not None:
+        query = query.where(BackupArchive.type == kind)
+    if profile is not None:
+        query = query.where(BackupArchive.profile == profile)
+    if since is not None:
+        query = query.where(BackupArchive.uploaded_at >= since)
     return query
 
 
@@ -411,14 +431,7 @@ class ArchiveStore:
         since: datetime | None = None,
     ) -> list[BackupArchive]:
         """`namespace`'s archives (everyone's for None), oldest first."""
-        query = select(BackupArchive).order_by(BackupArchive.uploaded_at, BackupArchive.id)
-        query = within(query, namespace)
-        if kind is not None:
-            query = query.where(BackupArchive.type == kind)
-        if profile is not None:
-            query = query.where(BackupArchive.profile == profile)
-        if since is not None:
-            query = query.where(BackupArchive.uploaded_at >= since)
+        query = filtered(select(BackupArchive), namespace, kind, profile, since)
         return list(self.session.scalars(query))
 
     def full_names(self, owner_id: int | None) -> set[tuple[int, str, str]]:
@@ -700,7 +713,7 @@ class ArchiveStore:
     def _gzip_verdict(self, path: str) -> str:
         try:
             with self.remote.open_read(path) as reader:
-                check_complete(iter(lambda: reader.read(1024 * 1024), b""))
+                check_complete(reader_views(reader))
         except IncompleteGzip as exc:
             log.warning("%s is not a complete gzip stream: %s", path, exc)
             return "corrupt"

@@ -11,6 +11,8 @@ A verification is its owner's: it is announced to them and administrators, and k
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, select
@@ -18,25 +20,27 @@ from sqlalchemy import Select, delete, select
 from ..extensions import db
 from ..timeutil import utcnow
 from . import live
-from .models import ARCHIVE_TYPES, BackupArchive, BackupVerification
+from .models import ARCHIVE_TYPES, BackupVerification
 
 
-def _profiles_of(result: dict[str, Any], archives: list[BackupArchive]) -> dict[str, list[int]]:
+def _profiles_of(result: dict[str, Any], archives: Sequence[Any]) -> dict[str, list[int]]:
     """profile -> [synced, mismatched] for the stored archives the verification named; a
-    corrupt archive counts as mismatched (it is not the client's archive any more)."""
-    profile_of = {(a.type, a.name): a.profile for a in archives}
+    corrupt archive counts as mismatched (it is not the client's archive any more). A name
+    several profiles hold counts for the last of `archives` (ORM objects or rows) holding it."""
+    profile_of: dict[str, dict[str, str]] = {kind: {} for kind in ARCHIVE_TYPES}
+    for archive in archives:
+        profile_of[archive.type][archive.name] = archive.profile
     counts: dict[str, list[int]] = {}
     for kind in ARCHIVE_TYPES:
         checked = result["verification"][kind]
         for column, key in ((0, "synced"), (1, "mismatched"), (1, "corrupt")):
-            for name in checked[key]:
-                counts.setdefault(profile_of[(kind, name)], [0, 0])[column] += 1
+            # 10,000 names per /verify: counted in C, each profile in the order it first comes
+            for profile, count in Counter(map(profile_of[kind].__getitem__, checked[key])).items():
+                counts.setdefault(profile, [0, 0])[column] += count
     return counts
 
 
-def record_verification(
-    result: dict[str, Any], archives: list[BackupArchive], owner_id: int
-) -> None:
+def record_verification(result: dict[str, Any], archives: Sequence[Any], owner_id: int) -> None:
     """Keep `result` (report.verify's answer on `owner_id`'s `archives`) as the last verification
     of each profile it concerns, and tell that owner's dashboards and administrators'."""
     missing = sum(len(v["missing_remote"]) for v in result["verification"].values())

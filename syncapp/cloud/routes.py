@@ -114,7 +114,7 @@ class TargetChoice:
 def _receive(store: CloudStore, owner_id: int) -> tuple[Staged | None, list[str]]:
     choice = TargetChoice(owner_id)
     received = receive_form(
-        lambda part: store.receive(owner_id, part.chunks(), part.filename, part.content_type),
+        lambda part: store.receive(owner_id, part.views(), part.filename, part.content_type),
         store.discard,
         fields=FLAGS,
         field_limit=16,

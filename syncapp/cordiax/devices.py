@@ -43,19 +43,28 @@ def device_owner(device: str) -> int:
     return requested_owner(OWNER_WHAT)
 
 
+def visible_scope() -> tuple[int | None, set[str] | None]:
+    """Whose devices the caller sees (None: everyone's, for an administrator without
+    `?owner=`) and the device names a bound token narrows them to (None: every name)."""
+    require_scope("cordiax")
+    everyone = caller().is_admin and not request.args.get("owner")
+    return (None if everyone else requested_owner(OWNER_WHAT)), scoped_names("cordiax")
+
+
+def owner_emails(user_ids: set[int]) -> dict[int, str]:
+    """user id -> email, for an administrator's lists (empty for anyone else: their own)."""
+    if not caller().is_admin or not user_ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
+
+
 def visible_devices() -> list[Device]:
     """The caller's devices (everyone's for an administrator, or one user's with `?owner=`)."""
-    require_scope("cordiax")
-    me = caller()
-    everyone = me.is_admin and not request.args.get("owner")
-    found = snapshot_store().devices(None if everyone else requested_owner(OWNER_WHAT))
-    names = scoped_names("cordiax")
+    owner, names = visible_scope()
+    found = snapshot_store().devices(owner)
     if names is not None:
         found = {key: items for key, items in found.items() if key[1] in names}
-    owners: dict[int, str] = {}
-    if me.is_admin and found:
-        ids = {user_id for user_id, _ in found}
-        owners = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    owners = owner_emails({user_id for user_id, _ in found})
     return [
         Device(name, user_id, owners.get(user_id), items)
         for (user_id, name), items in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))

@@ -7,7 +7,9 @@ Every refusal is a `sync_error` {"error", "message"} and stores nothing.
 
 from __future__ import annotations
 
+import binascii
 import logging
+import random
 import re
 import threading
 from typing import Any
@@ -21,6 +23,7 @@ from ..auth.live_connections import register_socket, unregister_socket
 from ..extensions import db, socketio
 from ..failures import STORAGE_UNAVAILABLE, failure_for
 from ..security import user_for_token
+from ..settings import settings
 from ..socket_guard import mark_authenticated
 from ..sockets import GuardedNamespace, socket_error
 from ..storage import RemoteError
@@ -28,11 +31,12 @@ from ..tenancy import scope_allows, scoped_names
 from ..timeutil import isoformat
 from . import live, presence
 from .anonymous import anonymous_user
+from .push_gate import PushBusy
 from .refusals import record_refusal
 from .requester import SyncRequester
 from .snapshots import SnapshotRefused, check_device
 from .transport import OVERSIZE_KEY
-from .wiring import push_slots, snapshot_store, sync_requester
+from .wiring import push_gate, snapshot_store, sync_requester
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +67,23 @@ def decode_payload(data: Any, max_size: int) -> bytes:
         if len(data) > 2 * max_size:
             raise too_large(len(data) // 2, max_size)
         try:
-            return bytes.fromhex(data)
-        except ValueError:
+            # a table lookup per pair, about 20 % less CPU than bytes.fromhex (which also
+            # skips whitespace, never in a client's data.hex())
+            return binascii.unhexlify(data)
+        except ValueError:  # binascii.Error is one; so is a non-ASCII string
             raise SnapshotRefused(
                 "bad_hex", "The data is not a valid hexadecimal string."
             ) from None
     raise SnapshotRefused(
         "bad_payload", 'Expected {"data": "<hex>"}, {"data": <bytes>} or raw bytes.'
     )
+
+
+def _push_size(data: Any) -> int:
+    """The bytes a waiting push holds: its hex string (or raw bytes), before decoding."""
+    if isinstance(data, dict):
+        data = data.get("data")
+    return len(data) if isinstance(data, str | bytes | bytearray) else 0
 
 
 def _token_from_handshake(auth: Any) -> str | None:
@@ -203,11 +216,14 @@ class CordiaxNamespace(GuardedNamespace):
         try:
             # Each push in flight costs several copies of its payload (bytes, ZIP members,
             # the store's buffers): a bounded number at a time keeps hundreds of clients
-            # pushing together from multiplying the process's memory and thrashing its CPU.
-            with push_slots():
+            # pushing together from multiplying the process's memory and thrashing its CPU,
+            # and a bounded number waits (push_gate.py); the others are asked again later.
+            with push_gate().enter(_push_size(data)):
                 payload = decode_payload(data, store.limits.max_size)
                 data = None  # drop the hex string as soon as it is decoded
                 result = store.store(user_id, device, payload)
+        except PushBusy:
+            return self._busy(user_id, device)
         except (SnapshotRefused, RemoteError, OperationalError) as exc:
             # The store removed what it had written; the client pushes again on its next
             # sync_request, so a full disk or a storage/database outage is an answer, not a crash.
@@ -246,9 +262,24 @@ class CordiaxNamespace(GuardedNamespace):
             _presence(presence.left, identity[0], identity[1])
             live.disconnected(identity[0], identity[1])
 
+    def _busy(self, user_id: int, device: str) -> dict[str, Any]:
+        """A push the process cannot take now: nothing stored, the connection kept, and the
+        client asked again (it pushes only on `sync_request`) after a spread-out delay, so that
+        hundreds refused together do not all come back at once."""
+        base = settings().cordiax.busy_retry_after
+        retry_after = max(1, round(base * random.uniform(0.5, 1.5)))
+        _requester().retry(request.sid, retry_after)
+        log.info("Cordiax push of %s/%s refused: busy, asked again in %d s", user_id, device,
+                 retry_after)  # fmt: skip
+        message = (
+            "The server is storing other snapshots and cannot take this one now; nothing was "
+            f"stored. It will ask for it again in about {retry_after} s."
+        )
+        return self._refuse("busy", message, retry_after=retry_after)
+
     @staticmethod
-    def _refuse(code: str, message: str) -> dict[str, Any]:
-        error = {"error": code, "message": message}
+    def _refuse(code: str, message: str, **extra: Any) -> dict[str, Any]:
+        error = {"error": code, "message": message, **extra}
         emit("sync_error", error)
         return {"status": "error", **error}
 

@@ -47,6 +47,8 @@ class _Due:
     at: float
     order: int
     sid: str = field(compare=False)
+    #: a one-off request after a push refused as busy: outside the schedule's bookkeeping
+    retry: bool = field(default=False, compare=False)
 
 
 class SyncRequester:
@@ -79,13 +81,21 @@ class SyncRequester:
                 client.pushed = True
                 client.paused = refused_size
 
+    def retry(self, sid: str, delay: float) -> None:
+        """Ask `sid` again in `delay` seconds: its push was refused as busy (push_gate.py), and
+        the client pushes only when asked."""
+        with self._wake:
+            if sid in self._clients:
+                self._schedule(sid, delay, retry=True)
+
     def stop(self) -> None:
         with self._wake:
             self._stopped = True
             self._wake.notify_all()
 
-    def _schedule(self, sid: str, delay: float) -> None:
-        heapq.heappush(self._heap, _Due(time.monotonic() + delay, next(self._order), sid))
+    def _schedule(self, sid: str, delay: float, *, retry: bool = False) -> None:
+        due = _Due(time.monotonic() + delay, next(self._order), sid, retry)
+        heapq.heappush(self._heap, due)
         self._wake.notify_all()
 
     def _start(self) -> None:
@@ -107,10 +117,13 @@ class SyncRequester:
                 if delay > 0:
                     self._wake.wait(delay)
                     continue
-                sid = heapq.heappop(self._heap).sid
+                due = heapq.heappop(self._heap)
+                sid = due.sid
                 client = self._clients.get(sid)
                 if client is None:
                     continue
+                if due.retry:
+                    return sid
                 # The first request is followed by a check: asked again only if nothing came
                 # back. Requests otherwise go out every interval from the first one.
                 checking = client.requests == 1 and self.interval > RETRY_DELAY

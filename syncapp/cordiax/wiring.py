@@ -6,7 +6,6 @@ Routes, the Socket.IO namespace, pages and the scheduler get them here."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..timeutil import utcnow
 from . import live
 from .models import CordiaxPoller
 from .pollers import ConnectionCheck, check_connection, is_due, poll, release
+from .push_gate import PushGate
 from .requester import SyncRequester
 from .snapshots import Limits, SnapshotRefused, SnapshotStore
 
@@ -45,15 +45,21 @@ def snapshot_store() -> SnapshotStore:
     return SnapshotStore(remote, db.session, limits, quota=check_snapshot_quota)
 
 
-def push_slots() -> threading.BoundedSemaphore:
-    """This app's limit on pushes decoded and stored at once (cordiax.max_concurrent_pushes)."""
-    slots = current_app.extensions.get("syncapp.cordiax_push_slots")
-    if slots is None:
-        limit = settings().cordiax.max_concurrent_pushes
-        slots = current_app.extensions.setdefault(
-            "syncapp.cordiax_push_slots", threading.BoundedSemaphore(max(1, limit))
+def push_gate() -> PushGate:
+    """This app's bound on pushes stored at once and waiting (cordiax.max_concurrent_pushes,
+    max_waiting_push_bytes, push_wait)."""
+    gate = current_app.extensions.get("syncapp.cordiax_push_gate")
+    if gate is None:
+        options = settings().cordiax
+        gate = current_app.extensions.setdefault(
+            "syncapp.cordiax_push_gate",
+            PushGate(
+                options.max_concurrent_pushes,
+                int(options.max_waiting_push_bytes),
+                options.push_wait,
+            ),
         )
-    return slots
+    return gate
 
 
 def sync_requester(send: Callable[[str], None]) -> SyncRequester:

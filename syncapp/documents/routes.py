@@ -102,7 +102,7 @@ def upload_document():
     refuse_declared_size(request.content_length, store.max_size)
     refuse_declared(db.session, owner_id, request.content_length)
     received = receive_form(
-        lambda part: store.receive(owner_id, part.chunks(), part.filename, part.content_type),
+        lambda part: store.receive(owner_id, part.views(), part.filename, part.content_type),
         store.discard,
         fields=("type", "date", "sync_now"),
         field_limit=256,

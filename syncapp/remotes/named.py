@@ -84,6 +84,8 @@ class NamedRemote(Remote):
         self.name = name
         self.kind = remote.kind  # type: ignore[misc]
         self.capabilities = remote.capabilities  # type: ignore[misc]
+        # the stream's reads pass through _WatchedStream as they are
+        self.reads_borrowed = remote.reads_borrowed  # type: ignore[misc]
 
     @contextmanager
     def _retold(self, path: str) -> Iterator[None]:
@@ -115,6 +117,7 @@ class NamedRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         watched = _WatchedStream(stream)
         try:
@@ -124,11 +127,19 @@ class NamedRemote(Remote):
                 size=size,
                 md5=md5,
                 modified=modified,
+                compute_md5=compute_md5,
             )
         except Exception as exc:
             if watched.error is not None:
                 raise watched.error from None
             raise named_error(exc, self.name, path) from None
+
+    def batch_durability(self) -> None:
+        self._remote.batch_durability()
+
+    def make_durable(self) -> None:
+        with self._retold(""):
+            self._remote.make_durable()
 
     def delete(self, path: str) -> None:
         with self._retold(path):

@@ -23,7 +23,7 @@ import re
 from flask import Blueprint, Response, g, request, send_file
 from flask_login import current_user
 
-from .. import security, tenancy
+from .. import bodies, security, tenancy
 from ..extensions import limiter
 from ..failures import BadRequest, Forbidden, NotFound, Unauthorized
 from ..storage import Remote
@@ -170,8 +170,8 @@ def _object(repo: str, kind: str, name: str) -> Response:
 
 
 def _body():
-    stream = request.stream
-    return iter(lambda: stream.read(CHUNK_SIZE), b"")
+    """The body as views of pooled buffers, read from gunicorn's socket (syncapp/bodies.py)."""
+    return bodies.request_chunks()
 
 
 def _send(remote: Remote, path: str, size: int) -> Response:

@@ -284,8 +284,11 @@ class ResticStore:
             raise self._full("your quota", adding, user_left)
 
     def _counted(
-        self, repo: RepoRef, chunks: Iterable[bytes], room: tuple[int | None, int | None]
-    ) -> Iterator[bytes]:
+        self,
+        repo: RepoRef,
+        chunks: Iterable[bytes | memoryview],
+        room: tuple[int | None, int | None],
+    ) -> Iterator[bytes | memoryview]:
         """`chunks`, stopped with 507 as soon as they pass the room left (a body without a
         length, or longer than it said)."""
         received = 0
@@ -295,7 +298,12 @@ class ResticStore:
             yield chunk
 
     def save(
-        self, repo: RepoRef, kind: str, name: str, chunks: Iterable[bytes], declared: int | None
+        self,
+        repo: RepoRef,
+        kind: str,
+        name: str,
+        chunks: Iterable[bytes | memoryview],
+        declared: int | None,
     ) -> int:
         """Store one object from a stream; its size. 403 if it exists (rest-server never
         overwrites: in append-only mode that is the point), 507 before a byte is kept when
@@ -314,6 +322,7 @@ class ResticStore:
             path,
             self._counted(repo, chunks, room),
             expect_sha256=name if kind == "data" else None,
+            md5=False,  # restic verifies its objects by their SHA-256 (data: checked here)
         )
         try:
             self._record(repo, kind, name, received.size)
@@ -325,14 +334,16 @@ class ResticStore:
         return received.size
 
     def _record(self, repo: RepoRef, kind: str, name: str, size: int) -> None:
-        # The repository's row locked (and with hold_quota the owner's): two uploads to the
-        # same repository count one after the other.
-        self.session.execute(
-            update(ResticRepository)
-            .where(ResticRepository.id == repo.id)
-            .values(append_only=ResticRepository.append_only)
-            .execution_options(synchronize_session=False)
-        )
+        # With a quota of the repository, its row locked (and with hold_quota the owner's): two
+        # uploads to the same repository count one after the other. Without, nothing to count:
+        # no lock, one statement less per object.
+        if repo.quota_bytes is not None:
+            self.session.execute(
+                update(ResticRepository)
+                .where(ResticRepository.id == repo.id)
+                .values(append_only=ResticRepository.append_only)
+                .execution_options(synchronize_session=False)
+            )
         quotas.hold_quota(self.session, repo.owner_id, size)
         if repo.quota_bytes is not None:
             self._refuse(repo, size, (repo.quota_bytes - self._used(repo.id), None))

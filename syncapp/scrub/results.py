@@ -29,12 +29,20 @@ def integrity_of(session: Session, kind: str, object_id: int) -> str | None:
 
 
 def findings(
-    session: Session, kind: str, *, owner_id: int | None = None, ids: Iterable[int] | None = None
+    session: Session,
+    kind: str,
+    *,
+    owner_id: int | None = None,
+    ids: Iterable[int] | None = None,
+    integrity: str | None = None,
 ) -> dict[int, ScrubResult]:
-    """The results of `kind`'s objects, by object id: one owner's (all for None), or `ids`'."""
+    """The results of `kind`'s objects, by object id: one owner's (all for None), or `ids`';
+    only those of one `integrity` when given (after a pass, an owner has one per object)."""
     query = select(ScrubResult).where(ScrubResult.kind == kind)
     if owner_id is not None:
         query = query.where(ScrubResult.owner_id == owner_id)
+    if integrity is not None:
+        query = query.where(ScrubResult.integrity == integrity)
     if ids is not None:
         query = query.where(ScrubResult.object_id.in_(list(ids)))
     return {r.object_id: r for r in session.scalars(query)}

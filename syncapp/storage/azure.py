@@ -465,6 +465,7 @@ class AzureRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         if not rel or is_temp(rel):

@@ -543,6 +543,7 @@ class DriveRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         # The sequence, chosen so that readers only ever see complete, verified files and a failed
         # write keeps the previous version:

@@ -8,7 +8,7 @@ import io
 import os
 import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
@@ -80,9 +80,18 @@ def _reader(file: str | int, rel: str) -> BinaryIO:
 WRITEBACK_STEP = 32 * 1024 * 1024
 
 
-def _write_all(fd: int, reader: HashingReader) -> None:
+def _next_read(done: int, size: int | None) -> int:
+    """How much to ask the source for: a file of known size in reads of its own size (then one
+    that finds its end), not of CHUNK_SIZE, so a small file allocates no 1 MiB buffer per read
+    (each an mmap, page faults and a munmap); past the announced size, whole chunks again."""
+    if size is None or not 0 <= size - done < CHUNK_SIZE:
+        return CHUNK_SIZE
+    return size - done + 1
+
+
+def _write_all(fd: int, reader: HashingReader, size: int | None) -> None:
     flushed = 0
-    for chunk in reader.chunks(CHUNK_SIZE):
+    while chunk := reader.read(_next_read(reader.bytes_read, size)):
         view = memoryview(chunk)
         while view:
             view = view[os.write(fd, view) :]
@@ -165,6 +174,55 @@ def _fsync_dir(folder: str | Path | int) -> None:
                 del _folder_syncs[folder]
 
 
+class _PendingFolders:
+    """Folders whose new entries (a rename, a folder made) are not on the disk yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folders: set[str | int] = set()
+
+    def add(self, folder: str | int) -> None:
+        with self._lock:
+            self._folders.add(folder)
+
+    def sync(self) -> None:
+        with self._lock:
+            folders, self._folders = self._folders, set()
+        while folders:
+            folder = folders.pop()
+            try:
+                _fsync_now(folder)
+            except BaseException as exc:
+                with self._lock:  # not on the disk yet: the next make_durable tries again
+                    self._folders |= folders | {folder}
+                if isinstance(exc, OSError):
+                    raise _os_error(exc, folder if isinstance(folder, str) else "folder") from exc
+                raise
+
+
+class _FolderDurability(Remote):
+    """When a local write's rename reaches the disk: at once (an fsync of its folder, shared with
+    the threads renaming into it meanwhile), or, after `batch_durability()`, at the next
+    `make_durable()`: one fsync per folder for the whole batch."""
+
+    _pending: _PendingFolders | None = None
+
+    def batch_durability(self) -> None:
+        if self._pending is None:
+            self._pending = _PendingFolders()
+
+    def make_durable(self) -> None:
+        if self._pending is not None:
+            self._pending.sync()
+
+    def _changed(self, folder: str | int) -> None:
+        """`folder` has a new entry: put it on the disk now, or with the batch."""
+        if self._pending is not None:
+            self._pending.add(folder)
+        else:
+            _fsync_dir(folder)
+
+
 def _create(path: str) -> int:
     """A new file for writing; its folders are made only when missing (the rare case)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -190,9 +248,10 @@ def _fill(
     size: int | None,
     md5: str | None,
     modified: datetime | None,
-) -> None:
-    """Write a new file's bytes, check them and make them durable; the caller renames it."""
-    _write_all(fd, reader)
+) -> os.stat_result:
+    """Write a new file's bytes, check them and make them durable; the caller renames it. The
+    stat of the written file is returned: the Entry of the write (`write_stat`), no path lookup."""
+    _write_all(fd, reader, size)
     if size is not None and reader.bytes_read != size:
         raise RemoteError(f"{rel}: expected {size} bytes, received {reader.bytes_read}")
     verify_md5(rel, md5, reader.md5)
@@ -200,6 +259,7 @@ def _fill(
         stamp = modified.timestamp()
         os.utime(fd, (stamp, stamp))
     os.fsync(fd)
+    return os.fstat(fd)
 
 
 def _look(item: os.DirEntry, rel: str) -> tuple[bool, os.stat_result | None]:
@@ -217,15 +277,20 @@ def _look(item: os.DirEntry, rel: str) -> tuple[bool, os.stat_result | None]:
         raise _os_error(exc, rel) from exc
 
 
+def file_entry(rel: str, size: int, mtime_ns: int, md5: str | None = None) -> Entry:
+    """The Entry of a local file from what a stat (or a scan) said of it: the same time for the
+    same mtime_ns, so an Entry made from a scan equals the one a later `stat` makes."""
+    return Entry(path=rel, size=size, modified=datetime.fromtimestamp(mtime_ns / 1e9, UTC), md5=md5)
+
+
 def _entry(rel: str, st: os.stat_result, md5: str | None = None) -> Entry:
-    return Entry(
-        path=rel, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC), md5=md5
-    )
+    return file_entry(rel, st.st_size, st.st_mtime_ns, md5)
 
 
-class LocalRemote(Remote):
+class LocalRemote(_FolderDurability):
     kind = "local"
-    capabilities = Capabilities(move=True)  # os.replace
+    capabilities = Capabilities(move=True, write_stat=True)  # os.replace; write's own fstat
+    reads_borrowed = True  # _write_all writes each chunk before it reads the next
 
     def __init__(self, *, root: str, create_root: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -311,20 +376,20 @@ class LocalRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         final = self.os_path(rel)
         temp = self.os_path(temp_name(rel))
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             fd = _create(temp)
             try:
-                _fill(fd, reader, rel, size, md5, modified)
+                st = _fill(fd, reader, rel, size, md5, modified)
             finally:
                 os.close(fd)
             os.replace(temp, final)
-            _fsync_dir(os.path.dirname(final))
-            st = os.stat(final)
+            self._changed(os.path.dirname(final))
         except OSError as exc:
             _discard(temp)
             raise _os_error(exc, rel) from exc
@@ -333,7 +398,7 @@ class LocalRemote(Remote):
             raise
         finally:
             reader.close()  # ends HashingReader's hashing thread now, also after a failure
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)
@@ -387,8 +452,11 @@ def _split(rel: str) -> tuple[str, str]:
     return folder, name
 
 
-def _open_child(parent: int, name: str, rel: str, *, create: bool) -> int:
-    """The folder `name` inside the open folder `parent`, never through a link."""
+def _open_child(
+    parent: int, name: str, rel: str, *, create: bool, made: Callable[[int], None] | None = None
+) -> int:
+    """The folder `name` inside the open folder `parent`, never through a link; `made(parent)`
+    when it had to be made (the parent's new entry must reach the disk too)."""
     try:
         return os.open(name, _FOLDER, dir_fd=parent)
     except FileNotFoundError:
@@ -402,6 +470,9 @@ def _open_child(parent: int, name: str, rel: str, *, create: bool) -> int:
         pass  # made by another thread meanwhile
     except OSError as exc:
         raise _refused(exc, rel) from exc
+    else:
+        if made is not None:
+            made(parent)
     try:
         return os.open(name, _FOLDER, dir_fd=parent)
     except OSError as exc:
@@ -416,7 +487,7 @@ def _listing(folder_fd: int, rel: str) -> list[os.DirEntry]:
         raise _os_error(exc, rel or ".") from exc
 
 
-class ConfinedLocalRemote(Remote):
+class ConfinedLocalRemote(_FolderDurability):
     """A local folder reached only through descriptors opened beneath it (sync jobs' folders).
 
     Every path component is opened relative to its parent's descriptor with O_NOFOLLOW, so a
@@ -428,7 +499,9 @@ class ConfinedLocalRemote(Remote):
     """
 
     kind = "local"
-    capabilities = Capabilities(move=True)  # os.replace between folder descriptors
+    #: os.replace between folder descriptors; write's own fstat
+    capabilities = Capabilities(move=True, write_stat=True)
+    reads_borrowed = True  # as LocalRemote: the same _fill
 
     def __init__(self, folder_fd: int, name: str) -> None:
         self.name = name
@@ -477,7 +550,8 @@ class ConfinedLocalRemote(Remote):
         fd = self._folders.get(rel)
         if fd is None:
             parent, name = _split(rel)
-            fd = _open_child(self._open_locked(parent, create), name, rel, create=create)
+            parent_fd = self._open_locked(parent, create)
+            fd = _open_child(parent_fd, name, rel, create=create, made=self._changed)
             self._folders[rel] = fd
         return fd
 
@@ -589,6 +663,7 @@ class ConfinedLocalRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         folder, name = _split(rel)
@@ -596,7 +671,7 @@ class ConfinedLocalRemote(Remote):
             raise RemoteError("a file needs a name")
         temp = posixpath.basename(temp_name(rel))
         folder_fd = self._folder(folder, create=True)
-        reader = HashingReader(stream)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             try:
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
@@ -604,12 +679,11 @@ class ConfinedLocalRemote(Remote):
                 folder_fd = self._reopen(folder)
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
             try:
-                _fill(fd, reader, rel, size, md5, modified)
+                st = _fill(fd, reader, rel, size, md5, modified)
             finally:
                 os.close(fd)
             os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
-            _fsync_dir(folder_fd)
-            st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+            self._changed(folder_fd)
         except OSError as exc:
             _discard(temp, folder_fd)
             raise _refused(exc, rel) from exc
@@ -618,7 +692,7 @@ class ConfinedLocalRemote(Remote):
             raise
         finally:
             reader.close()
-        return _entry(rel, st, reader.md5)
+        return _entry(rel, st, reader.digest)
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)

@@ -470,6 +470,7 @@ class S3Remote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
         if not rel or is_temp(rel):

@@ -14,8 +14,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,12 +24,12 @@ from sqlalchemy.orm import Session
 from ..background.claims import Claims, backoff
 from ..storage import Entry, Remote, RemoteError, RemoteFull, RemoteNotFound, RemoteUnavailable
 from ..storage.base import TEMP_PREFIX, is_dead_temp, is_temp, owner_tag
-from ..storage.local import ConfinedLocalRemote
+from ..storage.local import ConfinedLocalRemote, PathRefused, file_entry
 from ..timeutil import utcnow
 from ..transfer import RetryPolicy, SourceChanged, copy_verified, move_verified
 from .history import record_end, run_number
 from .models import SyncFile, SyncIndexEntry, SyncJob, SyncRun
-from .scan import SourceFile, plan_run, scan_source
+from .scan import Landed, SourceFile, plan_run, scan_source
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +78,34 @@ class Destination:
     def path(self, rel: str) -> str:
         return posixpath.join(self.base, rel) if self.base else rel
 
-    def listing(self) -> dict[str, Entry]:
-        """Files below the base by path relative to it; dead writers' temp files are removed."""
+    def listing(self) -> dict[str, Landed]:
+        """(size, mtime) of the files below the base by path relative to it; dead writers' temp
+        files are removed."""
         prefix = f"{self.base}/" if self.base else ""
-        found: dict[str, Entry] = {}
-        for entry in self.remote.iter_entries(self.base, include_temp=True):
-            if _is_debris(entry):
-                try:
-                    self.remote.delete(entry.path)
-                except RemoteError as exc:
-                    log.warning("could not remove debris %s: %s", entry.path, exc)
+        found: dict[str, Landed] = {}
+        for path, size, mtime in self._files():
+            if TEMP_PREFIX in path and is_temp(path):
+                modified = None if mtime is None else datetime.fromtimestamp(mtime, UTC)
+                if _is_debris(Entry(path, size, modified)):
+                    try:
+                        self.remote.delete(path)
+                    except RemoteError as exc:
+                        log.warning("could not remove debris %s: %s", path, exc)
                 continue
-            if not entry.path.startswith(prefix) or is_temp(entry.path):
-                continue
-            found[entry.path[len(prefix) :]] = entry
+            if path.startswith(prefix):
+                found[path[len(prefix) :]] = (size, mtime)
         return found
+
+    def _files(self) -> Iterator[tuple[str, int, float | None]]:
+        """(path, size, mtime) of every file below the base, temp names included: a local
+        folder's from its walk's own stat (no Entry per file: a re-run lists every file)."""
+        if isinstance(self.remote, ConfinedLocalRemote):
+            for path, st in self.remote.walk(self.base):
+                yield path, st.st_size, st.st_mtime
+            return
+        for entry in self.remote.iter_entries(self.base, include_temp=True):
+            modified = entry.modified
+            yield entry.path, entry.size, None if modified is None else modified.timestamp()
 
     def close(self) -> None:
         self.remote.close()
@@ -142,6 +156,10 @@ class RunContext:
     run_id: int = field(init=False)
     workers: int = field(init=False)
     max_retries: int = field(init=False)
+    #: what the scan needs: read before the listing, which must run with no connection held
+    include: list[str] = field(init=False)
+    exclude: list[str] = field(init=False)
+    source_path: str = field(init=False)
     #: the run's counters, written to its row with each batch
     counts: dict[str, int] = field(init=False)
 
@@ -149,6 +167,8 @@ class RunContext:
         self.delete_after_sync = self.job.delete_after_sync
         self.job_id, self.run_id, self.workers = self.job.id, self.run.id, self.job.workers
         self.max_retries = self.job.max_retries
+        self.include, self.exclude = self.job.include or [], self.job.exclude or []
+        self.source_path = self.job.source_path
         self.counts = dict.fromkeys(
             ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
         )
@@ -241,22 +261,13 @@ class SyncEngine:
 
     def _execute(self, ctx: RunContext) -> None:
         job, run = ctx.job, ctx.run
-        try:
-            landed = ctx.destination.listing()
-        except (RemoteUnavailable, RemoteFull) as exc:
-            raise DestinationUnavailable(str(exc)) from exc
-        try:
-            scanned = scan_source(ctx.source, job.include or [], job.exclude or [])
-        except RemoteError as exc:
-            raise SourceMissing(f"cannot read {job.source_path}: {exc}") from exc
+        landed, scanned = self._look_at_both(ctx)
         run.files_scanned = len(scanned)
+        # the table's columns, not the entity's: rows without the ORM's per-row loading
+        columns = select(INDEX.c.path, INDEX.c.size, INDEX.c.mtime_ns)
         index = {
             path: (size, mtime)
-            for path, size, mtime in self.session.execute(
-                select(SyncIndexEntry.path, SyncIndexEntry.size, SyncIndexEntry.mtime_ns).where(
-                    SyncIndexEntry.job_id == job.id
-                )
-            )
+            for path, size, mtime in self.session.execute(columns.where(INDEX.c.job_id == job.id))
         }
         rows = self.session.scalars(select(SyncFile).where(SyncFile.job_id == job.id))
         queued = {row.path: row for row in rows}
@@ -275,6 +286,26 @@ class SyncEngine:
         self._copy_all(ctx, plan.to_copy)
         if ctx.unavailable:
             raise DestinationUnavailable(ctx.unavailable[0])
+
+    def _look_at_both(self, ctx: RunContext) -> tuple[dict[str, Landed], dict[str, SourceFile]]:
+        """The destination's listing and the source's scan, side by side: on a cold cache each
+        mostly waits for the disk (or the destination's server), so the waits overlap. A
+        destination that does not answer is reported first, as when they ran one after the
+        other."""
+        with ThreadPoolExecutor(1, thread_name_prefix=f"sync-{ctx.job_id}-list") as pool:
+            listing = pool.submit(ctx.destination.listing)
+            try:
+                scanned = scan_source(ctx.source, ctx.include, ctx.exclude)
+                unreadable = None
+            except RemoteError as exc:
+                unreadable = exc
+            try:
+                landed = listing.result()
+            except (RemoteUnavailable, RemoteFull) as exc:
+                raise DestinationUnavailable(str(exc)) from exc
+        if unreadable is not None:
+            raise SourceMissing(f"cannot read {ctx.source_path}: {unreadable}") from unreadable
+        return landed, scanned
 
     def _record_queue(self, job, to_copy, queued, scanned, index) -> None:
         """Queue what this run copies; forget queue and index rows of files no longer there."""
@@ -320,6 +351,11 @@ class SyncEngine:
         copying a small file's bytes)."""
         if not files:
             return
+        if not ctx.delete_after_sync:
+            # renames reach the disk once per batch, before the batch is recorded (`_flush`);
+            # a source is deleted only after its copy's rename is on the disk, so a job that
+            # deletes keeps the folder fsync of every write
+            ctx.destination.remote.batch_durability()
         todo: queue.SimpleQueue[SourceFile] = queue.SimpleQueue()
         for item in files:
             todo.put(item)
@@ -384,16 +420,10 @@ class SyncEngine:
             raise crash
 
     def _copy_one(self, ctx: RunContext, item: SourceFile) -> Outcome:
+        """Copy one scanned file. It is not stated first: once read, its size and mtime must
+        still be the scan's (`stable_source`), else it is still being written and waits."""
         if ctx.cancel.is_set() or ctx.unavailable:
             return Outcome(item, "cancelled")
-        try:
-            st = ctx.source.file_stat(item.path)
-        except RemoteError as exc:
-            return Outcome(item, "failed", error=str(exc))
-        if st is None:
-            return Outcome(item, "vanished")
-        if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
-            return Outcome(item, "waiting", error="still being written")
         transfer = move_verified if ctx.delete_after_sync else copy_verified
         try:
             result = transfer(
@@ -403,9 +433,16 @@ class SyncEngine:
                 ctx.destination.path(item.path),
                 retry=self.retry,
                 stable_source=True,
+                known=file_entry(item.path, item.size, item.mtime_ns),
             )
         except SourceChanged:
             return Outcome(item, "waiting", error="changed while it was copied")
+        except PathRefused as exc:  # a link swapped in for the file since the scan is no file
+            try:
+                gone = ctx.source.file_stat(item.path) is None
+            except RemoteError:
+                gone = False
+            return Outcome(item, "vanished") if gone else Outcome(item, "failed", error=str(exc))
         except (RemoteUnavailable, RemoteFull) as exc:
             return Outcome(item, "unavailable", error=str(exc))
         except RemoteNotFound:
@@ -426,7 +463,9 @@ class SyncEngine:
         only: the ORM's per-row bookkeeping cost more than the copies of small files."""
         if not outcomes:
             return
-        job, run, counts = ctx.job, ctx.run, ctx.counts
+        # the batch's renames on the disk before the index says the files are there
+        ctx.destination.remote.make_durable()
+        job, counts = ctx.job, ctx.counts
         copied = [o for o in outcomes if o.status == "copied"]
         kept = [o.file for o in copied if not o.deleted]
         self._record_index(ctx.job_id, kept, {o.file.path: o.md5 for o in copied if o.md5})
@@ -447,9 +486,9 @@ class SyncEngine:
         )
         self.session.commit()
         for outcome in outcomes:
-            self._announce(job, run, outcome)
-        # announcing read the job and the run again (the commit expired them): end that read's
-        # transaction, or its connection stays checked out through the copies still under way
+            self._announce(job, ctx.run_id, outcome)
+        # announcing read the job again (the commit expired it): end that read's transaction,
+        # or its connection stays checked out through the copies still under way
         self.session.rollback()
 
     def _forget(self, table, job_id: int, paths: list[str]) -> None:
@@ -475,9 +514,9 @@ class SyncEngine:
                     .values(**values)
                 )
 
-    def _announce(self, job: SyncJob, run: SyncRun, outcome: Outcome) -> None:
+    def _announce(self, job: SyncJob, run_id: int, outcome: Outcome) -> None:
         self.on_outcome(outcome, job)
-        payload = {"run_id": run.id, "path": outcome.file.path, "size": outcome.file.size}
+        payload = {"run_id": run_id, "path": outcome.file.path, "size": outcome.file.size}
         if outcome.status == "copied":
             self.on_event("file_synced", {**payload, "deleted_source": outcome.deleted}, job)
         elif outcome.status in ("failed", "unavailable"):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from typing import NamedTuple
 
-from ..storage import Entry
 from ..storage.base import TEMP_PREFIX
 from ..storage.local import ConfinedLocalRemote
 from ..storage.mounts import MARKER
@@ -16,9 +15,16 @@ from ..storage.mounts import MARKER
 #: (SMB and WebDAV keep whole seconds only)
 MTIME_TOLERANCE = 1.0
 
+#: a file at the destination: (size, modification time in seconds or None when unknown)
+Landed = tuple[int, float | None]
 
-@dataclass(frozen=True)
-class SourceFile:
+
+class SourceFile(NamedTuple):
+    """A scanned file. A tuple of plain values: a run holds one per file of the source, and a
+    tuple of strings and numbers leaves the garbage collector's lists at its first pass (an
+    object of a class would stay, and 10,000 of them soon cost a full collection of the app's
+    heap in the run)."""
+
     path: str  # relative, "/"-separated
     size: int
     mtime_ns: int
@@ -61,17 +67,17 @@ class Plan:
     adopted: list[SourceFile]
 
 
-def _same_version(source: SourceFile, landed: Entry | None) -> bool:
-    if landed is None or landed.size != source.size:
+def _same_version(source: SourceFile, landed: Landed | None) -> bool:
+    if landed is None or landed[0] != source.size:
         return False
-    modified: datetime | None = landed.modified
-    return modified is not None and abs(modified.timestamp() - source.mtime) <= MTIME_TOLERANCE
+    mtime = landed[1]
+    return mtime is not None and abs(mtime - source.mtime) <= MTIME_TOLERANCE
 
 
 def plan_run(
     scanned: Mapping[str, SourceFile],
     index: Mapping[str, tuple[int, int]],
-    destination: Mapping[str, Entry],
+    destination: Mapping[str, Landed],
     *,
     delete_after_sync: bool,
     held_back: Iterable[str] = (),
@@ -91,7 +97,7 @@ def plan_run(
         landed = destination.get(path)
         if not delete_after_sync:
             if index.get(path) == (source.size, source.mtime_ns):
-                if landed is not None and landed.size == source.size:
+                if landed is not None and landed[0] == source.size:
                     plan.unchanged += 1
                     continue
             elif path not in index and _same_version(source, landed):

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from flask import Response, request, send_file
 
+from ..bodies import request_source
 from ..failures import BadRequest
 from ..multipart import FormPart, MultipartError, StreamingForm, boundary_of
 from ..storage import Remote
@@ -51,7 +52,8 @@ def receive_form(
     staged: Staged | None = None
     kept: dict[str, str] = {}
     try:
-        form = StreamingForm(request.stream, boundary_of(request.content_type))
+        source = request_source(request.environ, request.stream)
+        form = StreamingForm(source, boundary_of(request.content_type))
         for part in form.parts():
             if part.name == "file" and part.filename is not None and staged is None:
                 staged = store_file(part)

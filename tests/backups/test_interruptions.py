@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import requests
 from tests.backups.helpers import make_archive
 from tests.live import LiveServer
 from tests.peers.process import wait_until
+from tests.raw_http import Connection, request_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +81,35 @@ def test_a_server_killed_mid_upload_lists_nothing_and_cleans_up_on_restart(serve
     assert leftovers(store_root(server)) == []
     listing = requests.get(f"{server.url}/list", headers=server.headers, timeout=10).json()
     assert listing["total_count"] == 0
+
+
+def test_an_upload_read_from_the_socket_leaves_the_next_request_in_place(server):
+    """The form is read straight from gunicorn's socket (syncapp/bodies.py): a request
+    pipelined behind it, and the next one on the kept-alive connection, are answered."""
+    archive = make_archive(3, size=3 * 2**20)
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="type"\r\n\r\nFULL\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="profile"\r\n\r\nkeepalive\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="k.tar.gz"\r\n'
+            "Content-Type: application/gzip\r\n\r\n"
+        ).encode()
+        + archive
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    form = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **server.headers}
+    conn = Connection(server.port)
+    try:
+        conn.send(
+            request_bytes("POST", "/upload", server.port, form, body),
+            request_bytes("GET", "/list", server.port, server.headers, b""),
+        )
+        status, _, reply = conn.response()
+        assert status == 201, reply
+        assert json.loads(reply)["md5"] == hashlib.md5(archive).hexdigest()
+        status, _, listing = conn.response()
+        assert status == 200 and json.loads(listing)["total_count"] == 1
+        conn.send(request_bytes("GET", "/list", server.port, server.headers, b""))
+        assert conn.response()[0] == 200
+    finally:
+        conn.close()

@@ -61,6 +61,8 @@ def _archives(server, profile: str) -> list[str]:
 
 
 def test_deleting_a_backup_asks_then_deletes_it(page, browser_server):
+    """finding 2: a backup is deleted from its page (only the API could): a dialog asks first,
+    then the row and the archive are gone."""
     profile = f"act-{uuid.uuid4().hex[:8]}"
     name = _upload_archive(browser_server, profile)
     page.goto("/backups")
@@ -85,6 +87,8 @@ def test_deleting_a_backup_asks_then_deletes_it(page, browser_server):
 
 
 def test_verifying_a_backup_reads_it_again_and_says_what_it_found(page, browser_server):
+    """finding 2: a backup is verified from its page (only the API could), which says what the
+    check found."""
     profile = f"verify-{uuid.uuid4().hex[:8]}"
     name = _upload_archive(browser_server, profile)
     page.goto("/backups")
@@ -113,6 +117,7 @@ def _upload_document(server, kind: str) -> dict:
 
 
 def test_deleting_a_document_asks_then_deletes_it(page, browser_server):
+    """finding 2: a document is deleted from its page, after a dialog asks."""
     doc = _upload_document(browser_server, "receipt")
     page.goto("/documents")
     row = page.locator(f'tr[data-document="{doc["id"]}"]')
@@ -134,6 +139,8 @@ def test_deleting_a_document_asks_then_deletes_it(page, browser_server):
 
 
 def test_the_documents_list_filters_by_type_and_sync_state_on_the_server(page, browser_server):
+    """finding 2: the documents are filtered by type and NAS sync state on the page (on the
+    server)."""
     invoice = _upload_document(browser_server, "invoice")
     payslip = _upload_document(browser_server, "payslip")
     page.goto("/documents")
@@ -154,6 +161,8 @@ def test_the_documents_list_filters_by_type_and_sync_state_on_the_server(page, b
 
 
 def test_deleting_a_cordiax_snapshot_asks_then_deletes_it(page, browser_server):
+    """finding 2: a Cordiax snapshot is deleted from its page, after a dialog asks."""
+
     def pushed() -> str:
         payload = encrypted_database(16 * 1024, seed=uuid.uuid4().int % 100_000)
         return push_snapshot(browser_server, payload)["version"]
@@ -184,6 +193,8 @@ def test_deleting_a_cordiax_snapshot_asks_then_deletes_it(page, browser_server):
 
 
 def test_making_an_old_cloud_version_current_asks_first(page, browser_server):
+    """finding 2: an old cloud version is restored (made current) from the page, after a dialog
+    asks."""
     name = f"actions-{uuid.uuid4().hex[:8]}.txt"
     for content in (b"first\n", b"second\n"):
         reply = _api(browser_server, "POST", "/api/v1/upload", files={"file": (name, content)})
@@ -211,6 +222,7 @@ def test_making_an_old_cloud_version_current_asks_first(page, browser_server):
 
 
 def test_deleting_a_cloud_file_asks_then_deletes_it(page, browser_server):
+    """finding 2: a cloud file is deleted from its page, after a dialog asks."""
     name = f"delete-{uuid.uuid4().hex[:8]}.txt"
     reply = _api(browser_server, "POST", "/api/v1/upload", files={"file": (name, b"bytes\n")})
     assert reply.status_code == 202, reply.text
@@ -232,3 +244,15 @@ def test_deleting_a_cloud_file_asks_then_deletes_it(page, browser_server):
 
     expect(row).to_have_count(0)
     assert _api(browser_server, "GET", f"/api/v1/files/{file_id}").status_code == 404
+
+
+def test_an_integrity_pass_is_started_from_its_page(page, browser_server):
+    """finding 2: an integrity pass (scrub) is started from the Integrity page, not only with
+    POST /api/v1/scrub or the CLI; the pass the server then runs is shown on reload."""
+    before = _api(browser_server, "GET", "/api/v1/scrub").json()
+    page.goto("/scrub")
+    page.get_by_role("button", name="Start a pass now").click()
+    expect(page.locator("#action-result")).to_contain_text("A pass was asked for")
+    asked = _api(browser_server, "GET", "/api/v1/scrub").json()
+    # a pass under way (asked for or running), or one that has already ended since
+    assert asked["current"] is not None or asked["last_pass"] != before["last_pass"], asked

@@ -20,6 +20,8 @@ FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
 def test_the_banner_names_a_firing_alert_on_every_page_until_it_resolves(page, browser_server):
+    """finding 1: health is visible: a banner on every page names the firing alert (the cause)
+    and goes when it resolves."""
     sent = requests.post(
         f"{browser_server.url}/upload",
         headers=browser_server.headers,

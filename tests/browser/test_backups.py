@@ -26,6 +26,8 @@ RECORD_PROGRESS = """() => {
 
 
 def test_an_upload_shows_its_progress_then_its_row_without_a_reload(page, browser_server, tmp_path):
+    """finding 4: a backup upload from the page shows its progress, then its row without a
+    reload."""
     archive = tmp_path / "full_2025-03-01_10-00-00.tar.gz"
     archive.write_bytes(gzip.compress(random.Random(9).randbytes(4 * MiB), compresslevel=1))
     page.goto("/backups")

@@ -17,7 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import new_page, screenshot, sign_in
 from tests.clients.test_cordiax_client import CLIENT_PYTHON, Replica, data_dir
 from tests.cordiax.payloads import sqlite_database
 from tests.peers.process import peer_missing, wait_until
@@ -68,7 +68,7 @@ def crontab(text: str) -> tuple[dict[str, str], list[str]]:
 def choose(page, kind_label: str, name: str, folder: str | None = None) -> None:
     """From the dashboard to the lines: the path a new user takes."""
     page.goto("/dashboard")
-    page.get_by_role("link", name="Connect a machine").click()
+    page.locator(".dash-connect").get_by_role("link", name="Connect a machine").click()
     expect(page.get_by_role("heading", name="Connect a machine")).to_be_visible()
     page.get_by_label(kind_label).check()
     page.get_by_label("Machine name").fill(name)
@@ -85,6 +85,8 @@ def lines(page, block: str) -> str:
 
 
 def test_a_first_backup_follows_the_connect_page_only(page, browser_server, tmp_path):
+    """finding 7: a new user's first backup, from the dashboard to an archive listed, follows
+    the Connect page's lines only (cron's backup.sh + upload.sh, run in bash)."""
     home = tmp_path / "home"
     documents = home / "My Documents"
     (documents / "sub").mkdir(parents=True)
@@ -129,6 +131,7 @@ def test_a_first_backup_follows_the_connect_page_only(page, browser_server, tmp_
 
 
 def test_cordiax_settings_from_the_page_work_in_the_client(page, browser_server, tmp_path):
+    """finding 7: the Cordiax client settings the Connect page shows work in the client."""
     if not CLIENT_PYTHON.exists():
         peer_missing("the Cordiax client's python-socketio is missing: run scripts/install_peers")
     device = f"office-{uuid.uuid4().hex[:8]}"
@@ -156,6 +159,7 @@ def test_cordiax_settings_from_the_page_work_in_the_client(page, browser_server,
 
 
 def test_restic_lines_from_the_page_make_a_repository(page, browser_server, tmp_path):
+    """finding 7: the restic lines the Connect page shows make a repository and a snapshot."""
     restic = shutil.which("restic")
     page.goto("/connect")
     if restic is None:
@@ -172,3 +176,33 @@ def test_restic_lines_from_the_page_make_a_repository(page, browser_server, tmp_
     exports = "\n".join(line for line in text.splitlines() if line.startswith("export "))
     out = bash(exports + "\nrestic snapshots --json", env, home)
     assert '"paths"' in out, out
+
+
+def test_the_navigation_and_every_empty_state_lead_to_the_connect_page(
+    browser, browser_server, browser_log
+):
+    """finding 7: a new user finds "Connect a machine" in the navigation, and the empty
+    backups, Cordiax and restic pages send them there with their use chosen."""
+    email, password = f"new-{uuid.uuid4().hex[:8]}@example.com", "new-user-password"
+    created = requests.post(
+        f"{browser_server.url}/api/v1/users",
+        json={"email": email, "password": password},
+        headers=browser_server.headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    with new_page(browser, browser_server, browser_log) as page:
+        sign_in(page, email, password)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        page.locator("#main-nav").get_by_role("link", name="Connect", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Connect")
+        expect(page.get_by_role("radio", name=re.compile("backups of a folder"))).to_be_checked()
+        for path, empty, kind in (
+            ("/backups", "#backups-empty", "backups of a folder"),
+            ("/cordiax", "#cordiax-empty", "Cordiax snapshots"),
+            ("/restic", "#restic-empty", "a restic"),
+        ):
+            page.goto(path)
+            page.locator(empty).get_by_role("link", name="Connect a machine").click()
+            expect(page).to_have_url(re.compile(r"/connect\?use="))
+            expect(page.get_by_role("radio", name=re.compile(kind))).to_be_checked()

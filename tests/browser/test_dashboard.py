@@ -53,6 +53,8 @@ def unhealthy_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 
 def test_the_headline_names_the_failing_health_check(browser, unhealthy_server, browser_log):
+    """finding 1: the dashboard does not say all is well while /api/v1/health fails: its
+    headline names the failing check."""
     answer = requests.get(f"{unhealthy_server.url}/api/v1/health", timeout=10)
     assert answer.status_code == 503, answer.text
     with new_page(browser, unhealthy_server, browser_log) as page:
@@ -68,6 +70,8 @@ def test_the_headline_names_the_failing_health_check(browser, unhealthy_server, 
 
 
 def test_the_healthy_headline_and_documents_without_a_nas(page):
+    """finding 1: the documents tile says "NAS not configured" (coloured), not "0 % ... 1
+    pending"."""
     page.goto("/")
     expect(page.locator("#dash-health")).to_have_attribute("data-state", "ok")
     expect(page.locator("#dash-health")).to_contain_text("healthy")
@@ -75,6 +79,25 @@ def test_the_healthy_headline_and_documents_without_a_nas(page):
     tile = page.locator('[data-tile="documents"]')
     expect(tile).to_contain_text("NAS not configured")
     expect(tile).to_have_attribute("data-state", re.compile("warning|error"))
+
+
+def test_a_file_sent_to_no_cloud_reads_not_set_up(page, browser_server):
+    """finding 1: cloud replication of a file sent to no cloud ("Clouds —") reads "not set up",
+    not "completed · 100 %"."""
+    name = "dashboard-no-cloud.txt"
+    sent = requests.post(
+        f"{browser_server.url}/api/v1/upload",
+        headers=browser_server.headers,
+        files={"file": (name, b"to no cloud\n")},
+        timeout=30,
+    )
+    assert sent.status_code in (200, 201, 202), sent.text
+    page.goto("/")
+    row = page.locator(f'#dash-cloud-jobs tr[data-filename="{name}"]').first
+    expect(row).to_contain_text("not set up")
+    expect(row).to_contain_text("no cloud chosen")
+    expect(row).not_to_contain_text("completed")
+    expect(row).not_to_contain_text("100")
 
 
 def _api(page, method: str, path: str, **data):
@@ -88,6 +111,8 @@ def _api(page, method: str, path: str, **data):
 
 
 def test_a_failing_job_reads_with_its_reason_once_per_change(page, sync_root):
+    """finding 1: a failure reads with its reason, one line per change ("x N" for retries), and
+    the sync jobs tile is coloured "error"."""
     source, destination = sync_root / "failing-source", sync_root / "failing-destination"
     write_tree(source, {"a.txt": b"a"})
     destination.mkdir(exist_ok=True)

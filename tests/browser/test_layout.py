@@ -93,6 +93,8 @@ def seeded_order(page) -> list[str]:
 def test_times_render_in_the_browsers_zone_relative_with_the_absolute_time_on_hover(
     rome_page, browser_server
 ):
+    """finding 5: times are relative in the browser's zone (Europe/Rome), the absolute local
+    time on hover, live-inserted ones too."""
     page = rome_page
     created = requests.post(
         f"{browser_server.url}/api/v1/tokens",
@@ -137,6 +139,7 @@ def test_times_render_in_the_browsers_zone_relative_with_the_absolute_time_on_ho
 
 @pytest.mark.parametrize("name", [name for name in MAIN_PAGES if name != "api-docs"])
 def test_no_page_shows_a_utc_or_raw_iso_time(rome_page, seeded, name):
+    """finding 5: no page prints a UTC or raw ISO time, nor "259 Bytes" beside "KiB"."""
     page = rome_page
     page.goto(MAIN_PAGES[name])
     page.wait_for_load_state("networkidle")
@@ -154,6 +157,7 @@ def test_no_page_shows_a_utc_or_raw_iso_time(rome_page, seeded, name):
 
 
 def test_a_sortable_header_changes_the_order(page, seeded):
+    """finding 5: a table's header sorts it on the server, both ways."""
     page.goto("/documents?per_page=500")
     header = page.locator('th[data-sort="file"]')
     expect(header).to_have_attribute("aria-sort", "none")
@@ -173,6 +177,7 @@ def test_a_sortable_header_changes_the_order(page, seeded):
 
 
 def test_the_pager_pages_through_a_long_table(page, seeded):
+    """finding 5: a long table is paged on the server: page 2 shows other rows."""
     page.goto("/documents?sort=file&per_page=2")
     rows = page.locator("#documents-list tbody tr")
     expect(rows).to_have_count(2)
@@ -195,6 +200,8 @@ def test_the_pager_pages_through_a_long_table(page, seeded):
 
 
 def test_on_a_phone_the_menu_is_one_button_and_rows_are_cards(page, seeded):
+    """finding 8: on a phone the navigation is one "Menu" button, not three lines, and rows
+    stack as cards."""
     page.set_viewport_size(PHONE)
     page.goto("/documents?sort=file&per_page=5")
     menu = page.get_by_role("button", name="Menu")
@@ -222,6 +229,7 @@ def test_on_a_phone_the_menu_is_one_button_and_rows_are_cards(page, seeded):
 
 
 def test_on_a_desktop_the_menu_is_the_links(page):
+    """finding 8: on a desktop the navigation stays the links (no Menu button)."""
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto("/")
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
@@ -232,6 +240,8 @@ def test_on_a_desktop_the_menu_is_the_links(page):
 
 
 def test_the_api_page_is_short_and_uses_the_session(page):
+    """finding 8: /docs is short (was 14,596 px) and calls the API with the session, asking for
+    no token."""
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto("/docs")
     expect(page.locator(".swagger-ui .opblock-tag").first).to_be_visible()
@@ -250,12 +260,15 @@ def test_the_api_page_is_short_and_uses_the_session(page):
 
 
 def test_signing_in_leads_back_without_a_stray_question_mark(anonymous_page):
+    """finding 8: the login redirect carries no stray "?"."""
     page = anonymous_page
     page.goto("/settings")
     expect(page).to_have_url(re.compile(r"/login\?next=(/|%2F)settings$"))
 
 
 def test_settings_titles_and_the_overviews_state(page):
+    """finding 8: one "Settings" in the tab's title; the settings overview shows each part's
+    state."""
     page.goto("/settings")
     expect(page).to_have_title("Settings · syncapp")
     expect(page.locator('[data-state="tokens"]')).to_contain_text(re.compile(r"\d+ active token"))

@@ -33,6 +33,8 @@ def nas_reset(browser_server):
 def test_a_nas_target_set_on_the_page_is_used_without_a_restart(
     page, browser_server, browser_log, tmp_path, nas_reset
 ):
+    """finding 2: the NAS target is set on /settings/nas (validated, tested with a button) and
+    used without a restart; finding 8: a local folder is not called "SMB Mount"."""
     nas = tmp_path / "nas"
     nas.mkdir()
     browser_log.expect_failure("/api/v1/sync/target", 400)
@@ -63,6 +65,11 @@ def test_a_nas_target_set_on_the_page_is_used_without_a_restart(
     target = _api(browser_server, "GET", "/api/v1/sync/target").json()
     assert target["source"] == "settings" and target["mount_path"] == str(nas)
     assert target["state"]["configured"] is True
+    # finding 8: a local folder is called one, never "Target: SMB Mount"
+    for path in ("/documents", "/settings/nas"):
+        page.goto(path)
+        expect(page.locator("main")).to_contain_text("Local folder")
+        expect(page.locator("main")).not_to_contain_text("SMB Mount")
 
     # no restart: the running server copies the next document to the new target
     name = f"nas-{uuid.uuid4().hex[:8]}.pdf"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot, stay_marker, stayed
+from tests.browser.test_pages import DESKTOP, PHONE, fits
 from tests.syncs.helpers import tree_digests, write_tree
 
 pytestmark = pytest.mark.browser
@@ -55,6 +58,8 @@ ROW_FOLLOWS_MS = 2_000
 
 
 def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
+    """finding 3: a created job's row and the live log follow its first run without a reload,
+    within 2 s; a "created" notice; "Run 1", not the id shared by every job."""
     source, destination = sync_root / "first-run-source", sync_root / "first-run-destination"
     write_tree(source, FIRST_RUN)
     destination.mkdir()
@@ -84,30 +89,41 @@ def test_a_created_job_shows_its_first_run_without_reload(page, sync_root):
     expect(page.locator("#syncs-message")).to_contain_text("Run 2 of")
 
 
+#: realistic data that widens the table: a name without a space, folders deep and long-named
+FIT_NAME = "nightly-copy-of-the-accounting-department-shared-folder-2025"
+FIT_DEEP = "customers/ACME-Industrial-Holdings-International/invoices-and-receipts-2025-q1"
+
+
 def test_the_actions_column_fits_at_1366_px(page, sync_root):
-    source = sync_root / "fit-source"
+    """finding 3: at 1366 px the Actions column is not clipped, even beside a long unbroken
+    name and deep folders: every action button is inside the table's box and the screen."""
+    source = sync_root / "fit-source" / FIT_DEEP
     write_tree(source, {"a.txt": b"a"})
-    (sync_root / "fit-destination").mkdir(exist_ok=True)
+    destination = sync_root / "fit-destination" / FIT_DEEP
+    destination.mkdir(parents=True, exist_ok=True)
     response = page.request.post(
         "/api/v1/syncs",
         data={
-            "name": "A job with a rather long name to fit",
+            "name": FIT_NAME,
             "enabled": False,
             "source_path": str(source),
-            "destination_path": str(sync_root / "fit-destination"),
+            "destination_path": str(destination),
         },
         headers={"X-CSRFToken": _csrf(page)},
     )
     assert response.status == 201, response.text()
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto("/syncs")
-    row = page.locator("#sync-jobs tr", has_text="A job with a rather long name to fit")
-    delete = row.get_by_role("button", name="Delete")
-    expect(delete).to_be_visible()
-    box, viewport = delete.bounding_box(), page.viewport_size
-    assert box is not None and box["x"] + box["width"] <= viewport["width"], box
+    row = page.locator("#sync-jobs tr", has_text=FIT_NAME)
     wrap = page.locator("#sync-jobs").locator("xpath=ancestor::div[contains(@class,'table-wrap')]")
+    edge = min(wrap.bounding_box()["x"] + wrap.bounding_box()["width"], 1366)
+    for name in ("Start", "Run now", "Details", "Edit", "Delete"):
+        button = row.get_by_role("button", name=name, exact=True)
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= edge + 1, (name, box, edge)
     assert wrap.evaluate("node => node.scrollWidth <= node.clientWidth"), "the table scrolls"
+    fits(page, "/syncs", "1366 px")
 
 
 def _csrf(page) -> str:
@@ -116,6 +132,7 @@ def _csrf(page) -> str:
 
 
 def test_the_folder_picker_fills_the_source_folder(page, sync_root):
+    """finding 2: a folder picker for sync jobs' folders."""
     (sync_root / "picker-tree" / "inner").mkdir(parents=True, exist_ok=True)
     page.goto("/syncs")
     form = page.locator("#sync-form")
@@ -137,6 +154,7 @@ def test_the_folder_picker_fills_the_source_folder(page, sync_root):
 
 
 def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
+    """finding 3: on a phone a job's State, Last run and Actions are on the screen."""
     source = sync_root / "phone-source"
     write_tree(source, {"a.txt": b"a"})
     (sync_root / "phone-destination").mkdir(exist_ok=True)
@@ -161,3 +179,58 @@ def test_on_a_phone_a_job_shows_its_state_last_run_and_actions(page, sync_root):
         expect(part).to_be_visible()
         box = part.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+
+# Issue 22, finding 5 ("no table sorts, filters or pages") for a job's history: its own page
+# sorts and pages its runs on the server however many it has.
+def test_a_jobs_page_sorts_and_pages_its_runs_on_the_server(page, sync_root):
+    """finding 5: a sync job's runs are sorted and paged on the server (page 2 shows other
+    runs, a header click changes the order)."""
+    source, destination = sync_root / "history-source", sync_root / "history-destination"
+    source.mkdir(exist_ok=True)
+    destination.mkdir(exist_ok=True)
+    created = page.request.post(
+        "/api/v1/syncs",
+        data={"name": "History job", "enabled": False, "source_path": str(source),
+              "destination_path": str(destination)},
+        headers={"X-CSRFToken": _csrf(page)},
+    )  # fmt: skip
+    assert created.status == 201, created.text()
+    job = created.json()["id"]
+    page.goto("/syncs")
+    expect(page.locator("#syncs-live-status")).to_have_text("live")
+    row = page.locator(f"#sync-job-{job}")
+    finished = page.locator('#syncs-log tr[data-event="run_finished"]', has_text="History job")
+    # three runs that each copy one file, the later ones larger: none repeats the one before
+    for number in (1, 2, 3):
+        write_tree(source, {f"run-{number}.bin": b"h" * 1000 * number})
+        row.get_by_role("button", name="Run now").click()
+        expect(finished).to_have_count(number)
+
+    row.get_by_role("button", name="Details").click()
+    expect(page.locator("#details-history tr").first.locator("td").first).to_have_text("3")
+    page.get_by_role("link", name="All runs and files").click()
+    expect(page).to_have_url(re.compile(f"/syncs/{job}$"))
+    expect(page.get_by_role("heading", name="History job")).to_be_visible()
+
+    page.goto(f"/syncs/{job}?runs-per_page=2")
+    numbers = page.locator('#job-runs tbody [data-field="run"]')
+    expect(numbers).to_have_text(["3", "2"])  # newest first
+    pager = page.get_by_role("navigation", name="Pages of runs")
+    expect(pager).to_contain_text("1\u20132 of 3 runs")
+    pager.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile("runs-page=2"))
+    expect(numbers).to_have_text(["1"])
+
+    page.locator('th[data-sort="bytes"]').get_by_role("link").click()  # ascending, page 1
+    expect(page.locator('th[data-sort="bytes"]')).to_have_attribute("aria-sort", "ascending")
+    expect(numbers).to_have_text(["1", "2"])
+    page.locator('th[data-sort="bytes"]').get_by_role("link").click()
+    expect(numbers).to_have_text(["3", "2"])
+    expect(page.locator("#job-files")).to_contain_text("No file waits")
+    page.set_viewport_size(DESKTOP)
+    fits(page, "the job's page", "1366 px")
+    screenshot(page, "sync-job")
+    page.set_viewport_size(PHONE)
+    fits(page, "the job's page", "390 px")
+    screenshot(page, "sync-job-phone")

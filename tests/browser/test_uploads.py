@@ -36,6 +36,8 @@ def throttle_uploads(page, bytes_per_second: int) -> None:
 def test_an_upload_shows_percentage_bytes_rate_and_time_left_with_its_button_disabled(
     page, browser_server, tmp_path
 ):
+    """finding 4: an upload shows its percentage, bytes, rate and time left; its button is
+    disabled until it ends."""
     archive = tmp_path / "full_2025-05-01_10-00-00.tar.gz"
     archive.write_bytes(gzip.compress(random.Random(5).randbytes(1024 * KiB), compresslevel=1))
     page.goto("/backups")
@@ -67,6 +69,8 @@ def test_an_upload_shows_percentage_bytes_rate_and_time_left_with_its_button_dis
 def test_a_refused_upload_shows_the_error_state_and_the_servers_message(
     page, browser_log, tmp_path
 ):
+    """finding 4: a refused upload's bar turns to an error state with the server's message, not
+    plain text under a full blue bar."""
     archive = tmp_path / "full_2025-05-02_10-00-00.tar.gz"
     archive.write_bytes(gzip.compress(b"refused\n" * 100))
     browser_log.expect_failure("/upload", 400)

@@ -65,3 +65,20 @@ def test_a_push_refused_as_too_large_is_not_asked_for_again(sent):
     seen = [requests.get(timeout=5) for _ in range(8)]
     # a retry for "big" may have gone out just before its refusal was noted; none after that
     assert seen.count("big") <= 1 and set(seen[-5:]) == {"small"}
+
+
+def test_a_push_refused_as_busy_is_asked_for_again_after_the_hint(monkeypatch):
+    monkeypatch.setattr(module, "FIRST_DELAY", 3600.0)  # no scheduled request in this test
+    requests: queue.Queue[str] = queue.Queue()
+    scheduler = SyncRequester(requests.put, interval=3600)
+    try:
+        scheduler.connected("busy")
+        scheduler.connected("gone")
+        scheduler.retry("busy", 0.05)
+        scheduler.retry("gone", 0.05)
+        scheduler.disconnected("gone")  # a client that left is not asked
+        scheduler.retry("never-connected", 0.05)
+        assert requests.get(timeout=5) == "busy"
+        assert nothing_sent(requests)
+    finally:
+        scheduler.stop()

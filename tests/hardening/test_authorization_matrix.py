@@ -585,6 +585,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("web.cordiax_page", "GET"): Row("user", 200, "/cordiax", page=True),
     ("web.documents_page", "GET"): Row("user", 200, "/documents", page=True),
     ("web.syncs_page", "GET"): Row("user", 200, "/syncs", page=True),
+    ("web.sync_job_page", "GET"): Row("owner", 200, "/syncs/{job}", page=True),
     ("web.cloud_page", "GET"): Row("user", 200, "/cloud", page=True),
     ("web.alerts_page", "GET"): Row("user", 200, "/alerts", page=True),
     ("web.alert_page", "GET"): Row("owner", 200, "/alerts/{alert}", page=True),

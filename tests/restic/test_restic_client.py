@@ -20,8 +20,9 @@ import pytest
 import requests
 
 from tests.live import LiveServer
-from tests.peers.process import require_executable
+from tests.peers.process import require_executable, wait_until
 from tests.peers.s3 import empty_prefix
+from tests.raw_http import Connection, request_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 def _restic_installed() -> None:
     """The real client is a peer: missing, it skips here and fails under CI=true."""
     require_executable("restic", "scripts/install_peers installs Debian's restic")
+
 
 PASSWORD = "repository-password-123"
 
@@ -397,3 +399,48 @@ def test_a_flipped_byte_is_found_by_restic_check_and_by_the_scrub_and_alerts(
         alert["key"] == f"scrub_findings:{found[0]['owner_id']}" and alert["state"] == "firing"
         for alert in alerts.json()["alerts"]
     ), alerts.text
+
+
+def test_bodies_read_from_the_socket_keep_the_connection_in_step(server, users):
+    """Objects' bodies are read straight from gunicorn's socket (syncapp/bodies.py): requests
+    pipelined behind a body, and the next ones on the kept-alive connection, are answered in
+    order; a client gone mid-body leaves nothing, and the server goes on serving."""
+    a = users["a"]
+    repo = f"socket-{uuid.uuid4().hex[:8]}"
+    base = f"/restic/{repo}"
+    assert requests.post(f"{server.url}{base}/?create=true", headers=a.headers, timeout=30).ok
+    contents = [os.urandom(n) for n in (3_000_000, 1, 70_000)]
+    names = [hashlib.sha256(c).hexdigest() for c in contents]
+
+    conn = Connection(server.port)
+    try:
+        conn.send(
+            request_bytes("POST", f"{base}/data/{names[0]}", server.port, a.headers, contents[0]),
+            request_bytes("POST", f"{base}/data/{names[1]}", server.port, a.headers, contents[1]),
+            request_bytes("GET", f"{base}/data/", server.port, a.headers, b""),
+        )
+        assert conn.response()[0] == 200
+        assert conn.response()[0] == 200
+        status, _, listing = conn.response()
+        assert status == 200 and sorted(json.loads(listing)) == sorted(names[:2])
+        conn.send(  # the same connection, kept alive
+            request_bytes("POST", f"{base}/data/{names[2]}", server.port, a.headers, contents[2])
+        )
+        assert conn.response()[0] == 200
+        conn.send(request_bytes("GET", f"{base}/data/{names[0]}", server.port, a.headers, b""))
+        status, _, body = conn.response()
+        assert status == 200 and body == contents[0]
+    finally:
+        conn.close()
+
+    cut = os.urandom(4_000_000)
+    name = hashlib.sha256(cut).hexdigest()
+    conn = Connection(server.port)
+    conn.send(request_bytes("POST", f"{base}/data/{name}", server.port, a.headers, cut)[:2_000_000])
+    conn.close()
+    store = server.workdir / "restic"
+    wait_until(lambda: not list(store.rglob(f"*{name}*")), 30, "the cut upload's temp to go")
+    head = requests.head(f"{server.url}{base}/data/{name}", headers=a.headers, timeout=30)
+    assert head.status_code == 404
+    listed = requests.get(f"{server.url}{base}/data/", headers=a.headers, timeout=30).json()
+    assert sorted(listed) == sorted(names)

@@ -422,6 +422,7 @@ class SmbRemote(Remote):
         size: int | None = None,
         md5: str | None = None,
         modified: datetime | None = None,
+        compute_md5: bool = True,
     ) -> Entry:
         rel = self._file_rel(path)
         what = f"write {rel}"
