@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, g, request, send_file
+from flask import Blueprint, Response, g, request
 from flask_login import current_user
 
 from .. import bodies, security, tenancy
@@ -176,9 +176,6 @@ def _body():
 
 def _send(remote: Remote, path: str, size: int) -> Response:
     """An object, whole or the one byte range restic asks for (206)."""
-    if isinstance(remote, LocalRemote):
-        # Werkzeug answers Range and conditional requests itself; gunicorn sends with sendfile
-        return send_file(remote.local_path(path), mimetype=OCTETS, conditional=True, etag=False)
     start, end = 0, size - 1
     status = 200
     header = request.headers.get("Range")
@@ -198,8 +195,25 @@ def _send(remote: Remote, path: str, size: int) -> Response:
             return response
         status = 206
     length = end - start + 1
-    # the store's ranged read: only the range crosses the network (S3, WebDAV, Azure, SMB);
-    # a whole object is read as the range of its recorded size (Content-Length holds)
+    response = Response(_body_of(remote, path, start, length), status=status, mimetype=OCTETS)
+    response.headers["Content-Length"] = str(length)
+    response.headers["Accept-Ranges"] = "bytes"
+    if status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def _body_of(remote: Remote, path: str, start: int, length: int):
+    """The bytes of the range: a local file handed to gunicorn's file wrapper at `start`, which
+    it sends with sendfile() for Content-Length bytes from where the file stands (a restore
+    reads every pack in ranges: no byte crosses Python); otherwise the store's ranged
+    read, so that only the range crosses the network (S3, WebDAV, Azure, SMB)."""
+    file_wrapper = request.environ.get("wsgi.file_wrapper")
+    # gunicorn's wrapper, whose writes also stop at Content-Length when it cannot sendfile (TLS)
+    if isinstance(remote, LocalRemote) and "gunicorn.socket" in request.environ:
+        file = open(remote.local_path(path), "rb")  # noqa: SIM115 (closed by the server)
+        file.seek(start)
+        return file_wrapper(file, CHUNK_SIZE)
     reader = remote.read_range(path, start, length)
 
     def chunks():
@@ -208,12 +222,7 @@ def _send(remote: Remote, path: str, size: int) -> Response:
         finally:
             reader.close()
 
-    response = Response(chunks(), status=status, mimetype=OCTETS)
-    response.headers["Content-Length"] = str(length)
-    response.headers["Accept-Ranges"] = "bytes"
-    if status == 206:
-        response.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return response
+    return chunks()
 
 
 def _json(value: object) -> str:

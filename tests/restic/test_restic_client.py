@@ -302,6 +302,18 @@ def test_protocol_details(server, users, tmp_path):
         f"{base}/data/{name}", headers={**a.headers, "Range": "bytes=1000-1999"}, timeout=30
     )
     assert ranged.status_code == 206 and ranged.content == content[1000:2000]
+    # a local store's ranges go out with sendfile(): each ends at its Content-Length, so the
+    # next request on the same kept-alive connection starts where it should
+    with requests.Session() as session:
+        for wanted, expected in (
+            ("bytes=-500", content[-500:]),
+            ("bytes=299000-", content[299000:]),
+            ("bytes=5-5", content[5:6]),
+        ):
+            reply = session.get(
+                f"{base}/data/{name}", headers={**a.headers, "Range": wanted}, timeout=30
+            )
+            assert reply.status_code == 206 and reply.content == expected, wanted
     assert requests.get(f"{base}/data/{name}", headers=a.headers, timeout=30).content == content
 
     v1 = requests.get(f"{base}/data/", headers=a.headers, timeout=30)
