@@ -195,7 +195,10 @@ def _send(remote: Remote, path: str, size: int) -> Response:
             return response
         status = 206
     length = end - start + 1
-    response = Response(_body_of(remote, path, start, length), status=status, mimetype=OCTETS)
+    body = _body_of(remote, path, start, length)
+    # passed through as it is: Werkzeug would otherwise wrap a file wrapper in its own iterator,
+    # and gunicorn would copy the file through Python instead of calling sendfile()
+    response = Response(body, status=status, mimetype=OCTETS, direct_passthrough=True)
     response.headers["Content-Length"] = str(length)
     response.headers["Accept-Ranges"] = "bytes"
     if status == 206:
