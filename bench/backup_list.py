@@ -292,7 +292,11 @@ def main() -> None:
     started = time.monotonic()
     server = None
     try:
-        server = start_syncapp(base / "syncapp")
+        # No background scrub: it would read the zero-filled archives, record them corrupt, and
+        # the next store's archives of the same names would inherit those findings.
+        config = base / "config.yaml"
+        config.write_text("scrub:\n  tick: null\n")
+        server = start_syncapp(base / "syncapp", SYNCAPP_CONFIG=str(config))
         results = [measure_store(server, store, args.repeat) for store in stores]
         report(results, args.repeat)
     finally:
