@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import socketio
@@ -118,8 +119,14 @@ def test_a_device_connected_but_never_pushed_says_no_snapshot_yet(page, browser_
     devices table and its own section (before the fix it was not listed at all)."""
     client = silent_client(browser_server, SILENT)
     try:
-        page.goto("/cordiax")
         row = page.locator(f'#cordiax-devices tr[data-device="{SILENT}"]')
+        # The server acknowledges a connection before its handler records the device's presence
+        # (always_connect), so the page is loaded again until the server has it, with a deadline.
+        deadline = time.monotonic() + 20
+        page.goto("/cordiax")
+        while row.count() == 0:
+            assert time.monotonic() < deadline, "the connected device never reached the page"
+            page.reload()
         expect(row.locator('[data-field="state"]')).to_have_text("online · no snapshot yet")
         expect(row.locator('[data-field="versions"]')).to_have_text("0")
         section = page.locator(f'section.cordiax-device[data-device="{SILENT}"]')
