@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from ..fields import UtcDateTime
 from .models import ARCHIVE_TYPES
+from .report import EXTRA_POLICIES
 
 
 class ArchiveItem(Schema):
@@ -95,8 +96,8 @@ class VerifyRequest(Schema):
         required=True,
     )
     extra_remote = fields.String(
-        load_default="out_of_sync",
-        validate=validate.OneOf(["out_of_sync", "ignore"]),
+        load_default=EXTRA_POLICIES[0],
+        validate=validate.OneOf(EXTRA_POLICIES),
         metadata={
             "description": "out_of_sync (default, as the original server): archives only on "
             "the server make the state OUT_OF_SYNC; ignore: clients that prune old local "

@@ -14,6 +14,9 @@ from typing import Any, Literal
 import msgspec
 from flask import Request
 
+from .models import ARCHIVE_TYPES
+from .report import EXTRA_POLICIES
+
 
 class _LocalArchive(msgspec.Struct, forbid_unknown_fields=True):
     name: str
@@ -22,9 +25,8 @@ class _LocalArchive(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class _VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    # models.ARCHIVE_TYPES and report.EXTRA_POLICIES, as schemas.VerifyRequest says them
-    local_backups: dict[Literal["FULL", "INC", "DIFF"], list[_LocalArchive]]
-    extra_remote: Literal["out_of_sync", "ignore"] = "out_of_sync"
+    local_backups: dict[Literal[ARCHIVE_TYPES], list[_LocalArchive]]  # type: ignore[valid-type]
+    extra_remote: Literal[EXTRA_POLICIES] = EXTRA_POLICIES[0]  # type: ignore[valid-type]
 
 
 _decoder = msgspec.json.Decoder(_VerifyRequest)
