@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import create_user, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,13 +18,7 @@ def test_sign_in_see_the_dashboard_and_sign_out(anonymous_page, browser_server):
     # A user of its own: signing out ends every session of the user, and the other tests share
     # the administrator's.
     email, password = "signs-out@example.com", "signs-out-password"
-    created = requests.post(
-        f"{browser_server.url}/api/v1/users",
-        json={"email": email, "password": password},
-        headers=browser_server.headers,
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
+    create_user(browser_server, email, password)
     page = anonymous_page
     page.goto("/")
     expect(page).to_have_url(LOGIN)
