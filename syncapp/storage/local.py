@@ -657,7 +657,9 @@ class ConfinedLocalRemote(_FolderDurability):
         for rel, st in self.walk(prefix):
             yield _entry(rel, st)
 
-    def open_read(self, path: str) -> BinaryIO:
+    def open_fd(self, path: str) -> int:
+        """A descriptor, for reading, of the regular file at `path` (RemoteNotFound for nothing,
+        a folder, a pipe or a device; PathRefused for a link): `open_read`'s and `copy_in`'s."""
         rel = clean_path(path)
         folder, name = _split(rel)
         if not name:
@@ -671,13 +673,17 @@ class ConfinedLocalRemote(_FolderDurability):
         try:
             if not S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device: not a file
                 raise RemoteNotFound(rel)
-            return _reader(fd, rel)  # O_NONBLOCK changes nothing for a regular file
+            return fd  # O_NONBLOCK changes nothing for a regular file
         except OSError as exc:
             os.close(fd)
             raise _os_error(exc, rel) from exc
         except BaseException:
             os.close(fd)
             raise
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = clean_path(path)
+        return _reader(self.open_fd(rel), rel)
 
     def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
         """A seek: no byte before `offset` is read (past the end, reads return nothing)."""
@@ -725,15 +731,7 @@ class ConfinedLocalRemote(_FolderDurability):
         source; `at_end` runs once it is read, before anything is renamed (it raises when the
         source changed meanwhile). The Entry carries the MD5 of the bytes copied."""
         rel, src_rel = clean_path(path), clean_path(src_path)
-        src_folder, src_name = _split(src_rel)
-        if not src_name:
-            raise RemoteNotFound(src_rel)
-        try:
-            src_fd = os.open(src_name, _READ, dir_fd=source._folder(src_folder))
-        except FileNotFoundError:
-            raise RemoteNotFound(src_rel) from None
-        except OSError as exc:
-            raise _refused(exc, src_rel) from exc
+        src_fd = source.open_fd(src_rel)
         digests: list[str] = []
 
         def fill(fd: int) -> os.stat_result:
@@ -750,11 +748,7 @@ class ConfinedLocalRemote(_FolderDurability):
             return os.fstat(fd)
 
         try:
-            if not S_ISREG(os.fstat(src_fd).st_mode):  # a folder, a pipe, a device: not a file
-                raise RemoteNotFound(src_rel)
             st = self._atomic(rel, fill)
-        except OSError as exc:  # the source's fstat (the write's own are mapped in _atomic)
-            raise _os_error(exc, src_rel) from exc
         finally:
             os.close(src_fd)
         return _entry(rel, st, digests[0])
