@@ -60,8 +60,9 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def users(server):
     tag = uuid.uuid4().hex[:6]
-    a = User(f"a-{tag}@example.com", server.add_user(f"a-{tag}@example.com", "password-a-123456"))
-    b = User(f"b-{tag}@example.com", server.add_user(f"b-{tag}@example.com", "password-b-123456"))
+    emails = f"a-{tag}@example.com", f"b-{tag}@example.com"
+    tokens = server.add_users((emails[0], "password-a-123456"), (emails[1], "password-b-123456"))
+    a, b = (User(email, token) for email, token in zip(emails, tokens, strict=True))
     admin = User("live@example.com", server.token)
     return {"a": a, "b": b, "admin": admin}
 
