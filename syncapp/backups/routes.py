@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_login import current_user
 
 from .. import fastjson
@@ -156,7 +156,7 @@ def _kept_reply(shape: str, filters: dict, kind: str | None, make) -> Response:
         kept_answers().keep(key, version, (response.get_data(), response.mimetype))
         return response
     data, mimetype = kept
-    return current_app.response_class(data, mimetype=mimetype)
+    return fastjson.again(data, mimetype)
 
 
 # Plain rows, items written once (listing.py) and JSON by msgspec (fastjson.py): ORM objects
