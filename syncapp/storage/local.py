@@ -223,14 +223,31 @@ class _FolderDurability(Remote):
             _fsync_dir(folder)
 
 
-def _create(path: str) -> int:
-    """A new file for writing; its folders are made only when missing (the rare case)."""
+def _create(path: str, changed: Callable[[str], None]) -> int:
+    """A new file for writing; its folders are made only when missing (the rare case), and each
+    folder made is reported to `changed` in its parent, so that its entry reaches the disk with
+    the file's rename (a new `data/xx/` folder is as needed after a crash as the file in it)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
         return os.open(path, flags, 0o644)
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        for made in _make_folders(os.path.dirname(path)):
+            changed(os.path.dirname(made))
         return os.open(path, flags, 0o644)
+
+
+def _make_folders(folder: str) -> list[str]:
+    """Make `folder` and its missing parents; the ones found missing, outermost first. One that
+    another writer made meanwhile is in the list too: its entry may not be on the disk yet."""
+    missing: list[str] = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    missing.reverse()
+    for path in missing:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+    return missing
 
 
 def _discard(path: str, folder_fd: int | None = None) -> None:
@@ -383,7 +400,7 @@ class LocalRemote(_FolderDurability):
         temp = self.os_path(temp_name(rel))
         reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
-            fd = _create(temp)
+            fd = _create(temp, self._changed)
             try:
                 st = _fill(fd, reader, rel, size, md5, modified)
             finally:
