@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..failures import DomainError, InsufficientStorage
+from ..memory import Trimmer
 from ..quotas import check_quota
 from ..remotes.catalog import open_granted
 from ..remotes.wiring import feature_remote
@@ -57,6 +58,9 @@ def push_gate() -> PushGate:
                 options.max_concurrent_pushes,
                 int(options.max_waiting_push_bytes),
                 options.push_wait,
+                # after a burst of pushes, the freed pieces of their messages go back to the
+                # system instead of holding the burst's high-water mark (memory.py)
+                on_idle=Trimmer().request,
             ),
         )
     return gate
