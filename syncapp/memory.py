@@ -11,7 +11,7 @@ returns every free page of every arena, wherever it is, for a few milliseconds o
 (ctypes releases the GIL).
 
 `Trimmer.request()` asks for a trim; it runs at once in a thread of its own, or `interval`
-seconds after the previous one if that was recent, never more than one waiting. Without glibc
+seconds (2) after the previous one if that was recent, never more than one waiting. Without glibc
 (musl, macOS) there is nothing to call and nothing happens.
 """
 
@@ -43,7 +43,7 @@ malloc_trim = _malloc_trim()
 
 
 class Trimmer:
-    def __init__(self, trim: Callable[[], object] | None = malloc_trim, interval: float = 10.0):
+    def __init__(self, trim: Callable[[], object] | None = malloc_trim, interval: float = 2.0):
         self.trim = trim
         self.interval = max(0.0, interval)
         self._lock = threading.Lock()

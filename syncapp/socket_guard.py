@@ -213,14 +213,17 @@ class ClientHeard:
     `BadNamespaceError`). So, while a PING waits for its answer and bytes keep coming, the
     deadline moves with them; a client that stops sending is still closed `ping_timeout` after
     its last byte. And since the client's PONG (and so the next PING) is held up as long as the
-    message lasts, the server sends a NOOP every `ping_interval` meanwhile: the client, nginx
-    (proxy_read_timeout) and engine.io's own writer each give up on a connection that has
-    carried nothing towards the client for ping_interval + ping_timeout."""
+    message lasts, the server sends another PING every `ping_interval` meanwhile: the client,
+    nginx (proxy_read_timeout) and engine.io's own writer each give up on a connection that has
+    carried nothing towards the client for ping_interval + ping_timeout, and the
+    python-socketio client also gives up when it has had nothing to send (no PING to answer)
+    for max(ping_interval, ping_timeout) + 5 s. Extra PINGs are harmless: the first PONG starts
+    engine.io's next ping, later ones find none waiting and are ignored."""
 
     def __init__(self, session: Any) -> None:
         self.session = session  # engine.io's Socket
         self._refreshed = 0.0  # the last deadline this object set
-        self._sent = 0.0  # when the client was last sent something it will read (PING or NOOP)
+        self._sent = 0.0  # when the client was last sent a PING
 
     def __call__(self) -> None:
         session = self.session
@@ -233,7 +236,7 @@ class ClientHeard:
         session.last_ping = self._refreshed = now
         if now - self._sent >= session.server.ping_interval:
             self._sent = now
-            session.send(engineio_packet.Packet(engineio_packet.NOOP))
+            session.send(engineio_packet.Packet(engineio_packet.PING))
 
 
 class GuardedWebSocket(SimpleWebSocketWSGI):

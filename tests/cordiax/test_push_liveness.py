@@ -75,15 +75,15 @@ def test_without_a_ping_out_bytes_change_nothing(session):
     assert queued(session) == []
 
 
-def test_a_noop_goes_out_each_ping_interval_while_the_pong_is_held_up(session):
+def test_another_ping_goes_out_each_ping_interval_while_the_pong_is_held_up(session):
     heard = ClientHeard(session)
     session.last_ping = time.time() - 1  # a recent PING: the client heard something lately
     heard()
     assert queued(session) == []
     session.last_ping = time.time() - session.server.ping_interval - 1  # a new, older PING
     heard()
-    heard()  # more bytes at once: one NOOP, not one per read
-    assert queued(session) == [packet.NOOP]
+    heard()  # more bytes at once: one PING, not one per read
+    assert queued(session) == [packet.PING]
 
 
 def test_a_closing_session_is_left_alone(session):
