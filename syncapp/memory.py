@@ -10,7 +10,8 @@ top. So RSS stayed at the burst's high-water mark and stepped up whenever a burs
 returns every free page of every arena, wherever it is, for a few milliseconds of one thread
 (ctypes releases the GIL).
 
-`Trimmer.request()` asks for a trim; it runs at once in a thread of its own, or `interval`
+`Trimmer.request()` asks for a trim (when the push gate empties, and after a request with a
+large body: `after_request`); it runs at once in a thread of its own, or `interval`
 seconds (2) after the previous one if that was recent, never more than one waiting. Without glibc
 (musl, macOS) there is nothing to call and nothing happens.
 """
@@ -77,3 +78,22 @@ class Trimmer:
             self.trim()
         except Exception:  # only memory stays higher: never an error for anyone
             log.warning("malloc_trim failed", exc_info=True)
+
+
+#: this process's trimmer: the end of a burst of pushes (cordiax/wiring.py) and of a large
+#: request (an upload, `after_request`) share it, so trims stay `interval` apart
+trimmer = Trimmer()
+#: a request body this large (an upload) asks for a trim once it has been answered
+LARGE_BODY = 1024 * 1024
+
+
+def after_request(environ: dict, trimmer: Trimmer = trimmer) -> None:
+    """gunicorn's post_request (deploy/gunicorn.conf.py): after an upload, trim soon. Uploads
+    finish after the pushes of a burst as often as before them, and what they free after the
+    burst's trim would otherwise stay."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if length >= LARGE_BODY:
+        trimmer.request()

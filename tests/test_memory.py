@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from syncapp.memory import Trimmer, malloc_trim
+from syncapp.memory import LARGE_BODY, Trimmer, after_request, malloc_trim
 
 
 def counting() -> tuple[list[int], threading.Event, object]:
@@ -72,3 +72,16 @@ def test_without_a_trim_function_nothing_happens():
 def test_this_process_can_trim():
     assert malloc_trim is not None
     malloc_trim()  # returns whether memory went back; it must not raise
+
+
+@pytest.mark.parametrize(
+    ("length", "trims"),
+    [(str(LARGE_BODY), 1), (str(LARGE_BODY - 1), 0), ("", 0), ("nonsense", 0)],
+)
+def test_a_large_request_body_asks_for_a_trim(length, trims):
+    calls, done, trim = counting()
+    trimmer = Trimmer(trim, interval=3600)
+    after_request({"CONTENT_LENGTH": length}, trimmer)
+    if trims:
+        assert done.wait(30)
+    assert len(calls) == trims and not trimmer.pending

@@ -13,9 +13,9 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from .. import memory
 from ..extensions import db
 from ..failures import DomainError, InsufficientStorage
-from ..memory import Trimmer
 from ..quotas import check_quota
 from ..remotes.catalog import open_granted
 from ..remotes.wiring import feature_remote
@@ -60,7 +60,7 @@ def push_gate() -> PushGate:
                 options.push_wait,
                 # after a burst of pushes, the freed pieces of their messages go back to the
                 # system instead of holding the burst's high-water mark (memory.py)
-                on_idle=Trimmer().request,
+                on_idle=memory.trimmer.request,
             ),
         )
     return gate
