@@ -14,8 +14,10 @@ waits for `sync_request`, emits `sync_data` {"data": "<hex>"}, waits for `sync_a
     route wants gzip, so the first two bytes are replaced by gzip's magic (same size).
 
 Both servers run under gunicorn with the same settings: one process, -k gthread, --threads N
-(N above the idle clients), the same engine.io buffer limit and ping timeout. Each repetition
-pushes a different database (distinct bytes, so syncapp's deduplication never short-circuits (a));
+(N above the idle clients), the same engine.io buffer limit and ping timeout, the same malloc
+tuning (mallopt in the worker for syncapp, glibc's MALLOC_* variables for the bare one). Each
+repetition pushes a different database (distinct bytes: syncapp's deduplication never
+short-circuits (a));
 (a), (b) and (c) alternate within a repetition so that drift on the shared machine hits all three.
 The push timer runs from the emit to the arrival of `sync_ack`; the hex string is made before.
 Also reported: (a) again with bytes syncapp already has (its deduplicated path).
@@ -31,6 +33,7 @@ import argparse
 import os
 import queue
 import re
+import runpy
 import statistics
 import subprocess
 import sys
@@ -123,8 +126,17 @@ class BareServer:
             except requests.RequestException:
                 return False
 
+        # and the worker's malloc tuning, which gunicorn.conf.py applies with mallopt() in
+        # post_fork: the same values through glibc's environment variables
+        conf = runpy.run_path(str(REPO / "deploy" / "gunicorn.conf.py"))
+        env = {
+            "MALLOC_ARENA_MAX": str(conf["MALLOC_ARENAS"]),
+            "MALLOC_MMAP_THRESHOLD_": str(conf["MALLOC_MMAP_THRESHOLD"]),
+        }
         workdir.mkdir(parents=True)
-        self.process = ServerProcess("bare", argv, ready=healthy, log_dir=workdir, cwd=REPO)
+        self.process = ServerProcess(
+            "bare", argv, ready=healthy, log_dir=workdir, env=env, cwd=REPO
+        )
         self.process.start()
 
     def stop(self) -> None:

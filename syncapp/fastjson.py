@@ -44,6 +44,11 @@ def reply(body: Any) -> Response:
     return current_app.response_class(data + b"\n", mimetype=provider.mimetype)
 
 
+def again(data: bytes, mimetype: str) -> Response:
+    """A reply made before (its body and type, as `reply` or `jsonify` gave them) sent again."""
+    return current_app.response_class(data, mimetype=mimetype)
+
+
 def _plain(value: Any) -> Any:
     """`value` with the pieces already written read back, for `jsonify`."""
     if isinstance(value, msgspec.Raw):

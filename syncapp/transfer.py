@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from .storage import ChecksumMismatch, Entry, Remote, RemoteError, RemoteNotFound, RemoteUnavailable
+from .storage.local import ConfinedLocalRemote
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,13 @@ def copy_verified(
     """
     retry = retry or RetryPolicy()
     delays = retry.delays()
+    # folder to folder on this machine, nobody watching the bytes: straight from descriptor to
+    # descriptor, with the same atomic write, checks and hash (ConfinedLocalRemote.copy_in)
+    direct = (
+        progress is None
+        and isinstance(src, ConfinedLocalRemote)
+        and isinstance(dst, ConfinedLocalRemote)
+    )
     state = {"reported": 0}
     attempt = 0
     while True:
@@ -168,6 +176,20 @@ def copy_verified(
                 raise RemoteNotFound(f"{src.describe()}:{src_path}")
             expected = expected_md5 or source.md5
             at_end = _unchanged_check(src, src_path, source) if stable_source else None
+            if direct and source.modified is not None:
+                written = dst.copy_in(  # type: ignore[attr-defined]
+                    src,
+                    src_path,
+                    dst_path,
+                    size=source.size,
+                    modified=modified or source.modified,
+                    md5=expected,
+                    at_end=at_end,
+                )
+                verified_by = _verify_destination(dst, dst_path, written, source.size)
+                return TransferResult(
+                    src_path, dst_path, written.size, written.md5 or "", attempt, verified_by
+                )
             with src.open_read(src_path) as raw:
                 reader = _ProgressReader(raw, source.size, state, progress, at_end)
                 written = dst.write(

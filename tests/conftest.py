@@ -120,9 +120,13 @@ def make_app(tmp_path, tmp_path_factory):
     # The gzip checks an upload queued (syncapp/backups/integrity.py) end before the database
     # and the store they read go away.
     from syncapp.backups.integrity import wait_idle
+    from syncapp.monitoring.checks import stop_destination_watch
 
     wait_idle()
     for app in apps:
+        # An app built without TESTING checks its sync destinations in a thread of its own: it
+        # ends here, before its database goes (it logged "destination checks failed" after).
+        stop_destination_watch(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

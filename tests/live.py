@@ -92,23 +92,29 @@ class LiveServer:
             raise RuntimeError(f"flask batch {commands} failed:\n{result.stdout}{result.stderr}")
         return [output["output"] for output in outputs]
 
-    def prepare(self) -> None:
-        """`flask db upgrade`, then an admin and a token for it (in one process)."""
+    def prepare(self, *users: tuple[str, str], token: str = "t") -> list[str]:
+        """`flask db upgrade`, then an admin and a token for it, and the `users` given as (email,
+        password) with a token named `token` each (all in one process); the users' tokens."""
         admin = ["--email", "live@example.com"]
-        *_, token = self.flask_batch(
+        admin_token, *tokens = self.flask_batch(
             ["db", "upgrade"],
             ["users", "create", *admin, "--password", "live-password-123", "--role", "admin"],
             ["tokens", "create", *admin, "--name", "live"],
-        )
-        self.token = token.strip().splitlines()[-1]
+            *_user_commands(users, "user", token),
+        )[2::2]
+        self.token = admin_token.strip().splitlines()[-1]
+        return [created.strip().splitlines()[-1] for created in tokens]
+
+    def add_users(self, *users: tuple[str, str], role: str = "user", token: str = "t") -> list[str]:
+        """Users given as (email, password), each with a token named `token`, in one `flask`
+        process (each process spends seconds building the app); their tokens."""
+        outputs = self.flask_batch(*_user_commands(users, role, token))
+        return [created.strip().splitlines()[-1] for created in outputs[1::2]]
 
     def add_user(self, email: str, password: str, *, role: str = "user", token: str = "t") -> str:
         """A user and a token named `token` for them, in one `flask` process; the token."""
-        _, created = self.flask_batch(
-            ["users", "create", "--email", email, "--password", password, "--role", role],
-            ["tokens", "create", "--email", email, "--name", token],
-        )
-        return created.strip().splitlines()[-1]
+        [created] = self.add_users((email, password), role=role, token=token)
+        return created
 
     def healthy(self) -> bool:
         try:
@@ -138,6 +144,17 @@ class LiveServer:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def _user_commands(users: tuple[tuple[str, str], ...], role: str, token: str) -> list[list[str]]:
+    """flask commands that create each (email, password) user, then a token named `token`."""
+    commands = []
+    for email, password in users:
+        commands.append(
+            ["users", "create", "--email", email, "--password", password, "--role", role]
+        )
+        commands.append(["tokens", "create", "--email", email, "--name", token])
+    return commands
 
 
 @pytest.fixture(scope="session")

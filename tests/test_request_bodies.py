@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 
 import pytest
+from werkzeug.exceptions import ClientDisconnected
 
 from syncapp import bodies
+from syncapp.failures import BadRequest, PayloadTooLarge
 from syncapp.multipart import StreamingForm
 from syncapp.storage.local import LocalRemote
 from syncapp.uploads import receive_into
@@ -103,3 +106,52 @@ def test_a_form_part_as_views_through_receive_into(tmp_path):
             assert part.read_text(limit=10) == "x"
     assert received.md5 == hashlib.md5(data).hexdigest()
     assert (tmp_path / "a.bin").read_bytes() == data
+
+
+def _failing(chunks, after: int, error: BaseException):
+    """`chunks`, then `error` once `after` of them were handed out (a client that goes away)."""
+    for n, chunk in enumerate(chunks):
+        if n == after:
+            raise error
+        yield chunk
+
+
+def test_without_md5_a_local_write_runs_on_the_request_thread_and_keeps_nothing_it_refuses(
+    tmp_path, monkeypatch
+):
+    """receive_into(md5=False) into a local folder starts no thread: the write pulls each chunk
+    on the request thread. A digest that is not the name, a body cut short and a limit each
+    raise their own error (not the store's), and leave neither the file nor a temp file."""
+    started = []
+    start = threading.Thread.start
+
+    def recording_start(self):
+        started.append(self.name)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    rng = random.Random(9)
+    data = rng.randbytes(4 * bodies.CHUNK_SIZE + 77)
+    digest = hashlib.sha256(data).hexdigest()
+    remote = LocalRemote(root=str(tmp_path))
+
+    def body():
+        return bodies.body_chunks(PieceSource(data, random.Random(10)))
+
+    with pytest.raises(BadRequest) as refused:
+        receive_into(remote, "bad", body(), md5=False, expect_sha256="0" * 64)
+    assert refused.value.code == "hash_mismatch"
+    cut = ClientDisconnected("gone")
+    with pytest.raises(ClientDisconnected) as gone:
+        receive_into(remote, "cut", _failing(body(), 2, cut), md5=False, expect_sha256=digest)
+    assert gone.value is cut
+    with pytest.raises(PayloadTooLarge):
+        receive_into(remote, "big", body(), md5=False, limit=len(data) - 1)
+    assert list(tmp_path.rglob("*")) == []  # no object, no temp file
+
+    received = receive_into(remote, "ok", body(), md5=False, expect_sha256=digest)
+    assert (received.size, received.sha256) == (len(data), digest)
+    assert (tmp_path / "ok").read_bytes() == data
+    assert [p.name for p in tmp_path.rglob("*")] == ["ok"]
+    assert started == []
+    assert all(b.refs == 0 for b in free_buffers())

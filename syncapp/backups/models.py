@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -85,3 +94,102 @@ class BackupVerification(db.Model):
     synced: Mapped[int] = mapped_column(Integer, default=0)
     missing: Mapped[int] = mapped_column(Integer, default=0)
     mismatched: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BackupListingVersion(db.Model):
+    """How many times an owner's archives (or the scrub's results about them) have changed: the
+    key under which a process may keep the /list and /verify it computed (listing.py, issue 23).
+
+    Bumped by triggers of the database itself (LISTING_TRIGGERS) on every insert, update and
+    delete of `backup_archives` and of the scrub's backup results, in the writing transaction:
+    every writer is covered (a route, the scrub, retention, a reindex, a cascade from a deleted
+    user, another gunicorn process, a migration). No foreign key: a cascade deleting a user's
+    archives bumps the row of a user who is being deleted; the row outlives it, harmless (a
+    later user of the same id only ever sees higher versions)."""
+
+    __tablename__ = "backup_listing_versions"
+
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_BUMP = (
+    "INSERT INTO backup_listing_versions (owner_id, version) VALUES ({owner}, 1) "
+    "ON CONFLICT (owner_id) DO UPDATE SET version = backup_listing_versions.version + 1"
+)
+#: (name, table, event, condition, owners whose version it bumps) of each trigger
+_TRIGGERS = (
+    ("backup_listing_archive_insert", "backup_archives", "INSERT", None, ("NEW",)),
+    ("backup_listing_archive_update", "backup_archives", "UPDATE", None, ("OLD", "NEW")),
+    ("backup_listing_archive_delete", "backup_archives", "DELETE", None, ("OLD",)),
+    ("backup_listing_scrub_insert", "scrub_results", "INSERT", "NEW.kind = 'backup'", ("NEW",)),
+    (
+        "backup_listing_scrub_update",
+        "scrub_results",
+        "UPDATE",
+        "NEW.kind = 'backup' OR OLD.kind = 'backup'",
+        ("OLD", "NEW"),
+    ),
+    ("backup_listing_scrub_delete", "scrub_results", "DELETE", "OLD.kind = 'backup'", ("OLD",)),
+)
+
+
+def _sqlite_trigger(name: str, table: str, when: str, condition: str | None, rows) -> str:
+    bumps = "".join(
+        "  INSERT INTO backup_listing_versions (owner_id, version) "
+        f"SELECT {row}.owner_id, 1 WHERE {row}.owner_id IS NOT NULL "
+        "ON CONFLICT (owner_id) DO UPDATE SET version = backup_listing_versions.version + 1;\n"
+        for row in rows
+    )
+    guard = f" WHEN {condition}" if condition else ""
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {when} ON {table} FOR EACH ROW{guard}\n"
+        f"BEGIN\n{bumps}END"
+    )
+
+
+_PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION backup_listing_bump() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.owner_id IS NOT NULL THEN
+    {_BUMP.format(owner="OLD.owner_id")};
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.owner_id IS NOT NULL THEN
+    {_BUMP.format(owner="NEW.owner_id")};
+  END IF;
+  RETURN NULL;
+END
+$$"""
+
+
+def _pg_trigger(name: str, table: str, when: str, condition: str | None, rows) -> str:
+    guard = f" WHEN ({condition})" if condition else ""
+    return (
+        f"CREATE OR REPLACE TRIGGER {name} AFTER {when} ON {table} FOR EACH ROW{guard} "
+        "EXECUTE FUNCTION backup_listing_bump()"
+    )
+
+
+def listing_trigger_statements(dialect: str) -> list[str]:
+    """The SQL that makes the triggers bumping BackupListingVersion (create_all and the
+    migration run the same)."""
+    if dialect == "postgresql":
+        return [_PG_FUNCTION, *(_pg_trigger(*trigger) for trigger in _TRIGGERS)]
+    return [_sqlite_trigger(*trigger) for trigger in _TRIGGERS]
+
+
+def listing_trigger_drops(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, *_ in _TRIGGERS),
+            "DROP FUNCTION IF EXISTS backup_listing_bump()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name, *_ in _TRIGGERS]
+
+
+@event.listens_for(db.metadata, "after_create")
+def _create_listing_triggers(target, connection, **kw) -> None:
+    if "backup_listing_versions" not in {table.name for table in kw.get("tables") or ()}:
+        return  # made before, with its triggers
+    for statement in listing_trigger_statements(connection.dialect.name):
+        connection.execute(DDL(statement))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any
 
 from sqlalchemy import select
@@ -119,7 +120,7 @@ EXTRA_POLICIES = ("out_of_sync", "ignore")
 
 def verify(
     local: dict[str, list[dict]],
-    archives: Sequence[Archive],
+    archives: Sequence[Archive] | Stored,
     extra: str = "out_of_sync",
     findings: Findings | None = None,
 ) -> dict[str, Any]:
@@ -133,47 +134,48 @@ def verify(
     as the original server did (its verify_sync.sh reports them so); a client that prunes old
     local archives sends `"extra_remote": "ignore"`, or reads `local_in_sync`, which says
     whether every local archive is stored intact whatever the server holds besides.
-    `archives` are ORM objects or plain rows (listing.verify_rows), oldest first; `findings`
+    `archives` are ORM objects or plain rows (listing.verify_rows), oldest first, or them
+    prepared (`Stored`); `findings`
     need only hold the scrub's "corrupt" results (their detail is quoted).
     """
-    # type -> name -> the archives of that name (one per profile holding it); and the damaged
-    remote: dict[str, dict[str, list[Archive]]] = defaultdict(dict)
-    damaged_of: dict[str, list[Archive]] = defaultdict(list)
-    for archive in archives:
-        kind = archive.type
-        remote[kind].setdefault(archive.name, []).append(archive)
-        if archive.integrity in DAMAGED:
-            damaged_of[kind].append(archive)
+    stored = archives if isinstance(archives, Stored) else Stored(archives)
     verification, issues, local_in_sync = {}, [], True
     for kind in ARCHIVE_TYPES:
-        mine = {item["name"]: item for item in local.get(kind, [])}
-        theirs = remote[kind]
+        items = local.get(kind, [])
+        mine = dict(zip(map(_NAME, items), items, strict=True))  # the last of a name counts
+        theirs = stored.remote[kind]
+        # The usual case in C, a set lookup each: an intact archive of the name, size and MD5
+        # sent. The others (another size or MD5, a capitalised MD5, none sent) are compared
+        # one by one below.
+        matches = map(stored.intact[kind].__contains__, _described(mine.values()))
+        unsure = list(compress(mine, map(not_, matches)))
         synced, missing, mismatched = [], [], []
-        for name in sorted(mine):
-            stored = theirs.get(name)
-            if not stored:
+        for name in sorted(unsure):
+            stored_of_name = theirs.get(name)
+            if not stored_of_name:
                 missing.append(name)
                 issues.append(f"Missing on remote: {kind}/{name}")
                 continue
-            same = _same(mine[name], stored)
+            same = _same(mine[name], stored_of_name)
             if same is None:
                 mismatched.append(name)
                 issues.append(f"Mismatched (size or MD5 differ): {kind}/{name}")
             elif same:
                 synced.append(name)
-        damaged = damaged_of[kind]
+        synced = sorted(mine.keys() - set(unsure) | set(synced))
+        damaged = stored.damaged[kind]
         corrupt = sorted({a.name for a in damaged if a.integrity == "corrupt"})
         lost = sorted({a.name for a in damaged if a.integrity == "missing"})
         ordered = sorted(damaged, key=lambda a: a.name)
         issues += list(dict.fromkeys(_damage_issue(a, findings) for a in ordered))
-        extras = sorted(set(theirs) - set(mine))
+        extras = sorted(theirs.keys() - mine.keys())
         if extra != "ignore":
             issues += [f"Only on remote (not in the local folder): {kind}/{n}" for n in extras]
         local_in_sync = local_in_sync and len(synced) == len(mine)
         verification[kind] = {
             "type": kind,
             "local_count": len(mine),
-            "remote_count": sum(map(len, theirs.values())),
+            "remote_count": stored.counts[kind],
             "synced": synced,
             "missing_remote": missing,
             "extra_remote": extras,
@@ -193,6 +195,46 @@ def verify(
 
 #: integrity states of an archive that is not intact in the store
 DAMAGED = ("corrupt", "missing")
+_NAME = itemgetter("name")
+_DESCRIBED = itemgetter("name", "size", "md5")
+
+
+def _described(items: Iterable[dict]) -> list[tuple]:
+    """(name, size, MD5) of each local archive, None for what it does not say."""
+    items = list(items)
+    try:
+        return list(map(_DESCRIBED, items))  # as the request schemas load them: all keys
+    except KeyError:
+        return [(item["name"], item.get("size"), item.get("md5")) for item in items]
+
+
+class Stored:
+    """The server's side of /verify, prepared once from its archives (ORM objects or rows,
+    oldest first): a process keeps it while the owner's archives do not change
+    (wiring.kept_answers), and compares each request's archives with it."""
+
+    def __init__(self, archives: Sequence[Archive]) -> None:
+        self.archives = archives
+        # read only once made, by the requests of several threads
+        #: type -> name -> the archives of that name (one per profile holding it)
+        self.remote: dict[str, dict[str, list[Archive]]] = {k: {} for k in ARCHIVE_TYPES}
+        #: type -> (name, size, MD5) of each intact archive
+        self.intact: dict[str, set[tuple[str, int, str]]] = {k: set() for k in ARCHIVE_TYPES}
+        self.damaged: dict[str, list[Archive]] = {k: [] for k in ARCHIVE_TYPES}
+        self.counts: dict[str, int] = dict.fromkeys(ARCHIVE_TYPES, 0)
+        #: type -> name -> profile of the last archive of that name (verifications.py)
+        self.profile_of: dict[str, dict[str, str]] = {k: {} for k in ARCHIVE_TYPES}
+        for archive in archives:
+            kind, name = archive.type, archive.name
+            if kind not in self.counts:  # no other type is stored; /verify compares these
+                continue
+            self.remote[kind].setdefault(name, []).append(archive)
+            self.counts[kind] += 1
+            self.profile_of[kind][name] = archive.profile
+            if archive.integrity in DAMAGED:
+                self.damaged[kind].append(archive)
+            else:
+                self.intact[kind].add((name, archive.size, archive.md5))
 
 
 def _damage_issue(archive: Archive, findings: Findings | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 
-from flask import request
+from flask import Response, request
 from flask_login import current_user
 
 from .. import fastjson
@@ -34,7 +34,7 @@ from .schemas import (
     VerifyRequest,
 )
 from .store import check_md5, check_name, check_profile, human_size, parse_type
-from .wiring import archive_store, check_later
+from .wiring import archive_store, check_later, kept_answers
 
 bp = Blueprint("backups", __name__, description="Backup archives (seed 003)")
 # The original scripts print `jq -r '.error // .message'`: `error` is the sentence here.
@@ -144,17 +144,37 @@ def _listed(filters: dict, kind: str | None) -> list[tuple[str, listing.Written]
     return listing.items(store.session, namespace.owner_id, rows, whole)
 
 
+def _kept_reply(shape: str, filters: dict, kind: str | None, make) -> Response:
+    """The reply `make()` gives, or the one this process made at the owner's current listing
+    version for the same question (kept_answers()): the version is read before any row."""
+    namespace = caller_namespace()
+    version = listing.version(db.session, namespace.owner_id)
+    key = (shape, namespace, kind, filters.get("profile"), filters.get("since"))
+    kept = kept_answers().get(key, version)
+    if kept is None:
+        response = make()
+        kept_answers().keep(key, version, (response.get_data(), response.mimetype))
+        return response
+    data, mimetype = kept
+    return fastjson.again(data, mimetype)
+
+
 # Plain rows, items written once (listing.py) and JSON by msgspec (fastjson.py): ORM objects
 # and the standard library made /list of 10,000 archives take 0.3-0.7 s. The schemas document.
+# A reply made at the owner's current listing version is sent again as it is.
 @bp.route("/list")
 @bp.arguments(ListFilters, location="query")
 @bp.response(200, ListReply)
 @anonymous_from_networks("backups")
 def list_backups(filters):
     kind = parse_type(filters["type"]) if "type" in filters else None
-    listed = _listed(filters, kind)
-    body = {"status": "success", "backups": listing.grouped(listed, kind)}
-    return fastjson.reply({**body, "total_count": len(listed)})
+
+    def make() -> Response:
+        listed = _listed(filters, kind)
+        body = {"status": "success", "backups": listing.grouped(listed, kind)}
+        return fastjson.reply({**body, "total_count": len(listed)})
+
+    return _kept_reply("list", filters, kind, make)
 
 
 @bp.route("/list/<string:backup_type>")
@@ -163,10 +183,14 @@ def list_backups(filters):
 @anonymous_from_networks("backups")
 def list_backups_of_type(filters, backup_type: str):
     kind = parse_type(backup_type)
-    items = [entry for _, entry in _listed(filters, kind)]
-    return fastjson.reply(
-        {"status": "success", "type": kind, "backups": items, "count": len(items)}
-    )
+
+    def make() -> Response:
+        items = [entry for _, entry in _listed(filters, kind)]
+        return fastjson.reply(
+            {"status": "success", "type": kind, "backups": items, "count": len(items)}
+        )
+
+    return _kept_reply("list_of_type", filters, kind, make)
 
 
 @bp.route("/verify", methods=["POST"])
@@ -176,15 +200,25 @@ def list_backups_of_type(filters, backup_type: str):
 def verify_backups(body):
     namespace = caller_namespace()
     store = archive_store()
-    # those stored before the gzip check: once each (it commits, so the rows are read after)
-    store.check_integrity(listing.unverified(store.session, namespace))
-    archives = listing.verify_rows(store.session, namespace)
-    # only a corrupt archive's issue quotes the scrub (report._damage_issue)
-    findings = scrub_results.findings(
-        db.session, "backup", owner_id=namespace.owner_id, integrity="corrupt"
-    )
-    result = report.verify(body["local_backups"], archives, body["extra_remote"], findings)
-    verifications.record_verification(result, archives, namespace.owner_id)
+    key = ("verify", namespace)
+    version = listing.version(store.session, namespace.owner_id)
+    stored = kept_answers().get(key, version)
+    if stored is None:
+        unverified = listing.unverified(store.session, namespace)
+        if unverified:
+            # those stored before the gzip check: once each (it commits, and bumps the version)
+            store.check_integrity(unverified)
+            version = listing.version(store.session, namespace.owner_id)
+        # kept at the version read before them: none was unverified at that version
+        stored = report.Stored(listing.verify_rows(store.session, namespace))
+        kept_answers().keep(key, version, stored)
+    findings = None
+    if any(stored.damaged.values()):  # only a corrupt archive's issue quotes the scrub
+        findings = scrub_results.findings(
+            db.session, "backup", owner_id=namespace.owner_id, integrity="corrupt"
+        )
+    result = report.verify(body["local_backups"], stored, body["extra_remote"], findings)
+    verifications.record_verification(result, stored, namespace.owner_id)
     return fastjson.reply(result)
 
 

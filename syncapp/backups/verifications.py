@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, insert, select
 
 from ..extensions import db
 from ..timeutil import utcnow
@@ -27,9 +27,11 @@ def _profiles_of(result: dict[str, Any], archives: Sequence[Any]) -> dict[str, l
     """profile -> [synced, mismatched] for the stored archives the verification named; a
     corrupt archive counts as mismatched (it is not the client's archive any more). A name
     several profiles hold counts for the last of `archives` (ORM objects or rows) holding it."""
-    profile_of: dict[str, dict[str, str]] = {kind: {} for kind in ARCHIVE_TYPES}
-    for archive in archives:
-        profile_of[archive.type][archive.name] = archive.profile
+    profile_of = getattr(archives, "profile_of", None)  # report.Stored has it made
+    if profile_of is None:
+        profile_of = {kind: {} for kind in ARCHIVE_TYPES}
+        for archive in archives:
+            profile_of[archive.type][archive.name] = archive.profile
     counts: dict[str, list[int]] = {}
     for kind in ARCHIVE_TYPES:
         checked = result["verification"][kind]
@@ -46,23 +48,29 @@ def record_verification(result: dict[str, Any], archives: Sequence[Any], owner_i
     missing = sum(len(v["missing_remote"]) for v in result["verification"].values())
     counts = _profiles_of(result, archives)
     now = utcnow()
-    for profile, (synced, mismatched) in counts.items():
-        row = BackupVerification(
-            owner_id=owner_id,
-            profile=profile,
-            verified_at=now,
-            sync_status="OUT_OF_SYNC" if mismatched or missing else "SYNCHRONIZED",
-            synced=synced,
-            missing=missing,
-            mismatched=mismatched,
-        )
-        db.session.add(row)
-        db.session.flush()
+    if counts:
+        # one INSERT of every profile's row, then one DELETE of the rows they replace (older
+        # ids): the newest verification of a profile stands if two raced, as one by one did
+        rows = [
+            {
+                "owner_id": owner_id,
+                "profile": profile,
+                "verified_at": now,
+                "sync_status": "OUT_OF_SYNC" if mismatched or missing else "SYNCHRONIZED",
+                "synced": synced,
+                "missing": missing,
+                "mismatched": mismatched,
+            }
+            for profile, (synced, mismatched) in counts.items()
+        ]
+        added = db.session.scalars(
+            insert(BackupVerification).returning(BackupVerification.id), rows
+        ).all()
         db.session.execute(
             delete(BackupVerification).where(
                 BackupVerification.owner_id == owner_id,
-                BackupVerification.profile == profile,
-                BackupVerification.id < row.id,
+                BackupVerification.profile.in_(list(counts)),
+                BackupVerification.id < min(added),
             )
         )
     db.session.commit()

@@ -15,6 +15,7 @@ from ..settings import settings
 from ..storage import Remote
 from ..timeutil import utcnow
 from . import integrity
+from .listing import Answers
 from .store import ArchiveStore
 
 
@@ -30,6 +31,12 @@ def archive_store() -> ArchiveStore:
         max_size=options.max_size,
         profile_quota=options.profile_quota,
     )
+
+
+def kept_answers() -> Answers:
+    """The /list and /verify answers this process keeps for this app (one database: another
+    app in the process, as tests make them, has other owners under the same ids)."""
+    return current_app.extensions.setdefault("backups.answers", Answers(limit=8))
 
 
 def check_later(archive_id: int) -> None:

@@ -190,6 +190,8 @@ class DestinationWatch:
         self.checked_at: float | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: set when the app is torn down (stop_destination_watch): the thread ends, none starts
+        self._stop = threading.Event()
 
     @classmethod
     def of(cls, app: Flask) -> DestinationWatch:
@@ -205,20 +207,39 @@ class DestinationWatch:
         if self.app.config.get("TESTING"):
             return
         with self._lock:
+            if self._stop.is_set():
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="health-destinations", daemon=True
                 )
                 self._thread.start()
 
+    def stop(self, timeout: float = DESTINATION_TIMEOUT + 5) -> None:
+        """End the background thread (after the round under way) and start none again: the app
+        and its database are going away. Waits up to `timeout` for it to end."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def _run(self) -> None:
         interval = float(settings(self.app).monitoring.destination_check_interval)
-        while True:
+        while not self._stop.is_set():
             try:
                 self.refresh()
             except Exception:  # the database is down: the next round tries again
-                log.warning("destination checks failed", exc_info=True)
-            time.sleep(interval)  # the period between rounds, not synchronisation
+                if not self._stop.is_set():
+                    log.warning("destination checks failed", exc_info=True)
+            self._stop.wait(interval)  # the period between rounds; a stop ends it at once
+
+
+def stop_destination_watch(app: Flask) -> None:
+    """Stop `app`'s destination checks, if they ever started (when the app is torn down)."""
+    watch = app.extensions.get("syncapp.destination_watch")
+    if watch is not None:
+        watch.stop()
 
 
 def destinations_report(owner_id: int | None) -> CheckReport:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import posixpath
 import queue
 import socket
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -107,6 +107,26 @@ def clean_path(path: str) -> str:
     return "/".join(parts)
 
 
+class _TempIds:
+    """Distinct ids for temp names without a system call each (uuid4 read os.urandom per file):
+    a random token drawn once per process (again in a forked child), then a counter. With the
+    owner tag's host and pid before it, no two writers of this host ever draw the same name."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.token = os.urandom(3).hex()
+        self.count = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.token}{next(self.count):06x}"  # next() on a count is atomic
+
+
+_temp_ids = _TempIds()
+
+
 def temp_name(path: str) -> str:
     """A sibling name for an upload in progress; random so that concurrent writers never meet.
 
@@ -114,7 +134,7 @@ def temp_name(path: str) -> str:
     told apart from uploads still in progress (`is_dead_temp`).
     """
     folder, name = posixpath.split(path)
-    head = f"{TEMP_PREFIX}{owner_tag()}.{uuid.uuid4().hex[:12]}-"
+    head = f"{TEMP_PREFIX}{owner_tag()}.{_temp_ids.next()}-"
     # The file's name is kept for whoever looks at a folder mid-copy, cut so that the whole stays
     # within the 255 bytes a name may have (a long name could otherwise never be written).
     room = max(0, NAME_MAX - len(head.encode()))

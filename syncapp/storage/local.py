@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import os
 import posixpath
@@ -98,6 +99,40 @@ def _write_all(fd: int, reader: HashingReader, size: int | None) -> None:
         if reader.bytes_read - flushed >= WRITEBACK_STEP:
             _start_writeback(fd, flushed, reader.bytes_read - flushed)
             flushed = reader.bytes_read
+
+
+#: each copying thread's read buffer for `ConfinedLocalRemote.copy_in`, reused for every file
+_buffers = threading.local()
+
+
+def _buffer() -> memoryview:
+    buffer = getattr(_buffers, "view", None)
+    if buffer is None:
+        buffer = _buffers.view = memoryview(bytearray(CHUNK_SIZE))
+    return buffer
+
+
+def _copy_fd(src_fd: int, fd: int, size: int, src_rel: str) -> tuple[int, str]:
+    """Copy an open file into another through this thread's buffer, hashing what passes: each
+    chunk is read once into the buffer, hashed and written from it (no bytes object per read,
+    no layer of streams). Reads past `size` find a file that grew. (bytes copied, MD5)"""
+    digest, buffer = hashlib.md5(), _buffer()
+    done = flushed = 0
+    while True:
+        try:
+            got = os.readv(src_fd, [buffer[: _next_read(done, size)]])
+        except OSError as exc:  # the source's error, not the destination's
+            raise _os_error(exc, src_rel) from exc
+        if not got:
+            return done, digest.hexdigest()
+        chunk = buffer[:got]
+        digest.update(chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk) :]
+        done += got
+        if done - flushed >= WRITEBACK_STEP:
+            _start_writeback(fd, flushed, done - flushed)
+            flushed = done
 
 
 def _start_writeback(fd: int, offset: int, length: int) -> None:
@@ -223,14 +258,31 @@ class _FolderDurability(Remote):
             _fsync_dir(folder)
 
 
-def _create(path: str) -> int:
-    """A new file for writing; its folders are made only when missing (the rare case)."""
+def _create(path: str, changed: Callable[[str], None]) -> int:
+    """A new file for writing; its folders are made only when missing (the rare case), and each
+    folder made is reported to `changed` in its parent, so that its entry reaches the disk with
+    the file's rename (a new `data/xx/` folder is as needed after a crash as the file in it)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
         return os.open(path, flags, 0o644)
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        for made in _make_folders(os.path.dirname(path)):
+            changed(os.path.dirname(made))
         return os.open(path, flags, 0o644)
+
+
+def _make_folders(folder: str) -> list[str]:
+    """Make `folder` and its missing parents; the ones found missing, outermost first. One that
+    another writer made meanwhile is in the list too: its entry may not be on the disk yet."""
+    missing: list[str] = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    missing.reverse()
+    for path in missing:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+    return missing
 
 
 def _discard(path: str, folder_fd: int | None = None) -> None:
@@ -383,7 +435,7 @@ class LocalRemote(_FolderDurability):
         temp = self.os_path(temp_name(rel))
         reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
-            fd = _create(temp)
+            fd = _create(temp, self._changed)
             try:
                 st = _fill(fd, reader, rel, size, md5, modified)
             finally:
@@ -622,7 +674,9 @@ class ConfinedLocalRemote(_FolderDurability):
         for rel, st in self.walk(prefix):
             yield _entry(rel, st)
 
-    def open_read(self, path: str) -> BinaryIO:
+    def open_fd(self, path: str) -> int:
+        """A descriptor, for reading, of the regular file at `path` (RemoteNotFound for nothing,
+        a folder, a pipe or a device; PathRefused for a link): `open_read`'s and `copy_in`'s."""
         rel = clean_path(path)
         folder, name = _split(rel)
         if not name:
@@ -636,13 +690,17 @@ class ConfinedLocalRemote(_FolderDurability):
         try:
             if not S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device: not a file
                 raise RemoteNotFound(rel)
-            return _reader(fd, rel)  # O_NONBLOCK changes nothing for a regular file
+            return fd  # O_NONBLOCK changes nothing for a regular file
         except OSError as exc:
             os.close(fd)
             raise _os_error(exc, rel) from exc
         except BaseException:
             os.close(fd)
             raise
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = clean_path(path)
+        return _reader(self.open_fd(rel), rel)
 
     def read_range(self, path: str, offset: int, length: int | None = None) -> BinaryIO:
         """A seek: no byte before `offset` is read (past the end, reads return nothing)."""
@@ -666,12 +724,60 @@ class ConfinedLocalRemote(_FolderDurability):
         compute_md5: bool = True,
     ) -> Entry:
         rel = clean_path(path)
+        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
+        try:
+            st = self._atomic(rel, lambda fd: _fill(fd, reader, rel, size, md5, modified))
+        finally:
+            reader.close()
+        return _entry(rel, st, reader.digest)
+
+    def copy_in(
+        self,
+        source: ConfinedLocalRemote,
+        src_path: str,
+        path: str,
+        *,
+        size: int,
+        modified: datetime,
+        md5: str | None = None,
+        at_end: Callable[[], None] | None = None,
+    ) -> Entry:
+        """`write` of a file of another confined folder on this machine, the same atomic,
+        durable way, read straight from its descriptor into a reused buffer (see `_copy_fd`):
+        the sync engine's local copies. `size` and `modified` are what the caller knows of the
+        source; `at_end` runs once it is read, before anything is renamed (it raises when the
+        source changed meanwhile). The Entry carries the MD5 of the bytes copied."""
+        rel, src_rel = clean_path(path), clean_path(src_path)
+        src_fd = source.open_fd(src_rel)
+        digests: list[str] = []
+
+        def fill(fd: int) -> os.stat_result:
+            done, digest = _copy_fd(src_fd, fd, size, src_rel)
+            if at_end is not None:
+                at_end()
+            if done != size:
+                raise RemoteError(f"{rel}: expected {size} bytes, received {done}")
+            verify_md5(rel, md5, digest)
+            stamp = modified.timestamp()
+            os.utime(fd, (stamp, stamp))
+            os.fsync(fd)
+            digests.append(digest)
+            return os.fstat(fd)
+
+        try:
+            st = self._atomic(rel, fill)
+        finally:
+            os.close(src_fd)
+        return _entry(rel, st, digests[0])
+
+    def _atomic(self, rel: str, fill: Callable[[int], os.stat_result]) -> os.stat_result:
+        """A new file at `rel`: a temp file beside it, filled (bytes, checks, fsync) by `fill`,
+        renamed into place; its folder's new entry reaches the disk as `_changed` says."""
         folder, name = _split(rel)
         if not name:
             raise RemoteError("a file needs a name")
         temp = posixpath.basename(temp_name(rel))
         folder_fd = self._folder(folder, create=True)
-        reader = HashingReader(stream, md5=compute_md5 or md5 is not None)
         try:
             try:
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
@@ -679,7 +785,7 @@ class ConfinedLocalRemote(_FolderDurability):
                 folder_fd = self._reopen(folder)
                 fd = os.open(temp, _NEW, 0o644, dir_fd=folder_fd)
             try:
-                st = _fill(fd, reader, rel, size, md5, modified)
+                st = fill(fd)
             finally:
                 os.close(fd)
             os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
@@ -690,9 +796,7 @@ class ConfinedLocalRemote(_FolderDurability):
         except BaseException:
             _discard(temp, folder_fd)
             raise
-        finally:
-            reader.close()
-        return _entry(rel, st, reader.digest)
+        return st
 
     def delete(self, path: str) -> None:
         rel = clean_path(path)

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..background.claims import Claims, backoff
@@ -35,6 +36,27 @@ log = logging.getLogger(__name__)
 
 INDEX = SyncIndexEntry.__table__
 QUEUE = SyncFile.__table__
+RUNS = SyncRun.__table__
+
+#: the run's counters, written to its row with each batch
+COUNTERS = ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting")
+
+
+def _forget_statement(table):
+    return delete(table).where(
+        table.c.job_id == bindparam("job_id"), table.c.path.in_(bindparam("paths", expanding=True))
+    )
+
+
+# Statements run with every batch, built once: one built per batch costs its cache key and its
+# parameters' coercion each time (more CPU than the batch's SQL itself).
+FORGET = {INDEX.name: _forget_statement(INDEX), QUEUE.name: _forget_statement(QUEUE)}
+ADD_TO_INDEX = insert(INDEX)
+COUNT_RUN = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"))
+    .values({name: bindparam(f"new_{name}") for name in COUNTERS})
+)
 
 #: how long a run's claim on its job lasts without being renewed
 LEASE = timedelta(seconds=60)
@@ -141,6 +163,15 @@ class Outcome:
     deleted: bool = False
 
 
+class JobRef(NamedTuple):
+    """What the per-file hooks read of the job, read once: the job's row object is expired by
+    every batch's commit, and reading it again costs a SELECT per batch."""
+
+    id: int
+    name: str
+    owner_id: int
+
+
 @dataclass
 class RunContext:
     job: SyncJob
@@ -162,6 +193,8 @@ class RunContext:
     source_path: str = field(init=False)
     #: the run's counters, written to its row with each batch
     counts: dict[str, int] = field(init=False)
+    #: handed to on_outcome and to the per-file events instead of the job's row
+    job_ref: JobRef = field(init=False)
 
     def __post_init__(self) -> None:
         self.delete_after_sync = self.job.delete_after_sync
@@ -169,12 +202,12 @@ class RunContext:
         self.max_retries = self.job.max_retries
         self.include, self.exclude = self.job.include or [], self.job.exclude or []
         self.source_path = self.job.source_path
-        self.counts = dict.fromkeys(
-            ("files_copied", "files_deleted", "bytes_copied", "files_failed", "files_waiting"), 0
-        )
+        self.counts = dict.fromkeys(COUNTERS, 0)
+        self.job_ref = JobRef(self.job.id, self.job.name, self.job.owner_id)
 
 
-#: on_event(name, payload, job) for live events; on_outcome(outcome, job) after each file
+#: on_event(name, payload, job) for live events; on_outcome(outcome, job) after each file. Per
+#: file, `job` is a JobRef (id, name, owner_id), not the job's row
 EventCallback = Callable[[str, dict, SyncJob], None]
 
 
@@ -329,7 +362,7 @@ class SyncEngine:
         self._forget(INDEX, job_id, [f.path for f in files])
         now = utcnow()
         self.session.execute(
-            insert(INDEX),
+            ADD_TO_INDEX,
             [
                 {
                     "job_id": job_id,
@@ -465,7 +498,7 @@ class SyncEngine:
             return
         # the batch's renames on the disk before the index says the files are there
         ctx.destination.remote.make_durable()
-        job, counts = ctx.job, ctx.counts
+        counts = ctx.counts
         copied = [o for o in outcomes if o.status == "copied"]
         kept = [o.file for o in copied if not o.deleted]
         self._record_index(ctx.job_id, kept, {o.file.path: o.md5 for o in copied if o.md5})
@@ -482,17 +515,18 @@ class SyncEngine:
         counts["files_failed"] += sum(o.status == "failed" for o in outcomes)
         counts["files_waiting"] += sum(o.status == "waiting" for o in outcomes)
         self.session.execute(
-            update(SyncRun.__table__).where(SyncRun.__table__.c.id == ctx.run_id).values(**counts)
+            COUNT_RUN, {"run_id": ctx.run_id, **{f"new_{k}": v for k, v in counts.items()}}
         )
         self.session.commit()
+        job = ctx.job_ref  # not the row: no SELECT to read it again after the commit
         for outcome in outcomes:
             self._announce(job, ctx.run_id, outcome)
-        # announcing read the job again (the commit expired it): end that read's transaction,
-        # or its connection stays checked out through the copies still under way
+        # a hook that read the database gives its connection back now, not after the copies
+        # still under way (nothing to do when none did)
         self.session.rollback()
 
     def _forget(self, table, job_id: int, paths: list[str]) -> None:
-        self.session.execute(delete(table).where(table.c.job_id == job_id, table.c.path.in_(paths)))
+        self.session.execute(FORGET[table.name], {"job_id": job_id, "paths": paths})
 
     def _mark_queued(self, ctx: RunContext, outcomes: list[Outcome]) -> None:
         """Files that stay queued: one that failed counts an attempt and, after `max_retries`,
@@ -514,7 +548,7 @@ class SyncEngine:
                     .values(**values)
                 )
 
-    def _announce(self, job: SyncJob, run_id: int, outcome: Outcome) -> None:
+    def _announce(self, job: JobRef, run_id: int, outcome: Outcome) -> None:
         self.on_outcome(outcome, job)
         payload = {"run_id": run_id, "path": outcome.file.path, "size": outcome.file.size}
         if outcome.status == "copied":
@@ -601,7 +635,7 @@ class SyncEngine:
         )  # fmt: skip
 
 
-def _tag(job: SyncJob) -> dict:
+def _tag(job: SyncJob | JobRef) -> dict:
     return {"job": job.id}
 
 

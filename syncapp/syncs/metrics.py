@@ -37,12 +37,26 @@ RUN_SECONDS = Histogram(
 )
 
 
+#: (metric, labels) -> its child: `labels()` checks and locks on every call, and a run counts
+#: every file; a job's few children are looked up once (and live as long as the metric's own)
+_children: dict[tuple, object] = {}
+
+
+def _child(metric, *labels: str):
+    key = (metric, labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def record_outcome(job_id: int, outcome: str, size: int) -> None:
     if outcome == "cancelled":
         return
-    FILES.labels(str(job_id), outcome).inc()
+    job = str(job_id)
+    _child(FILES, job, outcome).inc()
     if outcome == "copied":
-        BYTES.labels(str(job_id)).inc(size)
+        _child(BYTES, job).inc(size)
 
 
 def record_run(job_id: int, status: str, seconds: float | None) -> None:

@@ -15,8 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.backups.test_scripts_e2e import Client, private_server  # noqa: F401 (a fixture)
-from tests.live import LiveServer
+from tests.backups.test_scripts_e2e import (  # noqa: F401 (owners_server, private_server: fixtures)
+    Client,
+    Owner,
+    owners_server,
+    private_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +66,7 @@ def same_tree(restored: Path, expected: Path) -> None:
     assert picture(restored) == picture(expected)
 
 
-def newest_upload(server: LiveServer) -> str:
+def newest_upload(server: Owner) -> str:
     reply = requests.get(f"{server.url}/list", headers=server.headers, timeout=30)
     assert reply.status_code == 200, reply.text
     items = [i for items in reply.json()["backups"].values() for i in items]
@@ -169,7 +173,7 @@ def test_restore_at_each_point_in_time_and_an_altered_archive_stops_it(tmp_path,
     assert not (tmp_path / "restored" / "early").exists()
 
     # the first INC's stored bytes altered (same size): its MD5 stops the restore before tar
-    [first_inc] = sorted((server.workdir / "remote_backups" / "INC").glob("inc_*.tar.gz"))[:1]
+    [first_inc] = sorted((server.archive_root / "INC").glob("inc_*.tar.gz"))[:1]
     data = bytearray(first_inc.read_bytes())
     data[len(data) // 2] ^= 0xFF
     first_inc.write_bytes(bytes(data))

@@ -1,7 +1,8 @@
 """scripts/backup.sh, upload.sh and verify_sync.sh end to end: real tar, real curl, gunicorn.
 
-The flows that run backup.sh get a private server: its archive names are timestamps, so two tests
-in the same second would collide on the shared one. The others use unique names on `live_server`.
+The flows that run backup.sh get an owner of their own (private_server) on the module's server:
+its archive names are timestamps, so two tests in the same second would collide in one owner's
+archives. The others use unique names on `live_server`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,7 +65,7 @@ def md5_of(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def listed(server: LiveServer) -> dict[tuple[str, str], dict]:
+def listed(server: LiveServer | Owner) -> dict[tuple[str, str], dict]:
     response = requests.get(f"{server.url}/list", headers=server.headers, timeout=30)
     assert response.status_code == 200, response.text
     return {
@@ -109,16 +111,51 @@ def unique_archive(folder: Path, kind: str, size: int = 64 * 1024) -> Path:
     return path
 
 
-@pytest.fixture
-def private_server(tmp_path):
-    """A server of our own, for flows whose archive names are timestamps."""
-    workdir = tmp_path / "server"
-    workdir.mkdir()
-    server = LiveServer(workdir, threads=16)
+@pytest.fixture(scope="module")
+def owners_server(tmp_path_factory):
+    """The module's server for the flows whose archive names are timestamps: each of their
+    tests is an owner of its own on it (private_server)."""
+    server = LiveServer(tmp_path_factory.mktemp("owners-server"), threads=16)
     server.prepare()
     server.start()
     yield server
     server.stop()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A user of their own on a server, as the scripts see it: its URL and the user's token."""
+
+    url: str
+    token: str
+    #: where the server keeps this owner's archives (`users/<id>/<TYPE>/<name>`)
+    archive_root: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def private_server(owners_server) -> Owner:
+    """A new user on the module's server, made by its administrator, signed in for a token: the
+    flows whose archive names are timestamps can run in the same second without colliding, as
+    an archive's name is unique per owner (their own server each cost a server start)."""
+    email, password = f"owner-{uuid.uuid4().hex[:12]}@example.com", "owner-password-123"
+    created = requests.post(
+        f"{owners_server.url}/api/v1/users",
+        json={"email": email, "password": password},
+        headers=owners_server.headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    login = requests.post(
+        f"{owners_server.url}/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    user_id = created.json()["id"]
+    root = owners_server.workdir / "remote_backups" / "users" / str(user_id)
+    return Owner(owners_server.url, login.json()["access_token"], root)
 
 
 @pytest.fixture

@@ -54,6 +54,14 @@ def test_plaintext_sqlite_is_stored_unencrypted_with_sidecar_and_latest(store):
     assert latest == {"version": snap.version, "path": snap.path}
 
 
+def test_a_payload_of_several_chunks_is_stored_byte_for_byte(store):
+    """The payload reaches a local folder as views of it (no copies, no MD5): all of it, in
+    order, whatever its size against the store's 1 MiB reads."""
+    data = sqlite_database(3 * 1024 * 1024 + 5, seed=3)
+    snap = store.store(store.user_id, "pc", data).snapshot
+    assert store.remote.open_read(snap.path).read() == data and snap.size == len(data)
+
+
 def test_cordiax_encrypted_format_is_stored_as_an_encrypted_database(store):
     snap = store.store(store.user_id, "pc", encrypted_database(5000)).snapshot
     assert snap.kind == "encrypted" and snap.encrypted is True and snap.path.endswith(".bin")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from syncapp.auth.accounts import find_user
-from syncapp.monitoring.checks import DestinationWatch
+from syncapp.monitoring.checks import DestinationWatch, stop_destination_watch
 from syncapp.remotes.catalog import create_remote
 from tests.conftest import bearer, make_token, make_user
 from tests.monitoring.helpers import client_of, make_job
@@ -124,3 +124,22 @@ def test_health_can_be_turned_off(make_app):
     response = make_app(monitoring={"enable_health": False}).test_client().get("/api/v1/health")
     assert response.status_code == 404
     assert response.get_json()["error"] == "health_disabled"
+
+
+def test_the_background_destination_checks_end_when_their_app_is_torn_down(make_app):
+    """Without TESTING, the first detailed health call starts the checks' thread; stopping the
+    app's watch (the make_app fixture does, before its database goes) ends it, and no later
+    call starts another."""
+    app = make_app(TESTING=False)
+    make_user(app, "root@example.com", role="admin")
+    admin = bearer(make_token(app, "root@example.com"))
+    health = app.test_client().get("/api/v1/health", headers=admin).get_json()
+    assert "sync_destinations" in health["checks"]
+    watch = DestinationWatch.of(app)
+    thread = watch._thread
+    assert thread is not None and thread.is_alive()
+
+    stop_destination_watch(app)
+    assert not thread.is_alive()
+    app.test_client().get("/api/v1/health", headers=admin)
+    assert watch._thread is thread and not thread.is_alive()

@@ -31,9 +31,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("ws")
     (base / "roots").mkdir()
     live = Server(base, env={"SYNCAPP_SYNC_ALLOWED_ROOTS": str(base / "roots")})
-    live.prepare()
-    live.ana = live.add_user("ana@example.com", "user-password-123", token="ws")
-    live.bob = live.add_user("bob@example.com", "user-password-123", token="ws")
+    live.ana, live.bob = live.prepare(
+        ("ana@example.com", "user-password-123"),
+        ("bob@example.com", "user-password-123"),
+        token="ws",
+    )
     live.start()
     users = requests.get(f"{live.url}/api/v1/users", headers=live.headers, timeout=10).json()
     for user in users:  # a shared root is for administrators: grant it to the users

@@ -107,3 +107,66 @@ def test_a_file_where_a_folder_should_be_is_a_clear_error(world):
     with pytest.raises(RemoteError, match="where a folder should be"):
         remote.write("plain/x.txt", io.BytesIO(b"x"))
     assert (job / "plain").read_bytes() == b"a file"
+
+
+# --- copy_in: a confined folder's file copied into another's, descriptor to descriptor ----------
+
+
+@pytest.fixture
+def two_folders(tmp_path):
+    (tmp_path / "src" / "d").mkdir(parents=True)
+    (tmp_path / "dst").mkdir()
+    src = ConfinedLocalRemote.open(str(tmp_path), "src")
+    dst = ConfinedLocalRemote.open(str(tmp_path), "dst")
+    yield tmp_path / "src", tmp_path / "dst", src, dst
+    src.close()
+    dst.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 70_000, 1024 * 1024, 2 * 1024 * 1024 + 5])
+def test_a_direct_copy_lands_the_same_bytes_mtime_and_md5(two_folders, size):
+    import hashlib
+
+    from syncapp.transfer import copy_verified
+
+    src_dir, dst_dir, src, dst = two_folders
+    data = os.urandom(size)
+    (src_dir / "d" / "f.bin").write_bytes(data)
+    os.utime(src_dir / "d" / "f.bin", ns=(1_600_000_000_123_456_000,) * 2)
+    result = copy_verified(src, "d/f.bin", dst, "d/f.bin", stable_source=True)
+    landed = dst_dir / "d" / "f.bin"
+    assert landed.read_bytes() == data
+    assert result.md5 == hashlib.md5(data).hexdigest() and result.size == size
+    assert abs(landed.stat().st_mtime_ns - 1_600_000_000_123_456_000) < 1000
+    assert sorted(p.name for p in (dst_dir / "d").iterdir()) == ["f.bin"]  # no temp left
+
+
+def test_a_direct_copy_of_a_source_that_changed_while_read_leaves_the_destination_alone(
+    two_folders,
+):
+    from syncapp.storage.local import file_entry
+    from syncapp.transfer import SourceChanged, copy_verified
+
+    src_dir, dst_dir, src, dst = two_folders
+    (src_dir / "d" / "f.bin").write_bytes(b"new bytes, longer than the scan saw")
+    (dst_dir / "d").mkdir()
+    (dst_dir / "d" / "f.bin").write_bytes(b"the copy before")
+    st = (src_dir / "d" / "f.bin").stat()
+    scanned = file_entry("d/f.bin", 5, st.st_mtime_ns)  # what an earlier scan said: 5 bytes
+    with pytest.raises(SourceChanged):
+        copy_verified(src, "d/f.bin", dst, "d/f.bin", stable_source=True, known=scanned)
+    assert sorted(p.name for p in (dst_dir / "d").iterdir()) == ["f.bin"]
+    assert (dst_dir / "d" / "f.bin").read_bytes() == b"the copy before"
+
+
+def test_a_direct_copy_of_a_missing_or_linked_source_is_refused(two_folders, tmp_path):
+    from syncapp.transfer import copy_verified
+
+    src_dir, dst_dir, src, dst = two_folders
+    with pytest.raises(RemoteNotFound):
+        copy_verified(src, "d/gone.bin", dst, "d/gone.bin")
+    (tmp_path / "secret").write_bytes(b"outside")
+    (src_dir / "d" / "link.bin").symlink_to(tmp_path / "secret")
+    with pytest.raises(RemoteError):
+        copy_verified(src, "d/link.bin", dst, "d/link.bin")
+    assert not (dst_dir / "d" / "link.bin").exists()

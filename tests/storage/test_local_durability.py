@@ -81,6 +81,12 @@ def test_a_folder_made_for_a_file_is_made_durable_in_its_parent(tmp_path, folder
     assert sorted(folder_fsyncs) == sorted(inodes)
 
 
+def test_folders_made_for_a_file_are_made_durable_in_their_parents(remote, tmp_path, folder_fsyncs):
+    write(remote, "new/deeper/file", b"x")
+    inodes = [(tmp_path / "dst" / p).stat().st_ino for p in (".", "new", "new/deeper")]
+    assert sorted(folder_fsyncs) == sorted(inodes)
+
+
 def test_a_failed_folder_fsync_is_an_error_and_stays_pending(remote, monkeypatch, folder_fsyncs):
     remote.batch_durability()
     write(remote, "a", b"a")

@@ -75,16 +75,16 @@ def test_a_file_being_written_is_not_copied_half_written(
     src, dst = sync_root / "src", sync_root / "dst"
     write_tree(src, {"growing.log": b"first half\n", "done.txt": b"complete"})
     job_id = new_job(sync_client, sync_root)["id"]
-    real_open = ConfinedLocalRemote.open_read  # sources are read confined
+    real_open = ConfinedLocalRemote.open_fd  # sources are read confined, opened here
 
     def writer_appends_while_read(self, path):
-        reader = real_open(self, path)
+        opened = real_open(self, path)
         if path == "growing.log":  # the writer goes on once syncapp has started reading
             with open(src / "growing.log", "ab") as log:
                 log.write(b"second half\n")
-        return reader
+        return opened
 
-    monkeypatch.setattr(ConfinedLocalRemote, "open_read", writer_appends_while_read)
+    monkeypatch.setattr(ConfinedLocalRemote, "open_fd", writer_appends_while_read)
     busy = run(sync_app, job_id)
     assert (busy.status, busy.files_copied, busy.files_waiting) == ("partial", 1, 1)
     assert not (dst / "growing.log").exists()
@@ -93,7 +93,7 @@ def test_a_file_being_written_is_not_copied_half_written(
         waiting = db.session.query(SyncFile).filter_by(job_id=job_id).one()
         assert (waiting.path, waiting.state) == ("growing.log", "waiting")
 
-    monkeypatch.setattr(ConfinedLocalRemote, "open_read", real_open)  # the writer has finished
+    monkeypatch.setattr(ConfinedLocalRemote, "open_fd", real_open)  # the writer has finished
     settled = run(sync_app, job_id)
     assert settled.status == "completed" and settled.files_copied == 1
     assert (dst / "growing.log").read_bytes() == b"first half\nsecond half\n"

@@ -56,15 +56,20 @@ class Tenants:
         kwargs.setdefault("timeout", 30)
         return requests.request(method, self.url + path, headers=headers, **kwargs)
 
-    def add_user(self, email: str, role: str = "user") -> Tenant:
-        password = "tenant-password-" + uuid.uuid4().hex[:8]
-        token = self.server.add_user(email, password, role=role, token="tenancy")
-        login = requests.post(
-            f"{self.url}/auth/login", json={"email": email, "password": password}, timeout=30
+    def add_users(self, *emails: str, role: str = "user") -> list[Tenant]:
+        """Users with a token named "tenancy" each, made in one `flask` process."""
+        passwords = ["tenant-password-" + uuid.uuid4().hex[:8] for _ in emails]
+        tokens = self.server.add_users(
+            *zip(emails, passwords, strict=True), role=role, token="tenancy"
         )
-        login.raise_for_status()
-        user_id = login.json()["user_id"]
-        return Tenant(email, password, token, user_id)
+        tenants = []
+        for email, password, token in zip(emails, passwords, tokens, strict=True):
+            login = requests.post(
+                f"{self.url}/auth/login", json={"email": email, "password": password}, timeout=30
+            )
+            login.raise_for_status()
+            tenants.append(Tenant(email, password, token, login.json()["user_id"]))
+        return tenants
 
 
 def unique(prefix: str) -> str:
@@ -79,7 +84,6 @@ def tenants(tmp_path_factory) -> Tenants:
     server.start()
     admin = Tenant("live@example.com", "live-password-123", server.token, 1)
     world = Tenants(server, admin, admin, admin)
-    world.a = world.add_user("alice-tenant@example.com")
-    world.b = world.add_user("bob-tenant@example.com")
+    world.a, world.b = world.add_users("alice-tenant@example.com", "bob-tenant@example.com")
     yield world
     server.stop()
