@@ -102,6 +102,13 @@ def post_fork(server, worker):
     tune_malloc()
 
 
+def post_request(worker, req, environ, resp):
+    """After an upload, the freed memory goes back to the system (syncapp/memory.py)."""
+    from syncapp.memory import after_request
+
+    after_request(environ)
+
+
 def post_worker_init(worker):
     """Crash recovery and the scheduler start in the serving process, never in CLI commands.
     A stop (SIGTERM) closes the worker's WebSockets at once (syncapp/shutdown.py) instead of

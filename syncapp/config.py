@@ -117,7 +117,13 @@ SPEC: dict[str, dict[str, tuple[Any, Any]]] = {
         "channel": (str, "flask-socketio"),
         "max_http_buffer_size": (Size, Size(210 * 1024**2)),
         "cors_allowed_origins": (list, []),
-        "ping_timeout": (int, 30),
+        # engine.io pings every 25 s; a PONG later than this closes the session. A client's
+        # PONG travels behind the push it is sending, and the python-socketio client gives up
+        # after max(25, ping_timeout) + 5 s without a PING to answer, so the slack for a busy
+        # server is ping_timeout - 20 s; with 30, 200 simultaneous pushes on 2 busy cores
+        # dropped clients (bench/load.py: "packet queue is empty, aborting" in the client).
+        # Bytes still arriving count as an answer (socket_guard.ClientHeard).
+        "ping_timeout": (int, 60),
         # Sessions opened without credentials (a token sent only in the CONNECT packet) wait
         # this long to authenticate, this many at once, with messages up to this size
         # (syncapp/socket_guard.py): anonymous clients cannot hold the threads. The number is

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import simple_websocket
+from engineio import packet as engineio_packet
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask, current_app, request
 from flask_login import current_user
@@ -188,6 +189,56 @@ class SessionGuard:
                         return
 
 
+class HeardServer(simple_websocket.Server):
+    """simple-websocket's server, telling `heard` (when set) each time bytes arrive, before
+    they are parsed: a message still on its way counts, not only a finished one."""
+
+    heard: Callable[[], None] | None = None
+
+    def _handle_events(self) -> bool:
+        heard = self.heard
+        if heard is not None:
+            heard()
+        return super()._handle_events()
+
+
+class ClientHeard:
+    """Bytes arriving from a client prove that it is there, even while its answer to
+    engine.io's PING waits behind a long message it is sending.
+
+    engine.io closes a session whose PONG is `ping_timeout` late. A client's PONG travels on the
+    same connection as its push, behind it: a 2 MiB push read slowly by a busy server (200 at
+    once on 2 cores) or a 200 MiB one over a slow uplink delays it past the deadline, and the
+    push is dropped with its transport (bench/load.py: `transport error`, then
+    `BadNamespaceError`). So, while a PING waits for its answer and bytes keep coming, the
+    deadline moves with them; a client that stops sending is still closed `ping_timeout` after
+    its last byte. And since the client's PONG (and so the next PING) is held up as long as the
+    message lasts, the server sends another PING every `ping_interval` meanwhile: the client,
+    nginx (proxy_read_timeout) and engine.io's own writer each give up on a connection that has
+    carried nothing towards the client for ping_interval + ping_timeout, and the
+    python-socketio client also gives up when it has had nothing to send (no PING to answer)
+    for max(ping_interval, ping_timeout) + 5 s. Extra PINGs are harmless: the first PONG starts
+    engine.io's next ping, later ones find none waiting and are ignored."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session  # engine.io's Socket
+        self._refreshed = 0.0  # the last deadline this object set
+        self._sent = 0.0  # when the client was last sent a PING
+
+    def __call__(self) -> None:
+        session = self.session
+        pinged = session.last_ping  # set while a PING waits for its PONG, None otherwise
+        if not pinged or session.closing or session.closed:
+            return
+        now = time.time()
+        if pinged != self._refreshed:  # a new PING went out at `pinged`
+            self._sent = pinged
+        session.last_ping = self._refreshed = now
+        if now - self._sent >= session.server.ping_interval:
+            self._sent = now
+            session.send(engineio_packet.Packet(engineio_packet.PING))
+
+
 class GuardedWebSocket(SimpleWebSocketWSGI):
     """engine.io's simple-websocket adapter without permessage-deflate and with a message limit
     that depends on whether the session has authenticated."""
@@ -199,7 +250,10 @@ class GuardedWebSocket(SimpleWebSocketWSGI):
         sid = getattr(sid, "sid", None)
         # Without the offer, wsproto accepts no extension: frames are never inflated.
         plain = {k: v for k, v in environ.items() if k != "HTTP_SEC_WEBSOCKET_EXTENSIONS"}
-        self.ws = simple_websocket.Server(plain, **self.server_args)
+        self.ws = HeardServer(plain, **self.server_args)
+        session = getattr(self.app, "__self__", None)
+        if session is not None and hasattr(session, "last_ping"):
+            self.ws.heard = ClientHeard(session)
         limit = self.guard.websocket_limit(sid, self) if sid else self.guard.small
         self.ws.max_message_size = limit
         if limit != self.guard.small:

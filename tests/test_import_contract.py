@@ -50,6 +50,7 @@ CORE = (
     "syncapp.headers",
     "syncapp.httpworker",
     "syncapp.logs",
+    "syncapp.memory",
     "syncapp.metrics",
     "syncapp.multipart",
     "syncapp.project",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -26,8 +26,17 @@ class PushBusy(Exception):
 
 
 class PushGate:
-    def __init__(self, slots: int, waiting_bytes: int, wait: float) -> None:
+    def __init__(
+        self,
+        slots: int,
+        waiting_bytes: int,
+        wait: float,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self.slots = max(1, slots)
+        # called (outside the lock) when the last push in flight leaves and none waits: the end
+        # of a burst, when the process can give its buffers' memory back (syncapp/memory.py)
+        self.on_idle = on_idle
         self.waiting_bytes = max(0, waiting_bytes)
         self.wait = max(0.0, wait)
         self._free = self.slots
@@ -51,6 +60,9 @@ class PushGate:
             with self._cond:
                 self._free += 1
                 self._cond.notify()
+                idle = self._free == self.slots and self._waiters == 0
+            if idle and self.on_idle is not None:
+                self.on_idle()
 
     def _acquire(self, size: int) -> None:
         with self._cond:

@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from .. import memory
 from ..extensions import db
 from ..failures import DomainError, InsufficientStorage
 from ..quotas import check_quota
@@ -57,6 +58,9 @@ def push_gate() -> PushGate:
                 options.max_concurrent_pushes,
                 int(options.max_waiting_push_bytes),
                 options.push_wait,
+                # after a burst of pushes, the freed pieces of their messages go back to the
+                # system instead of holding the burst's high-water mark (memory.py)
+                on_idle=memory.trimmer.request,
             ),
         )
     return gate

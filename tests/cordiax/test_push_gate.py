@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from syncapp.cordiax.push_gate import PushBusy, PushGate
 from tests.peers.process import wait_until
 
@@ -82,3 +84,23 @@ def test_waiting_is_bounded_in_time():
         holder.join(10)
     with gate.enter(MiB):  # the refused waiter left no trace: the slot is free
         assert gate.waiting == (0, 0)
+
+
+def test_the_gate_reports_idle_when_the_last_push_leaves():
+    idle = []
+    gate = PushGate(2, 0, 0.0, on_idle=lambda: idle.append(gate.waiting))
+    with gate.enter(10):
+        with gate.enter(10):
+            pass
+        assert idle == []  # one push still in flight
+    assert idle == [(0, 0)]
+
+
+def test_a_refused_push_does_not_report_idle():
+    idle = []
+    gate = PushGate(1, 0, 0.0, on_idle=lambda: idle.append(True))
+    with gate.enter(10):
+        with pytest.raises(PushBusy), gate.enter(10):
+            pass
+        assert idle == []
+    assert idle == [True]
