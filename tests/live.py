@@ -116,6 +116,18 @@ class LiveServer:
         [created] = self.add_users((email, password), role=role, token=token)
         return created
 
+    def create_user(self, email: str, password: str) -> dict:
+        """A user of its own, made by the administrator through the running server's API (no
+        `flask` process); the user's JSON."""
+        created = requests.post(
+            f"{self.url}/api/v1/users",
+            json={"email": email, "password": password},
+            headers=self.headers,
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        return created.json()
+
     def healthy(self) -> bool:
         try:
             return requests.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200

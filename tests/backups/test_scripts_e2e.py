@@ -142,18 +142,12 @@ def private_server(owners_server) -> Owner:
     flows whose archive names are timestamps can run in the same second without colliding, as
     an archive's name is unique per owner (their own server each cost a server start)."""
     email, password = f"owner-{uuid.uuid4().hex[:12]}@example.com", "owner-password-123"
-    created = requests.post(
-        f"{owners_server.url}/api/v1/users",
-        json={"email": email, "password": password},
-        headers=owners_server.headers,
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
+    created = owners_server.create_user(email, password)
     login = requests.post(
         f"{owners_server.url}/auth/login", json={"email": email, "password": password}, timeout=30
     )
     assert login.status_code == 200, login.text
-    user_id = created.json()["id"]
+    user_id = created["id"]
     root = owners_server.workdir / "remote_backups" / "users" / str(user_id)
     return Owner(owners_server.url, login.json()["access_token"], root)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live import LiveServer
@@ -142,17 +141,6 @@ def browser() -> Iterator:
 @pytest.fixture
 def browser_log() -> BrowserLog:
     return BrowserLog()
-
-
-def create_user(server, email: str, password: str) -> None:
-    """A user of its own, made by the administrator through the API."""
-    created = requests.post(
-        f"{server.url}/api/v1/users",
-        json={"email": email, "password": password},
-        headers=server.headers,
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
 
 
 def sign_in(page, email: str = EMAIL, password: str = PASSWORD) -> None:

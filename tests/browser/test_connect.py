@@ -17,7 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import create_user, new_page, screenshot, sign_in
+from tests.browser.conftest import new_page, screenshot, sign_in
 from tests.clients.test_cordiax_client import CLIENT_PYTHON, Replica, data_dir
 from tests.cordiax.payloads import sqlite_database
 from tests.peers.process import peer_missing, wait_until
@@ -184,7 +184,7 @@ def test_the_navigation_and_every_empty_state_lead_to_the_connect_page(
     """finding 7: a new user finds "Connect a machine" in the navigation, and the empty
     backups, Cordiax and restic pages send them there with their use chosen."""
     email, password = f"new-{uuid.uuid4().hex[:8]}@example.com", "new-user-password"
-    create_user(browser_server, email, password)
+    browser_server.create_user(email, password)
     with new_page(browser, browser_server, browser_log) as page:
         sign_in(page, email, password)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import create_user, sign_in
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ def test_sign_in_see_the_dashboard_and_sign_out(anonymous_page, browser_server):
     # A user of its own: signing out ends every session of the user, and the other tests share
     # the administrator's.
     email, password = "signs-out@example.com", "signs-out-password"
-    create_user(browser_server, email, password)
+    browser_server.create_user(email, password)
     page = anonymous_page
     page.goto("/")
     expect(page).to_have_url(LOGIN)
