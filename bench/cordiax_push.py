@@ -22,9 +22,10 @@ short-circuits (a));
 The push timer runs from the emit to the arrival of `sync_ack`; the hex string is made before.
 Also reported: (a) again with bytes syncapp already has (its deduplicated path).
 
-Targets: median (a) <= 1.2 x median (b). Then the memory of the gunicorn worker (RSS, psutil)
-before and with --idle-clients connected idle Cordiax clients (held by --helpers processes), for
-syncapp (target < 300 MiB) and, for comparison, for the bare server.
+Targets (issue 23): median (a) <= 1.1 x median (b), worker CPU per push <= 1.3 x. Then the
+memory of the gunicorn worker (RSS, psutil) before and with --idle-clients connected idle Cordiax
+clients (held by --helpers processes), for syncapp (target < 300 MiB) and, for comparison, for
+the bare server.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ MiB = 1024 * 1024
 # What syncapp gives engine.io by default: max(socketio.max_http_buffer_size, 2 x 100 MiB + 1 MiB).
 BUFFER_SIZE = 210 * MiB
 PING_TIMEOUT = 30
-TARGET_RATIO = 1.2
+TARGET_RATIO = 1.1  # issue 23: wall time, median, against the bare handler
+TARGET_CPU = 1.3  # and the worker's CPU seconds per push
 TARGET_MEMORY = 300 * MiB
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -396,6 +398,7 @@ def report(times: dict[str, list[float]], memory: dict[str, dict], args, log) ->
     log(f"  (c) HTTP POST /upload (same size) {summary(times['c'])}")
     log(f"  (a) again with the same bytes     {summary(times['a_dedup'])}")
     ratio = med["a"] / med["b"]
+    cpu_ratio = med["cpu:a"] / med["cpu:b"]
     verdict = "met" if ratio <= TARGET_RATIO else f"MISSED by {ratio / TARGET_RATIO - 1:.0%}"
     log(
         f"  (a)/(b) = {ratio:.2f} (median), {low['a'] / low['b']:.2f} (min); "
@@ -410,9 +413,11 @@ def report(times: dict[str, list[float]], memory: dict[str, dict], args, log) ->
             f"({k.replace('_dedup', ', same bytes')}) {med['cpu:' + k] * 1000:.0f} ms"
             for k in ("a", "b", "c", "a_dedup")
         )
-        + f"; (a)/(b) = {med['cpu:a'] / med['cpu:b']:.2f}"
+        + f"; (a)/(b) = {cpu_ratio:.2f} (target <= {TARGET_CPU}: "
+        + ("met" if cpu_ratio <= TARGET_CPU else f"MISSED by {cpu_ratio / TARGET_CPU - 1:.0%}")
+        + ")"
     )
-    ok = ratio <= TARGET_RATIO
+    ok = ratio <= TARGET_RATIO and cpu_ratio <= TARGET_CPU
     for label, found in memory.items():
         growth = found["during"] - found["before"]
         line = (
