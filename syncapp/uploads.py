@@ -204,6 +204,46 @@ def _write_from(remote: Remote, path: str, compute_md5: bool) -> Callable[[queue
     return write
 
 
+class _BodyCheck:
+    """What every received chunk goes through, on a writer thread's path or inline: `take`
+    counts it against `limit` and shows its first `head_size` bytes to `check_head` (before it
+    is handed on), the caller hashes it into `sha256` (the threaded path while the writer works
+    on it); `end()` refuses, before anything is committed, a short head or content whose
+    SHA-256 is not `expect_sha256`."""
+
+    def __init__(
+        self,
+        limit: int | None,
+        check_head: Callable[[bytes], None] | None,
+        head_size: int,
+        expect_sha256: str | None,
+    ) -> None:
+        self.limit = limit
+        self.check_head = check_head
+        self.head_size = head_size
+        self.expect = expect_sha256
+        self.head = b""
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def take(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            raise PayloadTooLarge(f"The upload exceeds the limit of {self.limit} bytes.")
+        if self.check_head is not None and len(self.head) < self.head_size:
+            self.head += chunk[: self.head_size - len(self.head)]
+            if len(self.head) >= self.head_size:
+                self.check_head(self.head)
+
+    def end(self) -> None:
+        if self.check_head is not None and len(self.head) < self.head_size:
+            self.check_head(self.head)
+        if self.expect is not None and self.sha256.hexdigest() != self.expect:
+            raise BadRequest(
+                "The content's SHA-256 is not its name: nothing was stored.", code="hash_mismatch"
+            )
+
+
 def receive_into(
     remote: Remote,
     path: str,
@@ -233,28 +273,15 @@ def receive_into(
     workers = [w for w in (hasher, writer) if w is not None]
     for worker in workers:
         worker.start()
-    sha256 = hashlib.sha256()
-    size = 0
-    head = b""
+    check = _BodyCheck(limit, check_head, head_size, expect_sha256)
     try:
         for chunk in chunks:
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise PayloadTooLarge(f"The upload exceeds the limit of {limit} bytes.")
-            if check_head is not None and len(head) < head_size:
-                head += chunk[: head_size - len(head)]
-                if len(head) >= head_size:
-                    check_head(head)
+            check.take(chunk)
             if hasher is not None:
                 hasher.hand(chunk)
             writer.hand(chunk if borrowed else bodies.owned(chunk))
-            sha256.update(chunk)  # while the writer works on this chunk
-        if check_head is not None and len(head) < head_size:
-            check_head(head)
-        if expect_sha256 is not None and sha256.hexdigest() != expect_sha256:
-            raise BadRequest(
-                "The content's SHA-256 is not its name: nothing was stored.", code="hash_mismatch"
-            )
+            check.sha256.update(chunk)  # while the writer works on this chunk
+        check.end()
     except BaseException as exc:
         for worker in workers:
             worker.abort(UploadAborted(str(exc) or type(exc).__name__))
@@ -271,7 +298,9 @@ def receive_into(
     entry: Entry = writer.finish()
     if digest:  # the hash of the bytes written, as any write's Entry says
         entry = replace(entry, md5=digest)
-    return Received(entry=entry, size=size, md5=entry.md5 or "", sha256=sha256.hexdigest())
+    return Received(
+        entry=entry, size=check.size, md5=entry.md5 or "", sha256=check.sha256.hexdigest()
+    )
 
 
 class _InlineReader:
@@ -281,24 +310,11 @@ class _InlineReader:
     queue. A failure of the body (the client went away, a limit, the digest) is kept in
     `failure` and the write is aborted with UploadAborted: the caller raises the original."""
 
-    def __init__(
-        self,
-        chunks: Iterable[bytes | memoryview],
-        limit: int | None,
-        check_head: Callable[[bytes], None] | None,
-        head_size: int,
-        expect_sha256: str | None,
-    ) -> None:
+    def __init__(self, chunks: Iterable[bytes | memoryview], check: _BodyCheck) -> None:
         self._chunks = iter(chunks)
-        self._limit = limit
-        self._check_head = check_head
-        self._head_size = head_size
-        self._head = b""
-        self._expect = expect_sha256
+        self.check = check
         self._pending: Any = b""
         self._done = False
-        self.sha256 = hashlib.sha256()
-        self.size = 0
         self.failure: BaseException | None = None
 
     def read(self, size: int = -1) -> Any:
@@ -319,25 +335,13 @@ class _InlineReader:
 
     def _next(self) -> Any:
         for chunk in self._chunks:
-            if not chunk:
-                continue
-            self.size += len(chunk)
-            if self._limit is not None and self.size > self._limit:
-                raise PayloadTooLarge(f"The upload exceeds the limit of {self._limit} bytes.")
-            if self._check_head is not None and len(self._head) < self._head_size:
-                self._head += chunk[: self._head_size - len(self._head)]
-                if len(self._head) >= self._head_size:
-                    self._check_head(self._head)
-            self.sha256.update(chunk)
-            return chunk
+            if chunk:
+                self.check.take(chunk)
+                self.check.sha256.update(chunk)
+                return chunk
         # the end of the body: refused here, before the write makes anything durable or visible
         self._done = True
-        if self._check_head is not None and len(self._head) < self._head_size:
-            self._check_head(self._head)
-        if self._expect is not None and self.sha256.hexdigest() != self._expect:
-            raise BadRequest(
-                "The content's SHA-256 is not its name: nothing was stored.", code="hash_mismatch"
-            )
+        self.check.end()
         return b""
 
 
@@ -354,14 +358,15 @@ def _receive_inline(
     request thread, one after the other. No writer thread per upload and no hand-over of every
     chunk: on two cores beside a busy client (restic backing up) the hand-overs and the extra
     runnable thread cost more CPU than the overlap wins, and concurrent uploads overlap anyway."""
-    reader = _InlineReader(chunks, limit, check_head, head_size, expect_sha256)
+    check = _BodyCheck(limit, check_head, head_size, expect_sha256)
+    reader = _InlineReader(chunks, check)
     try:
         entry = remote.write(path, reader, compute_md5=False)  # type: ignore[arg-type]
     except BaseException:
         if reader.failure is not None:
             raise reader.failure from None
         raise
-    return Received(entry=entry, size=reader.size, md5="", sha256=reader.sha256.hexdigest())
+    return Received(entry=entry, size=check.size, md5="", sha256=check.sha256.hexdigest())
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
