@@ -33,12 +33,9 @@ def free_port() -> int:
 
 
 def worker_index() -> int:
-    """This pytest-xdist worker's number (gw0 -> 0, gw1 -> 1), 0 without xdist, plus
-    SYNCAPP_TEST_WORKER_OFFSET (scripts/test gives the PostgreSQL pass, which runs beside the
-    SQLite pass, the numbers after the first pass's): for resources every worker would
-    otherwise share by name (each worker starts its own peers)."""
-    own = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    return own + int(os.environ.get("SYNCAPP_TEST_WORKER_OFFSET", "0"))
+    """This pytest-xdist worker's number (gw0 -> 0, gw1 -> 1), 0 without xdist: for resources
+    every worker would otherwise share by name (each worker starts its own peers)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
