@@ -90,24 +90,12 @@ def _next_read(done: int, size: int | None) -> int:
     return size - done + 1
 
 
-#: The most one `write` call hands the kernel. A larger write makes the page cache allocate
-#: larger folios for it, and on a VM that is far dearer than the extra calls: 1 GiB written with
-#: fsync took 1.3-2.1 s of system CPU in 1 MiB writes and 0.55-0.75 s in 32 KiB writes on the
-#: project's benchmark machine (a nested Firecracker VM with free page reporting), while 8-16 KiB
-#: writes cost more again in calls (docs/benchmarks.md, "Writes in 32 KiB slices").
-WRITE_SLICE = 32 * 1024
-
-
-def _write_out(fd: int, view: memoryview) -> None:
-    """All of `view` to `fd`, WRITE_SLICE bytes per call at most."""
-    while view:
-        view = view[os.write(fd, view[:WRITE_SLICE]) :]
-
-
 def _write_all(fd: int, reader: HashingReader, size: int | None) -> None:
     flushed = 0
     while chunk := reader.read(_next_read(reader.bytes_read, size)):
-        _write_out(fd, memoryview(chunk))
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
         if reader.bytes_read - flushed >= WRITEBACK_STEP:
             _start_writeback(fd, flushed, reader.bytes_read - flushed)
             flushed = reader.bytes_read
@@ -139,7 +127,8 @@ def _copy_fd(src_fd: int, fd: int, size: int, src_rel: str) -> tuple[int, str]:
             return done, digest.hexdigest()
         chunk = buffer[:got]
         digest.update(chunk)
-        _write_out(fd, chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk) :]
         done += got
         if done - flushed >= WRITEBACK_STEP:
             _start_writeback(fd, flushed, done - flushed)
