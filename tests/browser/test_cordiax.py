@@ -114,19 +114,25 @@ def silent_client(server, device: str) -> socketio.Client:
     return client
 
 
+def goto_once_listed(page, url: str, device: str) -> None:
+    """Open `url` and load it again until the devices table lists `device`, with a deadline:
+    the server acknowledges a connection before its handler records the device's presence
+    (always_connect), so a page loaded just after `silent_client` may not list it yet."""
+    row = page.locator(f'#cordiax-devices tr[data-device="{device}"]')
+    deadline = time.monotonic() + 20
+    page.goto(url)
+    while row.count() == 0:
+        assert time.monotonic() < deadline, f"the connected device {device} never reached the page"
+        page.reload()
+
+
 def test_a_device_connected_but_never_pushed_says_no_snapshot_yet(page, browser_server):
     """finding 6: a connected device with no snapshot shows "online · no snapshot yet" in the
     devices table and its own section (before the fix it was not listed at all)."""
     client = silent_client(browser_server, SILENT)
     try:
         row = page.locator(f'#cordiax-devices tr[data-device="{SILENT}"]')
-        # The server acknowledges a connection before its handler records the device's presence
-        # (always_connect), so the page is loaded again until the server has it, with a deadline.
-        deadline = time.monotonic() + 20
-        page.goto("/cordiax")
-        while row.count() == 0:
-            assert time.monotonic() < deadline, "the connected device never reached the page"
-            page.reload()
+        goto_once_listed(page, "/cordiax", SILENT)
         expect(row.locator('[data-field="state"]')).to_have_text("online · no snapshot yet")
         expect(row.locator('[data-field="versions"]')).to_have_text("0")
         section = page.locator(f'section.cordiax-device[data-device="{SILENT}"]')
@@ -162,7 +168,7 @@ def test_devices_snapshots_and_log_are_sorted_and_paged_on_the_server(page, brow
         push(browser_server, encrypted_database(8 * 1024, seed=seed), device)
     client = silent_client(browser_server, "paged-c")  # listed with no snapshot
     try:
-        page.goto("/cordiax?devices-sort=versions&devices-per_page=500")
+        goto_once_listed(page, "/cordiax?devices-sort=versions&devices-per_page=500", "paged-c")
         expect(page.locator('th[data-sort="versions"]').first).to_have_attribute(
             "aria-sort", "ascending"
         )
