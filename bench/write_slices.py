@@ -40,10 +40,10 @@ def write_files(folder: Path, buffer: bytes, call: int, total: int, file_size: i
         try:
             done = 0
             while done < file_size:
-                piece = view[: min(len(view), file_size - done)]
+                piece = view[: file_size - done]
+                done += len(piece)
                 while piece:
                     piece = piece[os.write(fd, piece[:call]) :]
-                done += min(len(view), file_size - done)
             os.fsync(fd)
         finally:
             os.close(fd)

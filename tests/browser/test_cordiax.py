@@ -114,16 +114,18 @@ def silent_client(server, device: str) -> socketio.Client:
     return client
 
 
-def goto_once_listed(page, url: str, device: str) -> None:
+def goto_once_listed(page, url: str, device: str):
     """Open `url` and load it again until the devices table lists `device`, with a deadline:
     the server acknowledges a connection before its handler records the device's presence
-    (always_connect), so a page loaded just after `silent_client` may not list it yet."""
+    (always_connect), so a page loaded just after `silent_client` may not list it yet.
+    Returns the device's row."""
     row = page.locator(f'#cordiax-devices tr[data-device="{device}"]')
     deadline = time.monotonic() + 20
     page.goto(url)
     while row.count() == 0:
         assert time.monotonic() < deadline, f"the connected device {device} never reached the page"
         page.reload()
+    return row
 
 
 def test_a_device_connected_but_never_pushed_says_no_snapshot_yet(page, browser_server):
@@ -131,8 +133,7 @@ def test_a_device_connected_but_never_pushed_says_no_snapshot_yet(page, browser_
     devices table and its own section (before the fix it was not listed at all)."""
     client = silent_client(browser_server, SILENT)
     try:
-        row = page.locator(f'#cordiax-devices tr[data-device="{SILENT}"]')
-        goto_once_listed(page, "/cordiax", SILENT)
+        row = goto_once_listed(page, "/cordiax", SILENT)
         expect(row.locator('[data-field="state"]')).to_have_text("online · no snapshot yet")
         expect(row.locator('[data-field="versions"]')).to_have_text("0")
         section = page.locator(f'section.cordiax-device[data-device="{SILENT}"]')
